@@ -1,0 +1,485 @@
+//! Image pins: where each component's image comes from, which `tag@digest` is deployed, and
+//! how the pin updater may move it. These types are shared by the generator (which copies the
+//! pins into `base/kustomization.yaml`) and by `pin-refresh` (which finds newer pins).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// The registry used when neither the image nor `global.imageRegistry` names one.
+pub const DEFAULT_REGISTRY: &str = "docker.io";
+
+/// A content digest as written in pins: `sha256:` followed by 64 lowercase hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Digest(String);
+
+/// Why a string is not a valid [`Digest`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{value}` is not a digest: write `sha256:` followed by 64 lowercase hex digits \
+     (as printed by `skopeo inspect` or `bundle pins status`)"
+)]
+pub struct InvalidDigest {
+    /// The rejected text.
+    pub value: String,
+}
+
+impl Digest {
+    /// The digest of `bytes` (SHA-256), as a registry computes it for a manifest or blob.
+    pub fn of_bytes(bytes: &[u8]) -> Self {
+        use sha2::Digest as _;
+        Self(format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes))))
+    }
+
+    /// The full `sha256:<hex>` text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The hex part without the algorithm prefix.
+    pub fn hex(&self) -> &str {
+        &self.0["sha256:".len()..]
+    }
+}
+
+impl FromStr for Digest {
+    type Err = InvalidDigest;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let valid = value.strip_prefix("sha256:").is_some_and(|hex| {
+            hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        });
+        if valid {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(InvalidDigest {
+                value: value.to_owned(),
+            })
+        }
+    }
+}
+
+impl TryFrom<String> for Digest {
+    type Error = InvalidDigest;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+
+impl From<Digest> for String {
+    fn from(digest: Digest) -> Self {
+        digest.0
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An image tag, valid under the OCI distribution grammar `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Tag(String);
+
+/// Why a string is not a valid [`Tag`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{value}` is not an image tag: a tag is 1 to 128 characters of letters, digits, `_`, `.` \
+     and `-`, and does not start with `.` or `-`"
+)]
+pub struct InvalidTag {
+    /// The rejected text (shortened if very long, so error messages stay readable).
+    pub value: String,
+}
+
+impl Tag {
+    /// The tag text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Tag {
+    type Err = InvalidTag;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let mut bytes = value.bytes();
+        let valid = value.len() <= 128
+            && bytes
+                .next()
+                .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        if valid {
+            Ok(Self(value.to_owned()))
+        } else {
+            let shown: String = value.escape_debug().take(80).collect();
+            Err(InvalidTag { value: shown })
+        }
+    }
+}
+
+impl TryFrom<String> for Tag {
+    type Error = InvalidTag;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+
+impl From<Tag> for String {
+    fn from(tag: Tag) -> Self {
+        tag.0
+    }
+}
+
+impl fmt::Display for Tag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The three images of the stack, keyed as in `bundle.yaml` under `images:`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Images {
+    /// Tuwunel, the homeserver.
+    pub homeserver: ImagePin,
+    /// livekit-server, the SFU (used only when LiveKit is bundled).
+    pub livekit: ImagePin,
+    /// lk-jwt-service, which turns Matrix OpenID tokens into LiveKit tokens.
+    pub lk_jwt: ImagePin,
+}
+
+impl Images {
+    /// Every image with its name, in a fixed order.
+    pub fn iter(&self) -> impl Iterator<Item = (ImageName, &ImagePin)> {
+        [
+            (ImageName::Homeserver, &self.homeserver),
+            (ImageName::Livekit, &self.livekit),
+            (ImageName::LkJwt, &self.lk_jwt),
+        ]
+        .into_iter()
+    }
+
+    /// The pin of one image.
+    pub fn get(&self, name: ImageName) -> &ImagePin {
+        match name {
+            ImageName::Homeserver => &self.homeserver,
+            ImageName::Livekit => &self.livekit,
+            ImageName::LkJwt => &self.lk_jwt,
+        }
+    }
+
+    /// The pin of one image, to change it.
+    pub fn get_mut(&mut self, name: ImageName) -> &mut ImagePin {
+        match name {
+            ImageName::Homeserver => &mut self.homeserver,
+            ImageName::Livekit => &mut self.livekit,
+            ImageName::LkJwt => &mut self.lk_jwt,
+        }
+    }
+}
+
+/// Which of the three images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ImageName {
+    /// `images.homeserver` (Tuwunel).
+    Homeserver,
+    /// `images.livekit` (livekit-server).
+    Livekit,
+    /// `images.lkJwt` (lk-jwt-service).
+    LkJwt,
+}
+
+impl ImageName {
+    /// All images, in the order they appear in `bundle.yaml`.
+    pub const ALL: [ImageName; 3] = [ImageName::Homeserver, ImageName::Livekit, ImageName::LkJwt];
+
+    /// The key under `images:` in `bundle.yaml`.
+    pub fn key(self) -> &'static str {
+        match self {
+            ImageName::Homeserver => "homeserver",
+            ImageName::Livekit => "livekit",
+            ImageName::LkJwt => "lkJwt",
+        }
+    }
+
+    /// The upstream component's name, as used in commit subjects.
+    pub fn component(self) -> &'static str {
+        match self {
+            ImageName::Homeserver => "tuwunel",
+            ImageName::Livekit => "livekit",
+            ImageName::LkJwt => "lk-jwt-service",
+        }
+    }
+}
+
+impl fmt::Display for ImageName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// One image: where it lives, what is pinned, and how it may be updated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImagePin {
+    /// Registry host, e.g. `ghcr.io`. Falls back to `global.imageRegistry`, then `docker.io`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// Repository path in the registry, e.g. `matrix-construct/tuwunel`.
+    pub repository: String,
+    /// The pinned tag (a human-readable name for the digest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<Tag>,
+    /// The pinned digest of the (multi-arch) index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Digest>,
+    /// How `bundle pins` finds a newer pin.
+    pub policy: UpdatePolicy,
+}
+
+impl ImagePin {
+    /// The registry host this image is pulled from, applying the chart's fallback rule: the
+    /// image's own registry, else `global_registry`, else `docker.io`.
+    pub fn registry_host<'a>(&'a self, global_registry: Option<&'a str>) -> &'a str {
+        self.registry
+            .as_deref()
+            .or(global_registry)
+            .unwrap_or(DEFAULT_REGISTRY)
+    }
+
+    /// The bare image name used in manifests, `<registry>/<repository>`.
+    pub fn image_name(&self, global_registry: Option<&str>) -> String {
+        format!(
+            "{}/{}",
+            self.registry_host(global_registry),
+            self.repository
+        )
+    }
+}
+
+/// How `bundle pins` chooses the newest acceptable pin for an image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum UpdatePolicy {
+    /// Newest bare `vX.Y.Z` / `vX.Y.Z.W` tag whose manifest is an index holding every listed
+    /// platform (Tuwunel).
+    BareMultiarch(BareMultiarchPolicy),
+    /// Newest semantic-version tag, optionally within a range (LiveKit, lk-jwt releases).
+    Semver(SemverPolicy),
+    /// Newest main-branch `sha-<7 hex>` build (lk-jwt).
+    Commit(CommitPolicy),
+    /// Never updated by `bundle pins`; the operator moves the pin by hand.
+    Manual(ManualPolicy),
+}
+
+/// Settings of [`UpdatePolicy::BareMultiarch`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BareMultiarchPolicy {
+    /// Platforms the index must hold, as `os/architecture[/variant]`.
+    #[serde(default = "default_platforms")]
+    pub platforms: Vec<Platform>,
+}
+
+impl Default for BareMultiarchPolicy {
+    fn default() -> Self {
+        Self {
+            platforms: default_platforms(),
+        }
+    }
+}
+
+fn default_platforms() -> Vec<Platform> {
+    vec![
+        Platform::new("linux", "amd64", None),
+        Platform::new("linux", "arm64", None),
+    ]
+}
+
+/// Settings of [`UpdatePolicy::Semver`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SemverPolicy {
+    /// Only versions matching this requirement are chosen, e.g. `^1` to stay on 1.x.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<semver::VersionReq>,
+    /// Whether pre-releases (`-rc1`) may be chosen.
+    #[serde(default)]
+    pub allow_prerelease: bool,
+    /// Text before the version in each tag: `v` for LiveKit (`v1.13.7`), empty for lk-jwt
+    /// (`0.7.0`).
+    #[serde(default = "default_tag_prefix")]
+    pub tag_prefix: String,
+}
+
+fn default_tag_prefix() -> String {
+    "v".to_owned()
+}
+
+/// Settings of [`UpdatePolicy::Commit`] (none yet; the struct keeps unknown keys an error).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitPolicy {}
+
+/// Settings of [`UpdatePolicy::Manual`] (none; the struct keeps unknown keys an error).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManualPolicy {}
+
+/// An OCI platform, written `os/architecture[/variant]` (e.g. `linux/arm64`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Platform {
+    /// Operating system, e.g. `linux`.
+    pub os: String,
+    /// CPU architecture, e.g. `amd64`.
+    pub architecture: String,
+    /// Optional variant, e.g. `v8`.
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    /// A platform from its parts.
+    pub fn new(os: &str, architecture: &str, variant: Option<&str>) -> Self {
+        Self {
+            os: os.to_owned(),
+            architecture: architecture.to_owned(),
+            variant: variant.map(str::to_owned),
+        }
+    }
+}
+
+/// Why a string is not a valid [`Platform`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not a platform: write `os/architecture` or `os/architecture/variant`, e.g. `linux/arm64`")]
+pub struct InvalidPlatform {
+    /// The rejected text.
+    pub value: String,
+}
+
+impl FromStr for Platform {
+    type Err = InvalidPlatform;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = value.split('/').collect();
+        let well_formed = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric());
+        match parts.as_slice() {
+            [os, arch] if well_formed(os) && well_formed(arch) => Ok(Self::new(os, arch, None)),
+            [os, arch, variant] if [os, arch, variant].iter().all(|s| well_formed(s)) => {
+                Ok(Self::new(os, arch, Some(variant)))
+            }
+            _ => Err(InvalidPlatform {
+                value: value.to_owned(),
+            }),
+        }
+    }
+}
+
+impl TryFrom<String> for Platform {
+    type Error = InvalidPlatform;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+
+impl From<Platform> for String {
+    fn from(platform: Platform) -> Self {
+        platform.to_string()
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(variant) = &self.variant {
+            write!(f, "/{variant}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Where `bundle pins` sends requests for one registry host (a mirror, or a local registry in
+/// tests), from `registries:` in `bundle.yaml` or `--registry-endpoint HOST=URL`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegistryEndpoint {
+    /// Base URL, e.g. `https://mirror.example.net` or `http://127.0.0.1:5000`.
+    pub endpoint: String,
+    /// Allows a plain `http://` endpoint. Credentials are never sent over plain http to an
+    /// endpoint that is not marked insecure.
+    #[serde(default)]
+    pub insecure: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_accepts_sha256_with_64_lowercase_hex() {
+        let text = format!("sha256:{}", "ab".repeat(32));
+        assert_eq!(text.parse::<Digest>().map(|d| d.to_string()), Ok(text));
+    }
+
+    #[test]
+    fn digest_rejects_uppercase_short_and_other_algorithms() {
+        for bad in [
+            format!("sha256:{}", "AB".repeat(32)),
+            format!("sha256:{}", "ab".repeat(31)),
+            format!("sha512:{}", "ab".repeat(32)),
+            "ab".repeat(32),
+        ] {
+            assert!(bad.parse::<Digest>().is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn digest_of_bytes_is_sha256_of_the_bytes() {
+        assert_eq!(
+            Digest::of_bytes(b"").as_str(),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn tag_follows_the_distribution_grammar() {
+        for good in ["v1.9.3", "sha-1234567", "latest-ci_1760000000", "_x", &"a".repeat(128)] {
+            assert!(good.parse::<Tag>().is_ok(), "{good} was rejected");
+        }
+        for bad in ["", ".v1", "-v1", "a/b", "a\nb", "a:b", &"a".repeat(129)] {
+            assert!(bad.parse::<Tag>().is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn platform_round_trips_with_and_without_variant() {
+        for text in ["linux/amd64", "linux/arm64/v8"] {
+            assert_eq!(text.parse::<Platform>().map(|p| p.to_string()), Ok(text.to_owned()));
+        }
+        assert!("linux".parse::<Platform>().is_err());
+        assert!("unknown/unknown/x/y".parse::<Platform>().is_err());
+    }
+
+    #[test]
+    fn image_registry_falls_back_to_global_then_docker_io() {
+        let mut pin = ImagePin {
+            registry: None,
+            repository: "livekit/livekit-server".to_owned(),
+            tag: None,
+            digest: None,
+            policy: UpdatePolicy::Manual(ManualPolicy {}),
+        };
+        assert_eq!(pin.image_name(None), "docker.io/livekit/livekit-server");
+        assert_eq!(pin.image_name(Some("mirror.example")), "mirror.example/livekit/livekit-server");
+        pin.registry = Some("docker.io".to_owned());
+        assert_eq!(pin.image_name(Some("mirror.example")), "docker.io/livekit/livekit-server");
+    }
+}

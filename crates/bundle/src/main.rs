@@ -1,0 +1,2 @@
+//! The `bundle` command line.
+fn main() {}
