@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh Debian machine (idempotent).
+set -euo pipefail
+
+apt_packages=(
+)
+pip_packages=(
+)
+
+if ((${#apt_packages[@]})); then
+  missing=()
+  for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if ((${#missing[@]})); then
+    sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+fi
+if ((${#pip_packages[@]})); then
+  python3 -m pip install --quiet --disable-pip-version-check "${pip_packages[@]}"
+fi
