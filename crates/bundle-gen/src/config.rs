@@ -1,0 +1,607 @@
+//! The typed model of `bundle.yaml`. Key names follow the Helm chart's `matrixChat.*` values so
+//! an operator of the chart can move their values over; where we differ, the README says why.
+//!
+//! Every struct denies unknown keys: a typo must never fall back to a default.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::images::{Images, RegistryEndpoint};
+
+/// The whole `bundle.yaml`, as written by the operator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawConfig {
+    /// Namespace every object is deployed to (set by `base/kustomization.yaml`).
+    pub namespace: String,
+    /// Settings shared by all images.
+    #[serde(default)]
+    pub global: Global,
+    /// Allows inline secret values (`livekit.keys.apiSecret`, `homeserver.registrationToken`)
+    /// to be written into the tree. Only for throwaway clusters.
+    #[serde(default)]
+    pub allow_inline_secrets: bool,
+    /// The `matrix-ingress` Ingress on `homeserver.serverName`.
+    #[serde(default)]
+    pub ingress: Ingress,
+    /// The `*-policy` NetworkPolicies.
+    #[serde(default)]
+    pub network_policy: NetworkPolicy,
+    /// Tuwunel.
+    pub homeserver: Homeserver,
+    /// LiveKit settings shared by every variant; each overlay may change them.
+    #[serde(default)]
+    pub livekit: Livekit,
+    /// lk-jwt-service.
+    #[serde(default)]
+    pub lk_jwt: LkJwt,
+    /// Which variants to generate, each with the LiveKit settings only it needs. Default: all
+    /// three with no changes.
+    #[serde(default = "default_overlays")]
+    pub overlays: BTreeMap<OverlayName, OverlayDelta>,
+    /// The image pins (single source of truth for `base/kustomization.yaml`).
+    pub images: Images,
+    /// Endpoint overrides for registry hosts (mirrors, local registries), used by `bundle pins`.
+    #[serde(default)]
+    pub registries: BTreeMap<String, RegistryEndpoint>,
+}
+
+fn default_overlays() -> BTreeMap<OverlayName, OverlayDelta> {
+    OverlayName::ALL
+        .into_iter()
+        .map(|name| (name, OverlayDelta::default()))
+        .collect()
+}
+
+/// The variants the generator knows how to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OverlayName {
+    /// `overlays/bundled`: base + bundled LiveKit.
+    Bundled,
+    /// `overlays/bundled-turn`: base + bundled LiveKit + TURN over TLS.
+    BundledTurn,
+    /// `overlays/external`: base pointed at an operator-managed LiveKit.
+    External,
+}
+
+impl OverlayName {
+    /// Every variant, in directory-name order.
+    pub const ALL: [OverlayName; 3] = [
+        OverlayName::Bundled,
+        OverlayName::BundledTurn,
+        OverlayName::External,
+    ];
+
+    /// The directory name under `overlays/`.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            OverlayName::Bundled => "bundled",
+            OverlayName::BundledTurn => "bundled-turn",
+            OverlayName::External => "external",
+        }
+    }
+}
+
+/// What one overlay changes. Only LiveKit settings differ between variants; everything else
+/// lives in `base/` and is shared.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OverlayDelta {
+    /// Merged key by key over the top-level `livekit:` (mappings merge, other values replace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub livekit: Option<serde_norway::Value>,
+}
+
+/// `global:`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Global {
+    /// Registry for images that name none (never overrides an image's own `registry`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_registry: Option<String>,
+}
+
+/// `ingress:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Ingress {
+    /// `ingressClassName`; also selects class-specific annotations (nginx, haproxy, traefik).
+    #[serde(default = "default_ingress_class")]
+    pub class_name: String,
+    /// TLS for serverName.
+    #[serde(default)]
+    pub tls: IngressTls,
+    /// Extra annotations, merged over the generated ones.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// Source CIDRs allowed to reach the ingress (comma-separated, chart name). Empty: all.
+    #[serde(default)]
+    pub whitelist_source_range: String,
+}
+
+impl Default for Ingress {
+    fn default() -> Self {
+        Self {
+            class_name: default_ingress_class(),
+            tls: IngressTls::default(),
+            annotations: BTreeMap::new(),
+            whitelist_source_range: String::new(),
+        }
+    }
+}
+
+fn default_ingress_class() -> String {
+    "nginx".to_owned()
+}
+
+/// `ingress.tls:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IngressTls {
+    /// Serve serverName over TLS from `secretName`.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The TLS Secret for serverName (created by the operator or by cert-manager).
+    #[serde(default = "default_tls_secret")]
+    pub secret_name: String,
+    /// When set, adds `cert-manager.io/cluster-issuer: <name>` so cert-manager fills the Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_issuer: Option<String>,
+}
+
+impl Default for IngressTls {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            secret_name: default_tls_secret(),
+            cluster_issuer: None,
+        }
+    }
+}
+
+fn default_tls_secret() -> String {
+    "matrix-certificate".to_owned()
+}
+
+/// `networkPolicy:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NetworkPolicy {
+    /// Generate the three `*-policy` NetworkPolicies (the chart's default is off; ours is on).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Namespace of the ingress controller, allowed to reach the homeserver and lk-jwt.
+    #[serde(default = "default_ingress_namespace")]
+    pub ingress_controller_namespace: String,
+}
+
+impl Default for NetworkPolicy {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            ingress_controller_namespace: default_ingress_namespace(),
+        }
+    }
+}
+
+fn default_ingress_namespace() -> String {
+    "ingress-nginx".to_owned()
+}
+
+/// `homeserver:` (Tuwunel).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Homeserver {
+    /// The Matrix server name; also the ingress host. Cannot change once data exists.
+    #[serde(default)]
+    pub server_name: String,
+    /// Port Tuwunel listens on, and the Service port.
+    #[serde(default = "default_client_port")]
+    pub client_port: u16,
+    /// Allow token registration (a token or token Secret is then required).
+    #[serde(default = "yes")]
+    pub allow_registration: bool,
+    /// Must stay on: lk-jwt verifies OpenID tokens over federation.
+    #[serde(default = "yes")]
+    pub allow_federation: bool,
+    /// Largest request body in bytes; also the ingress body-size limit.
+    #[serde(default = "default_max_request_size")]
+    pub max_request_size: u64,
+    /// lk-jwt base URL advertised as the MatrixRTC focus, e.g. `https://<serverName>` (no `/sfu`).
+    #[serde(default)]
+    pub livekit_service_url: String,
+    /// Inline registration token (refused unless `allowInlineSecrets`).
+    #[serde(default)]
+    pub registration_token: String,
+    /// Secret holding the registration token.
+    #[serde(default)]
+    pub registration_token_existing_secret: SecretKeyRef,
+    /// The database volume.
+    #[serde(default)]
+    pub persistence: Persistence,
+    /// Container resources.
+    #[serde(default = "Resources::homeserver")]
+    pub resources: Resources,
+}
+
+fn default_client_port() -> u16 {
+    6167
+}
+
+fn default_max_request_size() -> u64 {
+    104_857_600
+}
+
+/// A key in an existing Secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretKeyRef {
+    /// Secret name; empty means unset.
+    #[serde(default)]
+    pub name: String,
+    /// Key inside the Secret.
+    #[serde(default = "default_registration_token_key")]
+    pub key: String,
+}
+
+impl Default for SecretKeyRef {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            key: default_registration_token_key(),
+        }
+    }
+}
+
+fn default_registration_token_key() -> String {
+    "registration_token".to_owned()
+}
+
+/// `homeserver.persistence:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Persistence {
+    /// `false` keeps the database in an emptyDir (lost on restart; tests only).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Size of the `data` volume claim template.
+    #[serde(default = "default_volume_size")]
+    pub size: String,
+    /// Storage class; omitted when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+    /// Use this existing claim instead of a claim template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing_claim: Option<String>,
+}
+
+impl Default for Persistence {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            size: default_volume_size(),
+            storage_class: None,
+            existing_claim: None,
+        }
+    }
+}
+
+fn default_volume_size() -> String {
+    "10Gi".to_owned()
+}
+
+/// Container resource requests and limits, as Kubernetes quantities.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Resources {
+    /// Requests, e.g. `{cpu: 100m, memory: 256Mi}`.
+    #[serde(default)]
+    pub requests: BTreeMap<String, String>,
+    /// Limits, e.g. `{memory: 1Gi}`.
+    #[serde(default)]
+    pub limits: BTreeMap<String, String>,
+}
+
+impl Resources {
+    fn of(cpu: &str, memory: &str, memory_limit: &str) -> Self {
+        Self {
+            requests: BTreeMap::from([
+                ("cpu".to_owned(), cpu.to_owned()),
+                ("memory".to_owned(), memory.to_owned()),
+            ]),
+            limits: BTreeMap::from([("memory".to_owned(), memory_limit.to_owned())]),
+        }
+    }
+
+    /// Default for Tuwunel.
+    pub fn homeserver() -> Self {
+        Self::of("100m", "256Mi", "2Gi")
+    }
+
+    /// Default for livekit-server.
+    pub fn livekit() -> Self {
+        Self::of("100m", "150Mi", "2Gi")
+    }
+
+    /// Default for lk-jwt-service.
+    pub fn lk_jwt() -> Self {
+        Self::of("50m", "50Mi", "200Mi")
+    }
+}
+
+/// `livekit:` (the SFU), top level or merged with an overlay's delta.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Livekit {
+    /// Bundled (`true`) or external (`false`). Each overlay's name fixes it; see the README.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Public `wss://` URL of the SFU, returned to clients and used by lk-jwt.
+    #[serde(default)]
+    pub public_url: String,
+    /// API credentials.
+    #[serde(default)]
+    pub keys: LivekitKeys,
+    /// Ports and the advertised address.
+    #[serde(default)]
+    pub rtc: Rtc,
+    /// TURN over TLS.
+    #[serde(default)]
+    pub turn: Turn,
+    /// Container resources.
+    #[serde(default = "Resources::livekit")]
+    pub resources: Resources,
+}
+
+impl Default for Livekit {
+    fn default() -> Self {
+        Self {
+            enabled: None,
+            public_url: String::new(),
+            keys: LivekitKeys::default(),
+            rtc: Rtc::default(),
+            turn: Turn::default(),
+            resources: Resources::livekit(),
+        }
+    }
+}
+
+/// `livekit.keys:`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LivekitKeys {
+    /// Inline API key (refused unless `allowInlineSecrets`).
+    #[serde(default)]
+    pub api_key: String,
+    /// Inline API secret, at least 32 characters (refused unless `allowInlineSecrets`).
+    #[serde(default)]
+    pub api_secret: String,
+    /// The Secret holding the keys.
+    #[serde(default)]
+    pub existing_secret: LivekitKeysSecret,
+}
+
+/// `livekit.keys.existingSecret:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LivekitKeysSecret {
+    /// Secret name; empty means unset.
+    #[serde(default)]
+    pub name: String,
+    /// Key holding the API key (read by lk-jwt).
+    #[serde(default = "default_api_key_key")]
+    pub api_key_key: String,
+    /// Key holding the API secret (read by lk-jwt).
+    #[serde(default = "default_api_secret_key")]
+    pub api_secret_key: String,
+    /// Key holding `"<key>: <secret>"` (read by livekit-server as its key file).
+    #[serde(default = "default_livekit_keys_key")]
+    pub livekit_keys_key: String,
+}
+
+impl Default for LivekitKeysSecret {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            api_key_key: default_api_key_key(),
+            api_secret_key: default_api_secret_key(),
+            livekit_keys_key: default_livekit_keys_key(),
+        }
+    }
+}
+
+fn default_api_key_key() -> String {
+    "LIVEKIT_API_KEY".to_owned()
+}
+
+fn default_api_secret_key() -> String {
+    "LIVEKIT_API_SECRET".to_owned()
+}
+
+fn default_livekit_keys_key() -> String {
+    "LIVEKIT_KEYS".to_owned()
+}
+
+/// `livekit.rtc:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Rtc {
+    /// HTTP/WebSocket signalling port (behind the ingress).
+    #[serde(default = "default_signaling_port")]
+    pub signaling_port: u16,
+    /// The single UDP mux port on the `livekit-rtc` LoadBalancer.
+    #[serde(default = "default_udp_port")]
+    pub udp_port: u16,
+    /// ICE-over-TCP port on the `livekit-rtc` LoadBalancer.
+    #[serde(default = "default_tcp_port")]
+    pub tcp_port: u16,
+    /// The LoadBalancer's public IP, advertised as the ICE candidate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_ip: Option<String>,
+    /// Discover the public IP with STUN instead of `nodeIp` (must be chosen explicitly).
+    #[serde(default)]
+    pub use_external_ip: bool,
+    /// Extra labels on the `livekit-rtc` Service (e.g. for LB IP pools).
+    #[serde(default)]
+    pub service_labels: BTreeMap<String, String>,
+    /// Extra annotations on the `livekit-rtc` Service.
+    #[serde(default)]
+    pub service_annotations: BTreeMap<String, String>,
+}
+
+impl Default for Rtc {
+    fn default() -> Self {
+        Self {
+            signaling_port: default_signaling_port(),
+            udp_port: default_udp_port(),
+            tcp_port: default_tcp_port(),
+            node_ip: None,
+            use_external_ip: false,
+            service_labels: BTreeMap::new(),
+            service_annotations: BTreeMap::new(),
+        }
+    }
+}
+
+fn default_signaling_port() -> u16 {
+    7880
+}
+
+fn default_udp_port() -> u16 {
+    7882
+}
+
+fn default_tcp_port() -> u16 {
+    7881
+}
+
+/// `livekit.turn:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Turn {
+    /// TURN over TLS. Each overlay's name fixes it; see the README.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// DNS name clients dial; must resolve to the `livekit-rtc` LoadBalancer IP.
+    #[serde(default)]
+    pub domain: String,
+    /// Container TLS port (above 1024 so the pod runs unprivileged); the LoadBalancer maps
+    /// 443 to it. The chart defaulted to 443.
+    #[serde(default = "default_turn_tls_port")]
+    pub tls_port: u16,
+    /// Certificate for `domain`.
+    #[serde(default)]
+    pub tls: TurnTls,
+}
+
+impl Default for Turn {
+    fn default() -> Self {
+        Self {
+            enabled: None,
+            domain: String::new(),
+            tls_port: default_turn_tls_port(),
+            tls: TurnTls::default(),
+        }
+    }
+}
+
+fn default_turn_tls_port() -> u16 {
+    5349
+}
+
+/// `livekit.turn.tls:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TurnTls {
+    /// TLS Secret for `turn.domain`.
+    #[serde(default)]
+    pub existing_secret: String,
+    /// Key of the certificate in the Secret.
+    #[serde(default = "default_cert_key")]
+    pub cert_key: String,
+    /// Key of the private key in the Secret.
+    #[serde(default = "default_key_key")]
+    pub key_key: String,
+}
+
+impl Default for TurnTls {
+    fn default() -> Self {
+        Self {
+            existing_secret: String::new(),
+            cert_key: default_cert_key(),
+            key_key: default_key_key(),
+        }
+    }
+}
+
+fn default_cert_key() -> String {
+    "tls.crt".to_owned()
+}
+
+fn default_key_key() -> String {
+    "tls.key".to_owned()
+}
+
+/// `lkJwt:` (lk-jwt-service).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LkJwt {
+    /// Deploy lk-jwt-service (needed for calls).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Skip TLS verification of homeserver lookups (dev only).
+    #[serde(default)]
+    pub insecure_skip_verify_tls: bool,
+    /// Container resources.
+    #[serde(default = "Resources::lk_jwt")]
+    pub resources: Resources,
+}
+
+impl Default for LkJwt {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            insecure_skip_verify_tls: false,
+            resources: Resources::lk_jwt(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A validated `bundle.yaml`: the operator's settings plus, for each generated overlay, the
+/// LiveKit settings after its delta was merged. Built only by `Config::from_yaml`, which
+/// refuses configs that would deploy something broken or unsafe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The settings as written (top-level `livekit` not merged with any delta).
+    pub raw: RawConfig,
+    /// The overlays to generate, each with its merged LiveKit settings.
+    pub variants: BTreeMap<OverlayName, Variant>,
+}
+
+/// One overlay to generate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variant {
+    /// Which overlay.
+    pub name: OverlayName,
+    /// LiveKit settings for this overlay: top-level `livekit` merged with the overlay's delta.
+    /// For `external`, `public_url` and `keys` describe the operator-managed SFU.
+    pub livekit: Livekit,
+}
+
+impl Variant {
+    /// Whether this variant deploys LiveKit in the cluster.
+    pub fn livekit_bundled(&self) -> bool {
+        self.name != OverlayName::External
+    }
+
+    /// Whether this variant enables TURN over TLS.
+    pub fn turn_enabled(&self) -> bool {
+        self.name == OverlayName::BundledTurn
+    }
+}
