@@ -3,6 +3,10 @@
 set -euo pipefail
 
 apt_packages=(
+  # CNCF distribution 2.8 for the real-registry tests (crates/registry-fixture), and skopeo
+  # for the pins-status benchmark (tests/bench/pins-status.sh).
+  docker-registry
+  skopeo
 )
 pip_packages=(
 )
