@@ -9,6 +9,10 @@ apt_packages=(
   skopeo
 )
 pip_packages=(
+  # Schema (Kubernetes 1.34, strict) and security checks of every overlay's output
+  # (tests/validate-overlays.sh).
+  kubernetes-validate
+  checkov
 )
 
 if ((${#apt_packages[@]})); then
