@@ -1,0 +1,524 @@
+//! A small typed wrapper over git2: the few repository operations `bundle pins refresh` needs,
+//! each refusing unsafe states with an error that says what to do.
+//!
+//! Cleanliness: a work tree is clean when `git status` would show nothing, so modified,
+//! staged, deleted, conflicted *and untracked* (not ignored) files all count as dirty. An
+//! untracked file could be one the regeneration overwrites and then commits, so a refresh
+//! would silently take it over; ignored files (build output) are fine.
+
+use std::path::{Path, PathBuf};
+
+use git2::{
+    BranchType, Cred, CredentialType, ErrorCode, Oid, PushOptions, RemoteCallbacks, Status,
+};
+
+/// Why a git operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// No repository at or above the path.
+    #[error(
+        "`{path}` is not inside a git repository: run `git init` there or pass a config inside a clone"
+    )]
+    NotARepository {
+        /// The path that was searched from.
+        path: PathBuf,
+    },
+    /// The repository has no work tree.
+    #[error("the git repository at `{path}` is bare; run the refresh in a clone with a work tree")]
+    Bare {
+        /// The repository's git directory.
+        path: PathBuf,
+    },
+    /// HEAD points at a branch without commits.
+    #[error("the repository has no commit yet; commit bundle.yaml and the generated tree first")]
+    NoCommits,
+    /// A path is not inside the work tree.
+    #[error("`{path}` is outside the work tree at `{workdir}`")]
+    OutsideWorkTree {
+        /// The offending path.
+        path: PathBuf,
+        /// The work tree.
+        workdir: PathBuf,
+    },
+    /// A branch name git would refuse.
+    #[error(
+        "`{name}` is not a valid branch name; use letters, digits, `/`, `-`, `_` and `.`, e.g. `bundle/pin-bumps`"
+    )]
+    InvalidBranch {
+        /// The rejected name.
+        name: String,
+    },
+    /// The given paths hold no change against HEAD.
+    #[error("nothing to commit: {paths} already match HEAD")]
+    NothingToCommit {
+        /// The paths, comma separated.
+        paths: String,
+    },
+    /// No author or committer name/email is configured.
+    #[error("no git identity for the {role}: set `user.name` and `user.email` (git config), `GIT_{upper}_NAME`/`GIT_{upper}_EMAIL`, or pass --author \"Name <email>\"", upper = role.to_uppercase())]
+    MissingIdentity {
+        /// `author` or `committer`.
+        role: &'static str,
+    },
+    /// An identity or date string that cannot be read.
+    #[error("`{value}` is not a valid {what}; {hint}")]
+    InvalidIdentity {
+        /// The rejected text.
+        value: String,
+        /// What it should have been.
+        what: &'static str,
+        /// How to write it.
+        hint: &'static str,
+    },
+    /// The remote refused a pushed reference.
+    #[error("the remote refused `{reference}`: {reason}")]
+    PushRejected {
+        /// The reference that was refused.
+        reference: String,
+        /// The remote's reason.
+        reason: String,
+    },
+    /// A credential was asked for over a transport that would expose it.
+    #[error("refusing to send the push token to `{url}`: tokens are only sent over https")]
+    InsecureCredentials {
+        /// The URL that asked for credentials.
+        url: String,
+    },
+    /// Any other libgit2 failure, with what was being done.
+    #[error("git failed to {action}: {source}")]
+    Git {
+        /// What was being done, e.g. "read the index".
+        action: &'static str,
+        /// The libgit2 error.
+        source: git2::Error,
+    },
+}
+
+fn git(action: &'static str) -> impl FnOnce(git2::Error) -> GitError {
+    move |source| GitError::Git { action, source }
+}
+
+/// A point in time as git records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct When {
+    /// Seconds since the Unix epoch.
+    pub seconds: i64,
+    /// The time zone offset in minutes east of UTC.
+    pub offset_minutes: i32,
+}
+
+impl When {
+    /// Parses git's internal date format, `<unix seconds> <+hhmm|-hhmm>` or `@<unix seconds>`
+    /// (as accepted in `GIT_AUTHOR_DATE` / `GIT_COMMITTER_DATE`).
+    pub fn parse(text: &str) -> Result<Self, GitError> {
+        let invalid = || GitError::InvalidIdentity {
+            value: text.to_owned(),
+            what: "git date",
+            hint: "write `<unix seconds> +0000` or `@<unix seconds>`",
+        };
+        let text = text.trim();
+        let mut parts = text.trim_start_matches('@').split_whitespace();
+        let seconds = parts
+            .next()
+            .and_then(|s| s.parse::<i64>().ok())
+            .ok_or_else(invalid)?;
+        let offset_minutes = match parts.next() {
+            None => 0,
+            Some(zone) => {
+                let (sign, digits) = match zone.split_at_checked(1) {
+                    Some(("+", digits)) => (1, digits),
+                    Some(("-", digits)) => (-1, digits),
+                    _ => return Err(invalid()),
+                };
+                let valid = digits.len() == 4 && digits.bytes().all(|b| b.is_ascii_digit());
+                let hhmm: i32 = digits.parse().ok().filter(|_| valid).ok_or_else(invalid)?;
+                sign * (hhmm / 100 * 60 + hhmm % 100)
+            }
+        };
+        if parts.next().is_some() {
+            return Err(invalid());
+        }
+        Ok(Self {
+            seconds,
+            offset_minutes,
+        })
+    }
+}
+
+/// A name and email for a commit's author or committer, and optionally a fixed time (else now).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// Display name.
+    pub name: String,
+    /// Email address.
+    pub email: String,
+    /// Fixed time of the signature; `None` means the time of the commit.
+    pub when: Option<When>,
+}
+
+impl Person {
+    /// Parses `Name <email>` as given to `--author`.
+    pub fn parse(text: &str) -> Result<Self, GitError> {
+        let invalid = || GitError::InvalidIdentity {
+            value: text.to_owned(),
+            what: "author",
+            hint: "write `Name <email>`, e.g. `Pin Bot <pins@example.org>`",
+        };
+        let (name, rest) = text.split_once('<').ok_or_else(invalid)?;
+        let email = rest.strip_suffix('>').ok_or_else(invalid)?;
+        let name = name.trim();
+        if name.is_empty() || email.is_empty() || email.contains(['<', '>']) {
+            return Err(invalid());
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            email: email.to_owned(),
+            when: None,
+        })
+    }
+
+    fn signature(&self) -> Result<git2::Signature<'static>, GitError> {
+        match self.when {
+            Some(when) => git2::Signature::new(
+                &self.name,
+                &self.email,
+                &git2::Time::new(when.seconds, when.offset_minutes),
+            ),
+            None => git2::Signature::now(&self.name, &self.email),
+        }
+        .map_err(git("build a commit signature"))
+    }
+}
+
+/// Who a commit is by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identities {
+    /// The commit's author.
+    pub author: Person,
+    /// The commit's committer.
+    pub committer: Person,
+}
+
+impl Identities {
+    /// Resolves author and committer the way `git commit` does: the explicit author if given,
+    /// else `GIT_AUTHOR_NAME`/`GIT_AUTHOR_EMAIL`, else the repository's git config; the committer
+    /// from `GIT_COMMITTER_*`, else git config, else the author. `GIT_AUTHOR_DATE` and
+    /// `GIT_COMMITTER_DATE` fix the times. `env` looks up an environment variable.
+    pub fn resolve(
+        repo: &Repo,
+        explicit_author: Option<Person>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, GitError> {
+        let config = repo.configured_person()?;
+        let from_env = |role: &str| match (
+            env(&format!("GIT_{role}_NAME")),
+            env(&format!("GIT_{role}_EMAIL")),
+        ) {
+            (Some(name), Some(email)) => Some(Person {
+                name,
+                email,
+                when: None,
+            }),
+            _ => None,
+        };
+        let date = |role: &str| {
+            env(&format!("GIT_{role}_DATE"))
+                .map(|d| When::parse(&d))
+                .transpose()
+        };
+
+        let mut author = explicit_author
+            .or_else(|| from_env("AUTHOR"))
+            .or_else(|| config.clone())
+            .ok_or(GitError::MissingIdentity { role: "author" })?;
+        author.when = author.when.or(date("AUTHOR")?);
+        let mut committer = from_env("COMMITTER")
+            .or(config)
+            .unwrap_or_else(|| author.clone());
+        committer.when = date("COMMITTER")?;
+        Ok(Self { author, committer })
+    }
+}
+
+/// An open repository with a work tree.
+pub struct Repo {
+    repo: git2::Repository,
+    workdir: PathBuf,
+}
+
+impl Repo {
+    /// Opens the repository containing `path` (a file or directory inside its work tree).
+    pub fn open(path: &Path) -> Result<Self, GitError> {
+        let repo = git2::Repository::discover(path).map_err(|_| GitError::NotARepository {
+            path: path.to_owned(),
+        })?;
+        let workdir = repo
+            .workdir()
+            .ok_or_else(|| GitError::Bare {
+                path: repo.path().to_owned(),
+            })?
+            .to_owned();
+        Ok(Self { repo, workdir })
+    }
+
+    /// The root of the work tree.
+    pub fn workdir(&self) -> &Path {
+        &self.workdir
+    }
+
+    /// `path` relative to the work tree root; relative paths are taken from the work tree root.
+    pub fn relative(&self, path: &Path) -> Result<PathBuf, GitError> {
+        if path.is_relative() {
+            return Ok(path.to_owned());
+        }
+        let workdir = self
+            .workdir
+            .canonicalize()
+            .unwrap_or_else(|_| self.workdir.clone());
+        let absolute = match (path.parent(), path.file_name()) {
+            (Some(parent), Some(name)) => parent
+                .canonicalize()
+                .map(|parent| parent.join(name))
+                .unwrap_or_else(|_| path.to_owned()),
+            _ => path.to_owned(),
+        };
+        absolute
+            .strip_prefix(&workdir)
+            .map(Path::to_owned)
+            .map_err(|_| GitError::OutsideWorkTree {
+                path: path.to_owned(),
+                workdir: self.workdir.clone(),
+            })
+    }
+
+    /// The paths `git status` would list (see the module documentation), sorted.
+    pub fn dirty_paths(&self) -> Result<Vec<PathBuf>, GitError> {
+        let mut options = git2::StatusOptions::new();
+        options
+            .include_untracked(true)
+            .recurse_untracked_dirs(true)
+            .include_ignored(false);
+        let statuses = self
+            .repo
+            .statuses(Some(&mut options))
+            .map_err(git("read the work tree status"))?;
+        let mut paths: Vec<PathBuf> = statuses
+            .iter()
+            .filter(|entry| entry.status() != Status::CURRENT && !entry.status().is_ignored())
+            .filter_map(|entry| entry.path().ok().map(PathBuf::from))
+            .collect();
+        paths.sort();
+        Ok(paths)
+    }
+
+    /// Whether the work tree and index match HEAD, with no untracked files.
+    pub fn is_clean(&self) -> Result<bool, GitError> {
+        Ok(self.dirty_paths()?.is_empty())
+    }
+
+    /// The branch HEAD points at, `None` when HEAD is detached.
+    pub fn head_branch(&self) -> Result<Option<String>, GitError> {
+        if self.repo.head_detached().map_err(git("read HEAD"))? {
+            return Ok(None);
+        }
+        let head = match self.repo.head() {
+            Ok(head) => head,
+            Err(error) if error.code() == ErrorCode::UnbornBranch => {
+                return Err(GitError::NoCommits);
+            }
+            Err(error) => return Err(git("read HEAD")(error)),
+        };
+        Ok(head.shorthand().ok().map(str::to_owned))
+    }
+
+    /// The commit HEAD points at.
+    pub fn head_commit(&self) -> Result<Oid, GitError> {
+        match self.repo.head() {
+            Ok(head) => head
+                .peel_to_commit()
+                .map(|commit| commit.id())
+                .map_err(git("read the HEAD commit")),
+            Err(error) if error.code() == ErrorCode::UnbornBranch => Err(GitError::NoCommits),
+            Err(error) => Err(git("read HEAD")(error)),
+        }
+    }
+
+    /// Whether `path` (relative to the work tree, or absolute inside it) is in the index.
+    pub fn is_tracked(&self, path: &Path) -> Result<bool, GitError> {
+        let relative = self.relative(path)?;
+        let index = self.repo.index().map_err(git("read the index"))?;
+        Ok(index.get_path(&relative, 0).is_some())
+    }
+
+    /// The identity in the repository's git config (`user.name`, `user.email`), if complete.
+    fn configured_person(&self) -> Result<Option<Person>, GitError> {
+        let config = self.repo.config().map_err(git("read the git config"))?;
+        let name = config.get_string("user.name").ok();
+        let email = config.get_string("user.email").ok();
+        Ok(name.zip(email).map(|(name, email)| Person {
+            name,
+            email,
+            when: None,
+        }))
+    }
+
+    /// Commits the current work-tree content of exactly `paths` (relative to the work tree; a
+    /// path that no longer exists is removed) on top of HEAD, moves HEAD's branch to the new
+    /// commit, and stages the same content so the work tree stays clean. Other changes are
+    /// not included. Returns the new commit.
+    pub fn commit_paths(
+        &self,
+        paths: &[PathBuf],
+        message: &str,
+        who: &Identities,
+    ) -> Result<Oid, GitError> {
+        let head = self
+            .repo
+            .find_commit(self.head_commit()?)
+            .map_err(git("read the HEAD commit"))?;
+        let head_tree = head.tree().map_err(git("read the HEAD tree"))?;
+        let mut index = self.repo.index().map_err(git("read the index"))?;
+        let mut update = git2::build::TreeUpdateBuilder::new();
+        for path in paths {
+            let relative = self.relative(path)?;
+            if self.workdir.join(&relative).is_file() {
+                index.add_path(&relative).map_err(git("stage a file"))?;
+                let entry = index
+                    .get_path(&relative, 0)
+                    .ok_or_else(|| git("stage a file")(git2::Error::from_str("entry vanished")))?;
+                let mode = if entry.mode & 0o111 != 0 {
+                    git2::FileMode::BlobExecutable
+                } else {
+                    git2::FileMode::Blob
+                };
+                update.upsert(&relative, entry.id, mode);
+            } else {
+                // Removing a path that is not in the index is not an error: nothing to stage.
+                let _ = index.remove_path(&relative);
+                update.remove(&relative);
+            }
+        }
+        let tree_id = update
+            .create_updated(&self.repo, &head_tree)
+            .map_err(git("build the commit tree"))?;
+        if tree_id == head_tree.id() {
+            return Err(GitError::NothingToCommit {
+                paths: paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        let tree = self
+            .repo
+            .find_tree(tree_id)
+            .map_err(git("read the new tree"))?;
+        let commit = self
+            .repo
+            .commit(
+                Some("HEAD"),
+                &who.author.signature()?,
+                &who.committer.signature()?,
+                message,
+                &tree,
+                &[&head],
+            )
+            .map_err(git("create the commit"))?;
+        index.write().map_err(git("write the index"))?;
+        Ok(commit)
+    }
+
+    /// Points branch `name` at the current HEAD commit (creating it, or resetting it if it
+    /// exists) and checks it out. The work tree is not touched: it already matches HEAD.
+    pub fn reset_branch(&self, name: &str) -> Result<(), GitError> {
+        if !git2::Branch::name_is_valid(name).unwrap_or(false) {
+            return Err(GitError::InvalidBranch {
+                name: name.to_owned(),
+            });
+        }
+        let head = self
+            .repo
+            .find_commit(self.head_commit()?)
+            .map_err(git("read the HEAD commit"))?;
+        let current = self.head_branch()?;
+        if current.as_deref() == Some(name) {
+            return Ok(());
+        }
+        let branch = self
+            .repo
+            .branch(name, &head, true)
+            .map_err(git("create the branch"))?;
+        let reference = branch
+            .get()
+            .name()
+            .map_err(git("name the branch"))?
+            .to_owned();
+        self.repo
+            .set_head(&reference)
+            .map_err(git("check out the branch"))
+    }
+
+    /// The commit a local branch points at, if the branch exists.
+    pub fn branch_commit(&self, name: &str) -> Result<Option<Oid>, GitError> {
+        match self.repo.find_branch(name, BranchType::Local) {
+            Ok(branch) => Ok(branch.get().target()),
+            Err(error) if error.code() == ErrorCode::NotFound => Ok(None),
+            Err(error) => Err(git("look up the branch")(error)),
+        }
+    }
+
+    /// Force-pushes local `branch` to the same branch on `remote` (a configured remote name or
+    /// a URL/path). The bump branch belongs to the bot and is rebuilt from HEAD on every run,
+    /// so it is overwritten. `token`, if given, is sent as an HTTPS password (user
+    /// `x-access-token`, as GitHub expects), and never over any other transport.
+    pub fn push(&self, remote: &str, branch: &str, token: Option<&str>) -> Result<(), GitError> {
+        let mut remote = match self.repo.find_remote(remote) {
+            Ok(found) => found,
+            Err(_) => self
+                .repo
+                .remote_anonymous(remote)
+                .map_err(git("use the remote"))?,
+        };
+        let mut rejected: Option<(String, String)> = None;
+        let mut insecure: Option<String> = None;
+        let mut asked = false;
+        let result = {
+            let mut callbacks = RemoteCallbacks::new();
+            callbacks.credentials(|url, _username, allowed| {
+                if asked || !allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
+                    return Err(git2::Error::from_str("authentication failed"));
+                }
+                asked = true;
+                let Some(token) = token else {
+                    return Err(git2::Error::from_str(
+                        "the remote wants credentials: set the push token in the environment",
+                    ));
+                };
+                if !url.starts_with("https://") {
+                    insecure = Some(url.to_owned());
+                    return Err(git2::Error::from_str("refusing to send the token"));
+                }
+                Cred::userpass_plaintext("x-access-token", token)
+            });
+            callbacks.push_update_reference(|reference, status| {
+                if let Some(reason) = status {
+                    rejected = Some((reference.to_owned(), reason.to_owned()));
+                }
+                Ok(())
+            });
+            let mut options = PushOptions::new();
+            options.remote_callbacks(callbacks);
+            let refspec = format!("+refs/heads/{branch}:refs/heads/{branch}");
+            remote.push(&[refspec.as_str()], Some(&mut options))
+        };
+        if let Some(url) = insecure {
+            return Err(GitError::InsecureCredentials { url });
+        }
+        result.map_err(git("push"))?;
+        match rejected {
+            Some((reference, reason)) => Err(GitError::PushRejected { reference, reason }),
+            None => Ok(()),
+        }
+    }
+}

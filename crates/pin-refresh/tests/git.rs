@@ -1,0 +1,420 @@
+//! The git wrapper against real repositories in temp dirs. Identities and dates are explicit,
+//! and each fixture repository sets the config keys that matter in its own (local) config, which
+//! overrides the machine's global and system git config.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use pin_refresh::{GitError, Identities, Person, Repo, When};
+
+fn person(name: &str, seconds: i64) -> Person {
+    Person {
+        name: name.to_owned(),
+        email: format!("{}@example.org", name.to_lowercase()),
+        when: Some(When {
+            seconds,
+            offset_minutes: 60,
+        }),
+    }
+}
+
+fn identities() -> Identities {
+    Identities {
+        author: person("Author", 1_700_000_000),
+        committer: person("Committer", 1_700_000_100),
+    }
+}
+
+/// A repository on branch `main` with one commit holding `bundle.yaml` and `base/a.yaml`.
+struct Fixture {
+    dir: tempfile::TempDir,
+    git: git2::Repository,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut options = git2::RepositoryInitOptions::new();
+        options.initial_head("main");
+        let git = git2::Repository::init_opts(dir.path(), &options).expect("init");
+        {
+            let mut config = git.config().expect("config");
+            config.set_str("user.name", "Config User").expect("set");
+            config
+                .set_str("user.email", "config@example.org")
+                .expect("set");
+            config.set_bool("core.autocrlf", false).expect("set");
+            config.set_str("core.excludesFile", "").expect("set");
+        }
+        let fixture = Self { dir, git };
+        fixture.write("bundle.yaml", "images: {}\n");
+        fixture.write("base/a.yaml", "a: 1\n");
+        fixture.write(".gitignore", "/target\n");
+        fixture.commit_all("initial");
+        fixture
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn repo(&self) -> Repo {
+        Repo::open(self.path()).expect("open")
+    }
+
+    fn write(&self, relative: &str, content: &str) {
+        let path = self.path().join(relative);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs::write(path, content).expect("write");
+    }
+
+    fn commit_all(&self, message: &str) -> git2::Oid {
+        let mut index = self.git.index().expect("index");
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .expect("add");
+        index.write().expect("write index");
+        let tree = self
+            .git
+            .find_tree(index.write_tree().expect("tree"))
+            .expect("tree");
+        let signature = git2::Signature::new(
+            "Fixture",
+            "f@example.org",
+            &git2::Time::new(1_600_000_000, 0),
+        )
+        .expect("signature");
+        let parents: Vec<git2::Commit> = self
+            .git
+            .head()
+            .ok()
+            .and_then(|head| head.peel_to_commit().ok())
+            .into_iter()
+            .collect();
+        let parents: Vec<&git2::Commit> = parents.iter().collect();
+        self.git
+            .commit(
+                Some("HEAD"),
+                &signature,
+                &signature,
+                message,
+                &tree,
+                &parents,
+            )
+            .expect("commit")
+    }
+
+    fn head(&self) -> git2::Commit<'_> {
+        self.git
+            .head()
+            .expect("head")
+            .peel_to_commit()
+            .expect("commit")
+    }
+
+    fn file_at_head(&self, relative: &str) -> Option<String> {
+        let entry = self
+            .head()
+            .tree()
+            .expect("tree")
+            .get_path(Path::new(relative))
+            .ok()?;
+        let blob = self.git.find_blob(entry.id()).expect("blob");
+        Some(String::from_utf8(blob.content().to_vec()).expect("utf8"))
+    }
+}
+
+#[test]
+fn a_fresh_commit_leaves_a_clean_work_tree() {
+    assert!(Fixture::new().repo().is_clean().expect("status"));
+}
+
+#[test]
+fn modified_staged_and_untracked_files_are_dirty_but_ignored_ones_are_not() {
+    let fixture = Fixture::new();
+    fixture.write("target/debug/bundle", "binary");
+    assert!(
+        fixture.repo().is_clean().expect("status"),
+        "ignored files are clean"
+    );
+
+    fixture.write("notes.txt", "mine");
+    fixture.write("bundle.yaml", "images: {x: 1}\n");
+    assert_eq!(
+        fixture.repo().dirty_paths().expect("status"),
+        vec![PathBuf::from("bundle.yaml"), PathBuf::from("notes.txt")]
+    );
+}
+
+#[test]
+fn head_branch_names_the_branch_and_is_none_when_detached() {
+    let fixture = Fixture::new();
+    assert_eq!(
+        fixture.repo().head_branch().expect("head"),
+        Some("main".to_owned())
+    );
+    fixture
+        .git
+        .set_head_detached(fixture.head().id())
+        .expect("detach");
+    assert_eq!(fixture.repo().head_branch().expect("head"), None);
+}
+
+#[test]
+fn is_tracked_tells_committed_from_untracked_files() {
+    let fixture = Fixture::new();
+    fixture.write("other.yaml", "x: 1\n");
+    let repo = fixture.repo();
+    assert!(repo.is_tracked(Path::new("bundle.yaml")).expect("tracked"));
+    assert!(
+        repo.is_tracked(&fixture.path().join("base/a.yaml"))
+            .expect("tracked")
+    );
+    assert!(!repo.is_tracked(Path::new("other.yaml")).expect("tracked"));
+}
+
+#[test]
+fn commit_paths_commits_exactly_those_paths_with_the_given_identities() {
+    let fixture = Fixture::new();
+    let parent = fixture.head().id();
+    fixture.write("bundle.yaml", "images: {bumped: true}\n");
+    fixture.write("base/b.yaml", "b: 2\n");
+    fs::remove_file(fixture.path().join("base/a.yaml")).expect("rm");
+    fixture.write("unrelated.txt", "not committed\n");
+
+    let paths = ["bundle.yaml", "base/b.yaml", "base/a.yaml"].map(PathBuf::from);
+    let commit = fixture
+        .repo()
+        .commit_paths(&paths, "subject\n\nbody\n", &identities())
+        .expect("commit");
+
+    let head = fixture.head();
+    assert_eq!(head.id(), commit);
+    assert_eq!(head.parent_ids().collect::<Vec<_>>(), vec![parent]);
+    assert_eq!(head.message().ok(), Some("subject\n\nbody\n"));
+    assert_eq!(head.author().name().ok(), Some("Author"));
+    assert_eq!(head.author().when().seconds(), 1_700_000_000);
+    assert_eq!(head.author().when().offset_minutes(), 60);
+    assert_eq!(head.committer().name().ok(), Some("Committer"));
+    assert_eq!(head.committer().when().seconds(), 1_700_000_100);
+    assert_eq!(
+        fixture.file_at_head("bundle.yaml").as_deref(),
+        Some("images: {bumped: true}\n")
+    );
+    assert_eq!(
+        fixture.file_at_head("base/b.yaml").as_deref(),
+        Some("b: 2\n")
+    );
+    assert_eq!(fixture.file_at_head("base/a.yaml"), None);
+    assert_eq!(fixture.file_at_head("unrelated.txt"), None);
+    assert_eq!(
+        fixture.repo().dirty_paths().expect("status"),
+        vec![PathBuf::from("unrelated.txt")],
+        "committed paths are staged too, so only the unrelated file is left"
+    );
+}
+
+#[test]
+fn commit_paths_without_a_change_is_refused() {
+    let fixture = Fixture::new();
+    let result =
+        fixture
+            .repo()
+            .commit_paths(&[PathBuf::from("bundle.yaml")], "nothing", &identities());
+    assert!(
+        matches!(result, Err(GitError::NothingToCommit { .. })),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn reset_branch_creates_a_branch_at_head_and_checks_it_out() {
+    let fixture = Fixture::new();
+    let repo = fixture.repo();
+    repo.reset_branch("bundle/pin-bumps").expect("branch");
+    assert_eq!(
+        repo.head_branch().expect("head"),
+        Some("bundle/pin-bumps".to_owned())
+    );
+    assert_eq!(
+        repo.branch_commit("bundle/pin-bumps").expect("branch"),
+        Some(fixture.head().id())
+    );
+    assert!(repo.is_clean().expect("status"));
+}
+
+#[test]
+fn reset_branch_moves_an_existing_branch_back_to_head() {
+    let fixture = Fixture::new();
+    let repo = fixture.repo();
+    let start = fixture.head().id();
+    repo.reset_branch("bundle/pin-bumps").expect("branch");
+    fixture.write("bundle.yaml", "images: {old: bump}\n");
+    repo.commit_paths(&[PathBuf::from("bundle.yaml")], "old bump", &identities())
+        .expect("commit");
+    fixture
+        .git
+        .set_head("refs/heads/main")
+        .expect("back to main");
+    fixture
+        .git
+        .checkout_head(Some(git2::build::CheckoutBuilder::new().force()))
+        .expect("checkout");
+
+    repo.reset_branch("bundle/pin-bumps").expect("reset");
+    assert_eq!(
+        repo.branch_commit("bundle/pin-bumps").expect("branch"),
+        Some(start)
+    );
+    assert!(repo.is_clean().expect("status"));
+}
+
+#[test]
+fn reset_branch_refuses_an_invalid_name() {
+    let result = Fixture::new().repo().reset_branch("bad..name");
+    assert!(
+        matches!(result, Err(GitError::InvalidBranch { .. })),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn push_force_updates_the_branch_in_a_bare_repository() {
+    let fixture = Fixture::new();
+    let remote_dir = tempfile::tempdir().expect("temp dir");
+    let remote = git2::Repository::init_bare(remote_dir.path()).expect("bare");
+    let repo = fixture.repo();
+    let url = remote_dir.path().to_str().expect("utf8 path");
+
+    repo.reset_branch("bundle/pin-bumps").expect("branch");
+    fixture.write("bundle.yaml", "images: {first: 1}\n");
+    repo.commit_paths(&[PathBuf::from("bundle.yaml")], "first", &identities())
+        .expect("commit");
+    repo.push(url, "bundle/pin-bumps", None).expect("push");
+    let first = fixture.head().id();
+    let pushed = |remote: &git2::Repository| {
+        remote
+            .find_reference("refs/heads/bundle/pin-bumps")
+            .expect("ref")
+            .target()
+    };
+    assert_eq!(pushed(&remote), Some(first));
+
+    // A rebuilt branch that does not contain the pushed commit still replaces it.
+    fixture.git.set_head("refs/heads/main").expect("main");
+    fixture
+        .git
+        .checkout_head(Some(git2::build::CheckoutBuilder::new().force()))
+        .expect("checkout");
+    repo.reset_branch("bundle/pin-bumps").expect("reset");
+    fixture.write("bundle.yaml", "images: {second: 2}\n");
+    let second = repo
+        .commit_paths(&[PathBuf::from("bundle.yaml")], "second", &identities())
+        .expect("commit");
+    repo.push(&format!("file://{url}"), "bundle/pin-bumps", None)
+        .expect("push");
+    assert_eq!(pushed(&remote), Some(second));
+}
+
+/// A plain-http git server on loopback that answers every request with a Basic auth
+/// challenge and records whether any request carried credentials.
+fn challenging_http_server() -> (String, std::thread::JoinHandle<bool>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/repo.git", listener.local_addr().expect("addr"));
+    let handle = std::thread::spawn(move || {
+        let mut saw_credentials = false;
+        // libgit2 makes one request, retries once with credentials if it has any; two
+        // connections are all a correct client makes before giving up.
+        for _ in 0..2 {
+            let Ok((mut stream, _)) = listener.accept() else {
+                break;
+            };
+            let mut request = [0_u8; 4096];
+            let read = stream.read(&mut request).unwrap_or(0);
+            let text = String::from_utf8_lossy(&request[..read]).to_lowercase();
+            saw_credentials |= text.contains("authorization:");
+            let _ = stream.write_all(
+                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\n\
+                  Content-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+        saw_credentials
+    });
+    (url, handle)
+}
+
+#[test]
+fn a_token_is_never_sent_over_plain_http() {
+    let fixture = Fixture::new();
+    let (url, server) = challenging_http_server();
+    let result = fixture.repo().push(&url, "main", Some("secret"));
+    assert!(
+        matches!(result, Err(GitError::InsecureCredentials { .. })),
+        "{result:?}"
+    );
+    // Unblock the server's second accept if libgit2 gave up after one connection.
+    let _ = std::net::TcpStream::connect(
+        url.trim_start_matches("http://")
+            .trim_end_matches("/repo.git"),
+    );
+    assert!(
+        !server.join().expect("server"),
+        "credentials were sent over http"
+    );
+}
+
+#[test]
+fn identities_come_from_the_flag_then_the_environment_then_git_config() {
+    let fixture = Fixture::new();
+    let repo = fixture.repo();
+    let no_env = |_: &str| None;
+    let from_config = Identities::resolve(&repo, None, &no_env).expect("identities");
+    assert_eq!(from_config.author.name, "Config User");
+    assert_eq!(from_config.committer.email, "config@example.org");
+
+    let env = |key: &str| match key {
+        "GIT_AUTHOR_NAME" => Some("Env Author".to_owned()),
+        "GIT_AUTHOR_EMAIL" => Some("env@example.org".to_owned()),
+        "GIT_COMMITTER_DATE" => Some("@1700000000 +0130".to_owned()),
+        _ => None,
+    };
+    let from_env = Identities::resolve(&repo, None, &env).expect("identities");
+    assert_eq!(from_env.author.name, "Env Author");
+    assert_eq!(from_env.committer.name, "Config User");
+    assert_eq!(
+        from_env.committer.when,
+        Some(When {
+            seconds: 1_700_000_000,
+            offset_minutes: 90
+        })
+    );
+
+    let flag = Person::parse("Pin Bot <pins@example.org>").expect("person");
+    let from_flag = Identities::resolve(&repo, Some(flag), &env).expect("identities");
+    assert_eq!(from_flag.author.email, "pins@example.org");
+}
+
+#[test]
+fn malformed_authors_and_dates_are_refused() {
+    for bad in ["Pin Bot", "<x@y>", "Pin Bot <>", "Pin <a<b>"] {
+        assert!(Person::parse(bad).is_err(), "{bad}");
+    }
+    for bad in ["yesterday", "17 +01", "@1 +0100 x", "1 0100"] {
+        assert!(When::parse(bad).is_err(), "{bad}");
+    }
+    assert_eq!(
+        When::parse("1700000000 -0800").expect("date"),
+        When {
+            seconds: 1_700_000_000,
+            offset_minutes: -480
+        }
+    );
+}
+
+#[test]
+fn opening_outside_a_repository_names_the_path() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let result = Repo::open(dir.path());
+    assert!(matches!(result, Err(GitError::NotARepository { .. })));
+}
