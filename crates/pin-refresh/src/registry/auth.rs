@@ -1,0 +1,293 @@
+//! Credentials and the Bearer challenge: where a registry's credentials come from, and what a
+//! `WWW-Authenticate` header asks for. Everything here is pure except the two loaders, which
+//! read the environment and a Docker `config.json`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+
+/// Credentials for one registry host.
+///
+/// They are only ever sent over https (or plain http to an endpoint configured `insecure`),
+/// and only to the registry endpoint itself (a static token) or to the token service its
+/// `WWW-Authenticate` challenge names (user and password); never along a redirect to another
+/// host.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// User and password (or personal access token), exchanged at the registry's token
+    /// service for a short-lived Bearer token (HTTP Basic on the token request).
+    UserPassword {
+        /// The user name.
+        user: String,
+        /// The password or access token.
+        password: String,
+    },
+    /// A registry Bearer token used as is, without asking the token service.
+    Token(String),
+}
+
+impl fmt::Debug for Credentials {
+    // Secrets never reach logs or error messages.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::UserPassword { user, .. } => f
+                .debug_struct("UserPassword")
+                .field("user", user)
+                .field("password", &"<redacted>")
+                .finish(),
+            Credentials::Token(_) => f.write_str("Token(<redacted>)"),
+        }
+    }
+}
+
+impl Credentials {
+    /// Parses the value of a `BUNDLE_REGISTRY_AUTH_<HOST>` variable: `user:password` (split at
+    /// the first `:`) gives [`Credentials::UserPassword`]; a value without `:` is taken as a
+    /// ready registry token ([`Credentials::Token`]). An empty value means no credentials.
+    pub fn from_env_value(value: &str) -> Option<Self> {
+        let value = value.trim();
+        if value.is_empty() {
+            return None;
+        }
+        Some(match value.split_once(':') {
+            Some((user, password)) => Credentials::UserPassword {
+                user: user.to_owned(),
+                password: password.to_owned(),
+            },
+            None => Credentials::Token(value.to_owned()),
+        })
+    }
+}
+
+/// Where credentials for registry hosts are looked up.
+#[derive(Debug, Clone, Default)]
+pub enum CredentialSource {
+    /// `BUNDLE_REGISTRY_AUTH_<HOST>` first (see [`env_var_name`]), then the Docker
+    /// `config.json` (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`), else none
+    /// (anonymous pulls, the default for public images).
+    #[default]
+    Environment,
+    /// Exactly these credentials, by registry host; nothing is read from the environment.
+    /// Tests use this so that the machine's own credentials never leak in.
+    Explicit(BTreeMap<String, Credentials>),
+}
+
+impl CredentialSource {
+    /// The credentials for `host` (a registry host as written in `bundle.yaml`, e.g.
+    /// `ghcr.io`), if any.
+    pub fn lookup(&self, host: &str) -> Option<Credentials> {
+        match self {
+            CredentialSource::Explicit(map) => map.get(host).cloned(),
+            CredentialSource::Environment => {
+                if let Ok(value) = std::env::var(env_var_name(host)) {
+                    return Credentials::from_env_value(&value);
+                }
+                let path = docker_config_path()?;
+                let text = std::fs::read_to_string(path).ok()?;
+                docker_config_credentials(&text, host)
+            }
+        }
+    }
+}
+
+/// The environment variable holding credentials for `host`: `BUNDLE_REGISTRY_AUTH_` followed
+/// by the host upper-cased with every character other than a letter or digit replaced by `_`
+/// (`ghcr.io` -> `BUNDLE_REGISTRY_AUTH_GHCR_IO`, `127.0.0.1:5000` ->
+/// `BUNDLE_REGISTRY_AUTH_127_0_0_1_5000`).
+pub fn env_var_name(host: &str) -> String {
+    let suffix: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("BUNDLE_REGISTRY_AUTH_{suffix}")
+}
+
+fn docker_config_path() -> Option<PathBuf> {
+    let dir = match std::env::var_os("DOCKER_CONFIG") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(&std::env::var_os("HOME")?).join(".docker"),
+    };
+    Some(dir.join("config.json"))
+}
+
+/// Reads `auths.<host>.auth` (base64 of `user:password`) from the text of a Docker
+/// `config.json`. Docker writes Docker Hub's entry under `https://index.docker.io/v1/`, so that
+/// key is also tried for `docker.io`. Credential helpers (`credsStore`) are not run.
+pub fn docker_config_credentials(config_json: &str, host: &str) -> Option<Credentials> {
+    let config: serde_json::Value = serde_json::from_str(config_json).ok()?;
+    let auths = config.get("auths")?.as_object()?;
+    let mut keys = vec![host.to_owned(), format!("https://{host}")];
+    if host == "docker.io" {
+        keys.extend(
+            [
+                "https://index.docker.io/v1/",
+                "index.docker.io",
+                "registry-1.docker.io",
+            ]
+            .map(str::to_owned),
+        );
+    }
+    let encoded = keys
+        .iter()
+        .find_map(|key| auths.get(key)?.get("auth")?.as_str())?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let (user, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    Some(Credentials::UserPassword {
+        user: user.to_owned(),
+        password: password.to_owned(),
+    })
+}
+
+/// A parsed `WWW-Authenticate` challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Challenge {
+    /// `Bearer realm="...",service="...",scope="..."`: get a token from `realm`.
+    Bearer {
+        /// The token service URL.
+        realm: String,
+        /// The `service` parameter to pass back, if given.
+        service: Option<String>,
+        /// The `scope` the registry asked for, if given.
+        scope: Option<String>,
+    },
+    /// `Basic realm="..."`: send user and password to the registry itself.
+    Basic,
+}
+
+impl Challenge {
+    /// Parses a `WWW-Authenticate` header value (one challenge; parameters may be quoted and
+    /// may contain commas inside quotes). Unknown schemes give `None`.
+    pub fn parse(header: &str) -> Option<Self> {
+        let header = header.trim();
+        let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
+        if scheme.eq_ignore_ascii_case("basic") {
+            return Some(Challenge::Basic);
+        }
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        let params = parse_auth_params(rest);
+        Some(Challenge::Bearer {
+            realm: params.get("realm")?.clone(),
+            service: params.get("service").cloned(),
+            scope: params.get("scope").cloned(),
+        })
+    }
+}
+
+fn parse_auth_params(text: &str) -> BTreeMap<String, String> {
+    let mut params = BTreeMap::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
+            chars.next();
+        }
+        let key: String = std::iter::from_fn(|| chars.next_if(|c| *c != '=')).collect();
+        if chars.next() != Some('=') {
+            return params;
+        }
+        let mut value = String::new();
+        if chars.next_if_eq(&'"').is_some() {
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' => break,
+                    '\\' => value.extend(chars.next()),
+                    other => value.push(other),
+                }
+            }
+        } else {
+            value.extend(std::iter::from_fn(|| chars.next_if(|c| *c != ',')));
+        }
+        params.insert(key.trim().to_ascii_lowercase(), value.trim().to_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_challenge_keeps_commas_inside_quoted_scope() {
+        let header = r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:a/b:pull,push""#;
+        assert_eq!(
+            Challenge::parse(header),
+            Some(Challenge::Bearer {
+                realm: "https://auth.docker.io/token".to_owned(),
+                service: Some("registry.docker.io".to_owned()),
+                scope: Some("repository:a/b:pull,push".to_owned()),
+            })
+        );
+    }
+
+    #[test]
+    fn bearer_challenge_without_realm_is_not_usable() {
+        assert_eq!(Challenge::parse(r#"Bearer service="x""#), None);
+        assert_eq!(Challenge::parse("Negotiate abc"), None);
+        assert_eq!(
+            Challenge::parse(r#"Basic realm="r""#),
+            Some(Challenge::Basic)
+        );
+    }
+
+    #[test]
+    fn env_var_name_upper_cases_and_replaces_non_alphanumerics() {
+        assert_eq!(env_var_name("ghcr.io"), "BUNDLE_REGISTRY_AUTH_GHCR_IO");
+        assert_eq!(
+            env_var_name("127.0.0.1:5000"),
+            "BUNDLE_REGISTRY_AUTH_127_0_0_1_5000"
+        );
+    }
+
+    #[test]
+    fn env_value_with_colon_is_user_and_password_otherwise_a_token() {
+        assert_eq!(
+            Credentials::from_env_value("bot:ghp_a:b"),
+            Some(Credentials::UserPassword {
+                user: "bot".to_owned(),
+                password: "ghp_a:b".to_owned()
+            })
+        );
+        assert_eq!(
+            Credentials::from_env_value("tok"),
+            Some(Credentials::Token("tok".to_owned()))
+        );
+        assert_eq!(Credentials::from_env_value("  "), None);
+    }
+
+    #[test]
+    fn docker_config_auth_is_base64_user_colon_password() {
+        let auth = base64::engine::general_purpose::STANDARD.encode("me:secret");
+        let config = format!(
+            r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{auth}"}},"ghcr.io":{{"auth":"{auth}"}}}}}}"#
+        );
+        let expected = Some(Credentials::UserPassword {
+            user: "me".to_owned(),
+            password: "secret".to_owned(),
+        });
+        assert_eq!(docker_config_credentials(&config, "docker.io"), expected);
+        assert_eq!(docker_config_credentials(&config, "ghcr.io"), expected);
+        assert_eq!(docker_config_credentials(&config, "quay.io"), None);
+    }
+
+    #[test]
+    fn credentials_debug_hides_secrets() {
+        let shown = format!(
+            "{:?}",
+            Credentials::UserPassword {
+                user: "me".to_owned(),
+                password: "hunter2".to_owned()
+            }
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+}

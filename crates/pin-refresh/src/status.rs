@@ -1,0 +1,603 @@
+//! `bundle pins status`: for each image, the newest pin its policy allows, found with as few
+//! registry requests as possible.
+//!
+//! Cost when nothing is new: per registry host one token per repository, the tag-list pages,
+//! and one manifest HEAD per image (the candidate's digest equals the pinned one). Manifests
+//! are only fetched (GET, verified by hashing) when a candidate differs from the pin.
+
+use std::collections::BTreeMap;
+
+use bundle_gen::{
+    BareMultiarchPolicy, Digest, ImageName, ImagePin, Images, RegistryEndpoint, SemverPolicy, Tag,
+    UpdatePolicy,
+};
+use futures_util::StreamExt as _;
+use serde::Serialize;
+
+use crate::policy;
+use crate::registry::auth::CredentialSource;
+use crate::registry::client::{ClientOptions, FetchedManifest, Reference, Registry, RequestCounts};
+use crate::registry::error::RegistryError;
+use crate::registry::manifest::{self, Manifest};
+
+/// What to check: the images with their pins and policies, and how to reach their registries.
+#[derive(Debug, Clone)]
+pub struct StatusRequest {
+    /// The images, as in `bundle.yaml`.
+    pub images: Images,
+    /// `global.imageRegistry`: the registry of images that name none.
+    pub global_image_registry: Option<String>,
+    /// Endpoint overrides by registry host (`registries:` in `bundle.yaml`, or
+    /// `--registry-endpoint HOST=URL`).
+    pub endpoints: BTreeMap<String, RegistryEndpoint>,
+    /// Where credentials come from (environment and Docker config by default).
+    pub credentials: CredentialSource,
+    /// Timeouts, retry bounds and size limits.
+    pub options: ClientOptions,
+}
+
+impl StatusRequest {
+    /// A request with default endpoints, credentials from the environment and default limits.
+    pub fn new(images: Images) -> Self {
+        Self {
+            images,
+            global_image_registry: None,
+            endpoints: BTreeMap::new(),
+            credentials: CredentialSource::default(),
+            options: ClientOptions::default(),
+        }
+    }
+
+    /// Sets `global.imageRegistry`.
+    pub fn with_global_image_registry(mut self, registry: Option<String>) -> Self {
+        self.global_image_registry = registry;
+        self
+    }
+
+    /// Sends requests for registry `host` to `endpoint` instead of its default.
+    pub fn with_endpoint(mut self, host: &str, endpoint: RegistryEndpoint) -> Self {
+        self.endpoints.insert(host.to_owned(), endpoint);
+        self
+    }
+
+    /// Sets where credentials come from.
+    pub fn with_credentials(mut self, credentials: CredentialSource) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// Sets timeouts, retry bounds and limits.
+    pub fn with_options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
+        self
+    }
+}
+
+/// The answer: one entry per image, in `bundle.yaml` order, and the requests made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusReport {
+    /// Per image.
+    pub images: Vec<ImageStatus>,
+    /// Requests sent, per registry host (as written in `bundle.yaml`), by kind.
+    pub requests: BTreeMap<String, RequestCounts>,
+}
+
+/// The state of one image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageStatus {
+    /// Which image.
+    #[serde(serialize_with = "serialize_image_name")]
+    pub name: ImageName,
+    /// Its registry host.
+    pub registry: String,
+    /// Its repository.
+    pub repository: String,
+    /// The pin in `bundle.yaml`.
+    pub current: CurrentPin,
+    /// The newest pin the policy allows; `None` only for a `manual` image without a full pin.
+    pub latest: Option<Pin>,
+    /// Whether `latest` differs from `current`.
+    pub update: bool,
+    /// How `latest` was found.
+    pub route: Route,
+}
+
+/// The pin as written in `bundle.yaml` (either part may be missing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CurrentPin {
+    /// The pinned tag.
+    pub tag: Option<Tag>,
+    /// The pinned digest.
+    pub digest: Option<Digest>,
+}
+
+/// A complete pin, `tag@digest`, the digest verified against the registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pin {
+    /// The tag.
+    pub tag: Tag,
+    /// The digest of the (index) manifest the tag points to.
+    pub digest: Digest,
+}
+
+/// How the newest pin was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Route {
+    /// `manual` policy: never updated, no request made.
+    Manual,
+    /// Newest bare `vX.Y.Z[.W]` tag holding every required platform.
+    BareMultiarch,
+    /// Newest semver tag allowed.
+    Semver,
+    /// `commit`: the newest `latest-ci_<time>` build is the pinned digest.
+    CommitUnchanged,
+    /// `commit`: found via the platform config's `org.opencontainers.image.revision` label.
+    CommitLabel,
+    /// `commit`: found via the build-provenance attestation's `vcs.revision`.
+    CommitAttestation,
+    /// `commit`: found by scanning the `sha-` tags for the build's digest.
+    CommitScan,
+}
+
+impl Route {
+    /// The route's name, as in `--json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::Manual => "manual",
+            Route::BareMultiarch => "bare-multiarch",
+            Route::Semver => "semver",
+            Route::CommitUnchanged => "commit-unchanged",
+            Route::CommitLabel => "commit-label",
+            Route::CommitAttestation => "commit-attestation",
+            Route::CommitScan => "commit-scan",
+        }
+    }
+}
+
+fn serialize_image_name<S: serde::Serializer>(name: &ImageName, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(name.key())
+}
+
+/// Why no pin could be found for an image: names the image, its registry and the cause.
+#[derive(Debug, thiserror::Error)]
+#[error("image `{image}` ({registry}/{repository}): {cause}")]
+pub struct StatusError {
+    /// Which image.
+    pub image: ImageName,
+    /// Its registry host.
+    pub registry: String,
+    /// Its repository.
+    pub repository: String,
+    /// What went wrong.
+    pub cause: ImageError,
+}
+
+/// The cause inside a [`StatusError`].
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// The registry failed or answered something unusable.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The registry answered, but no tag satisfies the policy.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+}
+
+/// The registry's answers leave the policy without a pin.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// No tag has the shape the policy wants.
+    #[error("none of the {tags} tags matches the {policy} policy; {hint}")]
+    NoMatchingTag {
+        /// The policy's name.
+        policy: &'static str,
+        /// Valid tags seen.
+        tags: usize,
+        /// What the policy looks for.
+        hint: &'static str,
+    },
+    /// The newest bare tags are all single-arch (or lack a required platform).
+    #[error(
+        "none of the newest bare tags ({checked}) is an index holding {required}; \
+         pin by hand or relax `policy.platforms`"
+    )]
+    NoMultiarchIndex {
+        /// The tags checked, newest first.
+        checked: String,
+        /// The required platforms.
+        required: String,
+    },
+    /// A listed tag had no manifest.
+    #[error("tag `{tag}` is listed but has no manifest")]
+    TagVanished {
+        /// The tag.
+        tag: Tag,
+    },
+    /// No `sha-` tag could be tied to the newest main build.
+    #[error(
+        "newest main build `{latest_ci}` is {digest}, but no `sha-` tag resolves to it \
+         (label: {label}; attestation: {attestation}; scanned {scanned} sha- tags)"
+    )]
+    CommitNotFound {
+        /// The newest `latest-ci_<time>` tag.
+        latest_ci: Tag,
+        /// Its digest.
+        digest: Digest,
+        /// What the label route found.
+        label: String,
+        /// What the attestation route found.
+        attestation: String,
+        /// How many `sha-` tags the scan looked at.
+        scanned: usize,
+    },
+}
+
+/// Finds the newest allowed pin of every image. Images are checked concurrently; the first
+/// failure (in `bundle.yaml` order) is returned and no pin is reported.
+pub async fn status(request: &StatusRequest) -> Result<StatusReport, StatusError> {
+    let global = request.global_image_registry.as_deref();
+    let mut registries: Vec<Registry> = Vec::new();
+    let mut checks = Vec::new();
+    for (name, pin) in request.images.iter() {
+        let host = pin.registry_host(global);
+        let slot = match registries.iter().position(|r| r.host() == host) {
+            Some(slot) => slot,
+            None => {
+                let registry = Registry::new(
+                    host,
+                    request.endpoints.get(host),
+                    request.credentials.lookup(host),
+                    request.options.clone(),
+                )
+                .map_err(|e| image_error(name, pin, host, e.into()))?;
+                registries.push(registry);
+                registries.len() - 1
+            }
+        };
+        checks.push((name, pin, slot));
+    }
+    let results = futures_util::future::join_all(checks.into_iter().map(|(name, pin, slot)| {
+        let registry = &registries[slot];
+        async move {
+            check_image(registry, name, pin)
+                .await
+                .map_err(|cause| image_error(name, pin, registry.host(), cause))
+        }
+    }))
+    .await;
+    let images = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let requests = registries
+        .iter()
+        .map(|registry| (registry.host().to_owned(), registry.counts()))
+        .collect();
+    Ok(StatusReport { images, requests })
+}
+
+fn image_error(name: ImageName, pin: &ImagePin, host: &str, cause: ImageError) -> StatusError {
+    StatusError {
+        image: name,
+        registry: host.to_owned(),
+        repository: pin.repository.clone(),
+        cause,
+    }
+}
+
+async fn check_image(
+    registry: &Registry,
+    name: ImageName,
+    pin: &ImagePin,
+) -> Result<ImageStatus, ImageError> {
+    let current = CurrentPin {
+        tag: pin.tag.clone(),
+        digest: pin.digest.clone(),
+    };
+    let repository = pin.repository.as_str();
+    let (latest, route) = match &pin.policy {
+        UpdatePolicy::Manual(_) => {
+            let latest = current.tag.clone().zip(current.digest.clone());
+            (
+                latest.map(|(tag, digest)| Pin { tag, digest }),
+                Route::Manual,
+            )
+        }
+        UpdatePolicy::BareMultiarch(policy) => {
+            let latest = newest_bare_multiarch(registry, repository, policy, &current).await?;
+            (Some(latest), Route::BareMultiarch)
+        }
+        UpdatePolicy::Semver(policy) => {
+            let latest = newest_semver(registry, repository, policy, &current).await?;
+            (Some(latest), Route::Semver)
+        }
+        UpdatePolicy::Commit(_) => {
+            let (latest, route) = newest_commit(registry, repository, &current).await?;
+            (Some(latest), route)
+        }
+    };
+    let update = latest.as_ref().is_some_and(|l| {
+        current.tag.as_ref() != Some(&l.tag) || current.digest.as_ref() != Some(&l.digest)
+    });
+    Ok(ImageStatus {
+        name,
+        registry: registry.host().to_owned(),
+        repository: repository.to_owned(),
+        current,
+        latest,
+        update,
+        route,
+    })
+}
+
+/// If `tag` is the pinned tag and still points to the pinned digest (one HEAD), the pin.
+async fn unchanged_pin(
+    registry: &Registry,
+    repository: &str,
+    tag: &Tag,
+    current: &CurrentPin,
+) -> Result<Option<Pin>, ImageError> {
+    let (Some(pinned_tag), Some(pinned_digest)) = (&current.tag, &current.digest) else {
+        return Ok(None);
+    };
+    if pinned_tag != tag {
+        return Ok(None);
+    }
+    match registry
+        .head_manifest(repository, &Reference::Tag(tag.clone()))
+        .await?
+    {
+        Some(digest) if &digest == pinned_digest => Ok(Some(Pin {
+            tag: tag.clone(),
+            digest,
+        })),
+        Some(_) => Ok(None),
+        None => Err(PolicyError::TagVanished { tag: tag.clone() }.into()),
+    }
+}
+
+async fn fetch_parsed(
+    registry: &Registry,
+    repository: &str,
+    reference: Reference,
+) -> Result<(FetchedManifest, Manifest), ImageError> {
+    let fetched = registry.get_manifest(repository, &reference).await?;
+    let parsed = manifest::parse_manifest(&fetched.bytes, fetched.content_type.as_deref())
+        .map_err(|reason| RegistryError::Malformed {
+            url: format!("{}/{repository}@{}", registry.host(), fetched.digest),
+            what: "manifest",
+            reason,
+        })?;
+    Ok((fetched, parsed))
+}
+
+async fn newest_bare_multiarch(
+    registry: &Registry,
+    repository: &str,
+    policy: &BareMultiarchPolicy,
+    current: &CurrentPin,
+) -> Result<Pin, ImageError> {
+    let tags = registry.list_tags(repository).await?.tags;
+    let candidates = policy::bare_multiarch_candidates(&tags);
+    if candidates.is_empty() {
+        return Err(PolicyError::NoMatchingTag {
+            policy: "bare-multiarch",
+            tags: tags.len(),
+            hint: "it looks for tags like v1.9.3 or v1.4.3.1 without a suffix",
+        }
+        .into());
+    }
+    let mut checked = Vec::new();
+    for tag in candidates
+        .into_iter()
+        .take(registry.options().max_bare_candidates)
+    {
+        if let Some(pin) = unchanged_pin(registry, repository, &tag, current).await? {
+            return Ok(pin);
+        }
+        let (fetched, parsed) =
+            fetch_parsed(registry, repository, Reference::Tag(tag.clone())).await?;
+        if manifest::has_platforms(&parsed, &policy.platforms) {
+            return Ok(Pin {
+                tag,
+                digest: fetched.digest,
+            });
+        }
+        tracing::info!(%tag, "skipping a bare tag that is not a multi-arch index");
+        checked.push(tag.to_string());
+    }
+    Err(PolicyError::NoMultiarchIndex {
+        checked: checked.join(", "),
+        required: policy
+            .platforms
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" and "),
+    }
+    .into())
+}
+
+async fn newest_semver(
+    registry: &Registry,
+    repository: &str,
+    policy: &SemverPolicy,
+    current: &CurrentPin,
+) -> Result<Pin, ImageError> {
+    let tags = registry.list_tags(repository).await?.tags;
+    let Some(tag) = policy::semver_candidate(&tags, policy) else {
+        return Err(PolicyError::NoMatchingTag {
+            policy: "semver",
+            tags: tags.len(),
+            hint: "check `tagPrefix`, `range` and `allowPrerelease`",
+        }
+        .into());
+    };
+    if let Some(pin) = unchanged_pin(registry, repository, &tag, current).await? {
+        return Ok(pin);
+    }
+    let (fetched, _) = fetch_parsed(registry, repository, Reference::Tag(tag.clone())).await?;
+    Ok(Pin {
+        tag,
+        digest: fetched.digest,
+    })
+}
+
+async fn newest_commit(
+    registry: &Registry,
+    repository: &str,
+    current: &CurrentPin,
+) -> Result<(Pin, Route), ImageError> {
+    let tags = registry.list_tags(repository).await?.tags;
+    let Some(latest_ci) = policy::newest_latest_ci(&tags) else {
+        return Err(PolicyError::NoMatchingTag {
+            policy: "commit",
+            tags: tags.len(),
+            hint: "it looks for latest-ci_<unix time> tags pushed by main-branch builds",
+        }
+        .into());
+    };
+    let Some(build) = registry
+        .head_manifest(repository, &Reference::Tag(latest_ci.clone()))
+        .await?
+    else {
+        return Err(PolicyError::TagVanished { tag: latest_ci }.into());
+    };
+    if let Some(tag) = &current.tag
+        && current.digest.as_ref() == Some(&build)
+    {
+        let pin = Pin {
+            tag: tag.clone(),
+            digest: build,
+        };
+        return Ok((pin, Route::CommitUnchanged));
+    }
+    let (_, index) = fetch_parsed(registry, repository, Reference::Digest(build.clone())).await?;
+    let resolves_to_build = async |tag: &Tag| -> Result<bool, ImageError> {
+        let digest = registry
+            .head_manifest(repository, &Reference::Tag(tag.clone()))
+            .await?;
+        Ok(digest.as_ref() == Some(&build))
+    };
+    let found = |tag: Tag| Pin {
+        tag,
+        digest: build.clone(),
+    };
+
+    let label = label_revision(registry, repository, &index).await?;
+    let label_note = match label.as_deref().and_then(policy::sha_tag) {
+        Some(tag) if resolves_to_build(&tag).await? => return Ok((found(tag), Route::CommitLabel)),
+        Some(tag) => format!("{tag} does not resolve to the build"),
+        None => "no revision label".to_owned(),
+    };
+
+    let attested = attested_revision(registry, repository, &index).await?;
+    let attestation_note = match attested.as_deref().and_then(policy::sha_tag) {
+        Some(tag) if resolves_to_build(&tag).await? => {
+            return Ok((found(tag), Route::CommitAttestation));
+        }
+        Some(tag) => format!("{tag} does not resolve to the build"),
+        None => "no vcs.revision".to_owned(),
+    };
+
+    let sha_tags: Vec<Tag> = tags
+        .into_iter()
+        .filter(policy::is_sha_tag)
+        .take(registry.options().max_scan_tags)
+        .collect();
+    let scanned = sha_tags.len();
+    let mut heads = futures_util::stream::iter(sha_tags)
+        .map(|tag| async move {
+            let digest = registry
+                .head_manifest(repository, &Reference::Tag(tag.clone()))
+                .await;
+            (tag, digest)
+        })
+        .buffer_unordered(registry.options().scan_concurrency.max(1));
+    while let Some((tag, digest)) = heads.next().await {
+        if digest?.as_ref() == Some(&build) {
+            return Ok((found(tag), Route::CommitScan));
+        }
+    }
+    Err(PolicyError::CommitNotFound {
+        latest_ci,
+        digest: build,
+        label: label_note,
+        attestation: attestation_note,
+        scanned,
+    }
+    .into())
+}
+
+/// The revision label of the build's first platform image (or of the image itself when the
+/// build is a single manifest).
+async fn label_revision(
+    registry: &Registry,
+    repository: &str,
+    build: &Manifest,
+) -> Result<Option<String>, ImageError> {
+    let image = match build {
+        Manifest::Image(image) => image.clone(),
+        Manifest::Index(entries) => {
+            let Some(entry) = entries
+                .iter()
+                .find(|e| !e.is_attestation && e.platform.is_some())
+            else {
+                return Ok(None);
+            };
+            match fetch_parsed(
+                registry,
+                repository,
+                Reference::Digest(entry.digest.clone()),
+            )
+            .await?
+            {
+                (_, Manifest::Image(image)) => image,
+                (_, Manifest::Index(_)) => return Ok(None),
+            }
+        }
+    };
+    let config = registry.get_blob(repository, &image.config).await?;
+    manifest::revision_label(&config).map_err(|reason| {
+        RegistryError::Malformed {
+            url: format!("{}/{repository}@{}", registry.host(), image.config),
+            what: "image config",
+            reason,
+        }
+        .into()
+    })
+}
+
+/// The `vcs.revision` of the build's provenance attestation, if it has one.
+async fn attested_revision(
+    registry: &Registry,
+    repository: &str,
+    build: &Manifest,
+) -> Result<Option<String>, ImageError> {
+    let Manifest::Index(entries) = build else {
+        return Ok(None);
+    };
+    for entry in entries.iter().filter(|e| e.is_attestation) {
+        let (_, attestation) = fetch_parsed(
+            registry,
+            repository,
+            Reference::Digest(entry.digest.clone()),
+        )
+        .await?;
+        let Manifest::Image(attestation) = attestation else {
+            continue;
+        };
+        for layer in manifest::provenance_layers(&attestation) {
+            let statement = registry.get_blob(repository, &layer).await?;
+            let revision = manifest::revision_from_provenance(&statement).map_err(|reason| {
+                RegistryError::Malformed {
+                    url: format!("{}/{repository}@{layer}", registry.host()),
+                    what: "provenance attestation",
+                    reason,
+                }
+            })?;
+            if revision.is_some() {
+                return Ok(revision);
+            }
+        }
+    }
+    Ok(None)
+}
