@@ -55,8 +55,10 @@ fn default_overlays() -> BTreeMap<OverlayName, OverlayDelta> {
 }
 
 /// The variants the generator knows how to build.
+// Read through `String` so that an error inside `overlays.<name>` can name the overlay in its
+// key path (an enum used as a map key hides its text from the path tracker).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", try_from = "String")]
 pub enum OverlayName {
     /// `overlays/bundled`: base + bundled LiveKit.
     Bundled,
@@ -81,6 +83,36 @@ impl OverlayName {
             OverlayName::BundledTurn => "bundled-turn",
             OverlayName::External => "external",
         }
+    }
+}
+
+/// Why a string is not an [`OverlayName`]. The wording follows serde's, so the loader can offer
+/// the nearest name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown variant `{value}`, expected one of `bundled`, `bundled-turn`, `external`")]
+pub struct UnknownOverlay {
+    /// The rejected name.
+    pub value: String,
+}
+
+impl std::str::FromStr for OverlayName {
+    type Err = UnknownOverlay;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        OverlayName::ALL
+            .into_iter()
+            .find(|name| name.dir_name() == value)
+            .ok_or_else(|| UnknownOverlay {
+                value: value.to_owned(),
+            })
+    }
+}
+
+impl TryFrom<String> for OverlayName {
+    type Error = UnknownOverlay;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        value.parse()
     }
 }
 

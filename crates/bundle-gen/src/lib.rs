@@ -4,15 +4,21 @@
 #![deny(missing_docs)]
 
 mod config;
+mod csp;
 mod images;
+mod load;
+mod validate;
 
 pub use config::{
-    Config, Global, Homeserver, Ingress, IngressTls, LkJwt, Livekit, LivekitKeys,
-    LivekitKeysSecret, NetworkPolicy, OverlayDelta, OverlayName, Persistence, RawConfig,
-    Resources, Rtc, SecretKeyRef, Turn, TurnTls, Variant,
+    Config, Global, Homeserver, Ingress, IngressTls, Livekit, LivekitKeys, LivekitKeysSecret,
+    LkJwt, NetworkPolicy, OverlayDelta, OverlayName, Persistence, RawConfig, Resources, Rtc,
+    SecretKeyRef, Turn, TurnTls, UnknownOverlay, Variant,
 };
+pub use csp::{CspSources, csp_sources};
 pub use images::{
     BareMultiarchPolicy, CommitPolicy, DEFAULT_REGISTRY, Digest, ImageName, ImagePin, Images,
     InvalidDigest, InvalidPlatform, InvalidTag, ManualPolicy, Platform, RegistryEndpoint,
     SemverPolicy, Tag, UpdatePolicy,
 };
+pub use load::ConfigError;
+pub use validate::Violation;

@@ -1,0 +1,696 @@
+//! The guards: configs that parse but would deploy something broken or unsafe. Each violation
+//! names the key to change, the reason and the fix. The Helm chart's guards (G1-G9) are kept;
+//! the others close gaps the chart left open.
+
+use std::net::IpAddr;
+
+use serde_norway::Value;
+
+use crate::config::{Config, OverlayName, Variant};
+use crate::images::ImageName;
+
+/// Characters LiveKit requires of an API secret (it only warns below that; we refuse).
+const MIN_API_SECRET_LEN: usize = 32;
+
+/// One violated guard. Every message names the key, the reason and the fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Violation {
+    /// `homeserver.serverName` is empty.
+    #[error(
+        "`{key}` is not set: it is baked into every user and room ID and is the ingress host. \
+         Fix: set it to the server's DNS name, e.g. `matrix.example.org` (it cannot change once \
+         data exists)."
+    )]
+    ServerNameMissing {
+        /// `homeserver.serverName`.
+        key: String,
+    },
+    /// A host name that is not a valid DNS name.
+    #[error(
+        "`{key}` is `{value}`, which is not a DNS name: {reason}. Fix: write a lowercase, fully \
+         qualified name such as `matrix.example.org` (no scheme, port or path)."
+    )]
+    InvalidDnsName {
+        /// The key holding the name.
+        key: String,
+        /// The rejected name.
+        value: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// Registration is open but no token protects it.
+    #[error(
+        "`{key}` is true but no registration token is configured: anyone could create accounts \
+         on an open, abusable homeserver. Fix: name the Secret holding the token in \
+         `homeserver.registrationTokenExistingSecret.name`, or set `{key}: false`."
+    )]
+    RegistrationWithoutToken {
+        /// `homeserver.allowRegistration`.
+        key: String,
+    },
+    /// A secret value written into `bundle.yaml` without `allowInlineSecrets: true`.
+    #[error(
+        "`{key}` holds a secret value, which would be written into the generated tree and \
+         committed. Fix: put it in a Secret and name that Secret instead (for example \
+         `livekit.keys.existingSecret.name` or `homeserver.registrationTokenExistingSecret.name`); \
+         only for a throwaway cluster, set `allowInlineSecrets: true`."
+    )]
+    InlineSecretRefused {
+        /// The key holding the secret.
+        key: String,
+    },
+    /// lk-jwt is on but the homeserver does not advertise it.
+    #[error(
+        "`{key}` is not set, but lk-jwt-service is enabled: Element Call finds lk-jwt through \
+         this URL in the homeserver's well-known, and calls fail without a hint when it is \
+         missing. Fix: set it to `https://<homeserver.serverName>` (no `/sfu`), or set \
+         `lkJwt.enabled: false`."
+    )]
+    ServiceUrlMissing {
+        /// `homeserver.livekitServiceUrl`.
+        key: String,
+    },
+    /// `livekitServiceUrl` ends in `/sfu`.
+    #[error(
+        "`{key}` is `{value}`, which ends in `/sfu`: clients append `/sfu/get` themselves, so \
+         they would call `/sfu/sfu/get` and get 404. Fix: remove the trailing `/sfu`."
+    )]
+    ServiceUrlEndsWithSfu {
+        /// `homeserver.livekitServiceUrl`.
+        key: String,
+        /// The rejected URL.
+        value: String,
+    },
+    /// A public URL whose host the generated ingress does not serve.
+    #[error(
+        "`{key}` is `{value}`, but the generated ingress serves only `{server_name}`, so \
+         clients would reach nothing there. Fix: set it to `{expected}`."
+    )]
+    UrlNotOnIngressHost {
+        /// The key holding the URL.
+        key: String,
+        /// The rejected URL.
+        value: String,
+        /// `homeserver.serverName`.
+        server_name: String,
+        /// The URL that the ingress serves.
+        expected: String,
+    },
+    /// Bundled LiveKit has neither a keys Secret nor inline keys.
+    #[error(
+        "`{key}` is not set and no inline API key and secret are given: the bundled LiveKit \
+         would have no signing key and lk-jwt would reference a missing Secret. Fix: create a \
+         Secret with `LIVEKIT_API_KEY`, `LIVEKIT_API_SECRET` and `LIVEKIT_KEYS` (`<key>: \
+         <secret>`) and set `{key}` to its name."
+    )]
+    LivekitCredentialsMissing {
+        /// `livekit.keys.existingSecret.name` (or its overlay path).
+        key: String,
+    },
+    /// An inline API secret that is too short.
+    #[error(
+        "`{key}` is {length} characters long; LiveKit needs at least 32 and would run with a \
+         weak key. Fix: generate one with `openssl rand -hex 32`, or use \
+         `livekit.keys.existingSecret.name`."
+    )]
+    ApiSecretTooShort {
+        /// `livekit.keys.apiSecret` (or its overlay path).
+        key: String,
+        /// Its length (the value itself is never printed).
+        length: usize,
+    },
+    /// TURN is on without the domain clients dial.
+    #[error(
+        "`{key}` is not set, but overlay `bundled-turn` enables TURN: it is the name clients \
+         dial and the certificate name they check, so the relay would be unreachable. Fix: set \
+         it to a DNS name that resolves to the `livekit-rtc` LoadBalancer IP (not serverName)."
+    )]
+    TurnDomainMissing {
+        /// `livekit.turn.domain`.
+        key: String,
+    },
+    /// TURN is on without its certificate.
+    #[error(
+        "`{key}` is not set, but overlay `bundled-turn` enables TURN: LiveKit terminates TURN's \
+         TLS itself, and without a certificate clients behind strict NATs fail silently. Fix: \
+         set it to the name of a `kubernetes.io/tls` Secret for `livekit.turn.domain`."
+    )]
+    TurnTlsSecretMissing {
+        /// `livekit.turn.tls.existingSecret`.
+        key: String,
+    },
+    /// `turn.domain` is serverName, whose port 443 belongs to the HTTP ingress.
+    #[error(
+        "`{key}` is `{value}`, the same as `homeserver.serverName`: clients dial \
+         `turns:{value}:443`, which would land on the HTTP ingress instead of LiveKit. Fix: use \
+         a separate name, e.g. `turn.{value}`, resolving to the `livekit-rtc` LoadBalancer IP."
+    )]
+    TurnDomainIsServerName {
+        /// `livekit.turn.domain`.
+        key: String,
+        /// The shared name.
+        value: String,
+    },
+    /// TURN's container port needs root.
+    #[error(
+        "`{key}` is {value}: ports up to 1024 need root or NET_BIND_SERVICE, and the pod runs \
+         unprivileged. The LoadBalancer already maps 443 to this port. Fix: use a port above \
+         1024, e.g. 5349."
+    )]
+    TurnTlsPortPrivileged {
+        /// `livekit.turn.tlsPort`.
+        key: String,
+        /// The rejected port.
+        value: u16,
+    },
+    /// lk-jwt is on but has no SFU URL to hand out.
+    #[error(
+        "`{key}` is not set, but lk-jwt-service is enabled: it is the `wss://` SFU URL lk-jwt \
+         returns to clients, and calls fail silently without it. Fix: set it, e.g. \
+         `wss://<homeserver.serverName>` for the bundled LiveKit."
+    )]
+    PublicUrlMissing {
+        /// `livekit.publicUrl` (or its overlay path).
+        key: String,
+    },
+    /// A LiveKit URL that is not `wss://host...`.
+    #[error(
+        "`{key}` is `{value}`, which is not a `wss://` URL: browsers on an https page refuse \
+         plain `ws://`, and lk-jwt needs the public address. Fix: write `wss://<host>`."
+    )]
+    PublicUrlNotWss {
+        /// `livekit.publicUrl` (or its overlay path).
+        key: String,
+        /// The rejected URL.
+        value: String,
+    },
+    /// External LiveKit without the Secret holding its keys.
+    #[error(
+        "`{key}` is not set, but overlay `external` uses an operator-managed LiveKit: lk-jwt \
+         needs that SFU's API key and secret, and would reference a missing Secret. Fix: create \
+         a Secret with `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` of the external SFU and set \
+         `{key}` to its name."
+    )]
+    ExternalKeysSecretMissing {
+        /// `overlays.external.livekit.keys.existingSecret.name`.
+        key: String,
+    },
+    /// Bundled LiveKit with no address to advertise.
+    #[error(
+        "`{key}` is not set: LiveKit would advertise its pod IP, which clients cannot reach, so \
+         calls connect but carry no media. Fix: set it to the public IP of the `livekit-rtc` \
+         LoadBalancer, or set `livekit.rtc.useExternalIp: true` to discover it with STUN."
+    )]
+    NodeIpMissing {
+        /// `livekit.rtc.nodeIp`.
+        key: String,
+    },
+    /// `nodeIp` that is not an IP address.
+    #[error(
+        "`{key}` is `{value}`, which is not an IP address: LiveKit advertises it verbatim as \
+         its ICE candidate. Fix: write the LoadBalancer's public IPv4 or IPv6 address, e.g. \
+         `203.0.113.10`."
+    )]
+    NodeIpNotAnAddress {
+        /// `livekit.rtc.nodeIp`.
+        key: String,
+        /// The rejected text.
+        value: String,
+    },
+    /// An image with nothing pinned.
+    #[error(
+        "`{key}` has neither `tag` nor `digest`: the image would float to whatever the registry \
+         serves. Fix: pin it as `tag` plus `digest` (run `bundle pins refresh`)."
+    )]
+    ImageUnpinned {
+        /// `images.<name>`.
+        key: String,
+    },
+    /// An image pinned to the rolling `latest` tag.
+    #[error(
+        "`{key}` is `latest`, a tag that moves: two pulls can run different code and an update \
+         never shows up in git. Fix: pin a release tag and its digest (run `bundle pins \
+         refresh`)."
+    )]
+    ImageTagLatest {
+        /// `images.<name>.tag`.
+        key: String,
+    },
+    /// `livekit.enabled` written with a value the overlay's name contradicts.
+    #[error(
+        "`{key}` is {value}, but overlay `{overlay}` {meaning}: the overlay's name decides \
+         whether LiveKit is bundled. Fix: remove `{key}`{remedy}."
+    )]
+    LivekitEnabledContradictsOverlay {
+        /// Where the contradicting value is written.
+        key: String,
+        /// The value written.
+        value: bool,
+        /// The overlay it contradicts.
+        overlay: &'static str,
+        /// What the overlay does.
+        meaning: &'static str,
+        /// Which overlay to list instead.
+        remedy: &'static str,
+    },
+    /// `livekit.turn.enabled` written with a value the overlay's name contradicts.
+    #[error(
+        "`{key}` is {value}, but overlay `{overlay}` {meaning}: the overlay's name decides \
+         whether TURN is on. Fix: remove `{key}`{remedy}."
+    )]
+    TurnEnabledContradictsOverlay {
+        /// Where the contradicting value is written.
+        key: String,
+        /// The value written.
+        value: bool,
+        /// The overlay it contradicts.
+        overlay: &'static str,
+        /// What the overlay does.
+        meaning: &'static str,
+        /// Which overlay to list instead.
+        remedy: &'static str,
+    },
+    /// The two bundled overlays disagree on a LiveKit setting they share.
+    #[error(
+        "`{key}` is {bundled} for overlay `bundled` but {bundled_turn} for `bundled-turn`; both \
+         use the one `overlays/components/livekit`, so only `livekit.turn` may differ. Fix: set \
+         it once under the top-level `livekit:` (or identically in both overlays)."
+    )]
+    BundledOverlaysDiffer {
+        /// The setting, as a path under `livekit`.
+        key: String,
+        /// Its value in `bundled` (YAML, `unset` when absent).
+        bundled: String,
+        /// Its value in `bundled-turn` (YAML, `unset` when absent).
+        bundled_turn: String,
+    },
+    /// `overlays: {}`.
+    #[error(
+        "`{key}` is empty, so there is nothing to generate. Fix: list at least one of \
+         `bundled`, `bundled-turn` and `external`, or remove `{key}` to generate all three."
+    )]
+    NoOverlays {
+        /// `overlays`.
+        key: String,
+    },
+}
+
+/// Every violated guard of `config`, in a stable order and without duplicates (a setting
+/// shared by several overlays is reported once).
+pub(crate) fn violations(config: &Config) -> Vec<Violation> {
+    let mut found = Vec::new();
+    check_homeserver(config, &mut found);
+    check_images(config, &mut found);
+    if config.raw.overlays.is_empty() {
+        found.push(Violation::NoOverlays {
+            key: "overlays".to_owned(),
+        });
+    }
+    for variant in config.variants.values() {
+        check_variant(config, variant, &mut found);
+    }
+    check_bundled_overlays_agree(config, &mut found);
+
+    let mut unique: Vec<Violation> = Vec::with_capacity(found.len());
+    for violation in found {
+        if !unique.contains(&violation) {
+            unique.push(violation);
+        }
+    }
+    unique
+}
+
+fn check_homeserver(config: &Config, found: &mut Vec<Violation>) {
+    let raw = &config.raw;
+    let homeserver = &raw.homeserver;
+    let server_name = homeserver.server_name.as_str();
+    if server_name.is_empty() {
+        found.push(Violation::ServerNameMissing {
+            key: "homeserver.serverName".to_owned(),
+        });
+    } else if let Err(reason) = check_dns_name(server_name) {
+        found.push(Violation::InvalidDnsName {
+            key: "homeserver.serverName".to_owned(),
+            value: server_name.to_owned(),
+            reason,
+        });
+    }
+
+    let has_inline_token = !homeserver.registration_token.is_empty();
+    if has_inline_token && !raw.allow_inline_secrets {
+        found.push(Violation::InlineSecretRefused {
+            key: "homeserver.registrationToken".to_owned(),
+        });
+    } else if homeserver.allow_registration
+        && !has_inline_token
+        && homeserver
+            .registration_token_existing_secret
+            .name
+            .is_empty()
+    {
+        found.push(Violation::RegistrationWithoutToken {
+            key: "homeserver.allowRegistration".to_owned(),
+        });
+    }
+
+    if raw.lk_jwt.enabled {
+        let key = "homeserver.livekitServiceUrl".to_owned();
+        let url = homeserver.livekit_service_url.as_str();
+        let expected = format!("https://{server_name}");
+        if url.is_empty() {
+            found.push(Violation::ServiceUrlMissing { key });
+        } else if url.trim_end_matches('/').ends_with("/sfu") {
+            found.push(Violation::ServiceUrlEndsWithSfu {
+                key,
+                value: url.to_owned(),
+            });
+        } else if check_dns_name(server_name).is_ok() && url.trim_end_matches('/') != expected {
+            // The generated ingress routes lk-jwt's paths on serverName only.
+            found.push(Violation::UrlNotOnIngressHost {
+                key,
+                value: url.to_owned(),
+                server_name: server_name.to_owned(),
+                expected,
+            });
+        }
+    }
+}
+
+fn check_images(config: &Config, found: &mut Vec<Violation>) {
+    for (name, pin) in config.raw.images.iter() {
+        let key = format!("images.{}", ImageName::key(name));
+        if pin.tag.is_none() && pin.digest.is_none() {
+            found.push(Violation::ImageUnpinned { key });
+        } else if pin.tag.as_ref().is_some_and(|tag| tag.as_str() == "latest") {
+            found.push(Violation::ImageTagLatest {
+                key: format!("{key}.tag"),
+            });
+        }
+    }
+}
+
+fn check_variant(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
+    let raw = &config.raw;
+    let livekit = &variant.livekit;
+    let key = |path: &str| livekit_key(config, variant.name, path);
+    check_overlay_name_is_respected(config, variant, found);
+
+    for (path, value) in [
+        ("keys.apiKey", &livekit.keys.api_key),
+        ("keys.apiSecret", &livekit.keys.api_secret),
+    ] {
+        if !value.is_empty() && !raw.allow_inline_secrets {
+            found.push(Violation::InlineSecretRefused { key: key(path) });
+        }
+    }
+
+    if livekit.public_url.is_empty() {
+        if raw.lk_jwt.enabled {
+            found.push(Violation::PublicUrlMissing {
+                key: key("publicUrl"),
+            });
+        }
+    } else if wss_authority(&livekit.public_url).is_none() {
+        found.push(Violation::PublicUrlNotWss {
+            key: key("publicUrl"),
+            value: livekit.public_url.clone(),
+        });
+    }
+
+    if variant.livekit_bundled() {
+        check_bundled_livekit(config, variant, found);
+    } else if livekit.keys.existing_secret.name.is_empty() {
+        found.push(Violation::ExternalKeysSecretMissing {
+            key: format!(
+                "overlays.{}.livekit.keys.existingSecret.name",
+                variant.name.dir_name()
+            ),
+        });
+    }
+    if variant.turn_enabled() {
+        check_turn(config, variant, found);
+    }
+}
+
+fn check_bundled_livekit(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
+    let livekit = &variant.livekit;
+    let key = |path: &str| livekit_key(config, variant.name, path);
+    let server_name = &config.raw.homeserver.server_name;
+
+    let keys = &livekit.keys;
+    if keys.existing_secret.name.is_empty() {
+        if keys.api_key.is_empty() || keys.api_secret.is_empty() {
+            found.push(Violation::LivekitCredentialsMissing {
+                key: key("keys.existingSecret.name"),
+            });
+        } else if config.raw.allow_inline_secrets
+            && keys.api_secret.chars().count() < MIN_API_SECRET_LEN
+        {
+            found.push(Violation::ApiSecretTooShort {
+                key: key("keys.apiSecret"),
+                length: keys.api_secret.chars().count(),
+            });
+        }
+    }
+
+    // The bundled SFU is reached through the ingress on serverName (`/rtc`).
+    if let Some(authority) = wss_authority(&livekit.public_url)
+        && check_dns_name(server_name).is_ok()
+        && authority != server_name
+    {
+        found.push(Violation::UrlNotOnIngressHost {
+            key: key("publicUrl"),
+            value: livekit.public_url.clone(),
+            server_name: server_name.clone(),
+            expected: format!("wss://{server_name}"),
+        });
+    }
+
+    match &livekit.rtc.node_ip {
+        None if !livekit.rtc.use_external_ip => found.push(Violation::NodeIpMissing {
+            key: key("rtc.nodeIp"),
+        }),
+        Some(node_ip) if node_ip.parse::<IpAddr>().is_err() => {
+            found.push(Violation::NodeIpNotAnAddress {
+                key: key("rtc.nodeIp"),
+                value: node_ip.clone(),
+            });
+        }
+        _ => {}
+    }
+}
+
+fn check_turn(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
+    let turn = &variant.livekit.turn;
+    let key = |path: &str| livekit_key(config, variant.name, path);
+    if turn.domain.is_empty() {
+        found.push(Violation::TurnDomainMissing {
+            key: key("turn.domain"),
+        });
+    } else if let Err(reason) = check_dns_name(&turn.domain) {
+        found.push(Violation::InvalidDnsName {
+            key: key("turn.domain"),
+            value: turn.domain.clone(),
+            reason,
+        });
+    } else if turn.domain == config.raw.homeserver.server_name {
+        found.push(Violation::TurnDomainIsServerName {
+            key: key("turn.domain"),
+            value: turn.domain.clone(),
+        });
+    }
+    if turn.tls.existing_secret.is_empty() {
+        found.push(Violation::TurnTlsSecretMissing {
+            key: key("turn.tls.existingSecret"),
+        });
+    }
+    if turn.tls_port <= 1024 {
+        found.push(Violation::TurnTlsPortPrivileged {
+            key: key("turn.tlsPort"),
+            value: turn.tls_port,
+        });
+    }
+}
+
+fn check_overlay_name_is_respected(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
+    let overlay = variant.name.dir_name();
+    let bundled = variant.livekit_bundled();
+    if let Some(value) = variant.livekit.enabled
+        && value != bundled
+    {
+        let (meaning, remedy) = if bundled {
+            (
+                "deploys LiveKit in the cluster",
+                "; for an operator-managed LiveKit, list overlay `external` instead",
+            )
+        } else {
+            (
+                "uses an operator-managed LiveKit",
+                "; to deploy LiveKit in the cluster, list overlay `bundled` or `bundled-turn`",
+            )
+        };
+        found.push(Violation::LivekitEnabledContradictsOverlay {
+            key: livekit_key(config, variant.name, "enabled"),
+            value,
+            overlay,
+            meaning,
+            remedy,
+        });
+    }
+    if let Some(value) = variant.livekit.turn.enabled
+        && value != variant.turn_enabled()
+    {
+        let (meaning, remedy) = match variant.name {
+            OverlayName::Bundled => (
+                "runs LiveKit without TURN",
+                "; for TURN over TLS, list overlay `bundled-turn`",
+            ),
+            OverlayName::BundledTurn => (
+                "runs LiveKit with TURN over TLS",
+                "; without TURN, list overlay `bundled`",
+            ),
+            OverlayName::External => (
+                "deploys no LiveKit, so no TURN either",
+                "; configure TURN on the external LiveKit itself",
+            ),
+        };
+        found.push(Violation::TurnEnabledContradictsOverlay {
+            key: livekit_key(config, variant.name, "turn.enabled"),
+            value,
+            overlay,
+            meaning,
+            remedy,
+        });
+    }
+}
+
+/// Both bundled overlays build on `overlays/components/livekit`, so they can only differ in
+/// what the turn component adds.
+fn check_bundled_overlays_agree(config: &Config, found: &mut Vec<Violation>) {
+    let (Some(bundled), Some(bundled_turn)) = (
+        config.variants.get(&OverlayName::Bundled),
+        config.variants.get(&OverlayName::BundledTurn),
+    ) else {
+        return;
+    };
+    let shared = |variant: &Variant| {
+        let mut livekit = variant.livekit.clone();
+        livekit.enabled = None;
+        livekit.turn = Default::default();
+        serde_norway::to_value(livekit).unwrap_or(Value::Null)
+    };
+    if let Some((path, left, right)) = first_difference(&shared(bundled), &shared(bundled_turn)) {
+        found.push(Violation::BundledOverlaysDiffer {
+            key: format!("livekit.{path}"),
+            bundled: left,
+            bundled_turn: right,
+        });
+    }
+}
+
+/// The first leaf where two values differ: its dotted path and both sides as YAML.
+fn first_difference(left: &Value, right: &Value) -> Option<(String, String, String)> {
+    match (left, right) {
+        (Value::Mapping(left_map), Value::Mapping(right_map)) => {
+            let mut keys: Vec<&Value> = left_map.keys().chain(right_map.keys()).collect();
+            keys.sort_by_key(|key| show(key));
+            keys.dedup();
+            for key in keys {
+                let (left, right) = (left_map.get(key), right_map.get(key));
+                if left == right {
+                    continue;
+                }
+                let name = show(key);
+                return match (left, right) {
+                    (Some(left), Some(right)) => match first_difference(left, right) {
+                        Some((path, l, r)) if !path.is_empty() => {
+                            Some((format!("{name}.{path}"), l, r))
+                        }
+                        Some((_, l, r)) => Some((name, l, r)),
+                        None => None,
+                    },
+                    (left, right) => Some((
+                        name,
+                        left.map_or_else(|| "unset".to_owned(), show),
+                        right.map_or_else(|| "unset".to_owned(), show),
+                    )),
+                };
+            }
+            None
+        }
+        _ if left == right => None,
+        _ => Some((String::new(), show(left), show(right))),
+    }
+}
+
+fn show(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => serde_norway::to_string(other)
+            .map(|text| text.trim_end().to_owned())
+            .unwrap_or_default(),
+    }
+}
+
+/// The key of a LiveKit setting as the operator wrote it: under the overlay's delta when the
+/// delta sets it, else under the top-level `livekit`.
+fn livekit_key(config: &Config, overlay: OverlayName, path: &str) -> String {
+    let delta = config
+        .raw
+        .overlays
+        .get(&overlay)
+        .and_then(|delta| delta.livekit.as_ref());
+    let in_delta = delta.is_some_and(|mut value| {
+        path.split('.').all(|segment| match value.get(segment) {
+            Some(inner) => {
+                value = inner;
+                true
+            }
+            None => false,
+        })
+    });
+    if in_delta {
+        format!("overlays.{}.livekit.{path}", overlay.dir_name())
+    } else {
+        format!("livekit.{path}")
+    }
+}
+
+/// The `host[:port]` of a `wss://` URL, or `None` if the URL is not `wss://` with a host.
+pub(crate) fn wss_authority(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("wss://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host);
+    (!host.is_empty() && !authority.contains('@')).then_some(authority)
+}
+
+/// Checks an RFC 1123 host name as Kubernetes accepts it for an ingress host, and requires a
+/// dot (a Matrix server name and a TURN domain are public, fully qualified names).
+fn check_dns_name(name: &str) -> Result<(), &'static str> {
+    if name.parse::<IpAddr>().is_ok() {
+        return Err("it is an IP address");
+    }
+    if name.len() > 253 {
+        return Err("it is longer than 253 characters");
+    }
+    if !name.contains('.') {
+        return Err("it has no dot");
+    }
+    for label in name.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Err("each dot-separated label must be 1 to 63 characters");
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err("labels may only hold lowercase letters, digits and `-`");
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err("a label cannot start or end with `-`");
+        }
+    }
+    Ok(())
+}
