@@ -169,8 +169,8 @@ pub struct StatusError {
     pub registry: String,
     /// Its repository.
     pub repository: String,
-    /// What went wrong.
-    pub cause: ImageError,
+    /// What went wrong (boxed: keeps `Result<_, StatusError>` small).
+    pub cause: Box<ImageError>,
 }
 
 /// The cause inside a [`StatusError`].
@@ -279,7 +279,7 @@ fn image_error(name: ImageName, pin: &ImagePin, host: &str, cause: ImageError) -
         image: name,
         registry: host.to_owned(),
         repository: pin.repository.clone(),
-        cause,
+        cause: Box::new(cause),
     }
 }
 

@@ -1,0 +1,264 @@
+//! The `commit` policy's three routes from the newest `latest-ci_<time>` build to its
+//! `sha-<7>` tag (label, attestation, scan), against an in-memory registry with lk-jwt-like
+//! content: main builds, a feature-branch `latest-ci`, and many `sha-` tags.
+
+use std::collections::BTreeMap;
+
+use bundle_gen::{
+    CommitPolicy, Digest, ImagePin, Images, ManualPolicy, RegistryEndpoint, UpdatePolicy,
+};
+use pin_refresh::{CredentialSource, ImageError, PolicyError, Route, StatusRequest};
+
+use crate::fault_server::{Content, Registry, test_options};
+
+const REPOSITORY: &str = "matrix-construct/tuwunel";
+const OLD: &str = "1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const NEW: &str = "2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+const FEATURE: &str = "3333333ccccccccccccccccccccccccccccccccc";
+
+/// One build: its index, the manifests behind it and their blobs.
+struct Build {
+    index: Vec<u8>,
+    manifests: Vec<Vec<u8>>,
+    blobs: Vec<Vec<u8>>,
+}
+
+fn descriptor(media_type: &str, bytes: &[u8]) -> serde_json::Value {
+    serde_json::json!({
+        "mediaType": media_type,
+        "digest": Digest::of_bytes(bytes).to_string(),
+        "size": bytes.len(),
+    })
+}
+
+fn image_manifest(config: &[u8], layers: Vec<serde_json::Value>) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": descriptor("application/vnd.oci.image.config.v1+json", config),
+        "layers": layers,
+    }))
+    .unwrap()
+}
+
+/// A two-platform build of `revision`; the platform configs carry `label` as their revision
+/// label (if any), the index has a provenance attestation of `revision` only if `attested`.
+fn build(revision: &str, label: Option<&str>, attested: bool) -> Build {
+    let mut manifests = Vec::new();
+    let mut blobs = Vec::new();
+    let mut entries = Vec::new();
+    for arch in ["amd64", "arm64"] {
+        let labels = match label {
+            Some(label) => serde_json::json!({"org.opencontainers.image.revision": label}),
+            None => serde_json::json!({}),
+        };
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": arch, "os": "linux", "config": {"Labels": labels},
+            "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{revision}{arch}")]},
+        }))
+        .unwrap();
+        let manifest = image_manifest(&config, vec![]);
+        let mut entry = descriptor("application/vnd.oci.image.manifest.v1+json", &manifest);
+        entry["platform"] = serde_json::json!({"os": "linux", "architecture": arch});
+        entries.push(entry);
+        manifests.push(manifest);
+        blobs.push(config);
+    }
+    if attested {
+        let statement = serde_json::to_vec(&serde_json::json!({
+            "_type": "https://in-toto.io/Statement/v0.1",
+            "predicateType": "https://slsa.dev/provenance/v0.2",
+            "predicate": {"metadata": {"https://mobyproject.org/buildkit@v1#metadata": {
+                "vcs": {"revision": revision, "source": "https://github.com/element-hq/lk-jwt-service"}
+            }}},
+        }))
+        .unwrap();
+        let empty_config = b"{}".to_vec();
+        let mut layer = descriptor("application/vnd.in-toto+json", &statement);
+        layer["annotations"] =
+            serde_json::json!({"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"});
+        let attestation = image_manifest(&empty_config, vec![layer]);
+        let mut entry = descriptor("application/vnd.oci.image.manifest.v1+json", &attestation);
+        entry["platform"] = serde_json::json!({"os": "unknown", "architecture": "unknown"});
+        entry["annotations"] = serde_json::json!({
+            "vnd.docker.reference.type": "attestation-manifest",
+            "vnd.docker.reference.digest": entries[0]["digest"],
+        });
+        entries.push(entry);
+        manifests.push(attestation);
+        blobs.extend([statement, empty_config]);
+    }
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": entries,
+    }))
+    .unwrap();
+    Build {
+        index,
+        manifests,
+        blobs,
+    }
+}
+
+/// lk-jwt-like tags: an old and a new main build with `latest-ci_<time>` tags, a feature
+/// branch holding the bare `latest-ci`, 150 older `sha-` tags, and `sha-2222222` for the new
+/// build only if `tag_new_build`.
+fn registry_content(new: &Build, tag_new_build: bool) -> (Content, Digest) {
+    let old = build(OLD, Some(OLD), true);
+    let feature = build(FEATURE, Some(FEATURE), true);
+    let mut tags: Vec<(String, Vec<u8>)> = (0..150)
+        .map(|n| (format!("sha-{n:07x}"), old.index.clone()))
+        .collect();
+    tags.extend([
+        ("latest-ci_1700000000".to_owned(), old.index.clone()),
+        ("sha-1111111".to_owned(), old.index.clone()),
+        ("latest-ci_1760000000".to_owned(), new.index.clone()),
+        ("latest-ci".to_owned(), feature.index.clone()),
+        ("sha-3333333".to_owned(), feature.index.clone()),
+        ("0.7.0".to_owned(), old.index.clone()),
+    ]);
+    if tag_new_build {
+        tags.push(("sha-2222222".to_owned(), new.index.clone()));
+    }
+    let mut content = Content {
+        tags,
+        ..Content::default()
+    };
+    for b in [&old, new, &feature] {
+        content.manifests.extend(b.manifests.iter().cloned());
+        content.blobs.extend(b.blobs.iter().cloned());
+    }
+    (content, Digest::of_bytes(&old.index))
+}
+
+fn manual(repository: &str) -> ImagePin {
+    ImagePin {
+        registry: Some("docker.io".to_owned()),
+        repository: repository.to_owned(),
+        tag: Some("v1.0.0".parse().unwrap()),
+        digest: Some(Digest::of_bytes(repository.as_bytes())),
+        policy: UpdatePolicy::Manual(ManualPolicy {}),
+    }
+}
+
+fn request(registry: &Registry, tag: &str, digest: Digest) -> StatusRequest {
+    let images = Images {
+        homeserver: manual("matrix-construct/tuwunel"),
+        livekit: manual("livekit/livekit-server"),
+        lk_jwt: ImagePin {
+            registry: Some("ghcr.io".to_owned()),
+            repository: REPOSITORY.to_owned(),
+            tag: Some(tag.parse().unwrap()),
+            digest: Some(digest),
+            policy: UpdatePolicy::Commit(CommitPolicy {}),
+        },
+    };
+    StatusRequest::new(images)
+        .with_endpoint(
+            "ghcr.io",
+            RegistryEndpoint {
+                endpoint: registry.base.clone(),
+                insecure: true,
+            },
+        )
+        .with_credentials(CredentialSource::Explicit(BTreeMap::new()))
+        .with_options(test_options())
+}
+
+async fn newest(new: Build, tag_new_build: bool) -> (pin_refresh::ImageStatus, Digest) {
+    let new_digest = Digest::of_bytes(&new.index);
+    let (content, old_digest) = registry_content(&new, tag_new_build);
+    let registry = Registry::start_content(content).await;
+    let report = pin_refresh::status(&request(&registry, "sha-1111111", old_digest))
+        .await
+        .unwrap();
+    (report.images[2].clone(), new_digest)
+}
+
+#[tokio::test]
+async fn label_route_pins_the_sha_tag_of_the_newest_main_build() {
+    let (status, new_digest) = newest(build(NEW, Some(NEW), true), true).await;
+    let latest = status.latest.unwrap();
+    assert_eq!(
+        latest.tag.as_str(),
+        "sha-2222222",
+        "not the feature branch's latest-ci"
+    );
+    assert_eq!(latest.digest, new_digest);
+    assert_eq!(status.route, Route::CommitLabel);
+    assert!(status.update);
+}
+
+#[tokio::test]
+async fn missing_label_falls_back_to_the_provenance_attestation() {
+    let (status, new_digest) = newest(build(NEW, None, true), true).await;
+    assert_eq!(status.route, Route::CommitAttestation);
+    let latest = status.latest.unwrap();
+    assert_eq!(
+        (latest.tag.as_str(), latest.digest),
+        ("sha-2222222", new_digest)
+    );
+}
+
+#[tokio::test]
+async fn without_label_or_attestation_the_sha_tags_are_scanned() {
+    let (status, new_digest) = newest(build(NEW, None, false), true).await;
+    assert_eq!(status.route, Route::CommitScan);
+    let latest = status.latest.unwrap();
+    assert_eq!(
+        (latest.tag.as_str(), latest.digest),
+        ("sha-2222222", new_digest)
+    );
+}
+
+#[tokio::test]
+async fn label_naming_another_build_is_not_believed() {
+    // The label says OLD, whose sha- tag resolves to the old build: the routes go on.
+    let (status, new_digest) = newest(build(NEW, Some(OLD), false), true).await;
+    assert_eq!(status.route, Route::CommitScan);
+    let latest = status.latest.unwrap();
+    assert_eq!(
+        (latest.tag.as_str(), latest.digest),
+        ("sha-2222222", new_digest)
+    );
+}
+
+#[tokio::test]
+async fn nothing_new_costs_one_token_the_tag_pages_and_one_manifest_head() {
+    let new = build(NEW, Some(NEW), true);
+    let new_digest = Digest::of_bytes(&new.index);
+    let (content, _) = registry_content(&new, true);
+    let registry = Registry::start_content(content).await;
+    let report = pin_refresh::status(&request(&registry, "sha-2222222", new_digest.clone()))
+        .await
+        .unwrap();
+    let status = &report.images[2];
+    assert_eq!(status.route, Route::CommitUnchanged);
+    assert!(!status.update);
+    let counts = report.requests["ghcr.io"];
+    assert_eq!(counts.token, 1);
+    assert_eq!(counts.tag_list, 2, "the 401 challenge and the one page");
+    assert_eq!(
+        (counts.manifest_head, counts.manifest_get, counts.blob),
+        (1, 0, 0)
+    );
+}
+
+#[tokio::test]
+async fn newest_build_without_a_sha_tag_is_an_error_not_a_guess() {
+    let new = build(NEW, Some(NEW), true);
+    let (content, old_digest) = registry_content(&new, false);
+    let registry = Registry::start_content(content).await;
+    let error = pin_refresh::status(&request(&registry, "sha-1111111", old_digest))
+        .await
+        .unwrap_err();
+    assert_eq!(error.registry, "ghcr.io");
+    let message = error.to_string();
+    assert!(message.contains("lkJwt"), "{message}");
+    assert!(message.contains("latest-ci_1760000000"), "{message}");
+    assert!(matches!(
+        *error.cause,
+        ImageError::Policy(PolicyError::CommitNotFound { scanned: 152, .. })
+    ));
+}

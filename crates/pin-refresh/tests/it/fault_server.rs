@@ -1,0 +1,437 @@
+//! A small registry on 127.0.0.1:0 that does what a real one will not do on demand: one
+//! [`Fault`] switch per server. It speaks just enough of the distribution API for the
+//! `bare-multiarch` policy (token challenge, tag list, manifests) and records every request
+//! it receives, so tests can check where credentials went.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::Response;
+use bundle_gen::Digest;
+
+/// The repository the server holds.
+pub const REPOSITORY: &str = "matrix-construct/tuwunel";
+/// The token the server's token endpoint issues and its API accepts.
+pub const TOKEN: &str = "fixture-token";
+
+/// What the server does wrong. Faults hit manifest requests for [`Registry::NEWEST`] unless
+/// the variant says otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Behaves.
+    None,
+    /// Every manifest request answers 429 with `Retry-After: 1`.
+    RateLimited,
+    /// The first manifest request answers 429 with `Retry-After: 1`, later ones behave.
+    RateLimitedOnce,
+    /// Manifest GET answers 500.
+    ServerError,
+    /// Every manifest request answers 503.
+    Unavailable,
+    /// Manifest GET sends headers and part of the body, then nothing.
+    StalledBody,
+    /// Manifest GET announces more bytes than it sends.
+    TruncatedBody,
+    /// Manifest GET announces a `Docker-Content-Digest` the bytes do not hash to.
+    WrongDigest,
+    /// Manifest GET redirects to another server (the given base URL).
+    RedirectTo(String),
+    /// Manifest GET streams 5 MiB without a `Content-Length`.
+    OversizedManifest,
+    /// Manifest GET returns text that is not a manifest.
+    MalformedManifest,
+    /// The tag list also holds hostile names (path separators, newlines, 10 kB long).
+    HostileTags,
+    /// The tag list holds only hostile names.
+    OnlyHostileTags,
+    /// The token endpoint refuses every request with 401.
+    BadCredentials,
+    /// Tag list pages of 2 with relative `Link` headers.
+    Paginated,
+    /// The first tag page links to the given absolute URL on another host.
+    LinkTo(String),
+}
+
+/// A request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// Method.
+    pub method: Method,
+    /// Path and query.
+    pub path: String,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<String>,
+}
+
+struct State {
+    fault: Fault,
+    base: String,
+    tags: Vec<String>,
+    manifests: BTreeMap<String, Vec<u8>>,
+    blobs: BTreeMap<String, Vec<u8>>,
+    seen: Mutex<Vec<Seen>>,
+    require_token: bool,
+}
+
+/// What the server holds: tags (in list order) with their manifests, manifests reachable
+/// only by digest, and blobs.
+#[derive(Debug, Clone, Default)]
+pub struct Content {
+    /// Tag name and the bytes of its manifest.
+    pub tags: Vec<(String, Vec<u8>)>,
+    /// Manifests without a tag (platform images, attestations).
+    pub manifests: Vec<Vec<u8>>,
+    /// Blobs (configs, attestation statements).
+    pub blobs: Vec<Vec<u8>>,
+}
+
+/// A running fault server; stops when dropped.
+pub struct Registry {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    state: Arc<State>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn index(annotation: &str) -> Vec<u8> {
+    let entry = |n: u8, arch: &str| {
+        serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": format!("sha256:{}", format!("{n:02x}").repeat(32)),
+            "size": 500,
+            "platform": {"os": "linux", "architecture": arch},
+        })
+    };
+    serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [entry(1, "amd64"), entry(2, "arm64")],
+        "annotations": {"org.opencontainers.image.version": annotation},
+    }))
+    .unwrap()
+}
+
+impl Registry {
+    /// The older release, a multi-arch index.
+    pub const OLDER: &str = "v1.0.0";
+    /// The newest release, a multi-arch index.
+    pub const NEWEST: &str = "v1.1.0";
+
+    /// Starts a server with token auth and the given fault.
+    pub async fn start(fault: Fault) -> Self {
+        Self::start_with(fault, true).await
+    }
+
+    /// Starts a server; `require_token: false` serves without auth.
+    pub async fn start_with(fault: Fault, require_token: bool) -> Self {
+        let mut tags = vec![
+            ("latest".to_owned(), index(Self::NEWEST)),
+            ("main".to_owned(), index(Self::NEWEST)),
+            (Self::OLDER.to_owned(), index(Self::OLDER)),
+            ("v1.1.0-rc1".to_owned(), index(Self::NEWEST)),
+            (Self::NEWEST.to_owned(), index(Self::NEWEST)),
+        ];
+        let hostile = [
+            "../../../etc/passwd".to_owned(),
+            "v9.9.9/../../x".to_owned(),
+            "v9.9.9\nInjected: header".to_owned(),
+            format!("v9.9.9{}", "9".repeat(10_000)),
+        ]
+        .map(|name| (name, index("hostile")));
+        match fault {
+            Fault::HostileTags => tags.extend(hostile),
+            Fault::OnlyHostileTags => tags = hostile.to_vec(),
+            _ => {}
+        }
+        let content = Content {
+            tags,
+            ..Content::default()
+        };
+        Self::serve(fault, require_token, content).await
+    }
+
+    /// Starts a server with token auth, no fault, and exactly this content.
+    pub async fn start_content(content: Content) -> Self {
+        Self::serve(Fault::None, true, content).await
+    }
+
+    async fn serve(fault: Fault, require_token: bool, content: Content) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut manifests = BTreeMap::new();
+        for bytes in content.manifests {
+            manifests.insert(Digest::of_bytes(&bytes).to_string(), bytes);
+        }
+        for (tag, bytes) in &content.tags {
+            manifests.insert(Digest::of_bytes(bytes).to_string(), bytes.clone());
+            manifests.insert(tag.clone(), bytes.clone());
+        }
+        let blobs = content
+            .blobs
+            .into_iter()
+            .map(|bytes| (Digest::of_bytes(&bytes).to_string(), bytes))
+            .collect();
+        let state = Arc::new(State {
+            fault,
+            base: base.clone(),
+            tags: content.tags.into_iter().map(|(tag, _)| tag).collect(),
+            manifests,
+            blobs,
+            seen: Mutex::new(Vec::new()),
+            require_token,
+        });
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(state.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self { base, state, task }
+    }
+
+    /// The digest of the release index [`Registry::start`] serves for `tag`.
+    pub fn digest(&self, tag: &str) -> Digest {
+        Digest::of_bytes(&index(tag))
+    }
+
+    /// Every request received so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.seen.lock().unwrap().clone()
+    }
+}
+
+async fn handle(
+    axum::extract::State(state): axum::extract::State<Arc<State>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("<binary>").to_owned());
+    let path = uri.path_and_query().map_or("", |p| p.as_str()).to_owned();
+    let manifest_requests_before = {
+        let mut seen = state.seen.lock().unwrap();
+        let before = seen
+            .iter()
+            .filter(|s| s.path.contains("/manifests/"))
+            .count();
+        seen.push(Seen {
+            method: method.clone(),
+            path: path.clone(),
+            authorization: authorization.clone(),
+        });
+        before
+    };
+    if uri.path() == "/token" {
+        if state.fault == Fault::BadCredentials {
+            return status(StatusCode::UNAUTHORIZED);
+        }
+        return json(serde_json::json!({"token": TOKEN}));
+    }
+    let Some(rest) = uri.path().strip_prefix(&format!("/v2/{REPOSITORY}/")) else {
+        return status(StatusCode::NOT_FOUND);
+    };
+    if state.require_token && authorization.as_deref() != Some(&format!("Bearer {TOKEN}")) {
+        let challenge = format!(
+            r#"Bearer realm="{}/token",service="fixture",scope="repository:{REPOSITORY}:pull""#,
+            state.base
+        );
+        return Response::builder()
+            .status(StatusCode::UNAUTHORIZED)
+            .header(header::WWW_AUTHENTICATE, challenge)
+            .body(Body::empty())
+            .unwrap();
+    }
+    if rest == "tags/list" {
+        return tag_page(&state, uri.query().unwrap_or(""));
+    }
+    if let Some(digest) = rest.strip_prefix("blobs/") {
+        return match state.blobs.get(digest) {
+            Some(bytes) => Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "application/octet-stream")
+                .body(Body::from(bytes.clone()))
+                .unwrap(),
+            None => status(StatusCode::NOT_FOUND),
+        };
+    }
+    let Some(reference) = rest.strip_prefix("manifests/") else {
+        return status(StatusCode::NOT_FOUND);
+    };
+    let Some(bytes) = state.manifests.get(reference).cloned() else {
+        return status(StatusCode::NOT_FOUND);
+    };
+    let digest = Digest::of_bytes(&bytes).to_string();
+    let is_newest = state.manifests.get(Registry::NEWEST) == Some(&bytes);
+    let get = method == Method::GET;
+    match &state.fault {
+        Fault::RateLimited | Fault::Unavailable => {
+            let code = if state.fault == Fault::RateLimited {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            return Response::builder()
+                .status(code)
+                .header(header::RETRY_AFTER, "1")
+                .body(Body::empty())
+                .unwrap();
+        }
+        Fault::RateLimitedOnce if manifest_requests_before == 0 => {
+            return Response::builder()
+                .status(StatusCode::TOO_MANY_REQUESTS)
+                .header(header::RETRY_AFTER, "1")
+                .body(Body::empty())
+                .unwrap();
+        }
+        Fault::ServerError if get && is_newest => return status(StatusCode::INTERNAL_SERVER_ERROR),
+        Fault::StalledBody if get && is_newest => {
+            let first = Bytes::copy_from_slice(&bytes[..10]);
+            let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) })
+                .chain(futures_util::stream::pending());
+            return manifest_response(Body::from_stream(stream), &digest, Some(bytes.len()));
+        }
+        Fault::TruncatedBody if get && is_newest => {
+            let half = Bytes::copy_from_slice(&bytes[..bytes.len() / 2]);
+            // The headers and half the body go out first; then the connection breaks off.
+            let stream = futures_util::stream::once(async move { Ok(half) }).chain(
+                futures_util::stream::once(async {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Err(std::io::Error::other("connection lost"))
+                }),
+            );
+            return manifest_response(Body::from_stream(stream), &digest, Some(bytes.len()));
+        }
+        Fault::WrongDigest if get && is_newest => {
+            let other = Digest::of_bytes(b"something else").to_string();
+            return manifest_response(Body::from(bytes), &other, None);
+        }
+        Fault::RedirectTo(target) if get && is_newest => {
+            return Response::builder()
+                .status(StatusCode::TEMPORARY_REDIRECT)
+                .header(
+                    header::LOCATION,
+                    format!("{target}/v2/{REPOSITORY}/manifests/{digest}"),
+                )
+                .body(Body::empty())
+                .unwrap();
+        }
+        Fault::OversizedManifest if get && is_newest => {
+            let chunk = Bytes::from(vec![b' '; 64 << 10]);
+            let stream = futures_util::stream::iter(
+                (0..80).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
+            );
+            return manifest_response(Body::from_stream(stream), &digest, None);
+        }
+        Fault::MalformedManifest if get && is_newest => {
+            let body = b"{\"schemaVersion\": 2, \"manifests\": \"not a list\"}".to_vec();
+            let digest = Digest::of_bytes(&body).to_string();
+            return manifest_response(Body::from(body), &digest, None);
+        }
+        _ => {}
+    }
+    let length = bytes.len();
+    let body = if get {
+        Body::from(bytes)
+    } else {
+        Body::empty()
+    };
+    let mut response = manifest_response(body, &digest, Some(length));
+    if let Some(media_type) =
+        serde_json::from_slice::<serde_json::Value>(&state.manifests[reference])
+            .ok()
+            .and_then(|v| v.get("mediaType")?.as_str().map(str::to_owned))
+    {
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_str(&media_type).unwrap(),
+        );
+    }
+    response
+}
+
+use futures_util::StreamExt as _;
+
+fn tag_page(state: &State, query: &str) -> Response {
+    let last = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("last="))
+        .map(|l| l.to_owned());
+    let (page, next): (Vec<&String>, Option<String>) = match &state.fault {
+        Fault::Paginated => {
+            let start = last.map_or(0, |l| {
+                state.tags.iter().position(|t| *t == l).map_or(0, |i| i + 1)
+            });
+            let page: Vec<&String> = state.tags.iter().skip(start).take(2).collect();
+            let next = (start + 2 < state.tags.len()).then(|| {
+                format!(
+                    "/v2/{REPOSITORY}/tags/list?n=2&last={}",
+                    page[page.len() - 1]
+                )
+            });
+            (page, next)
+        }
+        Fault::LinkTo(target) => (
+            state.tags.iter().take(2).collect(),
+            Some(format!("{target}/v2/{REPOSITORY}/tags/list?last=x")),
+        ),
+        _ => (state.tags.iter().collect(), None),
+    };
+    let mut response = json(serde_json::json!({"name": REPOSITORY, "tags": page}));
+    if let Some(next) = next {
+        response.headers_mut().insert(
+            header::LINK,
+            HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")).unwrap(),
+        );
+    }
+    response
+}
+
+fn manifest_response(body: Body, digest: &str, length: Option<usize>) -> Response {
+    let mut builder = Response::builder()
+        .status(StatusCode::OK)
+        .header(
+            header::CONTENT_TYPE,
+            "application/vnd.oci.image.index.v1+json",
+        )
+        .header("docker-content-digest", digest);
+    if let Some(length) = length {
+        builder = builder.header(header::CONTENT_LENGTH, length);
+    }
+    builder.body(body).unwrap()
+}
+
+fn status(code: StatusCode) -> Response {
+    Response::builder()
+        .status(code)
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn json(value: serde_json::Value) -> Response {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(serde_json::to_vec(&value).unwrap()))
+        .unwrap()
+}
+
+/// Options for tests: real behaviour, but short waits so no test sleeps long.
+pub fn test_options() -> pin_refresh::ClientOptions {
+    pin_refresh::ClientOptions {
+        request_timeout: Duration::from_secs(5),
+        retry_wait_cap: Duration::from_millis(5),
+        max_total_retry_wait: Duration::from_millis(200),
+        ..pin_refresh::ClientOptions::default()
+    }
+}

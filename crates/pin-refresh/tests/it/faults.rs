@@ -1,0 +1,414 @@
+//! Each fault a real registry will not produce on demand ends in a typed error that names the
+//! image, the registry and the cause, and no pin.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bundle_gen::{
+    BareMultiarchPolicy, Digest, ImageName, ImagePin, Images, ManualPolicy, RegistryEndpoint,
+    UpdatePolicy,
+};
+use pin_refresh::{
+    CredentialSource, Credentials, ImageError, PolicyError, RegistryError, Route, StatusError,
+    StatusReport, StatusRequest,
+};
+
+use crate::fault_server::{Fault, REPOSITORY, Registry, TOKEN, test_options};
+
+fn manual(repository: &str) -> ImagePin {
+    ImagePin {
+        registry: Some("docker.io".to_owned()),
+        repository: repository.to_owned(),
+        tag: Some("v1.0.0".parse().unwrap()),
+        digest: Some(Digest::of_bytes(repository.as_bytes())),
+        policy: UpdatePolicy::Manual(ManualPolicy {}),
+    }
+}
+
+/// Tuwunel on `ghcr.io` pinned at `tag@digest` (bare-multiarch); the other two images manual.
+fn images(tag: &str, digest: Digest) -> Images {
+    Images {
+        homeserver: ImagePin {
+            registry: Some("ghcr.io".to_owned()),
+            repository: REPOSITORY.to_owned(),
+            tag: Some(tag.parse().unwrap()),
+            digest: Some(digest),
+            policy: UpdatePolicy::BareMultiarch(BareMultiarchPolicy::default()),
+        },
+        livekit: manual("livekit/livekit-server"),
+        lk_jwt: manual("element-hq/lk-jwt-service"),
+    }
+}
+
+fn request_to(registry: &Registry, images: Images) -> StatusRequest {
+    StatusRequest::new(images)
+        .with_endpoint(
+            "ghcr.io",
+            RegistryEndpoint {
+                endpoint: registry.base.clone(),
+                insecure: true,
+            },
+        )
+        .with_credentials(CredentialSource::Explicit(BTreeMap::new()))
+        .with_options(test_options())
+}
+
+/// Tuwunel pinned at the older release, so the newest one is fetched.
+fn outdated(registry: &Registry) -> StatusRequest {
+    request_to(
+        registry,
+        images(Registry::OLDER, registry.digest(Registry::OLDER)),
+    )
+}
+
+async fn run(request: StatusRequest) -> Result<StatusReport, StatusError> {
+    pin_refresh::status(&request).await
+}
+
+/// Runs against a server with `fault` and returns the error, after checking it names the
+/// image and the registry.
+async fn failure(fault: Fault) -> (StatusError, Registry) {
+    let registry = Registry::start(fault).await;
+    let error = run(outdated(&registry))
+        .await
+        .expect_err("a fault must not produce a pin");
+    assert_names_image_and_registry(&error);
+    (error, registry)
+}
+
+fn assert_names_image_and_registry(error: &StatusError) {
+    assert_eq!(error.image, ImageName::Homeserver);
+    assert_eq!(error.registry, "ghcr.io");
+    let message = error.to_string();
+    assert!(message.contains("homeserver"), "{message}");
+    assert!(
+        message.contains("ghcr.io/matrix-construct/tuwunel"),
+        "{message}"
+    );
+}
+
+fn registry_error(error: StatusError) -> RegistryError {
+    match *error.cause {
+        ImageError::Registry(e) => e,
+        other => panic!("expected a registry error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn healthy_registry_gives_the_newest_multiarch_pin() {
+    let registry = Registry::start(Fault::None).await;
+    let report = run(outdated(&registry)).await.unwrap();
+    let homeserver = &report.images[0];
+    let latest = homeserver.latest.as_ref().unwrap();
+    assert_eq!(latest.tag.as_str(), Registry::NEWEST);
+    assert_eq!(latest.digest, registry.digest(Registry::NEWEST));
+    assert!(homeserver.update);
+    assert_eq!(homeserver.route, Route::BareMultiarch);
+}
+
+#[tokio::test]
+async fn nothing_new_costs_one_token_the_tag_pages_and_one_manifest_head() {
+    let registry = Registry::start(Fault::None).await;
+    let pinned = images(Registry::NEWEST, registry.digest(Registry::NEWEST));
+    let report = run(request_to(&registry, pinned)).await.unwrap();
+    assert!(!report.images[0].update);
+    let counts = report.requests["ghcr.io"];
+    assert_eq!(counts.token, 1);
+    // The first tag-list request is answered 401 (the challenge), the second succeeds.
+    assert_eq!(counts.tag_list, 2);
+    assert_eq!(
+        (counts.manifest_head, counts.manifest_get, counts.blob),
+        (1, 0, 0)
+    );
+    assert_eq!(
+        report.requests["docker.io"].total(),
+        0,
+        "manual images make no requests"
+    );
+}
+
+#[tokio::test]
+async fn anonymous_token_request_carries_no_credentials_and_the_token_goes_to_the_registry() {
+    let registry = Registry::start(Fault::None).await;
+    run(outdated(&registry)).await.unwrap();
+    let seen = registry.seen();
+    let token_requests: Vec<_> = seen
+        .iter()
+        .filter(|s| s.path.starts_with("/token"))
+        .collect();
+    assert_eq!(token_requests.len(), 1);
+    assert_eq!(token_requests[0].authorization, None);
+    assert!(
+        token_requests[0]
+            .path
+            .contains("scope=repository%3Amatrix-construct%2Ftuwunel%3Apull")
+    );
+    let bearer = format!("Bearer {TOKEN}");
+    assert!(
+        seen.iter()
+            .filter(|s| s.path.contains("/manifests/"))
+            .all(|s| s.authorization.as_deref() == Some(bearer.as_str()))
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_is_retried_after_the_wait_and_then_succeeds() {
+    let registry = Registry::start(Fault::RateLimitedOnce).await;
+    let report = run(outdated(&registry)).await.unwrap();
+    assert_eq!(
+        report.images[0].latest.as_ref().unwrap().tag.as_str(),
+        Registry::NEWEST
+    );
+    assert_eq!(report.requests["ghcr.io"].manifest_get, 2);
+}
+
+#[tokio::test]
+async fn persistent_rate_limit_gives_up_after_the_bounded_attempts() {
+    let (error, registry) = failure(Fault::RateLimited).await;
+    match registry_error(error) {
+        RegistryError::RetriesExhausted {
+            status, attempts, ..
+        } => {
+            assert_eq!(status, 429);
+            assert_eq!(attempts, test_options().max_attempts);
+        }
+        other => panic!("{other:?}"),
+    }
+    let manifest_requests = registry
+        .seen()
+        .iter()
+        .filter(|s| s.path.contains("/manifests/"))
+        .count();
+    assert_eq!(manifest_requests, test_options().max_attempts as usize);
+}
+
+#[tokio::test]
+async fn retry_budget_stops_retries_before_max_attempts() {
+    let registry = Registry::start(Fault::RateLimited).await;
+    let options = pin_refresh::ClientOptions {
+        retry_wait_cap: Duration::from_millis(50),
+        max_total_retry_wait: Duration::from_millis(60),
+        ..test_options()
+    };
+    let error = run(outdated(&registry).with_options(options))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        registry_error(error),
+        RegistryError::RetriesExhausted { attempts: 2, .. }
+    ));
+}
+
+#[tokio::test]
+async fn unavailable_registry_is_retried_then_reported() {
+    let (error, _registry) = failure(Fault::Unavailable).await;
+    assert!(matches!(
+        registry_error(error),
+        RegistryError::RetriesExhausted { status: 503, .. }
+    ));
+}
+
+#[tokio::test]
+async fn server_error_is_reported_without_retry() {
+    let (error, registry) = failure(Fault::ServerError).await;
+    assert!(matches!(
+        registry_error(error),
+        RegistryError::Status { status: 500, .. }
+    ));
+    let gets = registry
+        .seen()
+        .iter()
+        .filter(|s| s.method == axum::http::Method::GET && s.path.contains("/manifests/"))
+        .count();
+    assert_eq!(gets, 1);
+}
+
+#[tokio::test]
+async fn stalled_body_times_out() {
+    let registry = Registry::start(Fault::StalledBody).await;
+    let options = pin_refresh::ClientOptions {
+        request_timeout: Duration::from_millis(300),
+        ..test_options()
+    };
+    let error = run(outdated(&registry).with_options(options))
+        .await
+        .unwrap_err();
+    assert_names_image_and_registry(&error);
+    assert!(matches!(
+        registry_error(error),
+        RegistryError::Timeout { .. }
+    ));
+}
+
+#[tokio::test]
+async fn truncated_body_is_reported() {
+    let (error, _registry) = failure(Fault::TruncatedBody).await;
+    let cause = registry_error(error);
+    assert!(
+        matches!(cause, RegistryError::Truncated { .. }),
+        "{cause:?}"
+    );
+}
+
+#[tokio::test]
+async fn digest_that_does_not_match_the_bytes_is_refused() {
+    let (error, registry) = failure(Fault::WrongDigest).await;
+    match registry_error(error) {
+        RegistryError::DigestMismatch { actual, .. } => {
+            assert_eq!(actual, registry.digest(Registry::NEWEST));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn redirect_to_another_host_is_followed_without_credentials() {
+    let other = Registry::start_with(Fault::None, false).await;
+    let registry = Registry::start(Fault::RedirectTo(other.base.clone())).await;
+    let report = run(outdated(&registry)).await.unwrap();
+    assert_eq!(
+        report.images[0].latest.as_ref().unwrap().digest,
+        registry.digest(Registry::NEWEST)
+    );
+    let other_seen = other.seen();
+    assert_eq!(other_seen.len(), 1);
+    assert!(
+        other_seen.iter().all(|s| s.authorization.is_none()),
+        "{other_seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn redirect_to_a_host_that_wants_credentials_fails_without_sending_ours() {
+    let other = Registry::start(Fault::None).await;
+    let (error, _registry) = failure(Fault::RedirectTo(other.base.clone())).await;
+    assert!(matches!(
+        registry_error(error),
+        RegistryError::Unauthorized { .. }
+    ));
+    assert!(!other.seen().is_empty());
+    assert!(other.seen().iter().all(|s| s.authorization.is_none()));
+}
+
+#[tokio::test]
+async fn oversized_manifest_is_cut_off() {
+    let (error, _registry) = failure(Fault::OversizedManifest).await;
+    match registry_error(error) {
+        RegistryError::TooLarge { limit, what, .. } => {
+            assert_eq!(limit, 4 << 20);
+            assert_eq!(what, "manifest");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn malformed_manifest_is_reported() {
+    let (error, _registry) = failure(Fault::MalformedManifest).await;
+    assert!(matches!(
+        registry_error(error),
+        RegistryError::Malformed {
+            what: "manifest",
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn hostile_tag_names_are_skipped_and_never_requested() {
+    let registry = Registry::start(Fault::HostileTags).await;
+    let report = run(outdated(&registry)).await.unwrap();
+    assert_eq!(
+        report.images[0].latest.as_ref().unwrap().tag.as_str(),
+        Registry::NEWEST
+    );
+    for seen in registry.seen() {
+        assert!(!seen.path.contains("v9.9.9"), "requested {:?}", seen.path);
+        assert!(!seen.path.contains("passwd"), "requested {:?}", seen.path);
+    }
+}
+
+#[tokio::test]
+async fn only_hostile_tag_names_means_no_matching_tag() {
+    let (error, _registry) = failure(Fault::OnlyHostileTags).await;
+    assert!(matches!(
+        *error.cause,
+        ImageError::Policy(PolicyError::NoMatchingTag { tags: 0, .. })
+    ));
+}
+
+#[tokio::test]
+async fn bad_credentials_are_reported_with_the_variable_to_fix() {
+    let registry = Registry::start(Fault::BadCredentials).await;
+    let credentials = CredentialSource::Explicit(BTreeMap::from([(
+        "ghcr.io".to_owned(),
+        Credentials::UserPassword {
+            user: "bot".to_owned(),
+            password: "wrong".to_owned(),
+        },
+    )]));
+    let error = run(outdated(&registry).with_credentials(credentials))
+        .await
+        .unwrap_err();
+    assert_names_image_and_registry(&error);
+    let message = error.to_string();
+    assert!(
+        message.contains("BUNDLE_REGISTRY_AUTH_GHCR_IO"),
+        "{message}"
+    );
+    assert!(matches!(
+        registry_error(error),
+        RegistryError::BadCredentials { status: 401, .. }
+    ));
+    // The password went to the token service only, never to the registry API.
+    for seen in registry.seen() {
+        let is_token = seen.path.starts_with("/token");
+        let sent_basic = seen
+            .authorization
+            .as_deref()
+            .is_some_and(|a| a.starts_with("Basic "));
+        assert_eq!(sent_basic, is_token, "{seen:?}");
+    }
+}
+
+#[tokio::test]
+async fn tag_list_pages_are_followed_through_relative_links() {
+    let registry = Registry::start(Fault::Paginated).await;
+    let report = run(outdated(&registry)).await.unwrap();
+    assert_eq!(
+        report.images[0].latest.as_ref().unwrap().tag.as_str(),
+        Registry::NEWEST
+    );
+    // Five tags in pages of two: three pages, plus the first request's 401.
+    assert_eq!(report.requests["ghcr.io"].tag_list, 4);
+}
+
+#[tokio::test]
+async fn tag_page_link_to_another_host_is_refused() {
+    let other = Registry::start(Fault::None).await;
+    let (error, _registry) = failure(Fault::LinkTo(other.base.clone())).await;
+    assert!(matches!(
+        registry_error(error),
+        RegistryError::UnsafeLink { .. }
+    ));
+    assert!(other.seen().is_empty());
+}
+
+#[tokio::test]
+async fn plain_http_endpoint_not_marked_insecure_is_refused_before_any_request() {
+    let registry = Registry::start(Fault::None).await;
+    let request = outdated(&registry).with_endpoint(
+        "ghcr.io",
+        RegistryEndpoint {
+            endpoint: registry.base.clone(),
+            insecure: false,
+        },
+    );
+    let error = run(request).await.unwrap_err();
+    assert_names_image_and_registry(&error);
+    assert!(matches!(
+        registry_error(error),
+        RegistryError::InvalidEndpoint { .. }
+    ));
+    assert!(registry.seen().is_empty());
+}
