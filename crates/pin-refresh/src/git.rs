@@ -468,6 +468,54 @@ impl Repo {
         }
     }
 
+    /// Points local branch `name` at `commit` (creating it if needed), without touching the
+    /// work tree or HEAD.
+    pub fn move_branch(&self, name: &str, commit: Oid) -> Result<(), GitError> {
+        let commit = self
+            .repo
+            .find_commit(commit)
+            .map_err(git("find the commit"))?;
+        self.repo
+            .branch(name, &commit, true)
+            .map(|_| ())
+            .map_err(git("move the branch"))
+    }
+
+    /// Makes HEAD point at branch `name` (the work tree is not touched).
+    pub fn check_out_branch(&self, name: &str) -> Result<(), GitError> {
+        self.repo
+            .set_head(&format!("refs/heads/{name}"))
+            .map_err(git("check out the branch"))
+    }
+
+    /// Detaches HEAD at `commit` (the work tree is not touched).
+    pub fn detach_at(&self, commit: Oid) -> Result<(), GitError> {
+        self.repo
+            .set_head_detached(commit)
+            .map_err(git("detach HEAD"))
+    }
+
+    /// Deletes local branch `name`; a missing branch is not an error.
+    pub fn delete_branch(&self, name: &str) -> Result<(), GitError> {
+        match self.repo.find_branch(name, BranchType::Local) {
+            Ok(mut branch) => branch.delete().map_err(git("delete the branch")),
+            Err(error) if error.code() == ErrorCode::NotFound => Ok(()),
+            Err(error) => Err(git("look up the branch")(error)),
+        }
+    }
+
+    /// Makes the index match the HEAD commit's tree (unstages everything).
+    pub fn reset_index_to_head(&self) -> Result<(), GitError> {
+        let head = self
+            .repo
+            .find_commit(self.head_commit()?)
+            .map_err(git("read the HEAD commit"))?;
+        let tree = head.tree().map_err(git("read the HEAD tree"))?;
+        let mut index = self.repo.index().map_err(git("read the index"))?;
+        index.read_tree(&tree).map_err(git("reset the index"))?;
+        index.write().map_err(git("write the index"))
+    }
+
     /// Force-pushes local `branch` to the same branch on `remote` (a configured remote name or
     /// a URL/path). The bump branch belongs to the bot and is rebuilt from HEAD on every run,
     /// so it is overwritten. `token`, if given, is sent as an HTTPS password (user

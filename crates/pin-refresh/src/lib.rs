@@ -25,3 +25,9 @@ pub use status::{
     CurrentPin, ImageError, ImageStatus, Pin, PolicyError, Route, StatusError, StatusReport,
     StatusRequest, status,
 };
+
+mod refresh;
+pub use refresh::{
+    BumpReport, BundleGen, PushRequest, RefreshError, RefreshReport, RefreshRequest, RenderFailure,
+    Tree, TreeRenderer, commit_message, refresh, refresh_with,
+};

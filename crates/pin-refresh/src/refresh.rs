@@ -1,0 +1,1238 @@
+//! `bundle pins refresh`: turns newer pins into one git commit per image.
+//!
+//! Order of work, so that an error leaves nothing behind:
+//! 1. checks that need no network: the config reads and validates; with `--commit`, the work
+//!    tree is clean, HEAD is on a branch (or `--branch` is given), `bundle.yaml` is tracked,
+//!    and the committed tree is what the config generates;
+//! 2. the registries are asked for the newest pins (all images, before anything is changed);
+//! 3. every bump is computed in memory: the edited `bundle.yaml` bytes, the re-parsed config and
+//!    the regenerated tree, one image after the other;
+//! 4. only then are files written and commits made. Should writing or committing fail anyway,
+//!    the files and branches touched are put back as they were.
+//!
+//! No newer pin: nothing is written, no branch is created or moved, no commit is made.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use bundle_gen::{Config, ConfigError, ImageName, RegistryEndpoint};
+use serde::Serialize;
+
+use crate::edit::{EditError, set_pin};
+use crate::git::{GitError, Identities, Person, Repo};
+use crate::registry::client::RequestCounts;
+use crate::status::{CurrentPin, Pin, StatusError, StatusReport, StatusRequest};
+
+/// The generated files of a config: path relative to the tree root (the directory holding
+/// `bundle.yaml`) to file content.
+pub type Tree = BTreeMap<PathBuf, Vec<u8>>;
+
+/// An error from rendering the tree, passed through as the cause of
+/// [`RefreshError::Regenerate`].
+pub type RenderFailure = Box<dyn std::error::Error + Send + Sync>;
+
+/// Renders the generated tree of a config in memory (`bundle gen` without writing).
+pub trait TreeRenderer {
+    /// Every generated file of `config`.
+    fn render_tree(&self, config: &Config) -> Result<Tree, RenderFailure>;
+}
+
+/// What to refresh and what to do with the result.
+#[derive(Debug, Clone, Default)]
+pub struct RefreshRequest {
+    /// `bundle.yaml`; the generated tree lives in the same directory.
+    pub config: PathBuf,
+    /// Write and commit the bumps; without it nothing is changed (dry run).
+    pub commit: bool,
+    /// Create (or reset) this branch at HEAD and commit there.
+    pub branch: Option<String>,
+    /// Push the branch after committing.
+    pub push: Option<PushRequest>,
+    /// `--author "Name <email>"`; else `GIT_AUTHOR_*` from `git_env`, else git config.
+    pub author: Option<Person>,
+    /// The `GIT_AUTHOR_*` / `GIT_COMMITTER_*` variables of the environment.
+    pub git_env: BTreeMap<String, String>,
+    /// Registry endpoint overrides (`--registry-endpoint`), on top of `registries:`.
+    pub endpoints: BTreeMap<String, RegistryEndpoint>,
+}
+
+/// Where to push the bump branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushRequest {
+    /// A configured remote name (e.g. `origin`) or a URL.
+    pub remote: String,
+    /// Token for HTTPS remotes.
+    pub token: Option<String>,
+}
+
+/// What a refresh found and did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshReport {
+    /// No file or commit was written (no `--commit`).
+    pub dry_run: bool,
+    /// One entry per image with a newer pin, in `bundle.yaml` order.
+    pub bumps: Vec<BumpReport>,
+    /// The branch the commits are on, when commits were made.
+    pub branch: Option<String>,
+    /// Whether the branch was pushed.
+    pub pushed: bool,
+    /// Registry requests made, per registry host.
+    pub requests: BTreeMap<String, RequestCounts>,
+}
+
+/// One image's bump.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BumpReport {
+    /// The key under `images:`.
+    pub image: String,
+    /// The upstream component, as in the commit subject.
+    pub component: String,
+    /// The pin before.
+    pub old: CurrentPin,
+    /// The pin after.
+    pub new: Pin,
+    /// Files the bump changes, relative to the tree root.
+    pub files: Vec<PathBuf>,
+    /// The commit made, when committing.
+    pub commit: Option<String>,
+    /// The commit message.
+    pub message: String,
+}
+
+/// Why a refresh stopped. Whatever the error, no file and no branch is left changed.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// `--push` without `--commit`.
+    #[error("--push needs --commit: there is nothing to push from a dry run")]
+    PushWithoutCommit,
+    /// The config file cannot be read.
+    #[error("cannot read `{path}`: {source}")]
+    ReadConfig {
+        /// The config path.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The config is not accepted.
+    #[error("`{path}`: {source}")]
+    InvalidConfig {
+        /// The config path.
+        path: PathBuf,
+        /// Why it was refused.
+        source: ConfigError,
+    },
+    /// The work tree has changes that a commit would mix with the bumps.
+    #[error(
+        "the work tree has uncommitted or untracked files ({}); commit, stash (`git stash -u`) \
+         or ignore them, then refresh again", list(.paths)
+    )]
+    Dirty {
+        /// The dirty paths, relative to the work tree.
+        paths: Vec<PathBuf>,
+    },
+    /// HEAD is detached and no branch was named.
+    #[error(
+        "HEAD is detached, so there is no branch to commit on; pass --branch NAME (e.g. \
+         --branch bundle/pin-bumps) or check out a branch"
+    )]
+    DetachedHead,
+    /// `bundle.yaml` is not in git.
+    #[error("`{path}` is not tracked by git; commit it (and the generated tree) first")]
+    Untracked {
+        /// The config path.
+        path: PathBuf,
+    },
+    /// The committed tree is not what the config generates.
+    #[error(
+        "the generated tree is out of date ({}); run `bundle gen`, commit, then refresh again",
+        list(.paths)
+    )]
+    TreeOutOfDate {
+        /// Files that differ from what the config generates, relative to the tree root.
+        paths: Vec<PathBuf>,
+    },
+    /// A registry failed; no pin was changed.
+    #[error("registry lookup failed, nothing was changed: {0}")]
+    Status(#[from] StatusError),
+    /// The pin could not be written into `bundle.yaml`.
+    #[error("cannot write the new pin of `{image}` into bundle.yaml: {source}")]
+    Edit {
+        /// The image.
+        image: ImageName,
+        /// Why.
+        source: EditError,
+    },
+    /// The edited config is refused (for example a new tag the config rules reject).
+    #[error("with the new pin of `{image}`, bundle.yaml is refused: {source}")]
+    EditedConfigRefused {
+        /// The image.
+        image: ImageName,
+        /// Why.
+        source: ConfigError,
+    },
+    /// The tree could not be rendered.
+    #[error("regenerating the tree{} failed: {source}", for_image(*.image))]
+    Regenerate {
+        /// The image being bumped; `None` for the tree of the current config.
+        image: Option<ImageName>,
+        /// The renderer's error.
+        source: RenderFailure,
+    },
+    /// A git operation failed.
+    #[error(transparent)]
+    Git(#[from] GitError),
+    /// A file could not be written; the files and branches touched were restored.
+    #[error("cannot write `{path}`: {source}; the files and branches touched were restored")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// Writing or committing failed and putting things back failed too.
+    #[error("{cause}; restoring the previous state also failed ({restore}): check `git status`")]
+    RestoreFailed {
+        /// The first failure.
+        cause: Box<RefreshError>,
+        /// What went wrong while restoring.
+        restore: String,
+    },
+}
+
+fn list(paths: &[PathBuf]) -> String {
+    const SHOWN: usize = 5;
+    let mut text: Vec<String> = paths
+        .iter()
+        .take(SHOWN)
+        .map(|p| p.display().to_string())
+        .collect();
+    if paths.len() > SHOWN {
+        text.push(format!("and {} more", paths.len() - SHOWN));
+    }
+    text.join(", ")
+}
+
+fn for_image(image: Option<ImageName>) -> String {
+    image.map_or_else(String::new, |image| {
+        format!(" with the new pin of `{image}`")
+    })
+}
+
+/// The generator of `bundle gen` ([`bundle_gen::render`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BundleGen;
+
+impl TreeRenderer for BundleGen {
+    fn render_tree(&self, config: &Config) -> Result<Tree, RenderFailure> {
+        let tree = bundle_gen::render(config)?;
+        Ok(tree
+            .files()
+            .map(|(path, bytes)| (PathBuf::from(path), bytes.to_vec()))
+            .collect())
+    }
+}
+
+/// Runs a refresh with the generator of `bundle gen`: checks, registry lookups, in-memory
+/// bumps, then files and commits (see the module documentation).
+pub async fn refresh(request: &RefreshRequest) -> Result<RefreshReport, RefreshError> {
+    refresh_with(request, &BundleGen).await
+}
+
+/// [`refresh`] with another tree renderer.
+pub async fn refresh_with(
+    request: &RefreshRequest,
+    renderer: &dyn TreeRenderer,
+) -> Result<RefreshReport, RefreshError> {
+    let prepared = prepare(request, renderer)?;
+    let status = crate::status::status(&status_request(&prepared.config, request)).await?;
+    let bumps = plan(&prepared, &status, renderer)?;
+    apply(request, &prepared, bumps, status.requests)
+}
+
+/// The registry lookup for the config's images, with `registries:` from the config and the
+/// request's overrides on top.
+fn status_request(config: &Config, request: &RefreshRequest) -> StatusRequest {
+    let mut status = StatusRequest::new(config.raw.images.clone())
+        .with_global_image_registry(config.raw.global.image_registry.clone());
+    for (host, endpoint) in config.raw.registries.iter().chain(&request.endpoints) {
+        status = status.with_endpoint(host, endpoint.clone());
+    }
+    status
+}
+
+/// Everything read and checked before the registries are asked.
+pub(crate) struct Prepared {
+    /// The config file, absolute.
+    config_path: PathBuf,
+    /// The directory holding `bundle.yaml` and the generated tree.
+    root: PathBuf,
+    yaml: String,
+    config: Config,
+    tree: Tree,
+    git: Option<GitState>,
+}
+
+struct GitState {
+    repo: Repo,
+    identities: Identities,
+    /// The branch HEAD is on, `None` if detached.
+    head_branch: Option<String>,
+    /// The tree root relative to the work tree root.
+    root_in_repo: PathBuf,
+}
+
+/// Reads the config and the current tree, and with `--commit` checks the repository.
+pub(crate) fn prepare(
+    request: &RefreshRequest,
+    renderer: &dyn TreeRenderer,
+) -> Result<Prepared, RefreshError> {
+    if request.push.is_some() && !request.commit {
+        return Err(RefreshError::PushWithoutCommit);
+    }
+    let read_error = |source| RefreshError::ReadConfig {
+        path: request.config.clone(),
+        source,
+    };
+    let config_path = fs::canonicalize(&request.config).map_err(read_error)?;
+    let yaml = fs::read_to_string(&config_path).map_err(read_error)?;
+    let config = Config::from_yaml(&yaml).map_err(|source| RefreshError::InvalidConfig {
+        path: request.config.clone(),
+        source,
+    })?;
+    let root = config_path
+        .parent()
+        .map_or_else(|| PathBuf::from("/"), Path::to_owned);
+
+    let git = if request.commit {
+        Some(check_repository(request, &config_path, &root)?)
+    } else {
+        None
+    };
+
+    let tree = renderer
+        .render_tree(&config)
+        .map_err(|source| RefreshError::Regenerate {
+            image: None,
+            source,
+        })?;
+    let stale: Vec<PathBuf> = tree
+        .iter()
+        .filter(|(path, content)| fs::read(root.join(path)).ok().as_ref() != Some(*content))
+        .map(|(path, _)| path.clone())
+        .collect();
+    if request.commit && !stale.is_empty() {
+        return Err(RefreshError::TreeOutOfDate { paths: stale });
+    }
+    Ok(Prepared {
+        config_path,
+        root,
+        yaml,
+        config,
+        tree,
+        git,
+    })
+}
+
+fn check_repository(
+    request: &RefreshRequest,
+    config_path: &Path,
+    root: &Path,
+) -> Result<GitState, RefreshError> {
+    let repo = Repo::open(root)?;
+    let dirty = repo.dirty_paths()?;
+    if !dirty.is_empty() {
+        return Err(RefreshError::Dirty { paths: dirty });
+    }
+    let head_branch = repo.head_branch()?;
+    if head_branch.is_none() && request.branch.is_none() {
+        return Err(RefreshError::DetachedHead);
+    }
+    if !repo.is_tracked(config_path)? {
+        return Err(RefreshError::Untracked {
+            path: request.config.clone(),
+        });
+    }
+    if let Some(branch) = &request.branch {
+        // Refuse a bad name now, before the registries are asked.
+        if !git2::Branch::name_is_valid(branch).unwrap_or(false) {
+            return Err(GitError::InvalidBranch {
+                name: branch.clone(),
+            }
+            .into());
+        }
+    }
+    let identities = Identities::resolve(&repo, request.author.clone(), &|key| {
+        request.git_env.get(key).cloned()
+    })?;
+    let root_in_repo = repo.relative(root)?;
+    Ok(GitState {
+        repo,
+        identities,
+        head_branch,
+        root_in_repo,
+    })
+}
+
+/// One image's bump, computed in memory.
+pub(crate) struct PlannedBump {
+    image: ImageName,
+    old: CurrentPin,
+    new: Pin,
+    /// `bundle.yaml` after this bump (and the ones before it).
+    yaml: String,
+    /// Generated files this bump changes: new content, or `None` to delete.
+    changes: BTreeMap<PathBuf, Option<Vec<u8>>>,
+}
+
+/// Computes every bump in memory, in `bundle.yaml` order, each on top of the previous one.
+pub(crate) fn plan(
+    prepared: &Prepared,
+    status: &StatusReport,
+    renderer: &dyn TreeRenderer,
+) -> Result<Vec<PlannedBump>, RefreshError> {
+    let mut yaml = prepared.yaml.clone();
+    let mut tree = prepared.tree.clone();
+    let mut bumps = Vec::new();
+    for image in &status.images {
+        let (true, Some(new)) = (image.update, &image.latest) else {
+            continue;
+        };
+        let name = image.name;
+        yaml =
+            set_pin(&yaml, name, &new.tag, &new.digest).map_err(|source| RefreshError::Edit {
+                image: name,
+                source,
+            })?;
+        let config =
+            Config::from_yaml(&yaml).map_err(|source| RefreshError::EditedConfigRefused {
+                image: name,
+                source,
+            })?;
+        let next = renderer
+            .render_tree(&config)
+            .map_err(|source| RefreshError::Regenerate {
+                image: Some(name),
+                source,
+            })?;
+        let mut changes: BTreeMap<PathBuf, Option<Vec<u8>>> = next
+            .iter()
+            .filter(|(path, content)| tree.get(*path) != Some(*content))
+            .map(|(path, content)| (path.clone(), Some(content.clone())))
+            .collect();
+        changes.extend(
+            tree.keys()
+                .filter(|path| !next.contains_key(*path))
+                .map(|path| (path.clone(), None)),
+        );
+        tree = next;
+        bumps.push(PlannedBump {
+            image: name,
+            old: image.current.clone(),
+            new: new.clone(),
+            yaml: yaml.clone(),
+            changes,
+        });
+    }
+    Ok(bumps)
+}
+
+/// The commit message of a bump: subject, old and new `tag@digest`, and trailers.
+pub fn commit_message(image: ImageName, old: &CurrentPin, new: &Pin) -> String {
+    let old_tag = old
+        .tag
+        .as_ref()
+        .map_or_else(|| "untagged".to_owned(), ToString::to_string);
+    let mut subject = format!(
+        "chore(pins): bump {} {old_tag} -> {}",
+        image.component(),
+        new.tag
+    );
+    if old.tag.as_ref() == Some(&new.tag) {
+        subject.push_str(" (new digest)");
+    }
+    let old_pin = match (&old.tag, &old.digest) {
+        (Some(tag), Some(digest)) => format!("{tag}@{digest}"),
+        (Some(tag), None) => format!("{tag} (no digest)"),
+        (None, Some(digest)) => format!("@{digest}"),
+        (None, None) => "(none)".to_owned(),
+    };
+    let mut message = format!("{subject}\n\nimages.{}:\n", image.key());
+    let _ = writeln!(message, "  old: {old_pin}");
+    let _ = writeln!(message, "  new: {}@{}", new.tag, new.digest);
+    let _ = write!(
+        message,
+        "\nBundle-Image: {}\nBundle-Digest: {}\n",
+        image.key(),
+        new.digest
+    );
+    message
+}
+
+/// Writes and commits the bumps (with `--commit`), or only reports them.
+pub(crate) fn apply(
+    request: &RefreshRequest,
+    prepared: &Prepared,
+    bumps: Vec<PlannedBump>,
+    requests: BTreeMap<String, RequestCounts>,
+) -> Result<RefreshReport, RefreshError> {
+    let config_name = prepared
+        .config_path
+        .file_name()
+        .map_or_else(|| PathBuf::from("bundle.yaml"), PathBuf::from);
+    let mut reports: Vec<BumpReport> = bumps
+        .iter()
+        .map(|bump| BumpReport {
+            image: bump.image.key().to_owned(),
+            component: bump.image.component().to_owned(),
+            old: bump.old.clone(),
+            new: bump.new.clone(),
+            files: std::iter::once(config_name.clone())
+                .chain(bump.changes.keys().cloned())
+                .collect(),
+            commit: None,
+            message: commit_message(bump.image, &bump.old, &bump.new),
+        })
+        .collect();
+    let mut report = RefreshReport {
+        dry_run: !request.commit,
+        bumps: Vec::new(),
+        branch: None,
+        pushed: false,
+        requests,
+    };
+    let Some(git) = &prepared.git else {
+        report.bumps = reports;
+        return Ok(report);
+    };
+    if bumps.is_empty() {
+        return Ok(report);
+    }
+
+    let mut undo = Undo::new(git, request.branch.as_deref())?;
+    let committed = commit_bumps(request, prepared, git, &bumps, &mut reports, &mut undo);
+    let branch = match committed {
+        Ok(branch) => branch,
+        Err(cause) => return Err(undo.restore(cause)),
+    };
+    report.bumps = reports;
+    report.branch = Some(branch.clone());
+    if let Some(push) = &request.push {
+        git.repo
+            .push(&push.remote, &branch, push.token.as_deref())?;
+        report.pushed = true;
+    }
+    Ok(report)
+}
+
+fn commit_bumps(
+    request: &RefreshRequest,
+    prepared: &Prepared,
+    git: &GitState,
+    bumps: &[PlannedBump],
+    reports: &mut [BumpReport],
+    undo: &mut Undo,
+) -> Result<String, RefreshError> {
+    if let Some(branch) = &request.branch {
+        git.repo.reset_branch(branch)?;
+    }
+    let branch = match (&request.branch, &git.head_branch) {
+        (Some(branch), _) | (None, Some(branch)) => branch.clone(),
+        (None, None) => return Err(RefreshError::DetachedHead),
+    };
+    let config_in_repo = git.repo.relative(&prepared.config_path)?;
+    for (bump, report) in bumps.iter().zip(reports.iter_mut()) {
+        undo.remember(&prepared.config_path);
+        write_file(&prepared.config_path, Some(bump.yaml.as_bytes()))?;
+        let mut paths = vec![config_in_repo.clone()];
+        for (path, content) in &bump.changes {
+            let on_disk = prepared.root.join(path);
+            undo.remember(&on_disk);
+            write_file(&on_disk, content.as_deref())?;
+            paths.push(git.root_in_repo.join(path));
+        }
+        let commit = git
+            .repo
+            .commit_paths(&paths, &report.message, &git.identities)?;
+        report.commit = Some(commit.to_string());
+    }
+    Ok(branch)
+}
+
+/// Writes `content` to `path` through a temporary file and a rename, or deletes the file.
+fn write_file(path: &Path, content: Option<&[u8]>) -> Result<(), RefreshError> {
+    let failed = |source| RefreshError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    match content {
+        Some(bytes) => {
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent).map_err(failed)?;
+            }
+            let mut temporary = path.as_os_str().to_owned();
+            temporary.push(".bundle-tmp");
+            let temporary = PathBuf::from(temporary);
+            fs::write(&temporary, bytes).map_err(failed)?;
+            fs::rename(&temporary, path).map_err(failed)
+        }
+        None => match fs::remove_file(path) {
+            Err(error) if error.kind() != io::ErrorKind::NotFound => Err(failed(error)),
+            _ => Ok(()),
+        },
+    }
+}
+
+/// What to put back if writing or committing fails: file contents and branch positions.
+struct Undo<'a> {
+    git: &'a GitState,
+    files: BTreeMap<PathBuf, Option<Vec<u8>>>,
+    /// The commit HEAD was on.
+    head: git2::Oid,
+    /// The bump branch and where it pointed before (`None`: it did not exist).
+    bump_branch: Option<(String, Option<git2::Oid>)>,
+}
+
+impl<'a> Undo<'a> {
+    fn new(git: &'a GitState, bump_branch: Option<&str>) -> Result<Self, RefreshError> {
+        let bump_branch = match bump_branch {
+            Some(name) => Some((name.to_owned(), git.repo.branch_commit(name)?)),
+            None => None,
+        };
+        Ok(Self {
+            git,
+            files: BTreeMap::new(),
+            head: git.repo.head_commit()?,
+            bump_branch,
+        })
+    }
+
+    fn remember(&mut self, path: &Path) {
+        if !self.files.contains_key(path) {
+            self.files.insert(path.to_owned(), fs::read(path).ok());
+        }
+    }
+
+    /// Puts files and branches back, and returns the error to report.
+    fn restore(self, cause: RefreshError) -> RefreshError {
+        let mut problems = Vec::new();
+        for (path, content) in &self.files {
+            if let Err(error) = write_file(path, content.as_deref()) {
+                problems.push(error.to_string());
+            }
+        }
+        let repo = &self.git.repo;
+        let result = match (&self.git.head_branch, &self.bump_branch) {
+            (Some(original), Some((bump, before))) if original != bump => repo
+                .move_branch(original, self.head)
+                .and_then(|()| repo.check_out_branch(original))
+                .and_then(|()| match before {
+                    Some(commit) => repo.move_branch(bump, *commit),
+                    None => repo.delete_branch(bump),
+                }),
+            (Some(original), _) => repo.move_branch(original, self.head),
+            (None, Some((bump, before))) => repo.detach_at(self.head).and_then(|()| match before {
+                Some(commit) => repo.move_branch(bump, *commit),
+                None => repo.delete_branch(bump),
+            }),
+            (None, None) => Ok(()),
+        };
+        if let Err(error) = result {
+            problems.push(error.to_string());
+        }
+        if let Err(error) = repo.reset_index_to_head() {
+            problems.push(error.to_string());
+        }
+        if problems.is_empty() {
+            cause
+        } else {
+            RefreshError::RestoreFailed {
+                cause: Box::new(cause),
+                restore: problems.join("; "),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::{ImageStatus, Route};
+    use bundle_gen::{Digest, Tag};
+
+    /// A valid site config with comments and mixed styles, as an operator might write it.
+    const SITE: &str = r#"# Example site.
+namespace: matrix
+homeserver:
+  serverName: matrix.example.org
+  registrationTokenExistingSecret: {name: matrix-registration}
+  livekitServiceUrl: https://matrix.example.org
+livekit:
+  publicUrl: wss://matrix.example.org
+  keys: {existingSecret: {name: livekit-keys}}
+  rtc: {nodeIp: 203.0.113.10}
+  turn: {domain: turn.example.org, tls: {existingSecret: turn-tls}}
+overlays:
+  bundled: {}
+  bundled-turn: {}
+  external:
+    livekit:
+      publicUrl: wss://livekit.example.net
+      keys: {existingSecret: {name: livekit-external-keys}}
+images:
+  # Tuwunel releases.
+  homeserver:
+    registry: ghcr.io
+    repository: matrix-construct/tuwunel
+    tag: v1.9.2   # bumped by bundle pins
+    digest: "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+    policy: {kind: bare-multiarch}
+  livekit: {registry: docker.io, repository: livekit/livekit-server, tag: 'v1.13.6',
+            digest: 'sha256:2222222222222222222222222222222222222222222222222222222222222222',
+            policy: {kind: semver, range: "^1"}}
+  lkJwt:
+    registry: ghcr.io
+    repository: element-hq/lk-jwt-service
+    tag: 0.6.0
+    digest: sha256:3333333333333333333333333333333333333333333333333333333333333333
+    policy: {kind: semver, tagPrefix: ""}
+"#;
+
+    fn digest(fill: char) -> Digest {
+        format!("sha256:{}", fill.to_string().repeat(64))
+            .parse()
+            .expect("digest")
+    }
+
+    fn tag(text: &str) -> Tag {
+        text.parse().expect("tag")
+    }
+
+    /// A git repository holding SITE and its generated tree in one commit on `main`.
+    struct Site {
+        dir: tempfile::TempDir,
+        git: git2::Repository,
+    }
+
+    impl Site {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let mut options = git2::RepositoryInitOptions::new();
+            options.initial_head("main");
+            let git = git2::Repository::init_opts(dir.path(), &options).expect("init");
+            {
+                let mut config = git.config().expect("config");
+                config.set_bool("core.autocrlf", false).expect("set");
+                config.set_str("core.excludesFile", "").expect("set");
+            }
+            fs::write(dir.path().join("bundle.yaml"), SITE).expect("write");
+            let config = Config::from_yaml(SITE).expect("SITE is valid");
+            bundle_gen::render(&config)
+                .expect("render")
+                .write_to(dir.path())
+                .expect("write tree");
+            let site = Self { dir, git };
+            site.commit_everything();
+            site
+        }
+
+        fn commit_everything(&self) {
+            let mut index = self.git.index().expect("index");
+            index
+                .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+                .expect("add");
+            index.write().expect("write");
+            let tree = self
+                .git
+                .find_tree(index.write_tree().expect("tree"))
+                .expect("tree");
+            let who = git2::Signature::new("Site", "site@example.org", &git2::Time::new(1, 0))
+                .expect("signature");
+            let parent = self.git.head().ok().and_then(|h| h.peel_to_commit().ok());
+            let parents: Vec<&git2::Commit> = parent.iter().collect();
+            self.git
+                .commit(Some("HEAD"), &who, &who, "site", &tree, &parents)
+                .expect("commit");
+        }
+
+        fn request(&self) -> RefreshRequest {
+            RefreshRequest {
+                config: self.dir.path().join("bundle.yaml"),
+                commit: true,
+                author: Some(Person {
+                    name: "Pin Bot".to_owned(),
+                    email: "pins@example.org".to_owned(),
+                    when: Some(crate::git::When {
+                        seconds: 1_750_000_000,
+                        offset_minutes: 0,
+                    }),
+                }),
+                git_env: BTreeMap::from([(
+                    "GIT_COMMITTER_DATE".to_owned(),
+                    "1750000000 +0000".to_owned(),
+                )]),
+                ..RefreshRequest::default()
+            }
+        }
+
+        fn head(&self) -> git2::Commit<'_> {
+            self.git
+                .head()
+                .expect("head")
+                .peel_to_commit()
+                .expect("commit")
+        }
+
+        fn yaml(&self) -> String {
+            fs::read_to_string(self.dir.path().join("bundle.yaml")).expect("read")
+        }
+
+        /// Every file of the work tree (not `.git`), to compare before and after.
+        fn snapshot(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+            fn walk(dir: &Path, root: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+                for entry in fs::read_dir(dir).expect("read dir") {
+                    let path = entry.expect("entry").path();
+                    if path.file_name().is_some_and(|n| n == ".git") {
+                        continue;
+                    }
+                    if path.is_dir() {
+                        walk(&path, root, out);
+                    } else {
+                        let relative = path.strip_prefix(root).expect("inside").to_owned();
+                        out.insert(relative, fs::read(&path).expect("read"));
+                    }
+                }
+            }
+            let mut files = BTreeMap::new();
+            walk(self.dir.path(), self.dir.path(), &mut files);
+            files
+        }
+    }
+
+    /// The registry's answer: the given images have a newer pin, the others are current.
+    fn status(config_yaml: &str, newer: &[(ImageName, &str, Digest)]) -> StatusReport {
+        let config = Config::from_yaml(config_yaml).expect("valid");
+        let images = config
+            .raw
+            .images
+            .iter()
+            .map(|(name, pin)| {
+                let current = CurrentPin {
+                    tag: pin.tag.clone(),
+                    digest: pin.digest.clone(),
+                };
+                let found = newer.iter().find(|(image, ..)| *image == name);
+                let latest = match found {
+                    Some((_, new_tag, new_digest)) => Pin {
+                        tag: tag(new_tag),
+                        digest: new_digest.clone(),
+                    },
+                    None => Pin {
+                        tag: pin.tag.clone().expect("tagged"),
+                        digest: pin.digest.clone().expect("digested"),
+                    },
+                };
+                ImageStatus {
+                    name,
+                    registry: pin.registry_host(None).to_owned(),
+                    repository: pin.repository.clone(),
+                    current,
+                    latest: Some(latest),
+                    update: found.is_some(),
+                    route: Route::Semver,
+                }
+            })
+            .collect();
+        StatusReport {
+            images,
+            requests: BTreeMap::new(),
+        }
+    }
+
+    /// `refresh` after its registry lookup, with a given answer.
+    fn run(
+        request: &RefreshRequest,
+        status: &StatusReport,
+        renderer: &dyn TreeRenderer,
+    ) -> Result<RefreshReport, RefreshError> {
+        let prepared = prepare(request, renderer)?;
+        let bumps = plan(&prepared, status, renderer)?;
+        apply(request, &prepared, bumps, status.requests.clone())
+    }
+
+    fn two_bumps() -> StatusReport {
+        status(
+            SITE,
+            &[
+                (ImageName::Homeserver, "v1.9.3", digest('a')),
+                (ImageName::LkJwt, "0.7.0", digest('b')),
+            ],
+        )
+    }
+
+    fn changed_paths(site: &Site, commit: &git2::Commit) -> Vec<String> {
+        let parent = commit.parent(0).expect("parent").tree().expect("tree");
+        let diff = site
+            .git
+            .diff_tree_to_tree(Some(&parent), Some(&commit.tree().expect("tree")), None)
+            .expect("diff");
+        diff.deltas()
+            .filter_map(|d| d.new_file().path().map(|p| p.display().to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_dry_run_reports_the_bumps_and_changes_nothing() {
+        let site = Site::new();
+        let before = site.snapshot();
+        let head = site.head().id();
+        let request = RefreshRequest {
+            commit: false,
+            ..site.request()
+        };
+        let report = run(&request, &two_bumps(), &BundleGen).expect("refresh");
+        assert!(report.dry_run);
+        let images: Vec<&str> = report.bumps.iter().map(|b| b.image.as_str()).collect();
+        assert_eq!(images, ["homeserver", "lkJwt"]);
+        assert_eq!(report.bumps[0].commit, None);
+        assert_eq!(site.snapshot(), before);
+        assert_eq!(site.head().id(), head);
+    }
+
+    #[test]
+    fn each_bumped_image_gets_one_commit_with_the_config_and_the_regenerated_tree() {
+        let site = Site::new();
+        let start = site.head().id();
+        let report = run(&site.request(), &two_bumps(), &BundleGen).expect("refresh");
+
+        let last = site.head();
+        let first = last.parent(0).expect("first bump");
+        assert_eq!(first.parent_id(0).expect("parent"), start);
+        assert_eq!(report.bumps[0].commit, Some(first.id().to_string()));
+        assert_eq!(report.bumps[1].commit, Some(last.id().to_string()));
+        assert_eq!(report.branch.as_deref(), Some("main"));
+        for commit in [&first, &last] {
+            assert_eq!(
+                changed_paths(&site, commit),
+                ["base/kustomization.yaml", "bundle.yaml"]
+            );
+        }
+        assert_eq!(
+            first.message().expect("utf8"),
+            format!(
+                "chore(pins): bump tuwunel v1.9.2 -> v1.9.3\n\nimages.homeserver:\n  \
+                 old: v1.9.2@sha256:{}\n  new: v1.9.3@{}\n\n\
+                 Bundle-Image: homeserver\nBundle-Digest: {}\n",
+                "1".repeat(64),
+                digest('a'),
+                digest('a')
+            )
+        );
+        assert!(
+            last.message()
+                .expect("utf8")
+                .starts_with("chore(pins): bump lk-jwt-service 0.6.0 -> 0.7.0")
+        );
+        assert_eq!(last.author().name().expect("utf8"), "Pin Bot");
+        assert_eq!(last.author().when().seconds(), 1_750_000_000);
+        assert_eq!(last.committer().when().seconds(), 1_750_000_000);
+
+        // The work tree is clean, bundle.yaml differs only in the two pins' values, and the
+        // committed tree is exactly what the new config generates.
+        let repo = Repo::open(site.dir.path()).expect("open");
+        assert!(repo.is_clean().expect("status"));
+        let expected_yaml = SITE
+            .replacen("tag: v1.9.2", "tag: v1.9.3", 1)
+            .replacen(&"1".repeat(64), &"a".repeat(64), 1)
+            .replacen("tag: 0.6.0", "tag: 0.7.0", 1)
+            .replacen(&"3".repeat(64), &"b".repeat(64), 1);
+        assert_eq!(site.yaml(), expected_yaml);
+        let config = Config::from_yaml(&site.yaml()).expect("valid");
+        let check = bundle_gen::render(&config)
+            .expect("render")
+            .check(site.dir.path())
+            .expect("check");
+        assert!(check.is_clean(), "{check:?}");
+        let kustomization =
+            fs::read_to_string(site.dir.path().join("base/kustomization.yaml")).expect("read");
+        assert!(kustomization.contains(&format!("v1.9.3@{}", digest('a'))));
+        assert!(kustomization.contains(&format!("0.7.0@{}", digest('b'))));
+    }
+
+    #[test]
+    fn the_edited_config_equals_the_old_one_with_only_the_pins_changed() {
+        let site = Site::new();
+        run(&site.request(), &two_bumps(), &BundleGen).expect("refresh");
+        let mut expected = Config::from_yaml(SITE).expect("valid");
+        for (name, new_tag, new_digest) in [
+            (ImageName::Homeserver, "v1.9.3", digest('a')),
+            (ImageName::LkJwt, "0.7.0", digest('b')),
+        ] {
+            let pin = expected.raw.images.get_mut(name);
+            pin.tag = Some(tag(new_tag));
+            pin.digest = Some(new_digest);
+        }
+        assert_eq!(Config::from_yaml(&site.yaml()).expect("valid"), expected);
+    }
+
+    #[test]
+    fn no_newer_pin_means_no_commit_and_no_change() {
+        let site = Site::new();
+        let before = site.snapshot();
+        let head = site.head().id();
+        let request = RefreshRequest {
+            branch: Some("bundle/pin-bumps".to_owned()),
+            ..site.request()
+        };
+        let report = run(&request, &status(SITE, &[]), &BundleGen).expect("refresh");
+        assert!(report.bumps.is_empty());
+        assert_eq!(report.branch, None);
+        assert_eq!(site.head().id(), head);
+        assert_eq!(site.snapshot(), before);
+        assert!(
+            site.git
+                .find_branch("bundle/pin-bumps", git2::BranchType::Local)
+                .is_err(),
+            "no branch is created when there is nothing to commit"
+        );
+    }
+
+    #[test]
+    fn a_second_run_against_the_same_registry_adds_nothing() {
+        let site = Site::new();
+        run(&site.request(), &two_bumps(), &BundleGen).expect("first run");
+        let head = site.head().id();
+        // The registry still offers the same pins, which bundle.yaml now holds.
+        let again = status(&site.yaml(), &[]);
+        let report = run(&site.request(), &again, &BundleGen).expect("second run");
+        assert!(report.bumps.is_empty());
+        assert_eq!(site.head().id(), head);
+    }
+
+    #[test]
+    fn a_branch_is_created_from_head_and_the_original_branch_is_left_alone() {
+        let site = Site::new();
+        let start = site.head().id();
+        let request = RefreshRequest {
+            branch: Some("bundle/pin-bumps".to_owned()),
+            ..site.request()
+        };
+        let report = run(&request, &two_bumps(), &BundleGen).expect("refresh");
+        assert_eq!(report.branch.as_deref(), Some("bundle/pin-bumps"));
+        let main = site
+            .git
+            .find_branch("main", git2::BranchType::Local)
+            .expect("main");
+        assert_eq!(main.get().target(), Some(start));
+        let repo = Repo::open(site.dir.path()).expect("open");
+        assert_eq!(
+            repo.head_branch().expect("head").as_deref(),
+            Some("bundle/pin-bumps")
+        );
+        assert_eq!(
+            site.head().parent(0).expect("p").parent_id(0).ok(),
+            Some(start)
+        );
+    }
+
+    fn assert_refused_without_changes(
+        site: &Site,
+        request: &RefreshRequest,
+        status: &StatusReport,
+        renderer: &dyn TreeRenderer,
+    ) -> RefreshError {
+        let before = site.snapshot();
+        let head = site.head().id();
+        let error = run(request, status, renderer).expect_err("must be refused");
+        assert_eq!(site.snapshot(), before, "files changed after: {error}");
+        assert_eq!(site.head().id(), head, "a commit was made: {error}");
+        error
+    }
+
+    #[test]
+    fn a_dirty_work_tree_is_refused() {
+        let site = Site::new();
+        fs::write(site.dir.path().join("notes.txt"), "mine").expect("write");
+        let error =
+            assert_refused_without_changes(&site, &site.request(), &two_bumps(), &BundleGen);
+        assert!(
+            matches!(&error, RefreshError::Dirty { paths } if paths == &[PathBuf::from("notes.txt")]),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_detached_head_is_refused_without_a_branch_and_accepted_with_one() {
+        let site = Site::new();
+        site.git
+            .set_head_detached(site.head().id())
+            .expect("detach");
+        let error =
+            assert_refused_without_changes(&site, &site.request(), &two_bumps(), &BundleGen);
+        assert!(matches!(error, RefreshError::DetachedHead), "{error}");
+
+        let request = RefreshRequest {
+            branch: Some("bundle/pin-bumps".to_owned()),
+            ..site.request()
+        };
+        let report = run(&request, &two_bumps(), &BundleGen).expect("refresh");
+        assert_eq!(report.branch.as_deref(), Some("bundle/pin-bumps"));
+    }
+
+    #[test]
+    fn an_untracked_config_is_refused() {
+        let site = Site::new();
+        fs::write(site.dir.path().join(".gitignore"), "bundle.yaml\n").expect("ignore");
+        let mut index = site.git.index().expect("index");
+        index
+            .remove_path(Path::new("bundle.yaml"))
+            .expect("untrack");
+        index.write().expect("write");
+        site.commit_everything();
+        let error =
+            assert_refused_without_changes(&site, &site.request(), &two_bumps(), &BundleGen);
+        assert!(matches!(error, RefreshError::Untracked { .. }), "{error}");
+    }
+
+    #[test]
+    fn an_out_of_date_tree_is_refused() {
+        let site = Site::new();
+        let kustomization = site.dir.path().join("base/kustomization.yaml");
+        let mut text = fs::read_to_string(&kustomization).expect("read");
+        text.push_str("# hand edit\n");
+        fs::write(&kustomization, text).expect("write");
+        site.commit_everything();
+        let error =
+            assert_refused_without_changes(&site, &site.request(), &two_bumps(), &BundleGen);
+        assert!(
+            matches!(&error, RefreshError::TreeOutOfDate { paths } if paths == &[PathBuf::from("base/kustomization.yaml")]),
+            "{error}"
+        );
+    }
+
+    /// Renders like `bundle gen`, but fails for a config pinning lk-jwt-service 0.7.0.
+    struct FailsOnLkJwt070;
+
+    impl TreeRenderer for FailsOnLkJwt070 {
+        fn render_tree(&self, config: &Config) -> Result<Tree, RenderFailure> {
+            if config.raw.images.lk_jwt.tag == Some(tag("0.7.0")) {
+                return Err("simulated renderer failure".into());
+            }
+            BundleGen.render_tree(config)
+        }
+    }
+
+    #[test]
+    fn a_failing_regeneration_for_a_later_image_commits_nothing() {
+        let site = Site::new();
+        let error =
+            assert_refused_without_changes(&site, &site.request(), &two_bumps(), &FailsOnLkJwt070);
+        assert!(
+            matches!(
+                error,
+                RefreshError::Regenerate {
+                    image: Some(ImageName::LkJwt),
+                    ..
+                }
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_later_pin_that_cannot_be_edited_in_place_commits_nothing() {
+        let site = Site::new();
+        let tagged = SITE.replace("    tag: 0.6.0\n", "    tag: !!str 0.6.0\n");
+        fs::write(site.dir.path().join("bundle.yaml"), &tagged).expect("write");
+        site.commit_everything();
+        let error =
+            assert_refused_without_changes(&site, &site.request(), &two_bumps(), &BundleGen);
+        assert!(
+            matches!(
+                error,
+                RefreshError::Edit {
+                    image: ImageName::LkJwt,
+                    source: EditError::Unsupported { .. }
+                }
+            ),
+            "{error}"
+        );
+    }
+
+    /// Renders like `bundle gen`, plus `base/extra.yaml` once lk-jwt-service is at 0.7.0.
+    struct ExtraFileForLkJwt070;
+
+    impl TreeRenderer for ExtraFileForLkJwt070 {
+        fn render_tree(&self, config: &Config) -> Result<Tree, RenderFailure> {
+            let mut tree = BundleGen.render_tree(config)?;
+            if config.raw.images.lk_jwt.tag == Some(tag("0.7.0")) {
+                tree.insert(PathBuf::from("base/extra.yaml"), b"extra: true\n".to_vec());
+            }
+            Ok(tree)
+        }
+    }
+
+    #[test]
+    fn a_write_failure_after_a_commit_restores_files_and_branches() {
+        let site = Site::new();
+        fs::write(site.dir.path().join(".gitignore"), "*.bundle-tmp\n").expect("ignore");
+        site.commit_everything();
+        // A directory where the second bump's temporary file must go makes that write fail,
+        // after the first bump was committed.
+        fs::create_dir(site.dir.path().join("base/extra.yaml.bundle-tmp")).expect("mkdir");
+        let request = RefreshRequest {
+            branch: Some("bundle/pin-bumps".to_owned()),
+            ..site.request()
+        };
+        let error =
+            assert_refused_without_changes(&site, &request, &two_bumps(), &ExtraFileForLkJwt070);
+        assert!(matches!(error, RefreshError::Write { .. }), "{error}");
+        let repo = Repo::open(site.dir.path()).expect("open");
+        assert_eq!(repo.head_branch().expect("head").as_deref(), Some("main"));
+        assert_eq!(
+            repo.branch_commit("bundle/pin-bumps").expect("lookup"),
+            None
+        );
+        assert!(repo.is_clean().expect("status"), "{:?}", repo.dirty_paths());
+    }
+
+    #[test]
+    fn push_without_commit_is_refused() {
+        let site = Site::new();
+        let request = RefreshRequest {
+            commit: false,
+            push: Some(PushRequest {
+                remote: "origin".to_owned(),
+                token: None,
+            }),
+            ..site.request()
+        };
+        let error = assert_refused_without_changes(&site, &request, &two_bumps(), &BundleGen);
+        assert!(matches!(error, RefreshError::PushWithoutCommit), "{error}");
+    }
+
+    #[test]
+    fn the_subject_says_new_digest_when_the_tag_stays() {
+        let old = CurrentPin {
+            tag: Some(tag("v1.9.3")),
+            digest: Some(digest('1')),
+        };
+        let new = Pin {
+            tag: tag("v1.9.3"),
+            digest: digest('2'),
+        };
+        let message = commit_message(ImageName::Livekit, &old, &new);
+        assert!(
+            message.starts_with("chore(pins): bump livekit v1.9.3 -> v1.9.3 (new digest)\n\n"),
+            "{message}"
+        );
+        assert!(message.ends_with(&format!(
+            "\n\nBundle-Image: livekit\nBundle-Digest: {}\n",
+            digest('2')
+        )));
+    }
+}
