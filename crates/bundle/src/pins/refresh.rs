@@ -1,0 +1,168 @@
+//! `bundle pins refresh`: the arguments, and the glue to [`pin_refresh::refresh`].
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::Context as _;
+use bundle_gen::RegistryEndpoint;
+use clap::Args;
+use pin_refresh::{Person, PushRequest, RefreshReport, RefreshRequest};
+
+use crate::{ConfigArgs, Outcome};
+
+pub(super) const REFRESH_HELP: &str = "\
+Examples:
+  bundle pins refresh                       show the bumps it would commit, change nothing
+  bundle pins refresh --commit              one commit per bumped image on the current branch
+  bundle pins refresh --commit --branch bundle/pin-bumps --push
+  bundle pins refresh --json --registry-endpoint ghcr.io=http://127.0.0.1:5000
+
+For each image with a newer pin, rewrites its tag and digest in bundle.yaml (every other byte
+is kept), regenerates the tree, and commits both: subject `chore(pins): bump <image> <old tag>
+-> <new tag>`, a body with the old and new tag@digest, and the trailers `Bundle-Image: <key>`
+and `Bundle-Digest: <digest>`. All bumps are computed before anything is written: on any
+error no file and no branch changes. Nothing newer: no commit, exit 0.
+
+With --commit the work tree must be clean (untracked files count), bundle.yaml tracked, the
+committed tree up to date (`bundle gen --check`), and HEAD on a branch unless --branch is
+given. --branch creates the branch at HEAD, or resets it there, and commits on it.
+--push force-pushes that branch to --remote (default origin) with the token in
+BUNDLE_PUSH_TOKEN, GH_TOKEN or GITHUB_TOKEN (sent over https only).
+
+Author: --author, else GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL, else git config user.name/email;
+committer: GIT_COMMITTER_NAME/GIT_COMMITTER_EMAIL, else git config, else the author.
+GIT_AUTHOR_DATE / GIT_COMMITTER_DATE (`<unix seconds> +hhmm`) fix the dates.
+
+Exit codes:
+  0  done (bumps committed, or printed in a dry run, or nothing to do)
+  2  error: a refused safety check, an invalid config, a registry failure, a pin that cannot
+     be edited in place, a failed regeneration, commit or push (nothing was changed, except
+     that a failed push leaves the commits in place)";
+
+/// The environment variables that carry the author, committer and their dates.
+const GIT_IDENTITY_VARIABLES: [&str; 6] = [
+    "GIT_AUTHOR_NAME",
+    "GIT_AUTHOR_EMAIL",
+    "GIT_AUTHOR_DATE",
+    "GIT_COMMITTER_NAME",
+    "GIT_COMMITTER_EMAIL",
+    "GIT_COMMITTER_DATE",
+];
+
+/// Where the push token is looked for, in order.
+const TOKEN_VARIABLES: [&str; 3] = ["BUNDLE_PUSH_TOKEN", "GH_TOKEN", "GITHUB_TOKEN"];
+
+/// Arguments of `bundle pins refresh`.
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// The site config; the generated tree is in the same directory.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Write the bumps and commit them, one commit per image (default: dry run).
+    #[arg(long)]
+    pub commit: bool,
+    /// Create (or reset) this branch at HEAD and commit on it.
+    #[arg(long, value_name = "NAME", requires = "commit")]
+    pub branch: Option<String>,
+    /// Push the branch after committing (token from the environment, see below).
+    #[arg(long, requires = "commit")]
+    pub push: bool,
+    /// The remote to push to: a configured name or a URL.
+    #[arg(long, value_name = "NAME", default_value = "origin", requires = "push")]
+    pub remote: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Commit author, `Name <email>`.
+    #[arg(long, value_name = "NAME <EMAIL>", value_parser = parse_author)]
+    pub author: Option<Person>,
+    /// Send requests for registry HOST to URL (a mirror, or a local registry). Repeatable;
+    /// overrides `registries:` in the config. An http:// URL is taken as insecure.
+    #[arg(long = "registry-endpoint", value_name = "HOST=URL", value_parser = super::parse_endpoint)]
+    pub registry_endpoints: Vec<(String, RegistryEndpoint)>,
+}
+
+fn parse_author(text: &str) -> Result<Person, String> {
+    Person::parse(text).map_err(|error| error.to_string())
+}
+
+impl RefreshArgs {
+    /// The library request, with the identity and token variables read from the environment.
+    fn request(&self) -> RefreshRequest {
+        let git_env = GIT_IDENTITY_VARIABLES
+            .iter()
+            .filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?)))
+            .collect();
+        let push = self.push.then(|| PushRequest {
+            remote: self.remote.clone(),
+            token: TOKEN_VARIABLES
+                .iter()
+                .find_map(|name| std::env::var(name).ok().filter(|t| !t.is_empty())),
+        });
+        RefreshRequest {
+            config: self.config.config.clone(),
+            commit: self.commit,
+            branch: self.branch.clone(),
+            push,
+            author: self.author.clone(),
+            git_env,
+            endpoints: self
+                .registry_endpoints
+                .iter()
+                .cloned()
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+}
+
+/// Runs `bundle pins refresh`.
+pub(super) fn run(args: &RefreshArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let report = runtime.block_on(pin_refresh::refresh(&args.request()))?;
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &report)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(summary(&report).as_bytes())?;
+    }
+    Ok(Outcome::Done)
+}
+
+/// The human-readable report.
+fn summary(report: &RefreshReport) -> String {
+    let mut text = String::new();
+    if report.bumps.is_empty() {
+        text.push_str("All pins are current: nothing to commit.\n");
+    }
+    for bump in &report.bumps {
+        let subject = bump.message.lines().next().unwrap_or_default();
+        let files: Vec<String> = bump.files.iter().map(|f| f.display().to_string()).collect();
+        match &bump.commit {
+            Some(commit) => {
+                let short = commit.get(..12).unwrap_or(commit);
+                text.push_str(&format!("{short} {subject}\n"));
+            }
+            None => text.push_str(&format!("would commit: {subject}\n")),
+        }
+        text.push_str(&format!(
+            "  {}@{}\n  files: {}\n",
+            bump.new.tag,
+            bump.new.digest,
+            files.join(", ")
+        ));
+    }
+    if report.dry_run && !report.bumps.is_empty() {
+        text.push_str("Dry run: nothing was written; add --commit to write and commit.\n");
+    }
+    if let Some(branch) = &report.branch {
+        let pushed = if report.pushed { ", pushed" } else { "" };
+        text.push_str(&format!("On branch {branch}{pushed}.\n"));
+    }
+    for (host, counts) in &report.requests {
+        text.push_str(&format!("{host}: {} requests\n", counts.total()));
+    }
+    text
+}
