@@ -904,13 +904,18 @@ fn transport_error(url: &Url, error: &reqwest::Error, timeout: Duration) -> Regi
             seconds: timeout.as_secs_f64(),
         };
     }
-    let mut cause = error.to_string();
+    // reqwest's own message repeats the URL; the causes below it say what happened.
+    let mut causes = Vec::new();
     let mut source = std::error::Error::source(error);
     while let Some(inner) = source {
-        cause.push_str(": ");
-        cause.push_str(&inner.to_string());
+        causes.push(inner.to_string());
         source = inner.source();
     }
+    let cause = if causes.is_empty() {
+        error.to_string()
+    } else {
+        causes.join(": ")
+    };
     RegistryError::Transport {
         url: url.to_string(),
         cause,
