@@ -1,0 +1,213 @@
+//! The `bundle` command line: the clap definitions and the glue from each command to the
+//! libraries. Kept in a library so that completions and the man page can reuse
+//! [`Cli::command`](clap::CommandFactory::command).
+#![deny(missing_docs)]
+
+mod pins;
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use bundle_gen::Config;
+use clap::{Args, Parser, Subcommand};
+
+pub use pins::PinsCommand;
+
+/// Generate the Kustomize tree of a Matrix chat stack (Tuwunel, LiveKit, lk-jwt-service) from
+/// one `bundle.yaml`, and keep its image pins fresh.
+#[derive(Debug, Parser)]
+#[command(
+    name = "bundle",
+    version,
+    after_help = ROOT_HELP,
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const ROOT_HELP: &str = "\
+Examples:
+  bundle validate                        check ./bundle.yaml
+  bundle gen                             write ./base and ./overlays from it
+  bundle gen --check                     CI: fail if the committed tree is out of date
+  bundle csp --config site/bundle.yaml   print CSP sources for a web client
+
+Exit codes:
+  0  success
+  1  `gen --check`: the tree on disk is out of date
+  2  error: invalid or refused config, I/O failure, bad arguments";
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate `base/` and `overlays/` from bundle.yaml (or check them with --check).
+    #[command(after_help = GEN_HELP)]
+    Gen(GenArgs),
+    /// Check bundle.yaml: parse it and apply every guard, without writing anything.
+    #[command(after_help = VALIDATE_HELP)]
+    Validate(ConfigArgs),
+    /// Print the Content-Security-Policy sources a web client on another origin needs.
+    #[command(after_help = CSP_HELP)]
+    Csp(ConfigArgs),
+    /// Inspect and refresh the image pins in bundle.yaml.
+    #[command(subcommand)]
+    Pins(PinsCommand),
+}
+
+const GEN_HELP: &str = "\
+Examples:
+  bundle gen                               ./bundle.yaml -> ./base, ./overlays
+  bundle gen --config site.yaml --out gitops
+  bundle gen --check                       list out-of-date files, write nothing
+
+The tree is rendered and checked in memory first: a refused config changes nothing on disk.
+Only files that start with the generated-file header are replaced or removed.
+
+Exit codes:
+  0  success (with --check: the tree is up to date)
+  1  --check: some files are out of date (they are listed)
+  2  error: invalid or refused config, I/O failure";
+
+const VALIDATE_HELP: &str = "\
+Examples:
+  bundle validate
+  bundle validate --config site/bundle.yaml
+
+Every refused setting is listed with its key, the reason and the fix.
+
+Exit codes:
+  0  the config is valid
+  2  the config is invalid or refused, or cannot be read";
+
+const CSP_HELP: &str = "\
+Examples:
+  bundle csp
+  bundle csp --config site/bundle.yaml
+
+Prints one line per directive (connect-src, media-src, img-src) with the sources to add:
+https:// and wss:// of the server name and of an external LiveKit host, never http:// or ws://.
+
+Exit codes:
+  0  success
+  2  the config is invalid or refused, or cannot be read";
+
+/// Where the config is.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// The site config.
+    #[arg(long, short, value_name = "FILE", default_value = "bundle.yaml")]
+    pub config: PathBuf,
+}
+
+/// Arguments of `bundle gen`.
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// The site config.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Directory that holds (or will hold) `base/` and `overlays/`.
+    #[arg(long, short, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+    /// Write nothing; exit 1 and list every file that differs from what would be generated.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// How a successful command ended, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done (exit 0).
+    Done,
+    /// `gen --check` found files that are out of date (exit 1).
+    OutOfDate,
+}
+
+/// Runs one command, printing its results to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Gen(args) => generate(&args, out),
+        Command::Validate(args) => validate(&args, out),
+        Command::Csp(args) => csp(&args, out),
+        Command::Pins(command) => pins::run(command, out),
+    }
+}
+
+/// Reads and checks the config; errors name the file.
+fn load_config(path: &Path) -> anyhow::Result<Config> {
+    let text = fs::read_to_string(path)
+        .with_context(|| format!("cannot read the config {}", path.display()))?;
+    Config::from_yaml(&text).with_context(|| format!("{}", path.display()))
+}
+
+fn validate(args: &ConfigArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let config = load_config(&args.config)?;
+    let overlays: Vec<&str> = config.variants.keys().map(|name| name.dir_name()).collect();
+    writeln!(
+        out,
+        "{} is valid; overlays: {}",
+        args.config.display(),
+        overlays.join(", ")
+    )?;
+    Ok(Outcome::Done)
+}
+
+fn csp(args: &ConfigArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let config = load_config(&args.config)?;
+    write!(out, "{}", bundle_gen::csp_sources(&config))?;
+    Ok(Outcome::Done)
+}
+
+fn generate(args: &GenArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let config = load_config(&args.config.config)?;
+    let tree = bundle_gen::render(&config).context("cannot render the tree")?;
+    let root = args.out.display();
+    if args.check {
+        let report = tree
+            .check(&args.out)
+            .with_context(|| format!("cannot compare the tree with {root}"))?;
+        if report.is_clean() {
+            writeln!(out, "up to date: {} files in {root}", tree.len())?;
+            return Ok(Outcome::Done);
+        }
+        for (kind, paths) in [
+            ("out of date", &report.out_of_date),
+            ("missing", &report.missing),
+            ("stale", &report.stale),
+        ] {
+            for path in paths {
+                writeln!(out, "{kind}: {path}")?;
+            }
+        }
+        return Ok(Outcome::OutOfDate);
+    }
+    let report = tree
+        .write_to(&args.out)
+        .with_context(|| format!("cannot write the tree to {root}"))?;
+    for path in &report.written {
+        writeln!(out, "wrote {path}")?;
+    }
+    for path in &report.removed {
+        writeln!(out, "removed {path}")?;
+    }
+    writeln!(
+        out,
+        "{root}: {} written, {} unchanged, {} removed",
+        report.written.len(),
+        report.unchanged.len(),
+        report.removed.len()
+    )?;
+    Ok(Outcome::Done)
+}
+
+/// Whether `error` is a closed stdout (`bundle csp | head -1`), which is not a failure.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
