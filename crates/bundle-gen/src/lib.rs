@@ -7,6 +7,8 @@ mod config;
 mod csp;
 mod images;
 mod load;
+mod render;
+mod tree;
 mod validate;
 
 pub use config::{
@@ -21,4 +23,6 @@ pub use images::{
     SemverPolicy, Tag, UpdatePolicy,
 };
 pub use load::ConfigError;
+pub use render::{RenderError, render, render_objects};
+pub use tree::{CheckReport, GENERATED_HEADER, Tree, WriteError, WriteReport, is_generated};
 pub use validate::Violation;

@@ -1,0 +1,382 @@
+//! Bundled LiveKit: Deployment `livekit`, its config file, Services `livekit-signaling`
+//! (ClusterIP, behind the ingress) and `livekit-rtc` (LoadBalancer for media), NetworkPolicy,
+//! and (dev clusters only) the keys Secret; plus what TURN over TLS adds to them.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::core::v1::{
+    ConfigMapVolumeSource, Container, ContainerPort, PodSpec, PodTemplateSpec, Secret, Service,
+    ServicePort, ServiceSpec, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde_json::json;
+
+use super::homeserver::meta_labels_only;
+use super::kustomize::{PatchOp, PatchTarget};
+use super::lk_jwt::KeysSecret;
+use super::pod::{
+    app_labels, container_security, http_probe, meta, mount, pod_security, resources,
+    secret_volume, selector, tmp_mount, tmp_volume,
+};
+use super::policy::{from_anywhere, from_namespace_and_ingress, network_policy, tcp, udp};
+use super::{Object, Refs, RenderError, to_json};
+use crate::config::{Livekit, RawConfig, Turn, Variant};
+use crate::tree::GENERATED_HEADER;
+
+/// Name of the Deployment and its pods' `app` label.
+pub(super) const NAME: &str = "livekit";
+/// The generated ConfigMap holding [`CONFIG_FILE`].
+pub(super) const CONFIG_MAP: &str = "livekit-config";
+/// LiveKit's config file name (key in the ConfigMap, file in the components).
+pub(super) const CONFIG_FILE: &str = "config.yaml";
+/// The ClusterIP Service the ingress sends `/rtc` and `/twirp` to.
+pub(super) const SIGNALING_SERVICE: &str = "livekit-signaling";
+/// The LoadBalancer Service carrying media (and TURN over TLS).
+pub(super) const RTC_SERVICE: &str = "livekit-rtc";
+const POLICY: &str = "livekit-policy";
+
+const UID: i64 = 10030;
+const CONFIG_DIR: &str = "/etc/livekit";
+const KEYS_DIR: &str = "/etc/livekit-keys";
+const KEYS_FILE: &str = "keys.yaml";
+const TURN_DIR: &str = "/etc/livekit-turn";
+/// LiveKit always advertises `turns:<domain>:443`, so the LoadBalancer listens there.
+const TURN_PUBLIC_PORT: i32 = 443;
+
+/// LiveKit's config file. LiveKit refuses unknown keys at startup, so only keys it knows are
+/// written. Keys come from a key file, not from the config.
+pub(super) fn config_yaml(livekit: &Livekit, turn: Option<&Turn>) -> Result<String, RenderError> {
+    let rtc = &livekit.rtc;
+    let mut rtc_config = json!({
+        "tcp_port": rtc.tcp_port,
+        // One UDP mux port; without it LiveKit listens on 50000-60000.
+        "udp_port": rtc.udp_port,
+    });
+    match &rtc.node_ip {
+        // The LoadBalancer's public IP; STUN discovery would find the node's instead.
+        Some(node_ip) => {
+            rtc_config["use_external_ip"] = json!(false);
+            rtc_config["node_ip"] = json!(node_ip);
+        }
+        None => rtc_config["use_external_ip"] = json!(rtc.use_external_ip),
+    }
+    let mut config = json!({
+        "port": rtc.signaling_port,
+        "key_file": format!("{KEYS_DIR}/{KEYS_FILE}"),
+        "rtc": rtc_config,
+        // lk-jwt decides who may create rooms; with auto_create anyone holding a token could.
+        "room": {"auto_create": false},
+        "logging": {"level": "info"},
+    });
+    if let Some(turn) = turn {
+        // TURN over TLS only: no `udp_port`, relayed media always rides TLS.
+        config["turn"] = json!({
+            "enabled": true,
+            "domain": turn.domain,
+            "tls_port": turn.tls_port,
+            "cert_file": format!("{TURN_DIR}/tls.crt"),
+            "key_file": format!("{TURN_DIR}/tls.key"),
+        });
+    }
+    let body = serde_norway::to_string(&config).map_err(|error| RenderError::Serialize {
+        what: "LiveKit config".to_owned(),
+        reason: error.to_string(),
+    })?;
+    Ok(format!("{GENERATED_HEADER}{body}"))
+}
+
+/// LiveKit's objects for the component, with TURN's additions when `turn` is given.
+pub(super) fn objects(
+    raw: &RawConfig,
+    variant: &Variant,
+    refs: &Refs,
+    turn: Option<&Turn>,
+) -> Result<Vec<Object>, RenderError> {
+    let livekit = &variant.livekit;
+    let keys = KeysSecret::of(raw, variant)?;
+    let mut objects = vec![
+        Object {
+            file: format!("{NAME}-deployment.yaml"),
+            value: to_json(
+                &deployment(livekit, refs, &keys, turn),
+                "LiveKit Deployment",
+            )?,
+        },
+        Object {
+            file: format!("{SIGNALING_SERVICE}-service.yaml"),
+            value: to_json(&signaling_service(livekit), "LiveKit signalling Service")?,
+        },
+        Object {
+            file: format!("{RTC_SERVICE}-service.yaml"),
+            value: to_json(&rtc_service(livekit, turn), "LiveKit RTC Service")?,
+        },
+    ];
+    if keys.inline {
+        objects.push(Object {
+            file: format!("{}.yaml", keys.name),
+            value: to_json(&inline_secret(livekit, &keys), "LiveKit keys Secret")?,
+        });
+    }
+    if raw.network_policy.enabled {
+        let mut media = vec![udp(livekit.rtc.udp_port), tcp(livekit.rtc.tcp_port)];
+        if let Some(turn) = turn {
+            media.push(tcp(turn.tls_port));
+        }
+        let policy = network_policy(
+            POLICY,
+            NAME,
+            vec![
+                // Media from anywhere on the internet.
+                from_anywhere(media),
+                // Signalling only through the ingress (or from the own namespace).
+                from_namespace_and_ingress(raw, vec![tcp(livekit.rtc.signaling_port)]),
+            ],
+        );
+        objects.push(Object {
+            file: format!("{NAME}-networkpolicy.yaml"),
+            value: to_json(&policy, "LiveKit NetworkPolicy")?,
+        });
+    }
+    Ok(objects)
+}
+
+fn port(name: &str, number: u16, protocol: &str) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.to_owned()),
+        container_port: i32::from(number),
+        protocol: Some(protocol.to_owned()),
+        ..ContainerPort::default()
+    }
+}
+
+fn turn_port(turn: &Turn) -> ContainerPort {
+    port("turns", turn.tls_port, "TCP")
+}
+
+fn turn_volume(turn: &Turn) -> Volume {
+    let tls = &turn.tls;
+    secret_volume(
+        "turn-tls",
+        &tls.existing_secret,
+        &[
+            (tls.cert_key.as_str(), "tls.crt"),
+            (tls.key_key.as_str(), "tls.key"),
+        ],
+    )
+}
+
+fn turn_mount() -> VolumeMount {
+    mount("turn-tls", TURN_DIR, true)
+}
+
+fn deployment(
+    livekit: &Livekit,
+    refs: &Refs,
+    keys: &KeysSecret,
+    turn: Option<&Turn>,
+) -> Deployment {
+    let rtc = &livekit.rtc;
+    let mut ports = vec![
+        port("signaling", rtc.signaling_port, "TCP"),
+        port("rtc-tcp", rtc.tcp_port, "TCP"),
+        port("rtc-udp", rtc.udp_port, "UDP"),
+    ];
+    let mut volumes = vec![
+        Volume {
+            name: "config".to_owned(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: refs.livekit_config.clone(),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+        // A key file rather than LIVEKIT_KEYS: the secret stays out of the process
+        // environment. Mode 0440: LiveKit refuses a key file with any "other" bit.
+        secret_volume(
+            "keys",
+            &keys.name,
+            &[(keys.livekit_keys_key.as_str(), KEYS_FILE)],
+        ),
+        tmp_volume(),
+    ];
+    let mut mounts = vec![
+        mount("config", CONFIG_DIR, true),
+        mount("keys", KEYS_DIR, true),
+        tmp_mount(),
+    ];
+    if let Some(turn) = turn {
+        ports.push(turn_port(turn));
+        volumes.push(turn_volume(turn));
+        mounts.push(turn_mount());
+    }
+    let container = Container {
+        name: NAME.to_owned(),
+        image: Some(refs.livekit_image.clone()),
+        image_pull_policy: Some("IfNotPresent".to_owned()),
+        args: Some(vec![
+            "--config".to_owned(),
+            format!("{CONFIG_DIR}/{CONFIG_FILE}"),
+        ]),
+        ports: Some(ports),
+        // `/` answers 200, or 406 when the node's stats are stale.
+        readiness_probe: Some(http_probe("/", "signaling", 10, 3)),
+        liveness_probe: Some(http_probe("/", "signaling", 15, 4)),
+        resources: Some(resources(&livekit.resources)),
+        security_context: Some(container_security()),
+        volume_mounts: Some(mounts),
+        ..Container::default()
+    };
+    Deployment {
+        metadata: meta(NAME, Some(NAME)),
+        spec: Some(DeploymentSpec {
+            replicas: Some(1),
+            // One SFU owns the LoadBalancer's ports and advertised IP: no overlap.
+            strategy: Some(DeploymentStrategy {
+                type_: Some("Recreate".to_owned()),
+                ..DeploymentStrategy::default()
+            }),
+            selector: selector(NAME),
+            template: PodTemplateSpec {
+                metadata: Some(meta_labels_only(NAME)),
+                spec: Some(PodSpec {
+                    automount_service_account_token: Some(false),
+                    enable_service_links: Some(false),
+                    security_context: Some(pod_security(UID)),
+                    containers: vec![container],
+                    volumes: Some(volumes),
+                    ..PodSpec::default()
+                }),
+            },
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
+}
+
+fn service_port(name: &str, port: i32, target: u16, protocol: &str) -> ServicePort {
+    ServicePort {
+        name: Some(name.to_owned()),
+        port,
+        target_port: Some(IntOrString::Int(i32::from(target))),
+        protocol: Some(protocol.to_owned()),
+        ..ServicePort::default()
+    }
+}
+
+fn signaling_service(livekit: &Livekit) -> Service {
+    let port = livekit.rtc.signaling_port;
+    Service {
+        metadata: meta(SIGNALING_SERVICE, Some(NAME)),
+        spec: Some(ServiceSpec {
+            selector: Some(app_labels(NAME)),
+            ports: Some(vec![service_port(
+                "signaling",
+                i32::from(port),
+                port,
+                "TCP",
+            )]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    }
+}
+
+fn turn_service_port(turn: &Turn) -> ServicePort {
+    service_port("turns", TURN_PUBLIC_PORT, turn.tls_port, "TCP")
+}
+
+/// Media ports with port = targetPort (LiveKit advertises the port it listens on). No
+/// `externalTrafficPolicy: Local`: a moved pod would leave the LoadBalancer IP dark.
+fn rtc_service(livekit: &Livekit, turn: Option<&Turn>) -> Service {
+    let rtc = &livekit.rtc;
+    let mut labels = app_labels(NAME);
+    labels.extend(rtc.service_labels.clone());
+    let mut ports = vec![
+        service_port("rtc-udp", i32::from(rtc.udp_port), rtc.udp_port, "UDP"),
+        service_port("rtc-tcp", i32::from(rtc.tcp_port), rtc.tcp_port, "TCP"),
+    ];
+    if let Some(turn) = turn {
+        ports.push(turn_service_port(turn));
+    }
+    let mut metadata = meta(RTC_SERVICE, None);
+    metadata.labels = Some(labels);
+    metadata.annotations =
+        Some(rtc.service_annotations.clone()).filter(|annotations| !annotations.is_empty());
+    Service {
+        metadata,
+        spec: Some(ServiceSpec {
+            type_: Some("LoadBalancer".to_owned()),
+            selector: Some(app_labels(NAME)),
+            ports: Some(ports),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    }
+}
+
+fn inline_secret(livekit: &Livekit, keys: &KeysSecret) -> Secret {
+    let api_key = &livekit.keys.api_key;
+    let api_secret = &livekit.keys.api_secret;
+    Secret {
+        metadata: meta(&keys.name, Some(NAME)),
+        type_: Some("Opaque".to_owned()),
+        string_data: Some(BTreeMap::from([
+            (
+                keys.livekit_keys_key.clone(),
+                format!("{api_key}: {api_secret}"),
+            ),
+            (keys.api_key_key.clone(), api_key.clone()),
+            (keys.api_secret_key.clone(), api_secret.clone()),
+        ])),
+        ..Secret::default()
+    }
+}
+
+/// TURN's patches to the LiveKit component's objects: `(file stem, target, operations)`,
+/// appending what [`objects`] appends when given `turn`.
+pub(super) fn turn_patches(
+    raw: &RawConfig,
+    turn: &Turn,
+) -> Result<Vec<(String, PatchTarget, Vec<PatchOp>)>, RenderError> {
+    let container = "/spec/template/spec/containers/0";
+    let mut patches = vec![
+        (
+            format!("{NAME}-deployment-patch.yaml"),
+            PatchTarget::new("apps", "v1", "Deployment", NAME),
+            vec![
+                PatchOp::append(
+                    &format!("{container}/ports"),
+                    to_json(&turn_port(turn), "TURN port")?,
+                ),
+                PatchOp::append(
+                    "/spec/template/spec/volumes",
+                    to_json(&turn_volume(turn), "TURN volume")?,
+                ),
+                PatchOp::append(
+                    &format!("{container}/volumeMounts"),
+                    to_json(&turn_mount(), "TURN mount")?,
+                ),
+            ],
+        ),
+        (
+            format!("{RTC_SERVICE}-service-patch.yaml"),
+            PatchTarget::new("", "v1", "Service", RTC_SERVICE),
+            vec![PatchOp::append(
+                "/spec/ports",
+                to_json(&turn_service_port(turn), "TURN Service port")?,
+            )],
+        ),
+    ];
+    if raw.network_policy.enabled {
+        patches.push((
+            format!("{NAME}-networkpolicy-patch.yaml"),
+            PatchTarget::new("networking.k8s.io", "v1", "NetworkPolicy", POLICY),
+            vec![PatchOp::append(
+                "/spec/ingress/0/ports",
+                to_json(&tcp(turn.tls_port), "TURN policy port")?,
+            )],
+        ));
+    }
+    Ok(patches)
+}

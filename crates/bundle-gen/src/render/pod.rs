@@ -1,0 +1,152 @@
+//! Pieces every pod shares: the Kubernetes "restricted" pod-security settings, `/tmp`,
+//! resources, probes, labels and Secret files.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Capabilities, EmptyDirVolumeSource, HTTPGetAction, KeyToPath, PodSecurityContext, Probe,
+    ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::config::Resources;
+
+/// Mode of Secret files: readable by owner (root) and group (the pod's `fsGroup`), nothing
+/// for others. LiveKit refuses a key file with any "other" bit, and 0440 keeps the rest private.
+pub(super) const SECRET_FILE_MODE: i32 = 0o440;
+
+/// `app: <name>`, the label the chart selects pods by.
+pub(super) fn app_labels(app: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([("app".to_owned(), app.to_owned())])
+}
+
+/// Metadata with a name and, when given, the `app` label.
+pub(super) fn meta(name: &str, app: Option<&str>) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        labels: app.map(app_labels),
+        ..ObjectMeta::default()
+    }
+}
+
+/// Selects the pods of `app`.
+pub(super) fn selector(app: &str) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(app_labels(app)),
+        ..LabelSelector::default()
+    }
+}
+
+/// Pod-level settings of the restricted profile. None of the images declares a USER, so
+/// `runAsNonRoot` alone would stop the pod: the numeric user and group are set explicitly
+/// (10000 and above, clear of host accounts), and `fsGroup` makes volumes and 0440 Secret files
+/// readable by that group.
+pub(super) fn pod_security(uid: i64) -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(uid),
+        run_as_group: Some(uid),
+        fs_group: Some(uid),
+        fs_group_change_policy: Some("OnRootMismatch".to_owned()),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".to_owned(),
+            ..SeccompProfile::default()
+        }),
+        ..PodSecurityContext::default()
+    }
+}
+
+/// Container-level settings of the restricted profile, with a read-only root filesystem.
+pub(super) fn container_security() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".to_owned()]),
+            ..Capabilities::default()
+        }),
+        privileged: Some(false),
+        read_only_root_filesystem: Some(true),
+        ..SecurityContext::default()
+    }
+}
+
+/// The writable `/tmp` a read-only root filesystem needs.
+pub(super) fn tmp_volume() -> Volume {
+    Volume {
+        name: "tmp".to_owned(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    }
+}
+
+/// Mounts [`tmp_volume`] at `/tmp`.
+pub(super) fn tmp_mount() -> VolumeMount {
+    mount("tmp", "/tmp", false)
+}
+
+/// A volume mount.
+pub(super) fn mount(volume: &str, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: volume.to_owned(),
+        mount_path: path.to_owned(),
+        read_only: read_only.then_some(true),
+        ..VolumeMount::default()
+    }
+}
+
+/// A Secret volume exposing `items` (`key in the Secret` -> `file name`) with
+/// [`SECRET_FILE_MODE`].
+pub(super) fn secret_volume(volume: &str, secret: &str, items: &[(&str, &str)]) -> Volume {
+    Volume {
+        name: volume.to_owned(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(secret.to_owned()),
+            default_mode: Some(SECRET_FILE_MODE),
+            items: Some(
+                items
+                    .iter()
+                    .map(|(key, path)| KeyToPath {
+                        key: (*key).to_owned(),
+                        path: (*path).to_owned(),
+                        ..KeyToPath::default()
+                    })
+                    .collect(),
+            ),
+            ..SecretVolumeSource::default()
+        }),
+        ..Volume::default()
+    }
+}
+
+/// Requests and limits from the config (empty maps are left out).
+pub(super) fn resources(config: &Resources) -> ResourceRequirements {
+    let quantities = |map: &BTreeMap<String, String>| {
+        (!map.is_empty()).then(|| {
+            map.iter()
+                .map(|(name, value)| (name.clone(), Quantity(value.clone())))
+                .collect()
+        })
+    };
+    ResourceRequirements {
+        requests: quantities(&config.requests),
+        limits: quantities(&config.limits),
+        ..ResourceRequirements::default()
+    }
+}
+
+/// An HTTP GET probe on a named container port.
+pub(super) fn http_probe(path: &str, port: &str, period: i32, failures: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_owned()),
+            port: IntOrString::String(port.to_owned()),
+            ..HTTPGetAction::default()
+        }),
+        period_seconds: Some(period),
+        failure_threshold: Some(failures),
+        timeout_seconds: Some(5),
+        ..Probe::default()
+    }
+}
