@@ -1,0 +1,355 @@
+//! What the rendered objects must say, one behaviour per test (DESIGN section 5).
+
+use bundle_gen::{OverlayName, RenderError, render, render_objects};
+use serde_json::{Value, json};
+
+use crate::support::{all_configs, fixture, object_key};
+
+fn objects(stem: &str, overlay: OverlayName) -> Vec<Value> {
+    render_objects(&fixture(stem), overlay).unwrap()
+}
+
+fn find<'a>(objects: &'a [Value], key: &str) -> &'a Value {
+    objects
+        .iter()
+        .find(|object| object_key(object) == key)
+        .unwrap_or_else(|| panic!("no {key} among {:?}", keys(objects)))
+}
+
+fn keys(objects: &[Value]) -> Vec<String> {
+    objects.iter().map(object_key).collect()
+}
+
+fn env_value<'a>(container: &'a Value, name: &str) -> Option<&'a Value> {
+    container["env"]
+        .as_array()?
+        .iter()
+        .find(|var| var["name"] == name)
+        .map(|var| &var["value"])
+}
+
+fn ingress_paths(objects: &[Value]) -> Vec<(String, String)> {
+    find(objects, "Ingress/matrix-ingress")["spec"]["rules"][0]["http"]["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|path| {
+            (
+                path["path"].as_str().unwrap().to_owned(),
+                path["backend"]["service"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn pod_specs(objects: &[Value]) -> Vec<(String, &Value)> {
+    objects
+        .iter()
+        .filter(|object| object["spec"]["template"]["spec"].is_object())
+        .map(|object| (object_key(object), &object["spec"]["template"]["spec"]))
+        .collect()
+}
+
+#[test]
+fn external_overlay_deploys_no_livekit_object_and_no_livekit_route() {
+    let objects = objects("site", OverlayName::External);
+    let livekit: Vec<String> = keys(&objects)
+        .into_iter()
+        .filter(|key| key.contains("livekit"))
+        .collect();
+    assert!(
+        livekit.is_empty(),
+        "LiveKit objects in external: {livekit:?}"
+    );
+    let routes = ingress_paths(&objects);
+    assert!(
+        routes
+            .iter()
+            .all(|(path, _)| path != "/rtc" && path != "/twirp"),
+        "{routes:?}"
+    );
+}
+
+#[test]
+fn external_overlay_points_lk_jwt_at_the_external_sfu_and_its_keys_secret() {
+    let objects = objects("site", OverlayName::External);
+    let pod = &find(&objects, "Deployment/lk-jwt-service")["spec"]["template"]["spec"];
+    assert_eq!(
+        env_value(&pod["containers"][0], "LIVEKIT_URL"),
+        Some(&json!("wss://livekit.example.net"))
+    );
+    let secrets: Vec<&Value> = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|volume| volume["secret"]["secretName"].as_str().map(|_| volume))
+        .collect();
+    assert_eq!(secrets.len(), 1);
+    assert_eq!(secrets[0]["secret"]["secretName"], "livekit-external-keys");
+}
+
+#[test]
+fn bundled_overlays_route_rtc_and_twirp_to_livekit_signaling() {
+    for overlay in [OverlayName::Bundled, OverlayName::BundledTurn] {
+        let routes = ingress_paths(&objects("site", overlay));
+        for path in ["/rtc", "/twirp"] {
+            assert!(
+                routes.contains(&(path.to_owned(), "livekit-signaling".to_owned())),
+                "{overlay:?}: {routes:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn well_known_path_is_implementation_specific_and_matrix_is_prefix() {
+    let objects = objects("site", OverlayName::Bundled);
+    let paths = &find(&objects, "Ingress/matrix-ingress")["spec"]["rules"][0]["http"]["paths"];
+    let path_type = |path: &str| {
+        paths
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|entry| entry["path"] == path)
+            .map(|entry| entry["pathType"].clone())
+    };
+    assert_eq!(
+        path_type("/.well-known/matrix"),
+        Some(json!("ImplementationSpecific"))
+    );
+    assert_eq!(path_type("/_matrix"), Some(json!("Prefix")));
+}
+
+#[test]
+fn turn_maps_public_port_443_to_the_container_tls_port_above_1024() {
+    let objects = objects("site", OverlayName::BundledTurn);
+    let ports = &find(&objects, "Service/livekit-rtc")["spec"]["ports"];
+    let turns = ports
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|port| port["name"] == "turns")
+        .unwrap();
+    assert_eq!(turns["port"], 443);
+    assert_eq!(turns["targetPort"], 5349);
+    assert!(find(&objects, "Service/livekit-rtc")["spec"]["externalTrafficPolicy"].is_null());
+}
+
+#[test]
+fn rtc_ports_have_port_equal_to_target_port() {
+    let objects = objects("site", OverlayName::Bundled);
+    for port in find(&objects, "Service/livekit-rtc")["spec"]["ports"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(port["port"], port["targetPort"], "{port}");
+    }
+}
+
+#[test]
+fn livekit_config_disables_room_auto_create_and_advertises_the_node_ip() {
+    let objects = objects("site", OverlayName::Bundled);
+    let config_map = objects
+        .iter()
+        .find(|object| object_key(object).starts_with("ConfigMap/livekit-config-"))
+        .unwrap();
+    let text = config_map["data"]["config.yaml"].as_str().unwrap();
+    let config: Value = serde_norway::from_str(text).unwrap();
+    assert_eq!(config["room"]["auto_create"], false);
+    assert_eq!(config["rtc"]["node_ip"], "203.0.113.10");
+    assert_eq!(config["rtc"]["use_external_ip"], false);
+    assert!(config["turn"].is_null(), "TURN is only in bundled-turn");
+}
+
+#[test]
+fn livekit_turn_config_is_tls_only() {
+    let objects = objects("site", OverlayName::BundledTurn);
+    let config_map = objects
+        .iter()
+        .find(|object| object_key(object).starts_with("ConfigMap/livekit-config-"))
+        .unwrap();
+    let config: Value =
+        serde_norway::from_str(config_map["data"]["config.yaml"].as_str().unwrap()).unwrap();
+    assert_eq!(config["turn"]["enabled"], true);
+    assert_eq!(config["turn"]["tls_port"], 5349);
+    assert_eq!(config["turn"]["domain"], "turn.example.org");
+    assert!(config["turn"]["udp_port"].is_null());
+}
+
+#[test]
+fn every_pod_runs_under_the_restricted_profile() {
+    for (name, config) in all_configs() {
+        for overlay in config.variants.keys() {
+            for (key, pod) in pod_specs(&render_objects(&config, *overlay).unwrap()) {
+                let context = format!("{name} {overlay:?} {key}");
+                let security = &pod["securityContext"];
+                assert_eq!(security["runAsNonRoot"], true, "{context}");
+                assert!(
+                    security["runAsUser"].as_i64().unwrap() >= 10000,
+                    "{context}"
+                );
+                assert!(security["runAsGroup"].as_i64().is_some(), "{context}");
+                assert_eq!(
+                    security["seccompProfile"]["type"], "RuntimeDefault",
+                    "{context}"
+                );
+                assert_eq!(pod["automountServiceAccountToken"], false, "{context}");
+                for container in pod["containers"].as_array().unwrap() {
+                    let security = &container["securityContext"];
+                    assert_eq!(security["allowPrivilegeEscalation"], false, "{context}");
+                    assert_eq!(
+                        security["capabilities"]["drop"],
+                        json!(["ALL"]),
+                        "{context}"
+                    );
+                    assert_eq!(security["readOnlyRootFilesystem"], true, "{context}");
+                    assert_eq!(container["imagePullPolicy"], "IfNotPresent", "{context}");
+                    assert!(container["resources"]["requests"].is_object(), "{context}");
+                    let mounts = container["volumeMounts"].as_array().unwrap();
+                    assert!(
+                        mounts.iter().any(|mount| mount["mountPath"] == "/tmp"),
+                        "{context}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn secret_files_have_no_permission_bits_for_others() {
+    for (name, config) in all_configs() {
+        for overlay in config.variants.keys() {
+            for (key, pod) in pod_specs(&render_objects(&config, *overlay).unwrap()) {
+                for volume in pod["volumes"].as_array().unwrap() {
+                    if volume["secret"].is_object() {
+                        let mode = volume["secret"]["defaultMode"].as_i64().unwrap();
+                        assert_eq!(mode & 0o007, 0, "{name} {overlay:?} {key}: mode {mode:o}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn images_resolve_to_the_pins_in_each_form() {
+    let image = |stem: &str, overlay, key: &str| {
+        find(&objects(stem, overlay), key)["spec"]["template"]["spec"]["containers"][0]["image"]
+            .clone()
+    };
+    let hex = |digit: &str| digit.repeat(64);
+    assert_eq!(
+        image("site", OverlayName::Bundled, "Deployment/livekit"),
+        json!(format!(
+            "docker.io/livekit/livekit-server:v1.13.7@sha256:{}",
+            hex("2")
+        ))
+    );
+    assert_eq!(
+        image(
+            "digest-only",
+            OverlayName::External,
+            "StatefulSet/matrix-homeserver"
+        ),
+        json!(format!(
+            "mirror.example.net/matrix-construct/tuwunel@sha256:{}",
+            hex("4")
+        ))
+    );
+    assert_eq!(
+        image(
+            "dev-inline-secrets",
+            OverlayName::Bundled,
+            "Deployment/lk-jwt-service"
+        ),
+        json!("ghcr.io/element-hq/lk-jwt-service:0.7.0")
+    );
+}
+
+#[test]
+fn homeserver_config_binds_all_interfaces_and_serves_well_known() {
+    let objects = objects("site", OverlayName::Bundled);
+    let config_map = objects
+        .iter()
+        .find(|object| object_key(object).starts_with("ConfigMap/matrix-homeserver-config-"))
+        .unwrap();
+    let text = config_map["data"]["tuwunel.toml"].as_str().unwrap();
+    for line in [
+        "address = [\"0.0.0.0\"]",
+        "server_name = \"matrix.example.org\"",
+        "client = \"https://matrix.example.org\"",
+        "server = \"matrix.example.org:443\"",
+        "livekit_url = \"https://matrix.example.org\"",
+    ] {
+        assert!(
+            text.lines().any(|candidate| candidate == line),
+            "{line} missing:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn only_the_listed_overlays_and_the_components_they_need_are_rendered() {
+    let tree = render(&fixture("digest-only")).unwrap();
+    let dirs: Vec<&str> = tree
+        .files()
+        .filter_map(|(path, _)| path.strip_prefix("overlays/"))
+        .filter_map(|path| path.rsplit_once('/').map(|(dir, _)| dir))
+        .collect();
+    assert!(dirs.iter().all(|dir| *dir == "external"), "{dirs:?}");
+}
+
+#[test]
+fn inline_secrets_are_rendered_as_secrets_only_when_allowed() {
+    let objects = objects("dev-inline-secrets", OverlayName::Bundled);
+    find(&objects, "Secret/matrix-homeserver-secret");
+    let keys = find(&objects, "Secret/livekit-secret");
+    assert_eq!(
+        keys["stringData"]["LIVEKIT_KEYS"],
+        "devkey: dev-secret-that-is-at-least-32-characters-long"
+    );
+
+    let mut config = fixture("dev-inline-secrets");
+    config.raw.allow_inline_secrets = false;
+    assert!(matches!(
+        render(&config),
+        Err(RenderError::InlineSecretNotAllowed { .. })
+    ));
+}
+
+#[test]
+fn bundled_overlays_must_agree_on_livekit_settings_other_than_turn() {
+    let mut config = fixture("site");
+    if let Some(variant) = config.variants.get_mut(&OverlayName::BundledTurn) {
+        variant.livekit.rtc.udp_port = 7999;
+    }
+    assert!(matches!(
+        render(&config),
+        Err(RenderError::BundledVariantsDiffer { key: "rtc" })
+    ));
+}
+
+#[test]
+fn no_object_carries_the_argo_cd_instance_label() {
+    for (name, config) in all_configs() {
+        for overlay in config.variants.keys() {
+            for object in render_objects(&config, *overlay).unwrap() {
+                let text = object.to_string();
+                assert!(
+                    !text.contains("app.kubernetes.io/instance"),
+                    "{name}: {text}"
+                );
+                assert_eq!(
+                    object["metadata"]["labels"]["app.kubernetes.io/part-of"],
+                    "matrix-chat",
+                    "{name}: {}",
+                    object_key(&object)
+                );
+            }
+        }
+    }
+}
