@@ -196,9 +196,11 @@ fn table(report: &StatusReport) -> String {
     }
     for (host, counts) in &report.requests {
         text.push_str(&format!(
-            "{host}: {} requests (token {}, tag list {}, manifest HEAD {}, manifest GET {}, blob {})\n",
+            "{host}: {} requests (token {}, 401 challenge {}, tag list {}, manifest HEAD {}, \
+             manifest GET {}, blob {})\n",
             counts.total(),
             counts.token,
+            counts.challenge,
             counts.tag_list,
             counts.manifest_head,
             counts.manifest_get,
@@ -264,6 +266,7 @@ mod tests {
                     manifest_head: 2,
                     manifest_get: 1,
                     blob: 0,
+                    challenge: 1,
                 },
             )]),
         }
@@ -298,7 +301,7 @@ mod tests {
         assert_eq!(first["update"], true);
         assert_eq!(json["images"][1]["update"], false);
         assert_eq!(json["images"][1]["route"], "commit-unchanged");
-        assert_eq!(json["requests"], serde_json::json!({"ghcr.io": 8}));
+        assert_eq!(json["requests"], serde_json::json!({"ghcr.io": 9}));
         assert_eq!(json["requestKinds"]["ghcr.io"]["manifestHead"], 2);
     }
 
@@ -308,7 +311,7 @@ mod tests {
 IMAGE       CURRENT                          LATEST                           UPDATE  ROUTE
 homeserver  v1.9.2@sha256:aaaaaaaaaaaa       v1.9.3@sha256:bbbbbbbbbbbb       yes     bare-multiarch
 lkJwt       sha-1234567@sha256:cccccccccccc  sha-1234567@sha256:cccccccccccc  no      commit-unchanged
-ghcr.io: 8 requests (token 2, tag list 3, manifest HEAD 2, manifest GET 1, blob 0)
+ghcr.io: 9 requests (token 2, 401 challenge 1, tag list 3, manifest HEAD 2, manifest GET 1, blob 0)
 ";
         assert_eq!(table(&report()), expected);
     }

@@ -92,10 +92,13 @@ pub enum RequestKind {
     ManifestGet,
     /// A blob GET (image config, attestation).
     Blob,
+    /// Any API request answered 401: the registry's challenge, before the first request of a
+    /// repository can carry a token.
+    Challenge,
 }
 
-/// HTTP requests sent for one registry host, by kind. Every request sent counts, including
-/// ones answered 401 (the challenge), retried ones and redirect hops.
+/// HTTP requests sent for one registry host, by kind. Every request sent counts once:
+/// retried ones and redirect hops in their kind, ones answered 401 only in `challenge`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestCounts {
@@ -109,12 +112,19 @@ pub struct RequestCounts {
     pub manifest_get: u32,
     /// Blob GET requests.
     pub blob: u32,
+    /// API requests answered 401 (the challenge that starts the token flow).
+    pub challenge: u32,
 }
 
 impl RequestCounts {
     /// All requests.
     pub fn total(&self) -> u32 {
-        self.token + self.tag_list + self.manifest_head + self.manifest_get + self.blob
+        self.token
+            + self.tag_list
+            + self.manifest_head
+            + self.manifest_get
+            + self.blob
+            + self.challenge
     }
 
     /// Manifest requests, HEAD and GET.
@@ -129,6 +139,7 @@ impl RequestCounts {
             RequestKind::ManifestHead => &mut self.manifest_head,
             RequestKind::ManifestGet => &mut self.manifest_get,
             RequestKind::Blob => &mut self.blob,
+            RequestKind::Challenge => &mut self.challenge,
         };
         *slot += 1;
     }
@@ -291,8 +302,19 @@ impl Registry {
             .add(kind);
     }
 
+    /// The repository as the API names it: Docker Hub serves its official images (`nginx`)
+    /// under `library/`.
+    fn api_repository(&self, repository: &str) -> String {
+        if self.host == "docker.io" && !repository.contains('/') {
+            format!("library/{repository}")
+        } else {
+            repository.to_owned()
+        }
+    }
+
     fn api_url(&self, repository: &str, rest: &str) -> Result<Url, RegistryError> {
         validate_repository(repository)?;
+        let repository = self.api_repository(repository);
         self.base
             .join(&format!("v2/{repository}/{rest}"))
             .map_err(|e| RegistryError::InvalidEndpoint {
@@ -499,7 +521,7 @@ impl Registry {
         accept: &str,
         repository: &str,
     ) -> Result<Response, RegistryError> {
-        let scope = format!("repository:{repository}:pull");
+        let scope = format!("repository:{}:pull", self.api_repository(repository));
         let mut challenged = false;
         let mut attempts = 0;
         let mut waited = Duration::ZERO;
@@ -726,10 +748,13 @@ impl Registry {
             {
                 request = request.header(header::AUTHORIZATION, value);
             }
-            self.count(kind);
-            let response = request
-                .send()
-                .await
+            let response = request.send().await;
+            let counted_as = match &response {
+                Ok(r) if r.status() == StatusCode::UNAUTHORIZED => RequestKind::Challenge,
+                _ => kind,
+            };
+            self.count(counted_as);
+            let response = response
                 .map_err(|e| transport_error(&current, &e, self.options.request_timeout))?;
             if !response.status().is_redirection() {
                 return Ok(response);

@@ -238,7 +238,8 @@ async fn nothing_new_costs_one_token_the_tag_pages_and_one_manifest_head() {
     assert!(!status.update);
     let counts = report.requests["ghcr.io"];
     assert_eq!(counts.token, 1);
-    assert_eq!(counts.tag_list, 2, "the 401 challenge and the one page");
+    assert_eq!(counts.challenge, 1, "the first request is answered 401");
+    assert_eq!(counts.tag_list, 1);
     assert_eq!(
         (counts.manifest_head, counts.manifest_get, counts.blob),
         (1, 0, 0)
