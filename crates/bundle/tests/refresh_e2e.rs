@@ -1,0 +1,421 @@
+//! `bundle pins refresh` end to end: the real binary, a real git repository made from the
+//! repository's own `bundle.yaml` and its generated tree, the token-auth registry of
+//! `registry-fixture` filled with the three images' realistic tag sets, `kubectl kustomize` on
+//! every overlay afterwards, and a push to a local bare repository.
+//!
+//! The child processes run with an empty HOME, `GIT_CONFIG_NOSYSTEM` and `GIT_CONFIG_GLOBAL`
+//! pointing at an empty file, so no git config of the machine takes part, and with fixed
+//! author and committer dates.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
+
+use assert_cmd::Command;
+use bundle_gen::{Config, Digest, ImageName, Tag};
+use registry_fixture::{LkJwtRoute, Scenario, TestRegistry};
+use tempfile::TempDir;
+
+const BUMP_BRANCH: &str = "bundle/pin-bumps";
+const OVERLAYS: [&str; 3] = ["bundled", "bundled-turn", "external"];
+
+/// A pin as the test expects it: tag and digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Expected {
+    tag: Tag,
+    digest: Digest,
+}
+
+impl From<registry_fixture::Pin> for Expected {
+    fn from(pin: registry_fixture::Pin) -> Self {
+        Self {
+            tag: pin.tag,
+            digest: pin.digest,
+        }
+    }
+}
+
+/// The registry with the three images, and each image's pin before and after a refresh.
+struct Registries {
+    registry: TestRegistry,
+    pins: Vec<(ImageName, Expected, Expected)>,
+}
+
+async fn registries() -> Registries {
+    let registry = TestRegistry::start().await.expect("test registry");
+    let tuwunel = Scenario::tuwunel(&registry).await.expect("tuwunel");
+    let livekit = Scenario::livekit(&registry).await.expect("livekit");
+    let lk_jwt = Scenario::lk_jwt(&registry, LkJwtRoute::Label)
+        .await
+        .expect("lk-jwt-service");
+    // The repository's bundle.yaml keeps lk-jwt-service on `X.Y.Z` releases (semver policy).
+    let lk_jwt_before = lk_jwt.pin("0.6.0").expect("0.6.0 is pushed");
+    let lk_jwt_after = lk_jwt.newest_release.clone().expect("a newest release");
+    Registries {
+        registry,
+        pins: vec![
+            (
+                ImageName::Homeserver,
+                tuwunel.current.into(),
+                tuwunel.newest.into(),
+            ),
+            (
+                ImageName::Livekit,
+                livekit.current.into(),
+                livekit.newest.into(),
+            ),
+            (ImageName::LkJwt, lk_jwt_before.into(), lk_jwt_after.into()),
+        ],
+    }
+}
+
+/// A git repository (branch `main`, one commit) holding the repository's `bundle.yaml` with
+/// older pins, and the tree `bundle gen` makes from it.
+struct Site {
+    dir: TempDir,
+    home: TempDir,
+    git: git2::Repository,
+}
+
+impl Site {
+    fn new(pins: &[(ImageName, Expected, Expected)]) -> Self {
+        let repository_config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bundle.yaml");
+        let mut yaml = fs::read_to_string(repository_config).expect("the repository's bundle.yaml");
+        for (image, before, _) in pins {
+            yaml = pin_refresh::set_pin(&yaml, *image, &before.tag, &before.digest)
+                .expect("older pin written");
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let home = tempfile::tempdir().expect("temp home");
+        fs::write(home.path().join("gitconfig"), "").expect("empty global config");
+        fs::write(dir.path().join("bundle.yaml"), &yaml).expect("write config");
+        let mut options = git2::RepositoryInitOptions::new();
+        options.initial_head("main");
+        let git = git2::Repository::init_opts(dir.path(), &options).expect("init");
+        let site = Self { dir, home, git };
+        site.bundle(&["gen"]).success();
+        site.commit_everything("site with older pins");
+        site
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `bundle <args>` in the site, isolated from the machine's git config and credentials.
+    fn bundle(&self, args: &[&str]) -> assert_cmd::assert::Assert {
+        let home = self.home.path();
+        Command::cargo_bin("bundle")
+            .expect("the bundle binary")
+            .current_dir(self.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home)
+            .env("XDG_CONFIG_HOME", home)
+            .env("DOCKER_CONFIG", home)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", home.join("gitconfig"))
+            .env("GIT_AUTHOR_NAME", "Pin Bot")
+            .env("GIT_AUTHOR_EMAIL", "pins@example.org")
+            .env("GIT_AUTHOR_DATE", "1767225600 +0000")
+            .env("GIT_COMMITTER_NAME", "Pin Bot")
+            .env("GIT_COMMITTER_EMAIL", "pins@example.org")
+            .env("GIT_COMMITTER_DATE", "1767225600 +0000")
+            .args(args)
+            .assert()
+    }
+
+    fn commit_everything(&self, message: &str) {
+        let mut index = self.git.index().expect("index");
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .expect("add");
+        index.write().expect("write index");
+        let tree = self
+            .git
+            .find_tree(index.write_tree().expect("tree"))
+            .expect("tree");
+        let who = git2::Signature::new("Site", "site@example.org", &git2::Time::new(1, 0))
+            .expect("signature");
+        self.git
+            .commit(Some("HEAD"), &who, &who, message, &tree, &[])
+            .expect("commit");
+    }
+
+    fn head(&self) -> git2::Commit<'_> {
+        self.git
+            .head()
+            .expect("head")
+            .peel_to_commit()
+            .expect("commit")
+    }
+
+    /// Commits from HEAD back to (not including) `stop`, oldest first.
+    fn commits_since(&self, stop: git2::Oid) -> Vec<git2::Commit<'_>> {
+        let mut commits = Vec::new();
+        let mut commit = self.head();
+        while commit.id() != stop {
+            let parent = commit.parent(0).expect("a parent before the stop commit");
+            commits.push(commit);
+            commit = parent;
+        }
+        commits.reverse();
+        commits
+    }
+
+    fn changed_paths(&self, commit: &git2::Commit) -> Vec<String> {
+        let parent = commit.parent(0).expect("parent").tree().expect("tree");
+        self.git
+            .diff_tree_to_tree(Some(&parent), Some(&commit.tree().expect("tree")), None)
+            .expect("diff")
+            .deltas()
+            .filter_map(|delta| delta.new_file().path().map(|p| p.display().to_string()))
+            .collect()
+    }
+
+    /// Every file of the work tree (not `.git`).
+    fn files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        fn walk(dir: &Path, root: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+            for entry in fs::read_dir(dir).expect("read dir") {
+                let path = entry.expect("entry").path();
+                if path.ends_with(".git") {
+                    continue;
+                }
+                if path.is_dir() {
+                    walk(&path, root, out);
+                } else {
+                    let relative = path.strip_prefix(root).expect("inside").to_owned();
+                    out.push((relative, fs::read(&path).expect("read")));
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(self.path(), self.path(), &mut files);
+        files.sort();
+        files
+    }
+}
+
+fn endpoint_args(registry: &TestRegistry) -> Vec<String> {
+    ["ghcr.io", "docker.io"]
+        .iter()
+        .flat_map(|host| {
+            [
+                "--registry-endpoint".to_owned(),
+                format!("{host}={}", registry.endpoint()),
+            ]
+        })
+        .collect()
+}
+
+fn stdout_of(assert: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
+}
+
+fn stderr_of(assert: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&assert.get_output().stderr).into_owned()
+}
+
+fn kustomize(dir: &Path) -> String {
+    let output = Process::new("kubectl")
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        output.status.success(),
+        "kubectl kustomize {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf8")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refresh_commits_one_bump_per_image_pushes_and_a_second_run_adds_nothing() {
+    let Registries { registry, pins } = registries().await;
+    let site = Site::new(&pins);
+    let start = site.head().id();
+    let remote = tempfile::tempdir().expect("temp dir");
+    let bare = git2::Repository::init_bare(remote.path()).expect("bare repository");
+    let endpoints = endpoint_args(&registry);
+
+    // A dry run names every bump and changes nothing.
+    let before = site.files();
+    let mut args = vec!["pins", "refresh"];
+    args.extend(endpoints.iter().map(String::as_str));
+    let dry = site.bundle(&args).success();
+    let dry_out = stdout_of(&dry);
+    for (image, before_pin, after) in &pins {
+        let subject = format!(
+            "would commit: chore(pins): bump {} {} -> {}",
+            image.component(),
+            before_pin.tag,
+            after.tag
+        );
+        assert!(dry_out.contains(&subject), "{subject}\n{dry_out}");
+    }
+    assert_eq!(site.files(), before);
+    assert_eq!(site.head().id(), start);
+
+    // --commit --branch --push: one commit per image on the bump branch, pushed.
+    let remote_path = remote.path().to_str().expect("utf8 path");
+    let mut args = vec![
+        "pins",
+        "refresh",
+        "--commit",
+        "--branch",
+        BUMP_BRANCH,
+        "--push",
+        "--remote",
+        remote_path,
+    ];
+    args.extend(endpoints.iter().map(String::as_str));
+    let run = site.bundle(&args);
+    let run = run.success();
+    let run_out = stdout_of(&run);
+
+    let commits = site.commits_since(start);
+    assert_eq!(commits.len(), pins.len(), "{run_out}{}", stderr_of(&run));
+    for (commit, (image, before_pin, after)) in commits.iter().zip(&pins) {
+        let message = commit.message().expect("utf8 message");
+        let expected = format!(
+            "chore(pins): bump {component} {old_tag} -> {new_tag}\n\n\
+             images.{key}:\n  old: {old_tag}@{old_digest}\n  new: {new_tag}@{new_digest}\n\n\
+             Bundle-Image: {key}\nBundle-Digest: {new_digest}\n",
+            component = image.component(),
+            key = image.key(),
+            old_tag = before_pin.tag,
+            old_digest = before_pin.digest,
+            new_tag = after.tag,
+            new_digest = after.digest,
+        );
+        assert_eq!(message, expected);
+        // bundle.yaml and the one kustomization that lists this image (the generator owns
+        // which one that is).
+        let changed = site.changed_paths(commit);
+        assert_eq!(changed.len(), 2, "{changed:?}");
+        assert!(changed.contains(&"bundle.yaml".to_owned()), "{changed:?}");
+        let kustomization = changed
+            .iter()
+            .find(|path| path.ends_with("kustomization.yaml"))
+            .expect("a kustomization.yaml");
+        let content = commit
+            .tree()
+            .expect("tree")
+            .get_path(Path::new(kustomization))
+            .expect("in the commit")
+            .to_object(&site.git)
+            .expect("blob")
+            .peel_to_blob()
+            .expect("blob")
+            .content()
+            .to_vec();
+        let pin = format!("{}@{}", after.tag, after.digest);
+        assert!(
+            String::from_utf8_lossy(&content).contains(&pin),
+            "{kustomization} lacks {pin}"
+        );
+        assert_eq!(commit.author().name().expect("utf8"), "Pin Bot");
+        assert_eq!(commit.committer().when().seconds(), 1_767_225_600);
+    }
+
+    // bundle.yaml holds the new pins, the tree is what it generates, and every overlay that
+    // deploys an image now renders it as tag@digest.
+    let config =
+        Config::from_yaml(&fs::read_to_string(site.path().join("bundle.yaml")).expect("read"))
+            .expect("the refreshed config is valid");
+    for (image, _, after) in &pins {
+        let pin = config.raw.images.get(*image);
+        assert_eq!(pin.tag.as_ref(), Some(&after.tag));
+        assert_eq!(pin.digest.as_ref(), Some(&after.digest));
+    }
+    site.bundle(&["gen", "--check"]).success();
+    for overlay in OVERLAYS {
+        let objects = kustomize(&site.path().join("overlays").join(overlay));
+        for (image, before_pin, after) in &pins {
+            let deployed = *image != ImageName::Livekit || overlay != "external";
+            if deployed {
+                let reference = format!(":{}@{}", after.tag, after.digest);
+                assert!(objects.contains(&reference), "{overlay}: no {reference}");
+            }
+            assert!(
+                !objects.contains(before_pin.digest.as_str()),
+                "{overlay} still has {}",
+                before_pin.digest
+            );
+        }
+    }
+
+    // The main branch is where it was; the bump branch is checked out and pushed.
+    let head = site.head().id();
+    let main = site
+        .git
+        .find_branch("main", git2::BranchType::Local)
+        .expect("main");
+    assert_eq!(main.get().target(), Some(start));
+    let pushed = bare
+        .find_reference(&format!("refs/heads/{BUMP_BRANCH}"))
+        .expect("pushed branch");
+    assert_eq!(pushed.target(), Some(head));
+    assert!(
+        run_out.contains(&format!("On branch {BUMP_BRANCH}, pushed.")),
+        "{run_out}"
+    );
+
+    // The same run again finds every pin current: no commit, no push, no change.
+    let files = site.files();
+    let again = site.bundle(&args).success();
+    assert!(
+        stdout_of(&again).contains("All pins are current"),
+        "{}",
+        stdout_of(&again)
+    );
+    assert_eq!(site.head().id(), head);
+    assert_eq!(site.files(), files);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registry_failure_for_one_image_changes_nothing_and_exits_2() {
+    // lk-jwt-service is never pushed, so its lookup fails after the others succeeded.
+    let registry = TestRegistry::start().await.expect("test registry");
+    let tuwunel = Scenario::tuwunel(&registry).await.expect("tuwunel");
+    let livekit = Scenario::livekit(&registry).await.expect("livekit");
+    let lk_jwt_pin = Expected {
+        tag: "0.6.0".parse().expect("tag"),
+        digest: format!("sha256:{}", "c".repeat(64))
+            .parse()
+            .expect("digest"),
+    };
+    let pins = vec![
+        (
+            ImageName::Homeserver,
+            Expected::from(tuwunel.current),
+            Expected::from(tuwunel.newest),
+        ),
+        (
+            ImageName::Livekit,
+            Expected::from(livekit.current),
+            Expected::from(livekit.newest),
+        ),
+        (ImageName::LkJwt, lk_jwt_pin.clone(), lk_jwt_pin),
+    ];
+    let site = Site::new(&pins);
+    let start = site.head().id();
+    let before = site.files();
+
+    let endpoints = endpoint_args(&registry);
+    let mut args = vec!["pins", "refresh", "--commit", "--branch", BUMP_BRANCH];
+    args.extend(endpoints.iter().map(String::as_str));
+    let failed = site.bundle(&args).code(2);
+    let message = stderr_of(&failed);
+    assert!(message.contains("lkJwt"), "{message}");
+    assert!(message.contains("nothing was changed"), "{message}");
+    assert_eq!(site.head().id(), start);
+    assert_eq!(site.files(), before);
+    assert!(
+        site.git
+            .find_branch(BUMP_BRANCH, git2::BranchType::Local)
+            .is_err()
+    );
+}
