@@ -12,7 +12,8 @@ mod policy;
 mod registry;
 mod status;
 pub use policy::{
-    BareVersion, bare_multiarch_candidates, is_sha_tag, newest_latest_ci, semver_candidate, sha_tag,
+    BareVersion, bare_multiarch_candidates, is_downgrade, is_sha_tag, newest_latest_ci,
+    semver_candidate, sha_tag,
 };
 pub use registry::auth::{Challenge, CredentialSource, Credentials, env_var_name};
 pub use registry::client::{

@@ -2,7 +2,7 @@
 //! What the registry says about each candidate (is it a multi-arch index, which commit built
 //! it) is checked by the caller with as few requests as possible.
 
-use bundle_gen::{SemverPolicy, Tag};
+use bundle_gen::{SemverPolicy, Tag, UpdatePolicy};
 
 /// A bare release version: `vX.Y.Z` or `vX.Y.Z.W`, nothing before or after. Ordered
 /// numerically, part by part (`v1.9.3` < `v1.9.3.1` < `v1.10.0`).
@@ -53,6 +53,34 @@ pub fn semver_candidate(tags: &[Tag], policy: &SemverPolicy) -> Option<Tag> {
         .filter(|(v, _)| policy.range.as_ref().is_none_or(|range| range.matches(v)))
         .max_by(|a, b| a.0.cmp(&b.0))
         .map(|(_, t)| t.clone())
+}
+
+/// Whether moving from `current` to `candidate` would go back to an older version under the
+/// policy's ordering (e.g. the pin was moved by hand to a pre-release or a version outside
+/// the range). Such a candidate is reported but is not an update. Tags the policy cannot
+/// order are never a downgrade.
+pub fn is_downgrade(policy: &UpdatePolicy, current: &Tag, candidate: &Tag) -> bool {
+    match policy {
+        UpdatePolicy::BareMultiarch(_) => {
+            match (
+                BareVersion::parse(current.as_str()),
+                BareVersion::parse(candidate.as_str()),
+            ) {
+                (Some(current), Some(candidate)) => current > candidate,
+                _ => false,
+            }
+        }
+        UpdatePolicy::Semver(policy) => {
+            match (
+                semver_of(current.as_str(), policy),
+                semver_of(candidate.as_str(), policy),
+            ) {
+                (Some(current), Some(candidate)) => current > candidate,
+                _ => false,
+            }
+        }
+        UpdatePolicy::Commit(_) | UpdatePolicy::Manual(_) => false,
+    }
 }
 
 /// The newest `latest-ci_<unix time>` tag, by the number (not by text order). The bare
@@ -241,6 +269,19 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn a_hand_pinned_newer_version_is_not_downgraded() {
+        let semver = UpdatePolicy::Semver(livekit_policy(Some("^1"), false));
+        let tag = |t: &str| t.parse::<Tag>().unwrap();
+        assert!(is_downgrade(&semver, &tag("v1.14.0-rc.1"), &tag("v1.13.7")));
+        assert!(is_downgrade(&semver, &tag("v2.0.0"), &tag("v1.13.7")));
+        assert!(!is_downgrade(&semver, &tag("v1.13.5"), &tag("v1.13.7")));
+        assert!(!is_downgrade(&semver, &tag("latest"), &tag("v1.13.7")));
+        let bare = UpdatePolicy::BareMultiarch(bundle_gen::BareMultiarchPolicy::default());
+        assert!(is_downgrade(&bare, &tag("v1.9.3.1"), &tag("v1.9.3")));
+        assert!(!is_downgrade(&bare, &tag("v1.9.3"), &tag("v1.9.3.1")));
     }
 
     #[test]

@@ -96,7 +96,8 @@ pub struct ImageStatus {
     pub current: CurrentPin,
     /// The newest pin the policy allows; `None` only for a `manual` image without a full pin.
     pub latest: Option<Pin>,
-    /// Whether `latest` differs from `current`.
+    /// Whether `latest` differs from `current` and is not older than it (a pin moved by hand
+    /// to a newer version than the policy allows is left alone).
     pub update: bool,
     /// How `latest` was found.
     pub route: Route,
@@ -315,7 +316,13 @@ async fn check_image(
         }
     };
     let update = latest.as_ref().is_some_and(|l| {
-        current.tag.as_ref() != Some(&l.tag) || current.digest.as_ref() != Some(&l.digest)
+        let differs =
+            current.tag.as_ref() != Some(&l.tag) || current.digest.as_ref() != Some(&l.digest);
+        let downgrade = current
+            .tag
+            .as_ref()
+            .is_some_and(|tag| policy::is_downgrade(&pin.policy, tag, &l.tag));
+        differs && !downgrade
     });
     Ok(ImageStatus {
         name,
