@@ -14,8 +14,8 @@ use crate::validate::{self, Violation};
 /// Why a `bundle.yaml` was not accepted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
-    /// The text is not a YAML mapping at all.
-    #[error("bundle.yaml is not a valid YAML mapping: {message}{}", at(*.line))]
+    /// The text is not YAML, or not a mapping at its top.
+    #[error("not a valid config: {message}{}", near(*.line))]
     Syntax {
         /// What the YAML parser reported.
         message: String,
@@ -65,8 +65,8 @@ fn at(line: Option<usize>) -> String {
         .unwrap_or_default()
 }
 
-/// For values, the parser knows only roughly where: a value rejected after parsing (a digest)
-/// is reported at the start of its enclosing mapping.
+/// For values and syntax, the parser knows only roughly where: a value rejected after parsing
+/// (a digest) or a duplicate key is reported at the start of its enclosing mapping.
 fn near(line: Option<usize>) -> String {
     line.map(|line| format!(" (near line {line})"))
         .unwrap_or_default()
@@ -95,8 +95,8 @@ fn unknown_key_message(
 
 fn refused_message(violations: &[Violation]) -> String {
     let mut message = match violations.len() {
-        1 => "bundle.yaml was refused:".to_owned(),
-        count => format!("bundle.yaml was refused ({count} problems):"),
+        1 => "config refused:".to_owned(),
+        count => format!("config refused ({count} problems):"),
     };
     for violation in violations {
         let _ = write!(message, "\n  - {violation}");
@@ -108,8 +108,10 @@ impl Config {
     /// Parses and checks a `bundle.yaml`. Every error names the key path; a config that would
     /// deploy something broken or unsafe is refused with every violated guard at once.
     pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
-        let raw: RawConfig = deserialize(serde_norway::Deserializer::from_str(text), "")?;
+        // Syntax first, so that a YAML error is reported as such rather than at some key path.
         let document: Value = serde_norway::from_str(text).map_err(|error| syntax(&error))?;
+        // From the text rather than from `document`, so that errors carry line numbers.
+        let raw: RawConfig = deserialize(serde_norway::Deserializer::from_str(text), "")?;
         let top_livekit = document
             .get("livekit")
             .cloned()

@@ -374,8 +374,23 @@ fn a_missing_required_key_is_named() {
 fn text_that_is_not_a_mapping_is_a_syntax_error() {
     assert_eq!(
         parse_error("- a\n- b\n"),
-        "bundle.yaml is not a valid YAML mapping: invalid type: sequence, expected struct \
-         RawConfig (line 1)"
+        "not a valid config: invalid type: sequence, expected struct RawConfig (near line 1)"
+    );
+}
+
+#[test]
+fn broken_yaml_is_a_syntax_error_with_its_line() {
+    assert_eq!(
+        parse_error("namespace: matrix\n  homeserver: [\n"),
+        "not a valid config: mapping values are not allowed in this context (near line 2)"
+    );
+}
+
+#[test]
+fn a_duplicate_key_is_a_syntax_error() {
+    assert_eq!(
+        parse_error("namespace: a\nnamespace: b\n"),
+        "not a valid config: duplicate entry with key \"namespace\" (near line 1)"
     );
 }
 
@@ -798,7 +813,7 @@ fn every_violation_is_reported_at_once_in_a_numbered_refusal() {
     );
     assert_eq!(
         load(&doc).expect_err("refused").to_string(),
-        "bundle.yaml was refused (2 problems):\n  \
+        "config refused (2 problems):\n  \
          - `homeserver.allowRegistration` is true but no registration token is configured: \
          anyone could create accounts on an open, abusable homeserver. Fix: name the Secret \
          holding the token in `homeserver.registrationTokenExistingSecret.name`, or set \

@@ -168,7 +168,7 @@ fn validate_lists_every_violated_guard_at_once() {
     ));
     let stderr = stderr_of(&work.bundle(&["validate"]).code(2));
     assert!(
-        stderr.starts_with("error: bundle.yaml: bundle.yaml was refused (2 problems):\n  - "),
+        stderr.starts_with("error: bundle.yaml: config refused (2 problems):\n  - "),
         "{stderr}"
     );
     assert!(
