@@ -30,7 +30,10 @@ impl Digest {
     /// The digest of `bytes` (SHA-256), as a registry computes it for a manifest or blob.
     pub fn of_bytes(bytes: &[u8]) -> Self {
         use sha2::Digest as _;
-        Self(format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes))))
+        Self(format!(
+            "sha256:{}",
+            hex::encode(sha2::Sha256::digest(bytes))
+        ))
     }
 
     /// The full `sha256:<hex>` text.
@@ -49,7 +52,10 @@ impl FromStr for Digest {
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
         let valid = value.strip_prefix("sha256:").is_some_and(|hex| {
-            hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            hex.len() == 64
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         });
         if valid {
             Ok(Self(value.to_owned()))
@@ -358,7 +364,9 @@ impl Platform {
 
 /// Why a string is not a valid [`Platform`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{value}` is not a platform: write `os/architecture` or `os/architecture/variant`, e.g. `linux/arm64`")]
+#[error(
+    "`{value}` is not a platform: write `os/architecture` or `os/architecture/variant`, e.g. `linux/arm64`"
+)]
 pub struct InvalidPlatform {
     /// The rejected text.
     pub value: String,
@@ -451,7 +459,13 @@ mod tests {
 
     #[test]
     fn tag_follows_the_distribution_grammar() {
-        for good in ["v1.9.3", "sha-1234567", "latest-ci_1760000000", "_x", &"a".repeat(128)] {
+        for good in [
+            "v1.9.3",
+            "sha-1234567",
+            "latest-ci_1760000000",
+            "_x",
+            &"a".repeat(128),
+        ] {
             assert!(good.parse::<Tag>().is_ok(), "{good} was rejected");
         }
         for bad in ["", ".v1", "-v1", "a/b", "a\nb", "a:b", &"a".repeat(129)] {
@@ -462,7 +476,10 @@ mod tests {
     #[test]
     fn platform_round_trips_with_and_without_variant() {
         for text in ["linux/amd64", "linux/arm64/v8"] {
-            assert_eq!(text.parse::<Platform>().map(|p| p.to_string()), Ok(text.to_owned()));
+            assert_eq!(
+                text.parse::<Platform>().map(|p| p.to_string()),
+                Ok(text.to_owned())
+            );
         }
         assert!("linux".parse::<Platform>().is_err());
         assert!("unknown/unknown/x/y".parse::<Platform>().is_err());
@@ -478,8 +495,14 @@ mod tests {
             policy: UpdatePolicy::Manual(ManualPolicy {}),
         };
         assert_eq!(pin.image_name(None), "docker.io/livekit/livekit-server");
-        assert_eq!(pin.image_name(Some("mirror.example")), "mirror.example/livekit/livekit-server");
+        assert_eq!(
+            pin.image_name(Some("mirror.example")),
+            "mirror.example/livekit/livekit-server"
+        );
         pin.registry = Some("docker.io".to_owned());
-        assert_eq!(pin.image_name(Some("mirror.example")), "docker.io/livekit/livekit-server");
+        assert_eq!(
+            pin.image_name(Some("mirror.example")),
+            "docker.io/livekit/livekit-server"
+        );
     }
 }
