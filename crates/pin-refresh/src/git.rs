@@ -240,6 +240,17 @@ impl Identities {
     }
 }
 
+/// Refuses a branch name git would refuse (`a..b`, `-x`, `x.lock`, spaces...).
+pub fn validate_branch_name(name: &str) -> Result<(), GitError> {
+    if git2::Branch::name_is_valid(name).unwrap_or(false) {
+        Ok(())
+    } else {
+        Err(GitError::InvalidBranch {
+            name: name.to_owned(),
+        })
+    }
+}
+
 /// An open repository with a work tree.
 pub struct Repo {
     repo: git2::Repository,
@@ -432,11 +443,7 @@ impl Repo {
     /// Points branch `name` at the current HEAD commit (creating it, or resetting it if it
     /// exists) and checks it out. The work tree is not touched: it already matches HEAD.
     pub fn reset_branch(&self, name: &str) -> Result<(), GitError> {
-        if !git2::Branch::name_is_valid(name).unwrap_or(false) {
-            return Err(GitError::InvalidBranch {
-                name: name.to_owned(),
-            });
-        }
+        validate_branch_name(name)?;
         let head = self
             .repo
             .find_commit(self.head_commit()?)

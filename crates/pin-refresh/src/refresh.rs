@@ -22,7 +22,7 @@ use bundle_gen::{Config, ConfigError, ImageName, RegistryEndpoint};
 use serde::Serialize;
 
 use crate::edit::{EditError, set_pin};
-use crate::git::{GitError, Identities, Person, Repo};
+use crate::git::{GitError, Identities, Person, Repo, validate_branch_name};
 use crate::registry::client::RequestCounts;
 use crate::status::{CurrentPin, Pin, StatusError, StatusReport, StatusRequest};
 
@@ -359,12 +359,7 @@ fn check_repository(
     }
     if let Some(branch) = &request.branch {
         // Refuse a bad name now, before the registries are asked.
-        if !git2::Branch::name_is_valid(branch).unwrap_or(false) {
-            return Err(GitError::InvalidBranch {
-                name: branch.clone(),
-            }
-            .into());
-        }
+        validate_branch_name(branch)?;
     }
     let identities = Identities::resolve(&repo, request.author.clone(), &|key| {
         request.git_env.get(key).cloned()
@@ -1198,6 +1193,20 @@ images:
             None
         );
         assert!(repo.is_clean().expect("status"), "{:?}", repo.dirty_paths());
+    }
+
+    #[test]
+    fn an_invalid_branch_name_is_refused_before_anything_else() {
+        let site = Site::new();
+        let request = RefreshRequest {
+            branch: Some("bad..name".to_owned()),
+            ..site.request()
+        };
+        let error = assert_refused_without_changes(&site, &request, &two_bumps(), &BundleGen);
+        assert!(
+            matches!(error, RefreshError::Git(GitError::InvalidBranch { .. })),
+            "{error}"
+        );
     }
 
     #[test]
