@@ -407,3 +407,19 @@ fn every_command_has_help_with_examples_and_exit_codes() {
 fn an_unknown_argument_exits_2() {
     Workdir::site().bundle(&["gen", "--chek"]).code(2);
 }
+
+#[test]
+fn a_closed_stdout_is_not_an_error() {
+    let work = Workdir::site();
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    // Closed before the command starts: its first write fails with EPIPE.
+    drop(reader);
+    let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("bundle"))
+        .current_dir(work.path())
+        .arg("csp")
+        .stdout(writer)
+        .output()
+        .expect("run bundle");
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}
