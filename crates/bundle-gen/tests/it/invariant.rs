@@ -3,7 +3,7 @@
 
 use bundle_gen::{render, render_objects};
 
-use crate::support::{all_configs, kustomize, object_key};
+use crate::support::{all_configs, kustomize, object_key, repository_config};
 
 fn sorted(mut objects: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
     objects.sort_by_key(object_key);
@@ -11,8 +11,8 @@ fn sorted(mut objects: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
 }
 
 #[test]
-fn kustomize_output_equals_render_objects_for_every_overlay_of_every_fixture() {
-    for (name, config) in all_configs() {
+fn kustomize_output_equals_render_objects_for_every_overlay_of_every_config() {
+    for (name, config) in all_configs().into_iter().chain([repository_config()]) {
         let root = tempfile::tempdir().unwrap();
         render(&config).unwrap().write_to(root.path()).unwrap();
         for overlay in config.variants.keys() {

@@ -10,7 +10,7 @@ pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/configs")
 }
 
-/// Every fixture config, by file stem, plus the repository's own `bundle.yaml`.
+/// Every fixture config, by file stem.
 pub fn all_configs() -> Vec<(String, Config)> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
         .unwrap()
@@ -25,6 +25,12 @@ pub fn all_configs() -> Vec<(String, Config)> {
             (stem, load(&path))
         })
         .collect()
+}
+
+/// The repository's own `bundle.yaml`, which the committed tree is generated from.
+pub fn repository_config() -> (String, Config) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bundle.yaml");
+    ("repository bundle.yaml".to_owned(), load(&path))
 }
 
 /// Parses and validates one config file.
