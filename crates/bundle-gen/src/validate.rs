@@ -163,6 +163,33 @@ pub enum Violation {
         /// The rejected port.
         value: u16,
     },
+    /// A bundled LiveKit port the unprivileged pod cannot bind.
+    #[error(
+        "`{key}` is {value}: ports up to 1024 need root or NET_BIND_SERVICE, and the LiveKit pod \
+         runs unprivileged with every capability dropped (and the `livekit-rtc` LoadBalancer \
+         exposes the same port number). Fix: use a port above 1024; LiveKit's defaults are \
+         7880 (signalling), 7881 (TCP) and 7882 (UDP)."
+    )]
+    PortPrivileged {
+        /// `livekit.rtc.<port>`.
+        key: String,
+        /// The rejected port.
+        value: u16,
+    },
+    /// Two TCP listeners of the bundled LiveKit on one port.
+    #[error(
+        "`{key}` is {value}, the same TCP port as `{other}`: LiveKit cannot listen on one port \
+         twice and would not start. Fix: give each of `livekit.rtc.signalingPort`, \
+         `livekit.rtc.tcpPort` and `livekit.turn.tlsPort` its own port."
+    )]
+    PortsCollide {
+        /// The key whose port is taken.
+        key: String,
+        /// The shared port.
+        value: u16,
+        /// The key that has it already.
+        other: String,
+    },
     /// lk-jwt is on but has no SFU URL to hand out.
     #[error(
         "`{key}` is not set, but lk-jwt-service is enabled: it is the `wss://` SFU URL lk-jwt \
@@ -464,6 +491,35 @@ fn check_bundled_livekit(config: &Config, variant: &Variant, found: &mut Vec<Vio
             server_name: server_name.clone(),
             expected: format!("wss://{server_name}"),
         });
+    }
+
+    for (path, port) in [
+        ("rtc.signalingPort", livekit.rtc.signaling_port),
+        ("rtc.tcpPort", livekit.rtc.tcp_port),
+        ("rtc.udpPort", livekit.rtc.udp_port),
+    ] {
+        if port <= 1024 {
+            found.push(Violation::PortPrivileged {
+                key: key(path),
+                value: port,
+            });
+        }
+    }
+    let mut tcp_ports = vec![
+        ("rtc.signalingPort", livekit.rtc.signaling_port),
+        ("rtc.tcpPort", livekit.rtc.tcp_port),
+    ];
+    if variant.turn_enabled() {
+        tcp_ports.push(("turn.tlsPort", livekit.turn.tls_port));
+    }
+    for (index, &(path, port)) in tcp_ports.iter().enumerate() {
+        if let Some(&(other, _)) = tcp_ports[..index].iter().find(|(_, seen)| *seen == port) {
+            found.push(Violation::PortsCollide {
+                key: key(path),
+                value: port,
+                other: key(other),
+            });
+        }
     }
 
     match &livekit.rtc.node_ip {

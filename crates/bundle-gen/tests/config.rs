@@ -912,3 +912,41 @@ fn csp_sources_keep_the_port_of_an_external_livekit_url() {
         ["https://sfu.example.net:8443", "wss://sfu.example.net:8443"]
     );
 }
+
+#[test]
+fn guard_livekit_port_at_or_below_1024() {
+    assert_eq!(
+        refusal(set(good(), "livekit.rtc.udpPort", "443")),
+        "`livekit.rtc.udpPort` is 443: ports up to 1024 need root or NET_BIND_SERVICE, and the \
+        LiveKit pod runs unprivileged with every capability dropped (and the `livekit-rtc` \
+        LoadBalancer exposes the same port number). Fix: use a port above 1024; LiveKit's \
+        defaults are 7880 (signalling), 7881 (TCP) and 7882 (UDP)."
+    );
+}
+
+#[test]
+fn guard_turn_tls_port_equal_to_the_rtc_tcp_port() {
+    assert_eq!(
+        refusal(set(good(), "livekit.turn.tlsPort", "7881")),
+        "`livekit.turn.tlsPort` is 7881, the same TCP port as `livekit.rtc.tcpPort`: LiveKit \
+        cannot listen on one port twice and would not start. Fix: give each of \
+        `livekit.rtc.signalingPort`, `livekit.rtc.tcpPort` and `livekit.turn.tlsPort` its own \
+        port."
+    );
+}
+
+#[test]
+fn guard_rtc_tcp_port_equal_to_the_signalling_port() {
+    assert_eq!(
+        refusal(set(good(), "livekit.rtc.tcpPort", "7880")),
+        "`livekit.rtc.tcpPort` is 7880, the same TCP port as `livekit.rtc.signalingPort`: LiveKit \
+        cannot listen on one port twice and would not start. Fix: give each of \
+        `livekit.rtc.signalingPort`, `livekit.rtc.tcpPort` and `livekit.turn.tlsPort` its own \
+        port."
+    );
+}
+
+#[test]
+fn the_udp_port_may_share_its_number_with_a_tcp_port() {
+    assert!(load(&set(good(), "livekit.rtc.udpPort", "7881")).is_ok());
+}

@@ -302,6 +302,10 @@ guard_tests! {
         => "livekit.rtc.tcpPort";
     guard_no_overlays: site_with("overlays", "{}")
         => "overlays";
+    guard_livekit_port_privileged: site_with("livekit.rtc.tcpPort", "80")
+        => "livekit.rtc.tcpPort";
+    guard_livekit_ports_collide: site_with("livekit.turn.tlsPort", "7880")
+        => "livekit.turn.tlsPort";
 }
 
 #[test]
