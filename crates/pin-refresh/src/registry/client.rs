@@ -208,6 +208,10 @@ pub struct Registry {
     options: ClientOptions,
     counts: Mutex<RequestCounts>,
     auth: tokio::sync::Mutex<AuthState>,
+    /// Whether the host's first request has been answered. Until then, other requests wait,
+    /// so that only that first one meets the 401 challenge and the rest fetch their token
+    /// up front: the request counts do not depend on timing.
+    probed: tokio::sync::Mutex<bool>,
 }
 
 /// The endpoint used for `host` when none is configured: Docker Hub's API lives on
@@ -274,6 +278,7 @@ impl Registry {
             options,
             counts: Mutex::new(RequestCounts::default()),
             auth: tokio::sync::Mutex::new(AuthState::default()),
+            probed: tokio::sync::Mutex::new(false),
         })
     }
 
@@ -522,6 +527,13 @@ impl Registry {
         repository: &str,
     ) -> Result<Response, RegistryError> {
         let scope = format!("repository:{}:pull", self.api_repository(repository));
+        let mut probe = self.probed.lock().await;
+        if *probe {
+            drop(probe);
+        } else {
+            // This is the host's first request: hold the others until it is answered.
+            *probe = true;
+        }
         let mut challenged = false;
         let mut attempts = 0;
         let mut waited = Duration::ZERO;

@@ -13,12 +13,12 @@ use crate::fault_server::{Content, Registry, test_options};
 
 const REPOSITORY: &str = "matrix-construct/tuwunel";
 const OLD: &str = "1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-const NEW: &str = "2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+pub(crate) const NEW: &str = "2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 const FEATURE: &str = "3333333ccccccccccccccccccccccccccccccccc";
 
 /// One build: its index, the manifests behind it and their blobs.
-struct Build {
-    index: Vec<u8>,
+pub(crate) struct Build {
+    pub(crate) index: Vec<u8>,
     manifests: Vec<Vec<u8>>,
     blobs: Vec<Vec<u8>>,
 }
@@ -43,7 +43,7 @@ fn image_manifest(config: &[u8], layers: Vec<serde_json::Value>) -> Vec<u8> {
 
 /// A two-platform build of `revision`; the platform configs carry `label` as their revision
 /// label (if any), the index has a provenance attestation of `revision` only if `attested`.
-fn build(revision: &str, label: Option<&str>, attested: bool) -> Build {
+pub(crate) fn build(revision: &str, label: Option<&str>, attested: bool) -> Build {
     let mut manifests = Vec::new();
     let mut blobs = Vec::new();
     let mut entries = Vec::new();
@@ -104,7 +104,7 @@ fn build(revision: &str, label: Option<&str>, attested: bool) -> Build {
 /// lk-jwt-like tags: an old and a new main build with `latest-ci_<time>` tags, a feature
 /// branch holding the bare `latest-ci`, 150 older `sha-` tags, and `sha-2222222` for the new
 /// build only if `tag_new_build`.
-fn registry_content(new: &Build, tag_new_build: bool) -> (Content, Digest) {
+pub(crate) fn registry_content(new: &Build, tag_new_build: bool) -> (Content, Digest) {
     let old = build(OLD, Some(OLD), true);
     let feature = build(FEATURE, Some(FEATURE), true);
     let mut tags: Vec<(String, Vec<u8>)> = (0..150)

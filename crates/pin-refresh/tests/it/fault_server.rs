@@ -12,7 +12,8 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use bundle_gen::Digest;
 
-/// The repository the server holds.
+/// The repository the fault tests ask for. The server holds the same content under every
+/// repository name, so several images can share one server.
 pub const REPOSITORY: &str = "matrix-construct/tuwunel";
 /// The token the server's token endpoint issues and its API accepts.
 pub const TOKEN: &str = "fixture-token";
@@ -238,12 +239,12 @@ async fn handle(
         }
         return json(serde_json::json!({"token": TOKEN}));
     }
-    let Some(rest) = uri.path().strip_prefix(&format!("/v2/{REPOSITORY}/")) else {
+    let Some((repository, rest)) = uri.path().strip_prefix("/v2/").and_then(split_api_path) else {
         return status(StatusCode::NOT_FOUND);
     };
     if state.require_token && authorization.as_deref() != Some(&format!("Bearer {TOKEN}")) {
         let challenge = format!(
-            r#"Bearer realm="{}/token",service="fixture",scope="repository:{REPOSITORY}:pull""#,
+            r#"Bearer realm="{}/token",service="fixture",scope="repository:{repository}:pull""#,
             state.base
         );
         return Response::builder()
@@ -253,7 +254,7 @@ async fn handle(
             .unwrap();
     }
     if rest == "tags/list" {
-        return tag_page(&state, uri.query().unwrap_or(""));
+        return tag_page(&state, repository, uri.query().unwrap_or(""));
     }
     if let Some(digest) = rest.strip_prefix("blobs/") {
         return match state.blobs.get(digest) {
@@ -321,7 +322,7 @@ async fn handle(
                 .status(StatusCode::TEMPORARY_REDIRECT)
                 .header(
                     header::LOCATION,
-                    format!("{target}/v2/{REPOSITORY}/manifests/{digest}"),
+                    format!("{target}/v2/{repository}/manifests/{digest}"),
                 )
                 .body(Body::empty())
                 .unwrap();
@@ -362,7 +363,15 @@ async fn handle(
 
 use futures_util::StreamExt as _;
 
-fn tag_page(state: &State, query: &str) -> Response {
+/// Splits `<repository>/<tags/list|manifests/..|blobs/..>`.
+fn split_api_path(path: &str) -> Option<(&str, &str)> {
+    ["/tags/list", "/manifests/", "/blobs/"]
+        .iter()
+        .find_map(|marker| path.find(marker))
+        .map(|at| (&path[..at], &path[at + 1..]))
+}
+
+fn tag_page(state: &State, repository: &str, query: &str) -> Response {
     let last = query
         .split('&')
         .find_map(|p| p.strip_prefix("last="))
@@ -375,7 +384,7 @@ fn tag_page(state: &State, query: &str) -> Response {
             let page: Vec<&String> = state.tags.iter().skip(start).take(2).collect();
             let next = (start + 2 < state.tags.len()).then(|| {
                 format!(
-                    "/v2/{REPOSITORY}/tags/list?n=2&last={}",
+                    "/v2/{repository}/tags/list?n=2&last={}",
                     page[page.len() - 1]
                 )
             });
@@ -383,11 +392,11 @@ fn tag_page(state: &State, query: &str) -> Response {
         }
         Fault::LinkTo(target) => (
             state.tags.iter().take(2).collect(),
-            Some(format!("{target}/v2/{REPOSITORY}/tags/list?last=x")),
+            Some(format!("{target}/v2/{repository}/tags/list?last=x")),
         ),
         _ => (state.tags.iter().collect(), None),
     };
-    let mut response = json(serde_json::json!({"name": REPOSITORY, "tags": page}));
+    let mut response = json(serde_json::json!({"name": repository, "tags": page}));
     if let Some(next) = next {
         response.headers_mut().insert(
             header::LINK,

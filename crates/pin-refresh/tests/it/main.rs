@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod commit;
+mod cost;
 mod fault_server;
 mod faults;
