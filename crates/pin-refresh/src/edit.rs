@@ -495,6 +495,15 @@ fn value_site(
         what: "spans several lines",
         hint: "write the value on one line",
     };
+    if scalar.style == ScalarStyle::Plain && scalar.value.is_empty() {
+        // An empty value has no source text to replace; its position is not reliable.
+        return Err(EditError::Unsupported {
+            path,
+            line: scalar.line,
+            what: "has no value",
+            hint: "write a value, or delete the key and `bundle pins` adds it",
+        });
+    }
     let value_end = match scalar.style {
         ScalarStyle::Plain => {
             let (from, to) = (source.byte(scalar.start), source.byte(scalar.parser_end));
@@ -1124,6 +1133,25 @@ images:
                     }
                 ),
                 "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_empty_value_is_refused() {
+        for input in [
+            "images:\n  homeserver:\n    tag:\n    digest: x\n",
+            "images:\n  homeserver: {tag: , digest: x}\n",
+        ] {
+            assert!(
+                matches!(
+                    refusal(input),
+                    EditError::Unsupported {
+                        what: "has no value",
+                        ..
+                    }
+                ),
+                "{input}"
             );
         }
     }
