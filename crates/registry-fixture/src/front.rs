@@ -33,6 +33,7 @@ pub(crate) struct FrontState {
     pub(crate) registry_url: String,
     pub(crate) http: reqwest::Client,
     pub(crate) page_size: AtomicUsize,
+    pub(crate) page_size_cap: AtomicUsize,
     rules: Mutex<AccessRules>,
     counts: Mutex<Counts>,
     next_token_id: AtomicU64,
@@ -50,6 +51,7 @@ impl FrontState {
             registry_url,
             http,
             page_size: AtomicUsize::new(100),
+            page_size_cap: AtomicUsize::new(usize::MAX),
             rules: Mutex::new(rules),
             counts: Mutex::new(Counts::default()),
             next_token_id: AtomicU64::new(1),
@@ -287,7 +289,7 @@ async fn tags_page(state: &FrontState, request: Request, name: &str) -> Response
         });
     let page_size = match query.n.as_deref().map(str::parse::<usize>) {
         None => state.page_size.load(Ordering::Relaxed),
-        Some(Ok(n)) => n,
+        Some(Ok(n)) => n.min(state.page_size_cap.load(Ordering::Relaxed)),
         Some(Err(_)) => {
             return distribution_error(
                 StatusCode::BAD_REQUEST,

@@ -298,6 +298,12 @@ impl TestRegistry {
         self.state.page_size.store(size, Ordering::Relaxed);
     }
 
+    /// The largest page served whatever `n` asks for (unlimited by default): a registry that
+    /// caps pages, so only the `Link` header tells the client there is more.
+    pub fn set_page_size_cap(&self, cap: usize) {
+        self.state.page_size_cap.store(cap, Ordering::Relaxed);
+    }
+
     /// A snapshot of the request counters.
     pub fn counts(&self) -> Counts {
         self.state.counts().clone()

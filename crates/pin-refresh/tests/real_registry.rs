@@ -1,0 +1,413 @@
+//! `pin_refresh::status` against a real registry: Debian's docker-registry (CNCF distribution
+//! 2.8) with token auth, behind registry-fixture's paginating front, filled with the tag sets
+//! of the three images. Each test asserts the chosen pin and what it cost in requests, as
+//! counted by the front (not by the client).
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+
+use bundle_gen::{
+    BareMultiarchPolicy, CommitPolicy, ImageName, ImagePin, Images, ManualPolicy, RegistryEndpoint,
+    SemverPolicy, UpdatePolicy,
+};
+use pin_refresh::{
+    ClientOptions, CredentialSource, Credentials, ImageStatus, Route, StatusReport, StatusRequest,
+    status,
+};
+use registry_fixture::{LkJwtRoute, Pin, Scenario, TestRegistry};
+
+/// Images that must not make requests in a test about another image.
+fn manual() -> ImagePin {
+    ImagePin {
+        registry: Some("ghcr.io".to_owned()),
+        repository: "not/under-test".to_owned(),
+        tag: None,
+        digest: None,
+        policy: UpdatePolicy::Manual(ManualPolicy::default()),
+    }
+}
+
+fn pinned(registry: &str, repository: &str, pin: &Pin, policy: UpdatePolicy) -> ImagePin {
+    ImagePin {
+        registry: Some(registry.to_owned()),
+        repository: repository.to_owned(),
+        tag: Some(pin.tag.clone()),
+        digest: Some(pin.digest.clone()),
+        policy,
+    }
+}
+
+fn bare_multiarch() -> UpdatePolicy {
+    UpdatePolicy::BareMultiarch(BareMultiarchPolicy::default())
+}
+
+fn semver(tag_prefix: &str, range: Option<&str>, allow_prerelease: bool) -> UpdatePolicy {
+    UpdatePolicy::Semver(SemverPolicy {
+        range: range.map(|range| range.parse().unwrap()),
+        allow_prerelease,
+        tag_prefix: tag_prefix.to_owned(),
+    })
+}
+
+fn commit() -> UpdatePolicy {
+    UpdatePolicy::Commit(CommitPolicy::default())
+}
+
+/// A request sending both ghcr.io and docker.io to the test registry, with no credentials
+/// from the machine.
+fn request(registry: &TestRegistry, images: Images) -> StatusRequest {
+    let endpoint = RegistryEndpoint {
+        endpoint: registry.endpoint(),
+        insecure: true,
+    };
+    StatusRequest::new(images)
+        .with_endpoint("ghcr.io", endpoint.clone())
+        .with_endpoint("docker.io", endpoint)
+        .with_credentials(CredentialSource::Explicit(BTreeMap::new()))
+}
+
+async fn check(registry: &TestRegistry, request: StatusRequest) -> StatusReport {
+    registry.reset_counts();
+    status(&request).await.unwrap()
+}
+
+fn image(report: &StatusReport, name: ImageName) -> &ImageStatus {
+    report
+        .images
+        .iter()
+        .find(|image| image.name == name)
+        .unwrap()
+}
+
+fn assert_latest(status: &ImageStatus, expected: &Pin) {
+    let latest = status.latest.as_ref().unwrap();
+    assert_eq!(
+        (&latest.tag, &latest.digest),
+        (&expected.tag, &expected.digest)
+    );
+}
+
+/// Tag-list pages needed for `tags` tags at `page` tags per page.
+fn pages(tags: usize, page: usize) -> u32 {
+    u32::try_from(tags.div_ceil(page)).unwrap()
+}
+
+#[tokio::test]
+async fn tuwunel_skips_newer_single_arch_and_amd64_only_tags() {
+    let registry = TestRegistry::start().await.unwrap();
+    let tuwunel = Scenario::tuwunel(&registry).await.unwrap();
+    let images = Images {
+        homeserver: pinned(
+            "ghcr.io",
+            &tuwunel.repository,
+            &tuwunel.current,
+            bare_multiarch(),
+        ),
+        livekit: manual(),
+        lk_jwt: manual(),
+    };
+
+    let report = check(&registry, request(&registry, images)).await;
+
+    let homeserver = image(&report, ImageName::Homeserver);
+    assert_latest(homeserver, &tuwunel.newest);
+    assert!(homeserver.update);
+    assert_eq!(homeserver.route, Route::BareMultiarch);
+}
+
+#[tokio::test]
+async fn livekit_takes_the_newest_stable_v_tag() {
+    let registry = TestRegistry::start().await.unwrap();
+    let livekit = Scenario::livekit(&registry).await.unwrap();
+    let images = Images {
+        homeserver: manual(),
+        livekit: pinned(
+            "docker.io",
+            &livekit.repository,
+            &livekit.current,
+            semver("v", None, false),
+        ),
+        lk_jwt: manual(),
+    };
+
+    let report = check(&registry, request(&registry, images)).await;
+
+    let status = image(&report, ImageName::Livekit);
+    assert_latest(status, &livekit.newest);
+    assert!(status.update);
+    assert_eq!(status.route, Route::Semver);
+}
+
+#[tokio::test]
+async fn livekit_with_prereleases_allowed_takes_the_release_candidate() {
+    let registry = TestRegistry::start().await.unwrap();
+    let livekit = Scenario::livekit(&registry).await.unwrap();
+    let images = Images {
+        homeserver: manual(),
+        livekit: pinned(
+            "docker.io",
+            &livekit.repository,
+            &livekit.current,
+            semver("v", None, true),
+        ),
+        lk_jwt: manual(),
+    };
+
+    let report = check(&registry, request(&registry, images)).await;
+
+    assert_latest(
+        image(&report, ImageName::Livekit),
+        livekit.newest_prerelease.as_ref().unwrap(),
+    );
+}
+
+#[tokio::test]
+async fn livekit_within_a_range_takes_a_docker_manifest_list() {
+    let registry = TestRegistry::start().await.unwrap();
+    let livekit = Scenario::livekit(&registry).await.unwrap();
+    let old = livekit.pin("v1.9.11").unwrap();
+    let images = Images {
+        homeserver: manual(),
+        livekit: pinned(
+            "docker.io",
+            &livekit.repository,
+            &old,
+            semver("v", Some("~1.12"), false),
+        ),
+        lk_jwt: manual(),
+    };
+
+    let report = check(&registry, request(&registry, images)).await;
+
+    assert_latest(
+        image(&report, ImageName::Livekit),
+        &livekit.pin("v1.12.0").unwrap(),
+    );
+}
+
+async fn lk_jwt_commit(route: LkJwtRoute) -> (Scenario, StatusReport) {
+    let registry = TestRegistry::start().await.unwrap();
+    let lk_jwt = Scenario::lk_jwt(&registry, route).await.unwrap();
+    let images = Images {
+        homeserver: manual(),
+        livekit: manual(),
+        lk_jwt: pinned("ghcr.io", &lk_jwt.repository, &lk_jwt.current, commit()),
+    };
+    let report = check(&registry, request(&registry, images)).await;
+    (lk_jwt, report)
+}
+
+#[tokio::test]
+async fn lk_jwt_commit_build_is_found_through_the_revision_label() {
+    let (lk_jwt, report) = lk_jwt_commit(LkJwtRoute::Label).await;
+
+    let status = image(&report, ImageName::LkJwt);
+    assert_latest(status, &lk_jwt.newest);
+    assert_eq!(status.route, Route::CommitLabel);
+}
+
+#[tokio::test]
+async fn lk_jwt_commit_build_without_labels_is_found_through_the_attestation() {
+    let (lk_jwt, report) = lk_jwt_commit(LkJwtRoute::Attestation).await;
+
+    let status = image(&report, ImageName::LkJwt);
+    assert_latest(status, &lk_jwt.newest);
+    assert_eq!(status.route, Route::CommitAttestation);
+}
+
+#[tokio::test]
+async fn lk_jwt_commit_build_without_labels_or_attestation_is_found_by_scanning_sha_tags() {
+    let (lk_jwt, report) = lk_jwt_commit(LkJwtRoute::TagScan).await;
+
+    let status = image(&report, ImageName::LkJwt);
+    assert_latest(status, &lk_jwt.newest);
+    assert_eq!(status.route, Route::CommitScan);
+}
+
+#[tokio::test]
+async fn lk_jwt_semver_takes_the_newest_release_without_v() {
+    let registry = TestRegistry::start().await.unwrap();
+    let lk_jwt = Scenario::lk_jwt(&registry, LkJwtRoute::Label)
+        .await
+        .unwrap();
+    let old = lk_jwt.pin("0.6.0").unwrap();
+    let images = Images {
+        homeserver: manual(),
+        livekit: manual(),
+        lk_jwt: pinned("ghcr.io", &lk_jwt.repository, &old, semver("", None, false)),
+    };
+
+    let report = check(&registry, request(&registry, images)).await;
+
+    assert_latest(
+        image(&report, ImageName::LkJwt),
+        lk_jwt.newest_release.as_ref().unwrap(),
+    );
+}
+
+/// All three images already on their newest pins.
+async fn nothing_new(registry: &TestRegistry) -> (Scenario, Scenario, Scenario, Images) {
+    let tuwunel = Scenario::tuwunel(registry).await.unwrap();
+    let livekit = Scenario::livekit(registry).await.unwrap();
+    let lk_jwt = Scenario::lk_jwt(registry, LkJwtRoute::Label).await.unwrap();
+    let images = Images {
+        homeserver: pinned(
+            "ghcr.io",
+            &tuwunel.repository,
+            &tuwunel.newest,
+            bare_multiarch(),
+        ),
+        livekit: pinned(
+            "docker.io",
+            &livekit.repository,
+            &livekit.newest,
+            semver("v", Some("^1"), false),
+        ),
+        lk_jwt: pinned("ghcr.io", &lk_jwt.repository, &lk_jwt.newest, commit()),
+    };
+    (tuwunel, livekit, lk_jwt, images)
+}
+
+#[tokio::test]
+async fn nothing_new_reports_no_update_for_any_image() {
+    let registry = TestRegistry::start().await.unwrap();
+    let (_, _, _, images) = nothing_new(&registry).await;
+
+    let report = check(&registry, request(&registry, images)).await;
+
+    assert!(
+        report.images.iter().all(|image| !image.update),
+        "{report:?}"
+    );
+    assert_eq!(
+        image(&report, ImageName::LkJwt).route,
+        Route::CommitUnchanged
+    );
+}
+
+#[tokio::test]
+async fn nothing_new_costs_one_token_per_image_the_tag_pages_and_few_manifest_requests() {
+    let registry = TestRegistry::start().await.unwrap();
+    let (tuwunel, livekit, lk_jwt, images) = nothing_new(&registry).await;
+    let page = usize::try_from(ClientOptions::default().tag_page_length).unwrap();
+
+    check(&registry, request(&registry, images)).await;
+
+    let counts = registry.counts();
+    assert_eq!(counts.total.token, 3, "{counts:#?}");
+    assert_eq!(counts.total.blob_get, 0, "{counts:#?}");
+    for scenario in [&tuwunel, &livekit, &lk_jwt] {
+        let repository = counts.repository(&scenario.repository);
+        // At most the first request of a repository, its tag list, is answered with the 401
+        // challenge that starts the token flow (a client that learnt the token service from
+        // another repository on the same host may skip it); then come the pages.
+        assert!(repository.unauthorized <= 1, "{}", scenario.repository);
+        assert_eq!(
+            repository.tags_page,
+            repository.unauthorized + pages(scenario.tags.len(), page),
+            "{}: {repository:?}",
+            scenario.repository
+        );
+    }
+    assert!(counts.repository(&livekit.repository).manifests() <= 2);
+    assert!(counts.repository(&lk_jwt.repository).manifests() <= 2);
+    // Tuwunel has two bare tags newer than its pin that are not multi-arch (a single-arch
+    // manifest, an amd64-only index): each costs one manifest request before the pin's own.
+    assert!(counts.repository(&tuwunel.repository).manifests() <= 3);
+}
+
+#[tokio::test]
+async fn the_client_reports_the_requests_the_registry_saw() {
+    let registry = TestRegistry::start().await.unwrap();
+    let (_, _, _, images) = nothing_new(&registry).await;
+
+    let report = check(&registry, request(&registry, images)).await;
+
+    let reported: u32 = report.requests.values().map(|counts| counts.total()).sum();
+    assert_eq!(reported, registry.counts().total.total());
+}
+
+#[tokio::test]
+async fn hundreds_of_tags_are_read_across_every_page() {
+    let registry = TestRegistry::start().await.unwrap();
+    let lk_jwt = Scenario::lk_jwt(&registry, LkJwtRoute::Label)
+        .await
+        .unwrap();
+    // Like a registry that serves at most 100 tags a page whatever `n` asks for.
+    registry.set_page_size_cap(100);
+    let images = Images {
+        homeserver: manual(),
+        livekit: manual(),
+        lk_jwt: pinned("ghcr.io", &lk_jwt.repository, &lk_jwt.current, commit()),
+    };
+
+    let report = check(&registry, request(&registry, images)).await;
+
+    assert_latest(image(&report, ImageName::LkJwt), &lk_jwt.newest);
+    let counts = registry.counts().repository(&lk_jwt.repository);
+    // The challenged first request, then every page.
+    assert_eq!(counts.unauthorized, 1);
+    assert_eq!(counts.tags_page, 1 + pages(lk_jwt.tags.len(), 100));
+}
+
+#[tokio::test]
+async fn credentials_are_sent_for_a_repository_that_requires_them() {
+    let registry = TestRegistry::start().await.unwrap();
+    let livekit = Scenario::livekit(&registry).await.unwrap();
+    registry.require_pull_credentials(
+        &livekit.repository,
+        registry_fixture::Credentials::new("bundle-bot", "s3cret"),
+    );
+    let images = Images {
+        homeserver: manual(),
+        livekit: pinned(
+            "docker.io",
+            &livekit.repository,
+            &livekit.current,
+            semver("v", None, false),
+        ),
+        lk_jwt: manual(),
+    };
+    let credentials = CredentialSource::Explicit(BTreeMap::from([(
+        "docker.io".to_owned(),
+        Credentials::UserPassword {
+            user: "bundle-bot".to_owned(),
+            password: "s3cret".to_owned(),
+        },
+    )]));
+
+    let report = check(
+        &registry,
+        request(&registry, images).with_credentials(credentials),
+    )
+    .await;
+
+    assert_latest(image(&report, ImageName::Livekit), &livekit.newest);
+    let counts = registry.counts().repository(&livekit.repository);
+    assert_eq!(counts.token_with_credentials, counts.token);
+}
+
+#[tokio::test]
+async fn a_repository_that_requires_credentials_is_an_error_without_them() {
+    let registry = TestRegistry::start().await.unwrap();
+    let livekit = Scenario::livekit(&registry).await.unwrap();
+    registry.require_pull_credentials(
+        &livekit.repository,
+        registry_fixture::Credentials::new("bundle-bot", "s3cret"),
+    );
+    let images = Images {
+        homeserver: manual(),
+        livekit: pinned(
+            "docker.io",
+            &livekit.repository,
+            &livekit.current,
+            semver("v", None, false),
+        ),
+        lk_jwt: manual(),
+    };
+
+    let error = status(&request(&registry, images)).await.unwrap_err();
+
+    assert_eq!(error.image, ImageName::Livekit);
+    assert_eq!(error.repository, livekit.repository);
+}
