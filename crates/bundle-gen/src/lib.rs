@@ -24,5 +24,5 @@ pub use images::{
 };
 pub use load::ConfigError;
 pub use render::{RenderError, render, render_objects};
-pub use tree::{CheckReport, GENERATED_HEADER, Tree, WriteError, WriteReport, is_generated};
+pub use tree::{CheckReport, GENERATED_HEADER, Tree, WriteError, WriteReport};
 pub use validate::Violation;

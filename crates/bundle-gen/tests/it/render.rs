@@ -353,3 +353,11 @@ fn no_object_carries_the_argo_cd_instance_label() {
         }
     }
 }
+
+#[test]
+fn render_objects_refuses_an_overlay_the_config_does_not_generate() {
+    assert!(matches!(
+        render_objects(&fixture("digest-only"), OverlayName::Bundled),
+        Err(RenderError::OverlayNotConfigured { overlay: "bundled" })
+    ));
+}
