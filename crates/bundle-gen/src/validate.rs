@@ -446,7 +446,8 @@ fn check_variant(config: &Config, variant: &Variant, found: &mut Vec<Violation>)
 
     if variant.livekit_bundled() {
         check_bundled_livekit(config, variant, found);
-    } else if livekit.keys.existing_secret.name.is_empty() {
+    } else if raw.lk_jwt.enabled && livekit.keys.existing_secret.name.is_empty() {
+        // Only lk-jwt talks to an external SFU (the chart's G9 has the same condition).
         found.push(Violation::ExternalKeysSecretMissing {
             key: format!(
                 "overlays.{}.livekit.keys.existingSecret.name",

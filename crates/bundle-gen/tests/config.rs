@@ -858,12 +858,16 @@ fn stun_discovery_replaces_node_ip_when_chosen_explicitly() {
 }
 
 #[test]
-fn without_lk_jwt_neither_service_url_nor_public_url_is_required() {
-    let doc = remove(
-        remove(good(), "homeserver.livekitServiceUrl"),
-        "livekit.publicUrl",
-    );
+fn without_lk_jwt_no_service_url_public_url_or_external_keys_are_required() {
+    let doc = remove(good(), "homeserver.livekitServiceUrl");
+    let doc = remove(doc, "livekit.publicUrl");
     let doc = remove(doc, "overlays.external.livekit.publicUrl");
+    let doc = remove(doc, "overlays.external.livekit.keys");
+    let doc = set(
+        doc,
+        "overlays.external.livekit.keys.existingSecret.name",
+        "''",
+    );
     assert!(load(&set(doc, "lkJwt.enabled", "false")).is_ok());
 }
 
