@@ -120,8 +120,9 @@ fn status(args: &StatusArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     }
     let report = result?;
     if args.json {
-        serde_json::to_writer_pretty(&mut *out, &json_report(&report))?;
-        writeln!(out)?;
+        // Rendered first, so that a closed stdout surfaces as the io::Error main() looks for.
+        let text = serde_json::to_string_pretty(&json_report(&report))?;
+        writeln!(out, "{text}")?;
     } else {
         out.write_all(table(&report).as_bytes())?;
     }
