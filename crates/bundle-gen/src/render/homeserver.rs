@@ -67,38 +67,59 @@ pub(super) fn config_toml(raw: &RawConfig) -> String {
     let homeserver = &raw.homeserver;
     let server_name = &homeserver.server_name;
     let mut toml = String::from(GENERATED_HEADER);
-    let mut line = |key: &str, value: String| {
-        // Writing to a String cannot fail.
-        let _ = writeln!(toml, "{key} = {value}");
-    };
-    line("[global]\nserver_name", quoted(server_name));
-    line("database_path", quoted(DATABASE_PATH));
+    toml.push_str("[global]\n");
+    set(&mut toml, "server_name", quoted(server_name));
+    set(&mut toml, "database_path", quoted(DATABASE_PATH));
     // Tuwunel binds loopback unless told otherwise.
-    line("address", format!("[{}]", quoted("0.0.0.0")));
-    line("port", homeserver.client_port.to_string());
-    line(
+    set(&mut toml, "address", format!("[{}]", quoted("0.0.0.0")));
+    set(&mut toml, "port", homeserver.client_port.to_string());
+    set(
+        &mut toml,
         "allow_registration",
         homeserver.allow_registration.to_string(),
     );
     if token_secret(raw).ok().flatten().is_some() {
-        line(
+        set(
+            &mut toml,
             "registration_token_file",
             quoted(&format!("{TOKEN_DIR}/{TOKEN_FILE}")),
         );
     }
-    line("max_request_size", homeserver.max_request_size.to_string());
-    line("allow_federation", homeserver.allow_federation.to_string());
-    line(
-        "\n[global.well_known]\nclient",
+    set(
+        &mut toml,
+        "max_request_size",
+        homeserver.max_request_size.to_string(),
+    );
+    set(
+        &mut toml,
+        "allow_federation",
+        homeserver.allow_federation.to_string(),
+    );
+    toml.push_str("\n[global.well_known]\n");
+    set(
+        &mut toml,
+        "client",
         quoted(&format!("https://{server_name}")),
     );
     // lk-jwt finds the homeserver by Matrix server discovery, which reads this.
-    line("server", quoted(&format!("{server_name}:443")));
+    set(&mut toml, "server", quoted(&format!("{server_name}:443")));
     if raw.lk_jwt.enabled {
         // The MatrixRTC focus: lk-jwt's base URL, not the SFU's.
-        line("livekit_url", quoted(&homeserver.livekit_service_url));
+        set(
+            &mut toml,
+            "livekit_url",
+            quoted(&homeserver.livekit_service_url),
+        );
     }
     toml
+}
+
+/// Appends `key = value` (value already in TOML syntax).
+fn set(toml: &mut String, key: &str, value: String) {
+    toml.push_str(key);
+    toml.push_str(" = ");
+    toml.push_str(&value);
+    toml.push('\n');
 }
 
 /// A TOML basic string.
