@@ -412,3 +412,47 @@ async fn plain_http_endpoint_not_marked_insecure_is_refused_before_any_request()
     ));
     assert!(registry.seen().is_empty());
 }
+
+#[tokio::test]
+async fn a_configured_token_goes_straight_to_the_registry_without_a_token_request() {
+    let registry = Registry::start(Fault::None).await;
+    let credentials = CredentialSource::Explicit(BTreeMap::from([(
+        "ghcr.io".to_owned(),
+        Credentials::Token(TOKEN.to_owned()),
+    )]));
+    let report = run(outdated(&registry).with_credentials(credentials))
+        .await
+        .unwrap();
+    let counts = report.requests["ghcr.io"];
+    assert_eq!((counts.token, counts.challenge), (0, 0));
+    assert!(
+        registry
+            .seen()
+            .iter()
+            .all(|s| !s.path.starts_with("/token"))
+    );
+}
+
+#[tokio::test]
+async fn user_and_password_go_to_the_token_service_and_only_the_token_to_the_registry() {
+    let registry = Registry::start(Fault::None).await;
+    let credentials = CredentialSource::Explicit(BTreeMap::from([(
+        "ghcr.io".to_owned(),
+        Credentials::UserPassword {
+            user: "bot".to_owned(),
+            password: "secret".to_owned(),
+        },
+    )]));
+    run(outdated(&registry).with_credentials(credentials))
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {TOKEN}");
+    for seen in registry.seen() {
+        match seen.authorization.as_deref() {
+            // base64("bot:secret")
+            Some("Basic Ym90OnNlY3JldA==") => assert!(seen.path.starts_with("/token"), "{seen:?}"),
+            Some(value) => assert_eq!(value, bearer, "{seen:?}"),
+            None => assert!(!seen.path.starts_with("/token"), "{seen:?}"),
+        }
+    }
+}
