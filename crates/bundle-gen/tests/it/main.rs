@@ -1,9 +1,10 @@
-//! Integration tests of `bundle-gen`: rendered files (snapshots), the Kustomize invariant,
-//! and the tree writer.
+//! Integration tests of `bundle-gen`: the config model and its guards, rendered files
+//! (snapshots), the Kustomize invariant, and the tree writer.
 
 // Test code: a panic is the failure report.
 #![allow(clippy::unwrap_used)]
 
+mod config;
 mod invariant;
 mod render;
 mod snapshots;
