@@ -111,10 +111,11 @@ impl Tree {
         self.files.is_empty()
     }
 
-    /// Writes the tree below `root`: each changed file atomically (a temporary file in the same
-    /// directory, then a rename), then removes generated files below `base/` and `overlays/`
-    /// that the tree no longer has. Files without the header are never touched; if one sits
-    /// at a path the tree needs, nothing is written and the error names it.
+    /// Writes the tree below `root`: every changed file to a temporary file in its directory,
+    /// then, once all are written, each renamed over its target (atomic per file); then
+    /// removes generated files below `base/` and `overlays/` that the tree no longer has.
+    /// Files without the header are never touched; if one sits at a path the tree needs,
+    /// nothing is written and the error names it.
     pub fn write_to(&self, root: &Path) -> Result<WriteReport, WriteError> {
         let plan = self.plan(root)?;
         if let Some(path) = plan.not_generated.first() {
@@ -124,9 +125,25 @@ impl Tree {
         }
         let mut written: Vec<String> = plan.changed.into_iter().chain(plan.missing).collect();
         written.sort();
+        // Every new file goes to a temporary sibling first; only when all of them are on
+        // disk are they renamed into place, so a failed write (disk full, permissions)
+        // leaves the existing files as they were.
+        let mut staged = Vec::with_capacity(written.len());
         for path in &written {
             let bytes = self.files.get(path).map(Vec::as_slice).unwrap_or_default();
-            write_atomically(&root.join(path), bytes)?;
+            match stage(&root.join(path), bytes) {
+                Ok(temporary) => staged.push((temporary, root.join(path))),
+                Err(error) => {
+                    discard(&staged);
+                    return Err(error);
+                }
+            }
+        }
+        for (index, (temporary, path)) in staged.iter().enumerate() {
+            if let Err(source) = fs::rename(temporary, path) {
+                discard(&staged[index..]);
+                return Err(io_error("writing", path, source));
+            }
         }
         for path in &plan.stale {
             remove_generated(root, path)?;
@@ -215,7 +232,9 @@ fn generated_files_below(root: &Path, dir: &str) -> Result<Vec<String>, WriteErr
     Ok(found)
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+/// Writes `bytes` to a temporary file beside `path` (same directory, so the later rename is
+/// atomic) and returns its path.
+fn stage(path: &Path, bytes: &[u8]) -> Result<PathBuf, WriteError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|source| io_error("creating directory", dir, source))?;
     let file_name = path
@@ -226,14 +245,20 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
         ".{file_name}.bundle-gen-{}.tmp",
         std::process::id()
     ));
-    let result = fs::File::create(&temporary)
+    fs::File::create(&temporary)
         .and_then(|mut file| file.write_all(bytes))
-        .and_then(|()| fs::rename(&temporary, path));
-    result.map_err(|source| {
-        // Best effort: a leftover temporary file is harmless but untidy.
-        let _ = fs::remove_file(&temporary);
-        io_error("writing", path, source)
-    })
+        .map(|()| temporary.clone())
+        .map_err(|source| {
+            discard(&[(temporary, path.to_owned())]);
+            io_error("writing", path, source)
+        })
+}
+
+/// Removes staged temporary files after a failure (best effort: a leftover is harmless).
+fn discard(staged: &[(PathBuf, PathBuf)]) {
+    for (temporary, _) in staged {
+        let _ = fs::remove_file(temporary);
+    }
 }
 
 /// Removes a stale generated file, then its directories up to the managed directory if that

@@ -165,3 +165,20 @@ fn write_leaves_no_temporary_files_behind() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn write_that_fails_on_one_path_changes_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    render(&fixture("digest-only"))
+        .unwrap()
+        .write_to(root.path())
+        .unwrap();
+    // A directory where the tree needs a file: that path cannot be written.
+    fs::create_dir_all(root.path().join("overlays/bundled/kustomization.yaml")).unwrap();
+    let before = snapshot_dir(root.path());
+
+    let error = site_tree().write_to(root.path()).unwrap_err();
+
+    assert!(matches!(error, WriteError::Io { .. }), "{error}");
+    assert_eq!(snapshot_dir(root.path()), before);
+}
