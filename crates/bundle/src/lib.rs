@@ -203,6 +203,23 @@ fn generate(args: &GenArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     Ok(Outcome::Done)
 }
 
+/// The error and its causes on one line, each said once: a cause whose text is already part of
+/// an earlier message (a library message that embeds its source) is not repeated.
+pub fn error_chain(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
+}
+
 /// Whether `error` is a closed stdout (`bundle csp | head -1`), which is not a failure.
 pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {

@@ -378,6 +378,19 @@ fn gen_check_lists_every_out_of_date_file_writes_nothing_and_exits_1() {
     assert!(work.files() == before, "--check wrote to the tree");
 }
 
+#[test]
+fn an_io_error_names_the_file_and_its_cause_once() {
+    let work = Workdir::site();
+    // A file where the tree needs the directory `base/`.
+    fs::write(work.path().join("base"), "").expect("write");
+    let stderr = stderr_of(&work.bundle(&["gen"]).code(2));
+    assert!(
+        stderr.starts_with("error: cannot write the tree to .: reading ./base/"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("Not a directory").count(), 1, "{stderr}");
+}
+
 // ---- csp -------------------------------------------------------------------------------------------
 
 #[test]
