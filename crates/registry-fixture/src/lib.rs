@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -484,10 +484,24 @@ impl Drop for OwnedRuntime {
 }
 
 /// The docker-registry child process, killed on drop.
+///
+/// The registry runs under a small `sh` watchdog that holds the read end of a pipe whose write
+/// end is this process's: when this process ends in any way (even SIGKILL, when no `Drop`
+/// runs), the pipe closes and the watchdog stops the registry, so no registry outlives its
+/// test. The watchdog exits with the registry, so an early exit is still seen.
 struct RegistryProcess {
     child: Child,
+    lifeline: Option<ChildStdin>,
     log: PathBuf,
 }
+
+/// `$0` is the registry binary, `$1` its config. fd 3 keeps the lifeline (asynchronous
+/// commands get /dev/null as stdin); the registry itself gets neither.
+const WATCHDOG: &str = r#"exec 3<&0
+"$0" serve "$1" </dev/null 3<&- &
+registry=$!
+{ read -r _ <&3; kill "$registry" 2>/dev/null; } &
+wait "$registry""#;
 
 impl RegistryProcess {
     fn spawn(binary: &Path, config: &Path, dir: &Path) -> Result<Self, Error> {
@@ -496,15 +510,22 @@ impl RegistryProcess {
         let log_file_too = log_file
             .try_clone()
             .map_err(Error::io("open the registry log"))?;
-        let child = Command::new(binary)
-            .arg("serve")
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(WATCHDOG)
+            .arg(binary)
             .arg(config)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(log_file)
             .stderr(log_file_too)
             .spawn()
-            .map_err(Error::io(format!("start {}", binary.display())))?;
-        Ok(Self { child, log })
+            .map_err(Error::io(format!("start {} under sh", binary.display())))?;
+        let lifeline = child.stdin.take();
+        Ok(Self {
+            child,
+            lifeline,
+            log,
+        })
     }
 
     /// Polls `GET /v2/` until the registry answers (401: token auth is on).
@@ -559,8 +580,7 @@ impl RegistryProcess {
     }
 
     fn not_ready(&mut self, reason: String) -> Error {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
         let log_tail = lines[lines.len().saturating_sub(20)..].join("\n");
@@ -572,10 +592,25 @@ impl RegistryProcess {
     }
 }
 
-impl Drop for RegistryProcess {
-    fn drop(&mut self) {
+impl RegistryProcess {
+    /// Closes the lifeline (the watchdog then stops the registry and exits) and reaps the
+    /// watchdog; kills it if it has not gone within a few seconds.
+    fn stop(&mut self) {
+        drop(self.lifeline.take());
+        for _ in 0..200 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for RegistryProcess {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
