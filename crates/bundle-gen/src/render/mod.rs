@@ -25,8 +25,9 @@ pub use kustomize::render;
 /// `app.kubernetes.io/instance`: Argo CD before 3.x tracks resources by that label.
 const PART_OF: (&str, &str) = ("app.kubernetes.io/part-of", "matrix-chat");
 
-/// Why the tree could not be rendered. `Config::from_yaml` refuses these configs already; the
-/// renderer checks again so that a `Config` built another way cannot produce a broken tree.
+/// Why the tree could not be rendered. `Config::from_yaml` refuses most of these configs
+/// already; the renderer checks again so that a `Config` built or changed another way cannot
+/// produce a broken tree.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     /// An image has neither a tag nor a digest.
