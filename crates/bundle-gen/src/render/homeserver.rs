@@ -7,15 +7,15 @@ use std::fmt::Write as _;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, PodSpec,
-    PodTemplateSpec, Secret, Service, ServicePort, ServiceSpec, Volume, VolumeResourceRequirements,
+    PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, Secret,
+    Service, ServicePort, ServiceSpec, Volume, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::pod::{
-    container_security, http_probe, meta, mount, pod_security, resources, secret_volume, selector,
+    container_security, http_probe, meta, mount, pod_template, resources, secret_volume, selector,
     tmp_mount, tmp_volume,
 };
 use super::policy::{from_namespace_and_ingress, network_policy, tcp};
@@ -280,24 +280,17 @@ fn statefulset(
         ..Container::default()
     };
 
+    let mut template = pod_template(NAME, UID, container, volumes);
+    if let Some(spec) = template.spec.as_mut() {
+        spec.termination_grace_period_seconds = Some(TERMINATION_GRACE_SECONDS);
+    }
     let statefulset = StatefulSet {
         metadata: meta(NAME, Some(NAME)),
         spec: Some(StatefulSetSpec {
             replicas: Some(1),
             service_name: Some(NAME.to_owned()),
             selector: selector(NAME),
-            template: PodTemplateSpec {
-                metadata: Some(meta_labels_only(NAME)),
-                spec: Some(PodSpec {
-                    automount_service_account_token: Some(false),
-                    enable_service_links: Some(false),
-                    security_context: Some(pod_security(UID)),
-                    termination_grace_period_seconds: Some(TERMINATION_GRACE_SECONDS),
-                    containers: vec![container],
-                    volumes: Some(volumes),
-                    ..PodSpec::default()
-                }),
-            },
+            template,
             volume_claim_templates: claim_templates,
             ..StatefulSetSpec::default()
         }),
@@ -306,14 +299,6 @@ fn statefulset(
     let mut value = to_json(&statefulset, "homeserver StatefulSet")?;
     strip_claim_template_type_fields(&mut value);
     Ok(value)
-}
-
-/// Pod template metadata: only the `app` label.
-pub(super) fn meta_labels_only(app: &str) -> ObjectMeta {
-    ObjectMeta {
-        labels: Some(super::pod::app_labels(app)),
-        ..ObjectMeta::default()
-    }
 }
 
 /// k8s-openapi writes `apiVersion`/`kind` into each claim template (it is a full

@@ -6,17 +6,16 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, Container, ContainerPort, PodSpec, PodTemplateSpec, Secret, Service,
-    ServicePort, ServiceSpec, Volume, VolumeMount,
+    ConfigMapVolumeSource, Container, ContainerPort, Secret, Service, ServicePort, ServiceSpec,
+    Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::json;
 
-use super::homeserver::meta_labels_only;
 use super::kustomize::{PatchOp, PatchTarget};
 use super::lk_jwt::KeysSecret;
 use super::pod::{
-    app_labels, container_security, http_probe, meta, mount, pod_security, resources,
+    app_labels, container_security, http_probe, meta, mount, pod_template, resources,
     secret_volume, selector, tmp_mount, tmp_volume,
 };
 use super::policy::{from_anywhere, from_namespace_and_ingress, network_policy, tcp, udp};
@@ -237,17 +236,7 @@ fn deployment(
                 ..DeploymentStrategy::default()
             }),
             selector: selector(NAME),
-            template: PodTemplateSpec {
-                metadata: Some(meta_labels_only(NAME)),
-                spec: Some(PodSpec {
-                    automount_service_account_token: Some(false),
-                    enable_service_links: Some(false),
-                    security_context: Some(pod_security(UID)),
-                    containers: vec![container],
-                    volumes: Some(volumes),
-                    ..PodSpec::default()
-                }),
-            },
+            template: pod_template(NAME, UID, container, volumes),
             ..DeploymentSpec::default()
         }),
         ..Deployment::default()

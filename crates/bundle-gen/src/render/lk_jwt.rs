@@ -4,15 +4,13 @@
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvVar, PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec,
-    Volume, VolumeMount,
+    Container, ContainerPort, EnvVar, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::homeserver::meta_labels_only;
 use super::kustomize::PatchOp;
 use super::pod::{
-    app_labels, container_security, http_probe, meta, mount, pod_security, resources,
+    app_labels, container_security, http_probe, meta, mount, pod_template, resources,
     secret_volume, selector, tmp_mount, tmp_volume,
 };
 use super::policy::{from_namespace_and_ingress, network_policy, tcp};
@@ -226,17 +224,7 @@ fn deployment(raw: &RawConfig, refs: &Refs, connection: Option<&LivekitConnectio
         spec: Some(DeploymentSpec {
             replicas: Some(1),
             selector: selector(NAME),
-            template: PodTemplateSpec {
-                metadata: Some(meta_labels_only(NAME)),
-                spec: Some(PodSpec {
-                    automount_service_account_token: Some(false),
-                    enable_service_links: Some(false),
-                    security_context: Some(pod_security(UID)),
-                    containers: vec![container],
-                    volumes: Some(volumes),
-                    ..PodSpec::default()
-                }),
-            },
+            template: pod_template(NAME, UID, container, volumes),
             ..DeploymentSpec::default()
         }),
         ..Deployment::default()

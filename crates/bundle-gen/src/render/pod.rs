@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, EmptyDirVolumeSource, HTTPGetAction, KeyToPath, PodSecurityContext, Probe,
-    ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+    Capabilities, Container, EmptyDirVolumeSource, HTTPGetAction, KeyToPath, PodSecurityContext,
+    PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretVolumeSource,
+    SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -28,6 +29,32 @@ pub(super) fn meta(name: &str, app: Option<&str>) -> ObjectMeta {
         name: Some(name.to_owned()),
         labels: app.map(app_labels),
         ..ObjectMeta::default()
+    }
+}
+
+/// The pod template of every workload: one container under the restricted profile, no
+/// service-account token (a `namePrefix` in a user's overlay would otherwise leave the pod on
+/// the namespace's real default account), and no Service-link variables (they could collide
+/// with the `LIVEKIT_*` / `TUWUNEL_*` settings the servers read from their environment).
+pub(super) fn pod_template(
+    app: &str,
+    uid: i64,
+    container: Container,
+    volumes: Vec<Volume>,
+) -> PodTemplateSpec {
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(app_labels(app)),
+            ..ObjectMeta::default()
+        }),
+        spec: Some(PodSpec {
+            automount_service_account_token: Some(false),
+            enable_service_links: Some(false),
+            security_context: Some(pod_security(uid)),
+            containers: vec![container],
+            volumes: Some(volumes),
+            ..PodSpec::default()
+        }),
     }
 }
 
