@@ -6,6 +6,8 @@ mod edit;
 pub use edit::{EditError, set_pin};
 
 mod git;
+#[cfg(any(test, feature = "test-fixture"))]
+pub mod test_fixture;
 pub use git::{GitError, Identities, Person, Repo, When};
 
 mod policy;

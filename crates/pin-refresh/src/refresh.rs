@@ -715,6 +715,7 @@ images:
 
     impl Site {
         fn new() -> Self {
+            crate::test_fixture::isolate_git_config();
             let dir = tempfile::tempdir().expect("temp dir");
             let mut options = git2::RepositoryInitOptions::new();
             options.initial_head("main");

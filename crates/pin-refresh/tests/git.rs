@@ -1,6 +1,6 @@
 //! The git wrapper against real repositories in temp dirs. Identities and dates are explicit,
-//! and each fixture repository sets the config keys that matter in its own (local) config, which
-//! overrides the machine's global and system git config.
+//! libgit2 reads no system or global git config, and each fixture repository sets the keys that
+//! matter in its own config.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -33,6 +33,7 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Self {
+        pin_refresh::test_fixture::isolate_git_config();
         let dir = tempfile::tempdir().expect("temp dir");
         let mut options = git2::RepositoryInitOptions::new();
         options.initial_head("main");
@@ -417,4 +418,17 @@ fn opening_outside_a_repository_names_the_path() {
     let dir = tempfile::tempdir().expect("temp dir");
     let result = Repo::open(dir.path());
     assert!(matches!(result, Err(GitError::NotARepository { .. })));
+}
+
+#[test]
+fn tests_read_no_system_or_global_git_config() {
+    pin_refresh::test_fixture::isolate_git_config();
+    let config = git2::Config::open_default().expect("default config");
+    let mut entries = config.entries(None).expect("entries");
+    let mut names = Vec::new();
+    while let Some(entry) = entries.next() {
+        let entry = entry.expect("entry");
+        names.push(format!("{:?} {}", entry.level(), entry.name().unwrap_or("?")));
+    }
+    assert!(names.is_empty(), "machine git config leaked in: {names:?}");
 }
