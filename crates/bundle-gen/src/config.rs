@@ -410,9 +410,27 @@ pub struct LivekitKeys {
     /// Inline API secret, at least 32 characters (refused unless `allowInlineSecrets`).
     #[serde(default)]
     pub api_secret: String,
+    /// Name (ID) of the API key in the keys Secret, the `<key>` of `"<key>: <secret>"`. Not a
+    /// secret, so it may sit in `bundle.yaml`. When set (and with inline keys, from `apiKey`),
+    /// the bundled LiveKit signs webhooks with that key and sends them to lk-jwt's
+    /// `/sfu_webhook` (lk-jwt 0.6+, delegated delayed leave). LiveKit refuses to start if its
+    /// keys hold no key of that name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_name: Option<String>,
     /// The Secret holding the keys.
     #[serde(default)]
     pub existing_secret: LivekitKeysSecret,
+}
+
+impl LivekitKeys {
+    /// The API key LiveKit signs its webhooks with: `apiKeyName`, or with inline keys (no
+    /// existing Secret) the inline `apiKey`. `None`: no webhook.
+    pub fn webhook_key_name(&self) -> Option<&str> {
+        self.api_key_name.as_deref().or_else(|| {
+            let inline = self.existing_secret.name.is_empty() && !self.api_key.is_empty();
+            inline.then_some(self.api_key.as_str())
+        })
+    }
 }
 
 /// `livekit.keys.existingSecret:`.

@@ -119,6 +119,29 @@ pub enum Violation {
         /// Its length (the value itself is never printed).
         length: usize,
     },
+    /// An API key name that cannot name a key in LiveKit's key file.
+    #[error(
+        "`{key}` is `{value}`, which cannot be an API key name: LiveKit reads its keys as \
+         `<name>: <secret>` and lk-jwt splits them at `:`, so the name must be non-empty \
+         without spaces or `:`. Fix: write the key name exactly as it is in the keys Secret, \
+         e.g. `lk-jwt`, or remove the key."
+    )]
+    ApiKeyNameInvalid {
+        /// `livekit.keys.apiKeyName` (or its overlay path).
+        key: String,
+        /// The rejected name.
+        value: String,
+    },
+    /// The webhook key name and the inline API key disagree.
+    #[error(
+        "`{key}` differs from the inline `livekit.keys.apiKey`: LiveKit signs its webhooks with \
+         the key of that name and refuses to start when it has no such key. Fix: remove \
+         `{key}` (with inline keys the webhook uses `apiKey`), or make the two equal."
+    )]
+    ApiKeyNameNotTheInlineKey {
+        /// `livekit.keys.apiKeyName` (or its overlay path).
+        key: String,
+    },
     /// TURN is on without the domain clients dial.
     #[error(
         "`{key}` is not set, but overlay `bundled-turn` enables TURN: it is the name clients \
@@ -477,6 +500,22 @@ fn check_bundled_livekit(config: &Config, variant: &Variant, found: &mut Vec<Vio
             found.push(Violation::ApiSecretTooShort {
                 key: key("keys.apiSecret"),
                 length: keys.api_secret.chars().count(),
+            });
+        }
+    }
+
+    if let Some(name) = &keys.api_key_name {
+        if name.is_empty() || name.contains(|c: char| c == ':' || c.is_whitespace()) {
+            found.push(Violation::ApiKeyNameInvalid {
+                key: key("keys.apiKeyName"),
+                value: name.clone(),
+            });
+        } else if keys.existing_secret.name.is_empty()
+            && !keys.api_key.is_empty()
+            && *name != keys.api_key
+        {
+            found.push(Violation::ApiKeyNameNotTheInlineKey {
+                key: key("keys.apiKeyName"),
             });
         }
     }

@@ -98,7 +98,7 @@ fn render_livekit_component(
     add_objects(tree, LIVEKIT_COMPONENT, &objects)?;
     tree.insert(
         format!("{LIVEKIT_COMPONENT}/{}", livekit::CONFIG_FILE),
-        livekit::config_yaml(livekit, None)?.into_bytes(),
+        livekit::config_yaml(raw, livekit, None)?.into_bytes(),
     );
 
     let mut patches = vec![];
@@ -152,7 +152,7 @@ fn render_turn_component(
     let turn = &livekit.turn;
     tree.insert(
         format!("{TURN_COMPONENT}/{}", livekit::CONFIG_FILE),
-        livekit::config_yaml(livekit, Some(turn))?.into_bytes(),
+        livekit::config_yaml(raw, livekit, Some(turn))?.into_bytes(),
     );
     let mut patches = vec![];
     for (file, target, ops) in livekit::turn_patches(raw, turn)? {

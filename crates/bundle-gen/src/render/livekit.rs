@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::json;
 
 use super::kustomize::{PatchOp, PatchTarget};
-use super::lk_jwt::KeysSecret;
+use super::lk_jwt::{self, KeysSecret};
 use super::pod::{
     app_labels, container_security, http_probe, meta, mount, pod_template, resources,
     secret_volume, selector, tmp_mount, tmp_volume,
@@ -45,7 +45,11 @@ const TURN_PUBLIC_PORT: i32 = 443;
 
 /// LiveKit's config file. LiveKit refuses unknown keys at startup, so only keys it knows are
 /// written. Keys come from a key file, not from the config.
-pub(super) fn config_yaml(livekit: &Livekit, turn: Option<&Turn>) -> Result<String, RenderError> {
+pub(super) fn config_yaml(
+    raw: &RawConfig,
+    livekit: &Livekit,
+    turn: Option<&Turn>,
+) -> Result<String, RenderError> {
     let rtc = &livekit.rtc;
     let mut rtc_config = json!({
         "tcp_port": rtc.tcp_port,
@@ -68,6 +72,9 @@ pub(super) fn config_yaml(livekit: &Livekit, turn: Option<&Turn>) -> Result<Stri
         "room": {"auto_create": false},
         "logging": {"level": "info"},
     });
+    if let Some(webhook) = webhook(raw, livekit) {
+        config["webhook"] = webhook;
+    }
     if let Some(turn) = turn {
         // TURN over TLS only: no `udp_port`, relayed media always rides TLS.
         config["turn"] = json!({
@@ -83,6 +90,21 @@ pub(super) fn config_yaml(livekit: &Livekit, turn: Option<&Turn>) -> Result<Stri
         reason: error.to_string(),
     })?;
     Ok(format!("{GENERATED_HEADER}{body}"))
+}
+
+/// Room and participant events for lk-jwt's `/sfu_webhook`, which needs them for delegated
+/// delayed leave (MSC4140): without them a participant whose client vanished stays in the
+/// call. Only when lk-jwt runs and the API key's name is known (it sits in a Secret we never
+/// read). The lk-jwt policy admits pods of the own namespace on its port.
+fn webhook(raw: &RawConfig, livekit: &Livekit) -> Option<serde_json::Value> {
+    if !raw.lk_jwt.enabled {
+        return None;
+    }
+    let api_key = livekit.keys.webhook_key_name()?;
+    Some(json!({
+        "api_key": api_key,
+        "urls": [lk_jwt::webhook_url(&raw.namespace)],
+    }))
 }
 
 /// LiveKit's objects for the component, with TURN's additions when `turn` is given.

@@ -28,6 +28,12 @@ const UID: i64 = 10033;
 const KEYS_VOLUME: &str = "livekit-keys";
 const KEYS_DIR: &str = "/etc/lk-jwt-keys";
 
+/// lk-jwt's LiveKit webhook receiver (0.6+), reached in-cluster through the Service. The
+/// `.svc` name resolves through the pod's DNS search path, whatever the cluster domain.
+pub(super) fn webhook_url(namespace: &str) -> String {
+    format!("http://{NAME}.{namespace}.svc:{PORT}/sfu_webhook")
+}
+
 /// The Secret holding a variant's LiveKit API keys, and the keys inside it.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct KeysSecret {

@@ -99,7 +99,7 @@ pub fn render_objects(config: &Config, overlay: OverlayName) -> Result<Vec<Value
     let homeserver_toml = homeserver::config_toml(raw);
     let livekit_config = if variant.livekit_bundled() {
         let turn = variant.turn_enabled().then_some(&variant.livekit.turn);
-        Some(livekit::config_yaml(&variant.livekit, turn)?)
+        Some(livekit::config_yaml(raw, &variant.livekit, turn)?)
     } else {
         None
     };

@@ -848,6 +848,72 @@ fn inline_secrets_are_accepted_when_explicitly_allowed() {
 }
 
 #[test]
+fn the_api_key_name_is_the_webhook_key_of_the_bundled_livekit() {
+    let config = load(&set(good(), "livekit.keys.apiKeyName", "lk-jwt")).expect("accepted");
+    let keys = &config.variants[&OverlayName::Bundled].livekit.keys;
+    assert_eq!(keys.api_key_name.as_deref(), Some("lk-jwt"));
+    assert_eq!(keys.webhook_key_name(), Some("lk-jwt"));
+}
+
+#[test]
+fn with_an_existing_secret_and_no_api_key_name_there_is_no_webhook_key() {
+    let config = load(&good()).expect("accepted");
+    let keys = &config.variants[&OverlayName::Bundled].livekit.keys;
+    assert_eq!(keys.webhook_key_name(), None);
+}
+
+#[test]
+fn inline_keys_make_the_inline_api_key_the_webhook_key() {
+    let doc = set(
+        remove(good(), "livekit.keys"),
+        "livekit.keys",
+        "{apiKey: devkey, apiSecret: 0123456789abcdef0123456789abcdef}",
+    );
+    let doc = set(doc, "homeserver.registrationToken", "dev-token");
+    let doc = set(doc, "allowInlineSecrets", "true");
+    let config = load(&doc).expect("accepted");
+    let keys = &config.variants[&OverlayName::Bundled].livekit.keys;
+    assert_eq!(keys.webhook_key_name(), Some("devkey"));
+}
+
+#[test]
+fn guard_api_key_name_with_a_colon() {
+    assert_eq!(
+        refusal(set(good(), "livekit.keys.apiKeyName", "'lk-jwt: secret'")),
+        "`livekit.keys.apiKeyName` is `lk-jwt: secret`, which cannot be an API key name: \
+        LiveKit reads its keys as `<name>: <secret>` and lk-jwt splits them at `:`, so the name \
+        must be non-empty without spaces or `:`. Fix: write the key name exactly as it is in the \
+        keys Secret, e.g. `lk-jwt`, or remove the key."
+    );
+}
+
+#[test]
+fn guard_api_key_name_empty() {
+    assert!(
+        refusal(set(good(), "livekit.keys.apiKeyName", "''"))
+            .starts_with("`livekit.keys.apiKeyName` is ``, which cannot be an API key name")
+    );
+}
+
+#[test]
+fn guard_api_key_name_other_than_the_inline_api_key() {
+    let doc = set(
+        remove(good(), "livekit.keys"),
+        "livekit.keys",
+        "{apiKey: devkey, apiSecret: 0123456789abcdef0123456789abcdef, apiKeyName: lk-jwt}",
+    );
+    let doc = set(doc, "homeserver.registrationToken", "dev-token");
+    let doc = set(doc, "allowInlineSecrets", "true");
+    assert_eq!(
+        refusal(doc),
+        "`livekit.keys.apiKeyName` differs from the inline `livekit.keys.apiKey`: LiveKit signs \
+        its webhooks with the key of that name and refuses to start when it has no such key. \
+        Fix: remove `livekit.keys.apiKeyName` (with inline keys the webhook uses `apiKey`), or \
+        make the two equal."
+    );
+}
+
+#[test]
 fn stun_discovery_replaces_node_ip_when_chosen_explicitly() {
     let doc = set(
         remove(good(), "livekit.rtc"),

@@ -164,6 +164,89 @@ fn livekit_config_disables_room_auto_create_and_advertises_the_node_ip() {
     assert!(config["turn"].is_null(), "TURN is only in bundled-turn");
 }
 
+fn livekit_config(stem: &str, overlay: OverlayName) -> Value {
+    livekit_config_of(&objects(stem, overlay))
+}
+
+fn livekit_config_of(objects: &[Value]) -> Value {
+    let config_map = objects
+        .iter()
+        .find(|object| object_key(object).starts_with("ConfigMap/livekit-config-"))
+        .unwrap();
+    serde_norway::from_str(config_map["data"]["config.yaml"].as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn livekit_sends_webhooks_to_lk_jwt_in_its_namespace_signed_with_the_named_key() {
+    for overlay in [OverlayName::Bundled, OverlayName::BundledTurn] {
+        assert_eq!(
+            livekit_config("site", overlay)["webhook"],
+            json!({
+                "api_key": "lk-jwt",
+                "urls": ["http://lk-jwt-service.matrix.svc:8080/sfu_webhook"],
+            }),
+            "{overlay:?}"
+        );
+    }
+}
+
+#[test]
+fn livekit_sends_no_webhook_when_the_key_name_is_unknown() {
+    let config = livekit_config("minimal", OverlayName::Bundled);
+    assert!(config["webhook"].is_null(), "{config}");
+}
+
+#[test]
+fn livekit_signs_webhooks_with_the_inline_api_key() {
+    assert_eq!(
+        livekit_config("dev-inline-secrets", OverlayName::Bundled)["webhook"],
+        json!({
+            "api_key": "devkey",
+            "urls": ["http://lk-jwt-service.matrix-dev.svc:8080/sfu_webhook"],
+        })
+    );
+}
+
+#[test]
+fn livekit_sends_no_webhook_without_lk_jwt() {
+    let mut config = fixture("site");
+    config.raw.lk_jwt.enabled = false;
+    let objects = render_objects(&config, OverlayName::Bundled).unwrap();
+    let livekit = livekit_config_of(&objects);
+    assert!(livekit["webhook"].is_null(), "{livekit}");
+}
+
+#[test]
+fn the_lk_jwt_policy_admits_livekit_webhooks_from_the_own_namespace() {
+    let objects = objects("site", OverlayName::Bundled);
+    let lk_jwt = find(&objects, "NetworkPolicy/lk-jwt-service-policy");
+    let livekit = find(&objects, "Deployment/livekit");
+    assert_eq!(
+        lk_jwt["metadata"]["namespace"],
+        livekit["metadata"]["namespace"]
+    );
+    let admits_own_namespace_on_8080 =
+        lk_jwt["spec"]["ingress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|rule| {
+                let any_pod_here = rule["from"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|peer| peer == &json!({"podSelector": {}}));
+                let port_8080 = rule["ports"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!({"port": 8080, "protocol": "TCP"}));
+                any_pod_here && port_8080
+            });
+    assert!(admits_own_namespace_on_8080, "{lk_jwt}");
+    let livekit_policy = find(&objects, "NetworkPolicy/livekit-policy");
+    assert_eq!(livekit_policy["spec"]["egress"], json!([{}]));
+}
+
 #[test]
 fn livekit_turn_config_is_tls_only() {
     let objects = objects("site", OverlayName::BundledTurn);
