@@ -547,7 +547,7 @@ impl Registry {
                 if challenged {
                     return Err(RegistryError::Unauthorized {
                         url: url.to_string(),
-                        challenge: "the token obtained was refused".to_owned(),
+                        challenge: self.refused_after_authenticating(),
                     });
                 }
                 challenged = true;
@@ -575,6 +575,24 @@ impl Registry {
                 continue;
             }
             return Ok(response);
+        }
+    }
+
+    /// Why the registry still answers 401 after the challenge was met, and where credentials
+    /// for this host go: private repositories give anonymous callers a token without access.
+    fn refused_after_authenticating(&self) -> String {
+        let variable = env_var_name(&self.host);
+        match &self.credentials {
+            None => format!(
+                "anonymous pull was refused; set `{variable}` to user:password, or add {host} \
+                 to the Docker config.json",
+                host = self.host
+            ),
+            Some(_) => format!(
+                "the configured credentials do not grant pull access; check `{variable}` or the \
+                 Docker config.json entry for {host}",
+                host = self.host
+            ),
         }
     }
 
