@@ -5,13 +5,15 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::images::{Images, RegistryEndpoint};
 
 /// The whole `bundle.yaml`, as written by the operator.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(title = "bundle.yaml")]
 pub struct RawConfig {
     /// Namespace every object is deployed to (set by `base/kustomization.yaml`).
     pub namespace: String,
@@ -108,6 +110,26 @@ impl std::str::FromStr for OverlayName {
     }
 }
 
+/// The names as a string enum, so that editors offer them under `overlays:` (the derived
+/// schema would follow `try_from = "String"` and allow any string).
+impl JsonSchema for OverlayName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "OverlayName".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = OverlayName::ALL
+            .into_iter()
+            .map(OverlayName::dir_name)
+            .collect();
+        schemars::json_schema!({
+            "description": "A variant the generator builds: `overlays/<name>`.",
+            "type": "string",
+            "enum": names,
+        })
+    }
+}
+
 impl TryFrom<String> for OverlayName {
     type Error = UnknownOverlay;
 
@@ -118,16 +140,18 @@ impl TryFrom<String> for OverlayName {
 
 /// What one overlay changes. Only LiveKit settings differ between variants; everything else
 /// lives in `base/` and is shared.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OverlayDelta {
     /// Merged key by key over the top-level `livekit:` (mappings merge, other values replace).
+    // Every `livekit` key has a default, so the delta's schema is `livekit`'s own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Livekit>")]
     pub livekit: Option<serde_norway::Value>,
 }
 
 /// `global:`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Global {
     /// Registry for images that name none (never overrides an image's own `registry`).
@@ -136,7 +160,7 @@ pub struct Global {
 }
 
 /// `ingress:`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Ingress {
     /// `ingressClassName`; also selects class-specific annotations (nginx, haproxy, traefik).
@@ -169,7 +193,7 @@ fn default_ingress_class() -> String {
 }
 
 /// `ingress.tls:`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IngressTls {
     /// Serve serverName over TLS from `secretName`.
@@ -198,7 +222,7 @@ fn default_tls_secret() -> String {
 }
 
 /// `networkPolicy:`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NetworkPolicy {
     /// Generate the three `*-policy` NetworkPolicies (the chart's default is off; ours is on).
@@ -223,7 +247,7 @@ fn default_ingress_namespace() -> String {
 }
 
 /// `homeserver:` (Tuwunel).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Homeserver {
     /// The Matrix server name; also the ingress host. Cannot change once data exists.
@@ -267,7 +291,7 @@ fn default_max_request_size() -> u64 {
 }
 
 /// A key in an existing Secret.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretKeyRef {
     /// Secret name; empty means unset.
@@ -292,7 +316,7 @@ fn default_registration_token_key() -> String {
 }
 
 /// `homeserver.persistence:`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Persistence {
     /// `false` keeps the database in an emptyDir (lost on restart; tests only).
@@ -325,7 +349,7 @@ fn default_volume_size() -> String {
 }
 
 /// Container resource requests and limits, as Kubernetes quantities.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Resources {
     /// Requests, e.g. `{cpu: 100m, memory: 256Mi}`.
@@ -364,7 +388,7 @@ impl Resources {
 }
 
 /// `livekit:` (the SFU), top level or merged with an overlay's delta.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Livekit {
     /// Bundled (`true`) or external (`false`). Each overlay's name fixes it; see the README.
@@ -401,7 +425,7 @@ impl Default for Livekit {
 }
 
 /// `livekit.keys:`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LivekitKeys {
     /// Inline API key (refused unless `allowInlineSecrets`).
@@ -434,7 +458,7 @@ impl LivekitKeys {
 }
 
 /// `livekit.keys.existingSecret:`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LivekitKeysSecret {
     /// Secret name; empty means unset.
@@ -475,7 +499,7 @@ fn default_livekit_keys_key() -> String {
 }
 
 /// `livekit.rtc:`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Rtc {
     /// HTTP/WebSocket signalling port (behind the ingress).
@@ -528,7 +552,7 @@ fn default_tcp_port() -> u16 {
 }
 
 /// `livekit.turn:`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Turn {
     /// TURN over TLS. Each overlay's name fixes it; see the README.
@@ -562,7 +586,7 @@ fn default_turn_tls_port() -> u16 {
 }
 
 /// `livekit.turn.tls:`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TurnTls {
     /// TLS Secret for `turn.domain`.
@@ -595,7 +619,7 @@ fn default_key_key() -> String {
 }
 
 /// `lkJwt:` (lk-jwt-service).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LkJwt {
     /// Deploy lk-jwt-service (needed for calls).

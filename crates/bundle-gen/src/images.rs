@@ -5,14 +5,18 @@
 use std::fmt;
 use std::str::FromStr;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The registry used when neither the image nor `global.imageRegistry` names one.
 pub const DEFAULT_REGISTRY: &str = "docker.io";
 
 /// A content digest as written in pins: `sha256:` followed by 64 lowercase hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(try_from = "String", into = "String")]
+#[schemars(extend("pattern" = "^sha256:[0-9a-f]{64}$"))]
 pub struct Digest(String);
 
 /// Why a string is not a valid [`Digest`].
@@ -88,8 +92,11 @@ impl fmt::Display for Digest {
 }
 
 /// An image tag, valid under the OCI distribution grammar `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(try_from = "String", into = "String")]
+#[schemars(extend("pattern" = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"))]
 pub struct Tag(String);
 
 /// Why a string is not a valid [`Tag`].
@@ -150,7 +157,7 @@ impl fmt::Display for Tag {
 }
 
 /// The three images of the stack, keyed as in `bundle.yaml` under `images:`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Images {
     /// Tuwunel, the homeserver.
@@ -232,7 +239,7 @@ impl fmt::Display for ImageName {
 }
 
 /// One image: where it lives, what is pinned, and how it may be updated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ImagePin {
     /// Registry host, e.g. `ghcr.io`. Falls back to `global.imageRegistry`, then `docker.io`.
@@ -271,7 +278,7 @@ impl ImagePin {
 }
 
 /// How `bundle pins` chooses the newest acceptable pin for an image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum UpdatePolicy {
     /// Newest bare `vX.Y.Z` / `vX.Y.Z.W` tag whose manifest is an index holding every listed
@@ -286,7 +293,7 @@ pub enum UpdatePolicy {
 }
 
 /// Settings of [`UpdatePolicy::BareMultiarch`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BareMultiarchPolicy {
     /// Platforms the index must hold, as `os/architecture[/variant]`.
@@ -310,11 +317,12 @@ fn default_platforms() -> Vec<Platform> {
 }
 
 /// Settings of [`UpdatePolicy::Semver`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SemverPolicy {
     /// Only versions matching this requirement are chosen, e.g. `^1` to stay on 1.x.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
     pub range: Option<semver::VersionReq>,
     /// Whether pre-releases (`-rc1`) may be chosen.
     #[serde(default)]
@@ -330,18 +338,21 @@ fn default_tag_prefix() -> String {
 }
 
 /// Settings of [`UpdatePolicy::Commit`] (none yet; the struct keeps unknown keys an error).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommitPolicy {}
 
 /// Settings of [`UpdatePolicy::Manual`] (none; the struct keeps unknown keys an error).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManualPolicy {}
 
 /// An OCI platform, written `os/architecture[/variant]` (e.g. `linux/arm64`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(try_from = "String", into = "String")]
+#[schemars(extend("pattern" = "^[A-Za-z0-9]+/[A-Za-z0-9]+(/[A-Za-z0-9]+)?$"))]
 pub struct Platform {
     /// Operating system, e.g. `linux`.
     pub os: String,
@@ -416,7 +427,7 @@ impl fmt::Display for Platform {
 
 /// Where `bundle pins` sends requests for one registry host (a mirror, or a local registry in
 /// tests), from `registries:` in `bundle.yaml` or `--registry-endpoint HOST=URL`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegistryEndpoint {
     /// Base URL, e.g. `https://mirror.example.net` or `http://127.0.0.1:5000`.

@@ -8,6 +8,7 @@ mod csp;
 mod images;
 mod load;
 mod render;
+mod schema;
 mod tree;
 mod validate;
 
@@ -24,5 +25,6 @@ pub use images::{
 };
 pub use load::ConfigError;
 pub use render::{RenderError, render, render_objects};
+pub use schema::{CONFIG_SCHEMA_FILE, config_schema, config_schema_text};
 pub use tree::{CheckReport, GENERATED_HEADER, Tree, WriteError, WriteReport};
 pub use validate::Violation;

@@ -7,6 +7,7 @@
 mod config;
 mod invariant;
 mod render;
+mod schema;
 mod snapshots;
 mod support;
 mod writer;
