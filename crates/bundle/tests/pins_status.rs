@@ -1,0 +1,598 @@
+//! `bundle pins status` end to end: the real binary against registry-fixture's token-auth
+//! registry (Debian's docker-registry behind a counting, paginating front), filled with the
+//! realistic tag sets of the three images. The site is the repository's own `bundle.yaml` with
+//! the pins each test needs.
+//!
+//! Every child process gets an empty environment plus PATH and a temporary HOME, so no
+//! credentials of the machine (`BUNDLE_REGISTRY_AUTH_*`, `~/.docker/config.json`) take part.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command as Process, Stdio};
+
+use assert_cmd::Command;
+use bundle_gen::ImageName;
+use registry_fixture::{Counts, Credentials, LkJwtRoute, Pin, Scenario, TestRegistry};
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// The credentials a protected repository accepts in the credential tests.
+const USER: &str = "bundle-bot";
+const PASSWORD: &str = "s3cret";
+/// A password the registry does not accept.
+const WRONG_PASSWORD: &str = "not-the-password-7f3a";
+/// Base64 of `bundle-bot:s3cret`, as `docker login` writes it into `config.json`.
+const DOCKER_AUTH: &str = "YnVuZGxlLWJvdDpzM2NyZXQ=";
+
+/// The registry filled with the three images.
+struct Filled {
+    registry: TestRegistry,
+    tuwunel: Scenario,
+    livekit: Scenario,
+    lk_jwt: Scenario,
+}
+
+impl Filled {
+    async fn start() -> Self {
+        let registry = TestRegistry::start().await.expect("test registry");
+        let tuwunel = Scenario::tuwunel(&registry).await.expect("tuwunel");
+        let livekit = Scenario::livekit(&registry).await.expect("livekit");
+        let lk_jwt = Scenario::lk_jwt(&registry, LkJwtRoute::Label)
+            .await
+            .expect("lk-jwt-service");
+        Self {
+            registry,
+            tuwunel,
+            livekit,
+            lk_jwt,
+        }
+    }
+
+    /// The pins a bundle.yaml holds before an update. The repository's config keeps
+    /// lk-jwt-service on `X.Y.Z` releases (semver, below 1.0), so its older pin is `0.6.0`.
+    fn older_pins(&self) -> [(ImageName, Pin); 3] {
+        [
+            (ImageName::Homeserver, self.tuwunel.current.clone()),
+            (ImageName::Livekit, self.livekit.current.clone()),
+            (
+                ImageName::LkJwt,
+                self.lk_jwt.pin("0.6.0").expect("0.6.0 is pushed"),
+            ),
+        ]
+    }
+
+    /// The newest pins the repository's policies allow.
+    fn newest_pins(&self) -> [(ImageName, Pin); 3] {
+        [
+            (ImageName::Homeserver, self.tuwunel.newest.clone()),
+            (ImageName::Livekit, self.livekit.newest.clone()),
+            (
+                ImageName::LkJwt,
+                self.lk_jwt
+                    .newest_release
+                    .clone()
+                    .expect("a newest release"),
+            ),
+        ]
+    }
+
+    /// `--registry-endpoint` for both hosts of the repository's config.
+    fn endpoint_args(&self) -> Vec<String> {
+        endpoint_args(&self.registry.endpoint())
+    }
+}
+
+fn endpoint_args(endpoint: &str) -> Vec<String> {
+    ["ghcr.io", "docker.io"]
+        .iter()
+        .flat_map(|host| {
+            [
+                "--registry-endpoint".to_owned(),
+                format!("{host}={endpoint}"),
+            ]
+        })
+        .collect()
+}
+
+/// A temporary site directory holding `bundle.yaml`, and an empty HOME for the child.
+struct Site {
+    dir: TempDir,
+    home: TempDir,
+}
+
+impl Site {
+    /// The repository's `bundle.yaml` with `pins`, followed by `extra` (top-level YAML).
+    fn new(pins: &[(ImageName, Pin)], extra: &str) -> Self {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bundle.yaml");
+        let mut yaml = fs::read_to_string(path).expect("the repository's bundle.yaml");
+        for (image, pin) in pins {
+            yaml = pin_refresh::set_pin(&yaml, *image, &pin.tag, &pin.digest).expect("pin set");
+        }
+        yaml.push_str(extra);
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::write(dir.path().join("bundle.yaml"), yaml).expect("write config");
+        let home = tempfile::tempdir().expect("temp home");
+        Self { dir, home }
+    }
+
+    /// `bundle pins status <args>` with only PATH, HOME and `env` in its environment.
+    fn status(&self, args: &[String], env: &[(&str, &str)]) -> assert_cmd::assert::Assert {
+        let mut command = Command::cargo_bin("bundle").expect("the bundle binary");
+        command
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home.path())
+            .args(["pins", "status"])
+            .args(args);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        command.assert()
+    }
+}
+
+fn with_json(mut args: Vec<String>) -> Vec<String> {
+    args.insert(0, "--json".to_owned());
+    args
+}
+
+fn stdout_of(assert: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
+}
+
+fn stderr_of(assert: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&assert.get_output().stderr).into_owned()
+}
+
+fn json_of(assert: &assert_cmd::assert::Assert) -> Value {
+    serde_json::from_slice(&assert.get_output().stdout).expect("stdout is JSON")
+}
+
+/// The `images[]` entry named `name` (the `bundle.yaml` key).
+fn entry<'a>(json: &'a Value, name: &str) -> &'a Value {
+    json["images"]
+        .as_array()
+        .expect("`images` is an array")
+        .iter()
+        .find(|image| image["name"] == name)
+        .unwrap_or_else(|| panic!("no image `{name}` in {json:#}"))
+}
+
+fn pin_json(pin: &Pin) -> Value {
+    serde_json::json!({"tag": pin.tag.as_str(), "digest": pin.digest.as_str()})
+}
+
+/// The `requests` figure of `host`.
+fn reported(json: &Value, host: &str) -> u64 {
+    json["requests"][host]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no request count for {host} in {json:#}"))
+}
+
+/// What the front counted for the repositories of one registry host.
+fn counted(counts: &Counts, repositories: &[&str]) -> u64 {
+    repositories
+        .iter()
+        .map(|repository| u64::from(counts.repository(repository).total()))
+        .sum()
+}
+
+const GHCR_REPOSITORIES: [&str; 2] = [Scenario::TUWUNEL_REPOSITORY, Scenario::LK_JWT_REPOSITORY];
+const DOCKER_HUB_REPOSITORIES: [&str; 1] = [Scenario::LIVEKIT_REPOSITORY];
+
+// ---- --json -------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn json_has_the_documented_shape_and_the_newest_pin_of_each_image() {
+    let filled = Filled::start().await;
+    let site = Site::new(&filled.older_pins(), "");
+
+    let run = site.status(&with_json(filled.endpoint_args()), &[]).code(0);
+
+    let json = json_of(&run);
+    let images = json["images"].as_array().expect("`images` is an array");
+    assert_eq!(images.len(), 3, "{json:#}");
+    for ((image, older), (_, newest)) in filled.older_pins().iter().zip(filled.newest_pins()) {
+        let status = entry(&json, image.key());
+        assert_eq!(status["current"], pin_json(older), "{}", image.key());
+        assert_eq!(status["latest"], pin_json(&newest), "{}", image.key());
+        assert_eq!(status["update"], true, "{}", image.key());
+    }
+    let hosts: Vec<&String> = json["requests"]
+        .as_object()
+        .expect("`requests` is an object")
+        .keys()
+        .collect();
+    assert_eq!(hosts, ["docker.io", "ghcr.io"]);
+}
+
+#[tokio::test]
+async fn json_request_counts_are_what_the_registry_saw() {
+    let filled = Filled::start().await;
+    let site = Site::new(&filled.older_pins(), "");
+    filled.registry.reset_counts();
+
+    let run = site.status(&with_json(filled.endpoint_args()), &[]).code(0);
+
+    let json = json_of(&run);
+    let counts = filled.registry.counts();
+    assert_eq!(
+        reported(&json, "ghcr.io"),
+        counted(&counts, &GHCR_REPOSITORIES),
+        "{counts:#?}"
+    );
+    assert_eq!(
+        reported(&json, "docker.io"),
+        counted(&counts, &DOCKER_HUB_REPOSITORIES),
+        "{counts:#?}"
+    );
+    // No request went uncounted by the client (a ping, a request to another repository).
+    assert_eq!(
+        reported(&json, "ghcr.io") + reported(&json, "docker.io"),
+        u64::from(counts.total.total()),
+        "{counts:#?}"
+    );
+}
+
+// ---- nothing new --------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn nothing_new_reports_no_update_for_any_image() {
+    let filled = Filled::start().await;
+    let newest = filled.newest_pins();
+    let site = Site::new(&newest, "");
+
+    let run = site.status(&with_json(filled.endpoint_args()), &[]).code(0);
+
+    let json = json_of(&run);
+    for (image, pin) in &newest {
+        let status = entry(&json, image.key());
+        assert_eq!(status["update"], false, "{}", image.key());
+        assert_eq!(status["current"], pin_json(pin), "{}", image.key());
+        assert_eq!(status["latest"], pin_json(pin), "{}", image.key());
+    }
+}
+
+#[tokio::test]
+async fn nothing_new_costs_three_tokens_two_challenges_one_tag_page_per_image_and_few_manifests() {
+    let filled = Filled::start().await;
+    let site = Site::new(&filled.newest_pins(), "");
+    filled.registry.reset_counts();
+
+    site.status(&with_json(filled.endpoint_args()), &[]).code(0);
+
+    let counts = filled.registry.counts();
+    // One token per repository, each fetched anonymously.
+    assert_eq!(counts.total.token, 3, "{counts:#?}");
+    assert_eq!(counts.total.token_with_credentials, 0, "{counts:#?}");
+    // Each host's first request is answered with the 401 challenge that names the token
+    // service; the client holds the host's other requests until then, so lk-jwt-service (the
+    // second image on ghcr.io) asks for its token straight away. Every list fits one page
+    // (lk-jwt-service's 300-odd tags included: the client asks for 1000 a page).
+    assert_eq!(counts.total.unauthorized, 2, "{counts:#?}");
+    for (repository, challenges) in [
+        (Scenario::TUWUNEL_REPOSITORY, 1),
+        (Scenario::LIVEKIT_REPOSITORY, 1),
+        (Scenario::LK_JWT_REPOSITORY, 0),
+    ] {
+        let repository_counts = counts.repository(repository);
+        assert_eq!(repository_counts.token, 1, "{repository}");
+        assert_eq!(repository_counts.unauthorized, challenges, "{repository}");
+        assert_eq!(
+            repository_counts.tags_page,
+            challenges + 1,
+            "{repository}: the challenged request, then one page"
+        );
+        assert_eq!(repository_counts.blob_get, 0, "{repository}");
+        assert_eq!(repository_counts.other, 0, "{repository}");
+    }
+    // LiveKit and lk-jwt-service: the newest allowed tag is the pinned one, and one HEAD shows
+    // it still points at the pinned digest.
+    for repository in [Scenario::LIVEKIT_REPOSITORY, Scenario::LK_JWT_REPOSITORY] {
+        let repository_counts = counts.repository(repository);
+        assert_eq!(repository_counts.manifest_head, 1, "{repository}");
+        assert_eq!(repository_counts.manifest_get, 0, "{repository}");
+    }
+    // Tuwunel has two bare tags newer than its pin that are not multi-arch indexes (v1.11.0,
+    // amd64 only; v1.10.1, a single image): each costs one GET to find that out, then one
+    // HEAD confirms the pinned v1.10.0.1.
+    let tuwunel = counts.repository(Scenario::TUWUNEL_REPOSITORY);
+    assert_eq!(tuwunel.manifest_get, 2, "{tuwunel:?}");
+    assert_eq!(tuwunel.manifest_head, 1, "{tuwunel:?}");
+    // Nothing else: 3 tokens + 5 tag-list requests (2 of them challenged) + 5 manifest
+    // requests.
+    assert_eq!(counts.total.total(), 13, "{counts:#?}");
+}
+
+// ---- the table ----------------------------------------------------------------------------------
+
+/// `tag@sha256:<first 12 hex>`, as the table shortens a pin.
+fn short(pin: &Pin) -> String {
+    format!("{}@sha256:{}", pin.tag, &pin.digest.hex()[..12])
+}
+
+#[tokio::test]
+async fn table_names_each_image_its_current_and_latest_pin_and_whether_it_is_an_update() {
+    let filled = Filled::start().await;
+    // LiveKit is on its newest pin; the other two are behind.
+    let [homeserver, _, lk_jwt] = filled.older_pins();
+    let [newest_homeserver, livekit, newest_lk_jwt] = filled.newest_pins();
+    let site = Site::new(&[homeserver.clone(), livekit.clone(), lk_jwt.clone()], "");
+
+    let run = site.status(&filled.endpoint_args(), &[]).code(0);
+
+    let out = stdout_of(&run);
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        ["IMAGE", "CURRENT", "LATEST", "UPDATE", "ROUTE"],
+        "{out}"
+    );
+    let expected = [
+        (
+            "homeserver",
+            short(&homeserver.1),
+            short(&newest_homeserver.1),
+            "yes",
+            "bare-multiarch",
+        ),
+        (
+            "livekit",
+            short(&livekit.1),
+            short(&livekit.1),
+            "no",
+            "semver",
+        ),
+        (
+            "lkJwt",
+            short(&lk_jwt.1),
+            short(&newest_lk_jwt.1),
+            "yes",
+            "semver",
+        ),
+    ];
+    for (row, (name, current, latest, update, route)) in rows[1..4].iter().zip(&expected) {
+        assert_eq!(
+            row,
+            &[*name, current.as_str(), latest.as_str(), *update, *route],
+            "{out}"
+        );
+    }
+    // Then one line of request counts per registry host.
+    assert!(
+        rows[4][0] == "docker.io:" && rows[5][0] == "ghcr.io:",
+        "{out}"
+    );
+    assert_eq!(rows.len(), 6, "{out}");
+}
+
+// ---- credentials from the environment -----------------------------------------------------------
+
+/// The registry with Tuwunel's repository (on ghcr.io) requiring [`USER`] and [`PASSWORD`],
+/// and a site on the older pins. Credentials for ghcr.io go in `BUNDLE_REGISTRY_AUTH_GHCR_IO`
+/// (`pin_refresh::env_var_name`: the host as written in bundle.yaml, upper-cased, `.` -> `_`).
+async fn protected_tuwunel() -> (Filled, Site) {
+    let filled = Filled::start().await;
+    filled.registry.require_pull_credentials(
+        Scenario::TUWUNEL_REPOSITORY,
+        Credentials::new(USER, PASSWORD),
+    );
+    let site = Site::new(&filled.older_pins(), "");
+    (filled, site)
+}
+
+#[tokio::test]
+async fn credentials_from_the_host_variable_open_a_protected_repository() {
+    let (filled, site) = protected_tuwunel().await;
+    filled.registry.reset_counts();
+
+    let run = site
+        .status(
+            &with_json(filled.endpoint_args()),
+            &[(
+                "BUNDLE_REGISTRY_AUTH_GHCR_IO",
+                &format!("{USER}:{PASSWORD}"),
+            )],
+        )
+        .code(0);
+
+    let json = json_of(&run);
+    assert_eq!(
+        entry(&json, "homeserver")["latest"],
+        pin_json(&filled.tuwunel.newest)
+    );
+    let tuwunel = filled
+        .registry
+        .counts()
+        .repository(Scenario::TUWUNEL_REPOSITORY);
+    assert_eq!(tuwunel.token_with_credentials, 1, "{tuwunel:?}");
+    // Docker Hub has no credentials: LiveKit's token was anonymous.
+    let livekit = filled
+        .registry
+        .counts()
+        .repository(Scenario::LIVEKIT_REPOSITORY);
+    assert_eq!(livekit.token_with_credentials, 0, "{livekit:?}");
+}
+
+#[tokio::test]
+async fn credentials_from_a_docker_config_json_open_a_protected_repository() {
+    let (filled, site) = protected_tuwunel().await;
+    let docker = tempfile::tempdir().expect("temp dir");
+    fs::write(
+        docker.path().join("config.json"),
+        format!(r#"{{"auths": {{"ghcr.io": {{"auth": "{DOCKER_AUTH}"}}}}}}"#),
+    )
+    .expect("write config.json");
+    let docker_config = docker.path().to_str().expect("utf-8 path");
+
+    let run = site
+        .status(
+            &with_json(filled.endpoint_args()),
+            &[("DOCKER_CONFIG", docker_config)],
+        )
+        .code(0);
+
+    let json = json_of(&run);
+    assert_eq!(
+        entry(&json, "homeserver")["latest"],
+        pin_json(&filled.tuwunel.newest)
+    );
+}
+
+#[tokio::test]
+async fn a_protected_repository_without_credentials_is_an_error_naming_the_variable() {
+    let (filled, site) = protected_tuwunel().await;
+
+    let run = site.status(&with_json(filled.endpoint_args()), &[]).code(2);
+
+    let message = stderr_of(&run);
+    for part in [
+        "homeserver",
+        "ghcr.io",
+        Scenario::TUWUNEL_REPOSITORY,
+        "BUNDLE_REGISTRY_AUTH_GHCR_IO",
+    ] {
+        assert!(message.contains(part), "no `{part}` in: {message}");
+    }
+    assert_eq!(stdout_of(&run), "");
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_an_error_naming_the_variable() {
+    let (filled, site) = protected_tuwunel().await;
+
+    let run = site
+        .status(
+            &with_json(filled.endpoint_args()),
+            &[(
+                "BUNDLE_REGISTRY_AUTH_GHCR_IO",
+                &format!("{USER}:{WRONG_PASSWORD}"),
+            )],
+        )
+        .code(2);
+
+    let message = stderr_of(&run);
+    for part in [
+        "homeserver",
+        "ghcr.io",
+        "BUNDLE_REGISTRY_AUTH_GHCR_IO",
+        "refused",
+    ] {
+        assert!(message.contains(part), "no `{part}` in: {message}");
+    }
+    assert!(
+        !message.contains(WRONG_PASSWORD),
+        "the password leaked: {message}"
+    );
+    assert_eq!(stdout_of(&run), "");
+}
+
+// ---- unreachable and refused endpoints ----------------------------------------------------------
+
+/// A local port nothing listens on (bound, then released).
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address").port()
+}
+
+#[test]
+fn an_unreachable_registry_is_an_error_naming_the_image_registry_and_cause() {
+    let site = Site::new(&[], "");
+    let endpoint = format!("http://127.0.0.1:{}", closed_port());
+
+    let run = site
+        .status(&with_json(endpoint_args(&endpoint)), &[])
+        .code(2);
+
+    let message = stderr_of(&run);
+    // Images are reported in bundle.yaml order; the first one fails first.
+    for part in [
+        "homeserver",
+        "ghcr.io",
+        Scenario::TUWUNEL_REPOSITORY,
+        endpoint.as_str(),
+        "onnection refused",
+    ] {
+        assert!(message.contains(part), "no `{part}` in: {message}");
+    }
+    assert_eq!(stdout_of(&run), "", "no table and no pin");
+}
+
+#[tokio::test]
+async fn registries_in_bundle_yaml_marked_insecure_may_be_plain_http() {
+    let filled = Filled::start().await;
+    let endpoint = filled.registry.endpoint();
+    let registries = format!(
+        "registries:\n  ghcr.io:\n    endpoint: {endpoint}\n    insecure: true\n  \
+         docker.io:\n    endpoint: {endpoint}\n    insecure: true\n"
+    );
+    let site = Site::new(&filled.older_pins(), &registries);
+
+    let run = site.status(&["--json".to_owned()], &[]).code(0);
+
+    let json = json_of(&run);
+    for (image, newest) in filled.newest_pins() {
+        assert_eq!(entry(&json, image.key())["latest"], pin_json(&newest));
+    }
+}
+
+#[tokio::test]
+async fn registries_in_bundle_yaml_with_plain_http_and_not_insecure_are_refused() {
+    let filled = Filled::start().await;
+    let endpoint = filled.registry.endpoint();
+    let registries = format!("registries:\n  ghcr.io:\n    endpoint: {endpoint}\n");
+    let site = Site::new(&filled.older_pins(), &registries);
+    filled.registry.reset_counts();
+
+    // Docker Hub goes to the test registry too, so that nothing leaves the machine.
+    let args = vec![
+        "--json".to_owned(),
+        "--registry-endpoint".to_owned(),
+        format!("docker.io={endpoint}"),
+    ];
+    let run = site.status(&args, &[]).code(2);
+
+    let message = stderr_of(&run);
+    for part in ["ghcr.io", endpoint.as_str(), "insecure: true"] {
+        assert!(message.contains(part), "no `{part}` in: {message}");
+    }
+    assert_eq!(stdout_of(&run), "");
+    let counts = filled.registry.counts();
+    assert_eq!(counts.total.total(), 0, "nothing is sent: {counts:#?}");
+}
+
+// ---- closed stdout ------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_closed_stdout_is_not_an_error() {
+    let filled = Filled::start().await;
+    let site = Site::new(&filled.older_pins(), "");
+    // A pipe whose reading end is closed before the child starts: its first write fails with
+    // EPIPE, as under `bundle pins status | head -0`.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+
+    let output = Process::new(assert_cmd::cargo::cargo_bin("bundle"))
+        .current_dir(site.dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", site.home.path())
+        .args(["pins", "status"])
+        .args(filled.endpoint_args())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("bundle runs");
+
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}
