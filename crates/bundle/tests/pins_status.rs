@@ -100,15 +100,31 @@ struct Site {
     home: TempDir,
 }
 
+/// The repository's `bundle.yaml` with `pins`, followed by `extra` (top-level YAML).
+fn config(pins: &[(ImageName, Pin)], extra: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bundle.yaml");
+    let mut yaml = fs::read_to_string(path).expect("the repository's bundle.yaml");
+    for (image, pin) in pins {
+        yaml = pin_refresh::set_pin(&yaml, *image, &pin.tag, &pin.digest).expect("pin set");
+    }
+    yaml.push_str(extra);
+    yaml
+}
+
+/// `yaml` with `images.<image>.policy` replaced by `policy` (YAML).
+fn with_policy(yaml: &str, image: ImageName, policy: &str) -> String {
+    let mut doc: serde_norway::Value = serde_norway::from_str(yaml).expect("config is YAML");
+    doc["images"][image.key()]["policy"] = serde_norway::from_str(policy).expect("policy is YAML");
+    serde_norway::to_string(&doc).expect("serializable")
+}
+
 impl Site {
-    /// The repository's `bundle.yaml` with `pins`, followed by `extra` (top-level YAML).
+    /// A site holding [`config`]`(pins, extra)`.
     fn new(pins: &[(ImageName, Pin)], extra: &str) -> Self {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bundle.yaml");
-        let mut yaml = fs::read_to_string(path).expect("the repository's bundle.yaml");
-        for (image, pin) in pins {
-            yaml = pin_refresh::set_pin(&yaml, *image, &pin.tag, &pin.digest).expect("pin set");
-        }
-        yaml.push_str(extra);
+        Self::with_config(&config(pins, extra))
+    }
+
+    fn with_config(yaml: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         fs::write(dir.path().join("bundle.yaml"), yaml).expect("write config");
         let home = tempfile::tempdir().expect("temp home");
@@ -305,6 +321,28 @@ async fn nothing_new_costs_three_tokens_two_challenges_one_tag_page_per_image_an
     assert_eq!(counts.total.total(), 13, "{counts:#?}");
 }
 
+#[tokio::test]
+async fn the_commit_policy_finds_the_newest_main_build_of_lk_jwt_service() {
+    let filled = Filled::start().await;
+    let [homeserver, livekit, _] = filled.newest_pins();
+    let pins = [
+        homeserver,
+        livekit,
+        (ImageName::LkJwt, filled.lk_jwt.current.clone()),
+    ];
+    let yaml = with_policy(&config(&pins, ""), ImageName::LkJwt, "kind: commit");
+    let site = Site::with_config(&yaml);
+
+    let run = site.status(&with_json(filled.endpoint_args()), &[]).code(0);
+
+    let json = json_of(&run);
+    let lk_jwt = entry(&json, "lkJwt");
+    assert_eq!(lk_jwt["current"], pin_json(&filled.lk_jwt.current));
+    assert_eq!(lk_jwt["latest"], pin_json(&filled.lk_jwt.newest));
+    assert_eq!(lk_jwt["update"], true);
+    assert_eq!(lk_jwt["route"], "commit-label");
+}
+
 // ---- the table ----------------------------------------------------------------------------------
 
 /// `tag@sha256:<first 12 hex>`, as the table shortens a pin.
@@ -444,6 +482,47 @@ async fn credentials_from_a_docker_config_json_open_a_protected_repository() {
 }
 
 #[tokio::test]
+async fn docker_hub_credentials_are_read_from_config_json_under_its_index_url() {
+    let filled = Filled::start().await;
+    filled.registry.require_pull_credentials(
+        Scenario::LIVEKIT_REPOSITORY,
+        Credentials::new(USER, PASSWORD),
+    );
+    let site = Site::new(&filled.older_pins(), "");
+    let docker = tempfile::tempdir().expect("temp dir");
+    // Where `docker login` (no server argument) stores Docker Hub's entry.
+    fs::write(
+        docker.path().join("config.json"),
+        format!(r#"{{"auths": {{"https://index.docker.io/v1/": {{"auth": "{DOCKER_AUTH}"}}}}}}"#),
+    )
+    .expect("write config.json");
+    let docker_config = docker.path().to_str().expect("utf-8 path");
+    filled.registry.reset_counts();
+
+    let run = site
+        .status(
+            &with_json(filled.endpoint_args()),
+            &[("DOCKER_CONFIG", docker_config)],
+        )
+        .code(0);
+
+    let json = json_of(&run);
+    assert_eq!(
+        entry(&json, "livekit")["latest"],
+        pin_json(&filled.livekit.newest)
+    );
+    let counts = filled.registry.counts();
+    assert_eq!(
+        counts
+            .repository(Scenario::LIVEKIT_REPOSITORY)
+            .token_with_credentials,
+        1
+    );
+    // The entry is Docker Hub's only: the ghcr.io images asked anonymously.
+    assert_eq!(counts.total.token_with_credentials, 1, "{counts:#?}");
+}
+
+#[tokio::test]
 async fn a_protected_repository_without_credentials_is_an_error_naming_the_variable() {
     let (filled, site) = protected_tuwunel().await;
 
@@ -563,6 +642,24 @@ async fn registries_in_bundle_yaml_with_plain_http_and_not_insecure_are_refused(
     assert_eq!(stdout_of(&run), "");
     let counts = filled.registry.counts();
     assert_eq!(counts.total.total(), 0, "nothing is sent: {counts:#?}");
+}
+
+#[tokio::test]
+async fn a_command_line_endpoint_overrides_registries_in_bundle_yaml() {
+    let filled = Filled::start().await;
+    let closed = format!("http://127.0.0.1:{}", closed_port());
+    let registries = format!(
+        "registries:\n  ghcr.io:\n    endpoint: {closed}\n    insecure: true\n  \
+         docker.io:\n    endpoint: {closed}\n    insecure: true\n"
+    );
+    let site = Site::new(&filled.older_pins(), &registries);
+
+    let run = site.status(&with_json(filled.endpoint_args()), &[]).code(0);
+
+    let json = json_of(&run);
+    for (image, newest) in filled.newest_pins() {
+        assert_eq!(entry(&json, image.key())["latest"], pin_json(&newest));
+    }
 }
 
 // ---- closed stdout ------------------------------------------------------------------------------
