@@ -428,7 +428,11 @@ fn tests_read_no_system_or_global_git_config() {
     let mut names = Vec::new();
     while let Some(entry) = entries.next() {
         let entry = entry.expect("entry");
-        names.push(format!("{:?} {}", entry.level(), entry.name().unwrap_or("?")));
+        names.push(format!(
+            "{:?} {}",
+            entry.level(),
+            entry.name().unwrap_or("?")
+        ));
     }
     assert!(names.is_empty(), "machine git config leaked in: {names:?}");
 }
