@@ -662,6 +662,50 @@ async fn a_command_line_endpoint_overrides_registries_in_bundle_yaml() {
     }
 }
 
+// ---- progress on a terminal ---------------------------------------------------------------------
+
+/// `arg` quoted for `sh`.
+fn shell_quoted(arg: &str) -> String {
+    format!("'{}'", arg.replace('\'', r"'\''"))
+}
+
+#[tokio::test]
+async fn on_a_terminal_a_progress_line_is_shown_and_cleared_before_the_table() {
+    let filled = Filled::start().await;
+    let site = Site::new(&filled.older_pins(), "");
+    let bundle = assert_cmd::cargo::cargo_bin("bundle");
+    let command: Vec<String> = [bundle.to_str().expect("utf-8 path"), "pins", "status"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(filled.endpoint_args())
+        .map(|arg| shell_quoted(&arg))
+        .collect();
+
+    // util-linux `script` runs the command on a pseudo-terminal and copies what it prints.
+    let output = Process::new("script")
+        .args([
+            "--quiet",
+            "--return",
+            "--command",
+            &command.join(" "),
+            "/dev/null",
+        ])
+        .current_dir(site.dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", site.home.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("script runs");
+
+    let terminal = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{terminal}");
+    assert!(
+        terminal.starts_with("Checking 3 images on their registries\u{2026}\r\x1b[KIMAGE "),
+        "{terminal:?}"
+    );
+}
+
 // ---- closed stdout ------------------------------------------------------------------------------
 
 #[tokio::test]
