@@ -3,9 +3,6 @@
 set -euo pipefail
 
 apt_packages=(
-  # git2's https transport (`bundle pins refresh --push`) links OpenSSL.
-  libssl-dev
-  pkg-config
   # Lints the `run:` scripts of the GitHub workflows (through actionlint).
   shellcheck
   # CNCF distribution 2.8 for the real-registry tests (crates/registry-fixture), and skopeo

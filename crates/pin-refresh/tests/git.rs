@@ -325,8 +325,8 @@ fn challenging_http_server() -> (String, std::thread::JoinHandle<bool>) {
     let url = format!("http://{}/repo.git", listener.local_addr().expect("addr"));
     let handle = std::thread::spawn(move || {
         let mut saw_credentials = false;
-        // libgit2 makes one request, retries once with credentials if it has any; two
-        // connections are all a correct client makes before giving up.
+        // A client with credentials retries once with them; two connections are all a
+        // correct client makes before giving up.
         for _ in 0..2 {
             let Ok((mut stream, _)) = listener.accept() else {
                 break;
@@ -354,11 +354,13 @@ fn a_token_is_never_sent_over_plain_http() {
         matches!(result, Err(GitError::InsecureCredentials { .. })),
         "{result:?}"
     );
-    // Unblock the server's second accept if libgit2 gave up after one connection.
-    let _ = std::net::TcpStream::connect(
-        url.trim_start_matches("http://")
-            .trim_end_matches("/repo.git"),
-    );
+    // Finish the server's accept loop, whether git connected zero, one or two times.
+    let address = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/repo.git");
+    for _ in 0..2 {
+        let _ = std::net::TcpStream::connect(address);
+    }
     assert!(
         !server.join().expect("server"),
         "credentials were sent over http"
@@ -435,4 +437,37 @@ fn tests_read_no_system_or_global_git_config() {
         ));
     }
     assert!(names.is_empty(), "machine git config leaked in: {names:?}");
+}
+
+#[test]
+fn a_failed_push_names_the_remote_and_what_git_said() {
+    let fixture = Fixture::new();
+    let missing = fixture.path().join("no-such-remote.git");
+    let missing = missing.to_str().expect("utf8 path");
+    match fixture.repo().push(missing, "main", None) {
+        Err(GitError::PushFailed { remote, detail }) => {
+            assert_eq!(remote, missing);
+            assert!(detail.contains("no-such-remote.git"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_failed_https_push_does_not_reveal_the_token() {
+    use base64::Engine as _;
+    let fixture = Fixture::new();
+    // Port 9 on loopback (discard) has no listener here: the connection is refused.
+    let url = "https://127.0.0.1:9/owner/repo.git";
+    let token = "ghs_not-a-real-token";
+    let error = fixture
+        .repo()
+        .push(url, "main", Some(token))
+        .expect_err("nothing listens there");
+    let message = format!("{error} {error:?}");
+    let encoded =
+        base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"));
+    assert!(matches!(error, GitError::PushFailed { .. }), "{message}");
+    assert!(!message.contains(token), "{message}");
+    assert!(!message.contains(&encoded), "{message}");
 }
