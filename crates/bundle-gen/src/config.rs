@@ -525,6 +525,14 @@ pub struct Rtc {
     pub service_annotations: BTreeMap<String, String>,
 }
 
+impl Rtc {
+    /// The advertised IP, if one is written. An empty string counts as unset, as in the chart
+    /// (`nodeIp: ""`).
+    pub fn node_ip(&self) -> Option<&str> {
+        self.node_ip.as_deref().filter(|ip| !ip.is_empty())
+    }
+}
+
 impl Default for Rtc {
     fn default() -> Self {
         Self {

@@ -562,14 +562,14 @@ fn check_bundled_livekit(config: &Config, variant: &Variant, found: &mut Vec<Vio
         }
     }
 
-    match &livekit.rtc.node_ip {
+    match livekit.rtc.node_ip() {
         None if !livekit.rtc.use_external_ip => found.push(Violation::NodeIpMissing {
             key: key("rtc.nodeIp"),
         }),
         Some(node_ip) if node_ip.parse::<IpAddr>().is_err() => {
             found.push(Violation::NodeIpNotAnAddress {
                 key: key("rtc.nodeIp"),
-                value: node_ip.clone(),
+                value: node_ip.to_owned(),
             });
         }
         _ => {}

@@ -56,7 +56,7 @@ pub(super) fn config_yaml(
         // One UDP mux port; without it LiveKit listens on 50000-60000.
         "udp_port": rtc.udp_port,
     });
-    match &rtc.node_ip {
+    match rtc.node_ip() {
         // The LoadBalancer's public IP; STUN discovery would find the node's instead.
         Some(node_ip) => {
             rtc_config["use_external_ip"] = json!(false);

@@ -1020,3 +1020,13 @@ fn guard_rtc_tcp_port_equal_to_the_signalling_port() {
 fn the_udp_port_may_share_its_number_with_a_tcp_port() {
     assert!(load(&set(good(), "livekit.rtc.udpPort", "7881")).is_ok());
 }
+
+#[test]
+fn an_empty_node_ip_counts_as_unset_like_in_the_chart() {
+    let messages = violations(&set(good(), "livekit.rtc.nodeIp", "''"));
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].starts_with("`livekit.rtc.nodeIp` is not set:"),
+        "{messages:?}"
+    );
+}

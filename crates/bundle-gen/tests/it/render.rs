@@ -444,3 +444,20 @@ fn render_objects_refuses_an_overlay_the_config_does_not_generate() {
         Err(RenderError::OverlayNotConfigured { overlay: "bundled" })
     ));
 }
+
+#[test]
+fn stun_discovery_with_an_empty_node_ip_writes_no_node_ip() {
+    let text = std::fs::read_to_string(crate::support::fixtures_dir().join("site.yaml")).unwrap();
+    let text = text.replace(
+        "nodeIp: 203.0.113.10",
+        "nodeIp: \"\"\n    useExternalIp: true",
+    );
+    assert!(
+        text.contains("useExternalIp: true"),
+        "fixture layout changed"
+    );
+    let config = bundle_gen::Config::from_yaml(&text).unwrap();
+    let rtc = &livekit_config_of(&render_objects(&config, OverlayName::Bundled).unwrap())["rtc"];
+    assert_eq!(rtc["use_external_ip"], true);
+    assert!(rtc["node_ip"].is_null(), "{rtc:?}");
+}
