@@ -636,7 +636,7 @@ async fn registries_in_bundle_yaml_with_plain_http_and_not_insecure_are_refused(
     let run = site.status(&args, &[]).code(2);
 
     let message = stderr_of(&run);
-    for part in ["ghcr.io", endpoint.as_str(), "insecure: true"] {
+    for part in ["registries.ghcr.io", endpoint.as_str(), "insecure: true"] {
         assert!(message.contains(part), "no `{part}` in: {message}");
     }
     assert_eq!(stdout_of(&run), "");

@@ -247,10 +247,11 @@ impl Registry {
             "https" => {}
             "http" if insecure => {}
             "http" => {
-                return Err(invalid(
-                    "plain http is only allowed for an endpoint marked `insecure: true` \
-                     (`--registry-endpoint HOST=http://...` marks it so)",
-                ));
+                return Err(invalid(&format!(
+                    "plain http is only allowed for an endpoint marked insecure: add \
+                     `insecure: true` under `registries.{host}` in bundle.yaml \
+                     (`--registry-endpoint {host}=http://...` marks it so)"
+                )));
             }
             _ => return Err(invalid("use an https:// (or, if insecure, http://) URL")),
         }
