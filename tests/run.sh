@@ -35,6 +35,9 @@ for fixture in site minimal digest-only no-lk-jwt; do
   rm -rf "$tree"
 done
 
+step "the validators reject a broken tree (so the checks above can fail)"
+tests/validators-reject-broken-trees.sh
+
 step "workflow lint (actionlint, zizmor)"
 tests/lint-workflows.sh
 
