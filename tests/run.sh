@@ -40,5 +40,6 @@ tests/validators-reject-broken-trees.sh
 
 step "workflow lint (actionlint, zizmor)"
 tests/lint-workflows.sh
+tests/lint-workflows-rejects-bad-ones.sh
 
 printf '\nall checks passed\n'
