@@ -536,8 +536,7 @@ impl Registry {
             *probe = true;
         }
         let mut challenged = false;
-        let mut attempts = 0;
-        let mut waited = Duration::ZERO;
+        let mut budget = RetryBudget::default();
         loop {
             let authorization = self.authorization_for(&scope, url).await?;
             let response = self
@@ -556,23 +555,10 @@ impl Registry {
                     .await?;
                 continue;
             }
-            if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE
-            {
-                attempts += 1;
-                let wait = retry_wait(response.headers(), attempts, SystemTime::now())
-                    .min(self.options.retry_wait_cap);
-                if attempts >= self.options.max_attempts.max(1)
-                    || waited + wait > self.options.max_total_retry_wait
-                {
-                    return Err(RegistryError::RetriesExhausted {
-                        url: url.to_string(),
-                        status: status.as_u16(),
-                        attempts,
-                    });
-                }
+            if is_retryable(status) {
+                let wait = budget.next_wait(&response, url, &self.options)?;
                 tracing::debug!(registry = %self.host, %status, ?wait, "retrying");
                 tokio::time::sleep(wait).await;
-                waited += wait;
                 continue;
             }
             return Ok(response);
@@ -703,23 +689,39 @@ impl Registry {
             }
             query.append_pair("scope", scope);
         }
-        let mut request = self
-            .http
-            .get(realm.clone())
-            .timeout(self.options.request_timeout);
-        let who = match &self.credentials {
+        let basic = match &self.credentials {
             Some(Credentials::UserPassword { user, password }) => {
-                request =
-                    request.header(header::AUTHORIZATION, basic_authorization(user, password));
-                "the configured credentials"
+                Some(basic_authorization(user, password))
             }
-            _ => "anonymous access",
+            _ => None,
         };
-        self.count(RequestKind::Token);
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport_error(&realm, &e, self.options.request_timeout))?;
+        let who = if basic.is_some() {
+            "the configured credentials"
+        } else {
+            "anonymous access"
+        };
+        // Token services rate-limit too (Docker Hub's does): retried like the API.
+        let mut budget = RetryBudget::default();
+        let response = loop {
+            let mut request = self
+                .http
+                .get(realm.clone())
+                .timeout(self.options.request_timeout);
+            if let Some(value) = &basic {
+                request = request.header(header::AUTHORIZATION, value);
+            }
+            self.count(RequestKind::Token);
+            let response = request
+                .send()
+                .await
+                .map_err(|e| transport_error(&realm, &e, self.options.request_timeout))?;
+            if !is_retryable(response.status()) {
+                break response;
+            }
+            let wait = budget.next_wait(&response, &realm, &self.options)?;
+            tracing::debug!(registry = %self.host, status = %response.status(), ?wait, "retrying the token request");
+            tokio::time::sleep(wait).await;
+        };
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(RegistryError::BadCredentials {
@@ -975,6 +977,44 @@ fn transport_error(url: &Url, error: &reqwest::Error, timeout: Duration) -> Regi
     RegistryError::Transport {
         url: url.to_string(),
         cause,
+    }
+}
+
+/// 429 and 503 are worth retrying after a wait; other failures are not.
+fn is_retryable(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE
+}
+
+/// The retries one request has spent: attempts and time waited, bounded by the options.
+#[derive(Default)]
+struct RetryBudget {
+    attempts: u32,
+    waited: Duration,
+}
+
+impl RetryBudget {
+    /// How long to wait before retrying after `response` (429 or 503), or the error once the
+    /// attempts or the total wait would run over their bounds.
+    fn next_wait(
+        &mut self,
+        response: &Response,
+        url: &Url,
+        options: &ClientOptions,
+    ) -> Result<Duration, RegistryError> {
+        self.attempts += 1;
+        let wait = retry_wait(response.headers(), self.attempts, SystemTime::now())
+            .min(options.retry_wait_cap);
+        if self.attempts >= options.max_attempts.max(1)
+            || self.waited + wait > options.max_total_retry_wait
+        {
+            return Err(RegistryError::RetriesExhausted {
+                url: url.to_string(),
+                status: response.status().as_u16(),
+                attempts: self.attempts,
+            });
+        }
+        self.waited += wait;
+        Ok(wait)
     }
 }
 

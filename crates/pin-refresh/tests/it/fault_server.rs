@@ -50,6 +50,10 @@ pub enum Fault {
     OnlyHostileTags,
     /// The token endpoint refuses every request with 401.
     BadCredentials,
+    /// The first token request answers 429 with `Retry-After: 1`, later ones behave.
+    TokenRateLimitedOnce,
+    /// Every token request answers 503.
+    TokenUnavailable,
     /// Tag list pages of 2 with relative `Link` headers.
     Paginated,
     /// The first tag page links to the given absolute URL on another host.
@@ -234,8 +238,21 @@ async fn handle(
         before
     };
     if uri.path() == "/token" {
-        if state.fault == Fault::BadCredentials {
-            return status(StatusCode::UNAUTHORIZED);
+        let earlier_tokens = state
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.path.starts_with("/token"))
+            .count()
+            - 1;
+        match state.fault {
+            Fault::BadCredentials => return status(StatusCode::UNAUTHORIZED),
+            Fault::TokenRateLimitedOnce if earlier_tokens == 0 => {
+                return rate_limited(StatusCode::TOO_MANY_REQUESTS);
+            }
+            Fault::TokenUnavailable => return status(StatusCode::SERVICE_UNAVAILABLE),
+            _ => {}
         }
         return json(serde_json::json!({"token": TOKEN}));
     }
@@ -282,18 +299,10 @@ async fn handle(
             } else {
                 StatusCode::SERVICE_UNAVAILABLE
             };
-            return Response::builder()
-                .status(code)
-                .header(header::RETRY_AFTER, "1")
-                .body(Body::empty())
-                .unwrap();
+            return rate_limited(code);
         }
         Fault::RateLimitedOnce if manifest_requests_before == 0 => {
-            return Response::builder()
-                .status(StatusCode::TOO_MANY_REQUESTS)
-                .header(header::RETRY_AFTER, "1")
-                .body(Body::empty())
-                .unwrap();
+            return rate_limited(StatusCode::TOO_MANY_REQUESTS);
         }
         Fault::ServerError if get && is_newest => return status(StatusCode::INTERNAL_SERVER_ERROR),
         Fault::StalledBody if get && is_newest => {
@@ -418,6 +427,15 @@ fn manifest_response(body: Body, digest: &str, length: Option<usize>) -> Respons
         builder = builder.header(header::CONTENT_LENGTH, length);
     }
     builder.body(body).unwrap()
+}
+
+/// `code` (429 or 503) with `Retry-After: 1`.
+fn rate_limited(code: StatusCode) -> Response {
+    Response::builder()
+        .status(code)
+        .header(header::RETRY_AFTER, "1")
+        .body(Body::empty())
+        .unwrap()
 }
 
 fn status(code: StatusCode) -> Response {

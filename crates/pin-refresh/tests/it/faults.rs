@@ -456,3 +456,38 @@ async fn user_and_password_go_to_the_token_service_and_only_the_token_to_the_reg
         }
     }
 }
+
+#[tokio::test]
+async fn a_rate_limited_token_request_is_retried_then_succeeds() {
+    let registry = Registry::start(Fault::TokenRateLimitedOnce).await;
+    let report = run(outdated(&registry)).await.unwrap();
+    assert_eq!(
+        report.images[0].latest.as_ref().unwrap().tag.as_str(),
+        Registry::NEWEST
+    );
+    assert_eq!(report.requests["ghcr.io"].token, 2);
+}
+
+#[tokio::test]
+async fn an_unavailable_token_service_is_retried_then_reported() {
+    let (error, registry) = failure(Fault::TokenUnavailable).await;
+    assert_names_image_and_registry(&error);
+    match registry_error(error) {
+        RegistryError::RetriesExhausted {
+            status,
+            attempts,
+            url,
+        } => {
+            assert_eq!(status, 503);
+            assert_eq!(attempts, test_options().max_attempts);
+            assert!(url.contains("/token"), "{url}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let token_requests = registry
+        .seen()
+        .iter()
+        .filter(|s| s.path.starts_with("/token"))
+        .count();
+    assert_eq!(token_requests, test_options().max_attempts as usize);
+}
