@@ -343,6 +343,19 @@ pub enum Violation {
         /// `overlays`.
         key: String,
     },
+    /// An allow-list for an ingress class the generator cannot write one for.
+    #[error(
+        "`{key}` is set, but the generator only knows how to write an allow-list for the \
+         `nginx` and `haproxy` ingress classes, and `ingress.className` is `{class}`: the \
+         list would be silently dropped and the stack open to everyone. Fix: remove `{key}` and \
+         put your controller's allow-list annotation under `ingress.annotations`."
+    )]
+    AllowListUnsupported {
+        /// `ingress.whitelistSourceRange`.
+        key: String,
+        /// The configured ingress class.
+        class: String,
+    },
 }
 
 /// Every violated guard of `config`, in a stable order and without duplicates (a setting
@@ -350,6 +363,7 @@ pub enum Violation {
 pub(crate) fn violations(config: &Config) -> Vec<Violation> {
     let mut found = Vec::new();
     check_homeserver(config, &mut found);
+    check_ingress(config, &mut found);
     check_images(config, &mut found);
     if config.raw.overlays.is_empty() {
         found.push(Violation::NoOverlays {
@@ -368,6 +382,17 @@ pub(crate) fn violations(config: &Config) -> Vec<Violation> {
         }
     }
     unique
+}
+
+fn check_ingress(config: &Config, found: &mut Vec<Violation>) {
+    let ingress = &config.raw.ingress;
+    let knows_allow_lists = matches!(ingress.class_name.as_str(), "nginx" | "haproxy");
+    if !ingress.whitelist_source_range.is_empty() && !knows_allow_lists {
+        found.push(Violation::AllowListUnsupported {
+            key: "ingress.whitelistSourceRange".to_owned(),
+            class: ingress.class_name.clone(),
+        });
+    }
 }
 
 fn check_homeserver(config: &Config, found: &mut Vec<Violation>) {

@@ -314,6 +314,11 @@ guard_tests! {
         => "livekit.rtc.tcpPort";
     guard_livekit_ports_collide: site_with("livekit.turn.tlsPort", "7880")
         => "livekit.turn.tlsPort";
+    guard_allow_list_for_an_unsupported_ingress_class: set(
+        &site_with("ingress.className", "traefik"),
+        "ingress.whitelistSourceRange",
+        "'192.0.2.0/24'",
+    ) => "ingress.whitelistSourceRange";
 }
 
 #[test]

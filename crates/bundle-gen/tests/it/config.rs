@@ -1030,3 +1030,28 @@ fn an_empty_node_ip_counts_as_unset_like_in_the_chart() {
         "{messages:?}"
     );
 }
+
+#[test]
+fn guard_allow_list_for_an_ingress_class_without_allow_list_support() {
+    let doc = set(
+        set(good(), "ingress.className", "traefik"),
+        "ingress.whitelistSourceRange",
+        "'192.0.2.0/24'",
+    );
+    assert_eq!(
+        refusal(doc),
+        "`ingress.whitelistSourceRange` is set, but the generator only knows how to write an \
+        allow-list for the `nginx` and `haproxy` ingress classes, and `ingress.className` is \
+        `traefik`: the list would be silently dropped and the stack open to everyone. Fix: \
+        remove `ingress.whitelistSourceRange` and put your controller's allow-list annotation \
+        under `ingress.annotations`."
+    );
+    for class in ["nginx", "haproxy"] {
+        let doc = set(
+            set(good(), "ingress.className", class),
+            "ingress.whitelistSourceRange",
+            "'192.0.2.0/24'",
+        );
+        assert!(load(&doc).is_ok(), "{class}: {:?}", load(&doc).err());
+    }
+}
