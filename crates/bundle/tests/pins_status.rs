@@ -7,6 +7,7 @@
 //! credentials of the machine (`BUNDLE_REGISTRY_AUTH_*`, `~/.docker/config.json`) take part.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::{Command as Process, Stdio};
 
@@ -479,6 +480,58 @@ async fn credentials_from_a_docker_config_json_open_a_protected_repository() {
         entry(&json, "homeserver")["latest"],
         pin_json(&filled.tuwunel.newest)
     );
+}
+
+#[tokio::test]
+async fn credentials_from_the_docker_credential_helper_config_json_names_open_a_protected_repository()
+ {
+    let (filled, site) = protected_tuwunel().await;
+    let docker = tempfile::tempdir().expect("temp dir");
+    fs::write(
+        docker.path().join("config.json"),
+        r#"{"credsStore": "wrong-store", "credHelpers": {"ghcr.io": "bundletest"}}"#,
+    )
+    .expect("write config.json");
+    // A helper speaking the docker-credential-helpers protocol: the server name on stdin, the
+    // credentials as JSON on stdout. It answers only for the server Docker would ask about.
+    let bin = tempfile::tempdir().expect("temp dir");
+    let helper = bin.path().join("docker-credential-bundletest");
+    fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread -r server\n\
+             [ \"$server\" = ghcr.io ] || {{ echo 'credentials not found'; exit 1; }}\n\
+             printf '{{\"ServerURL\":\"ghcr.io\",\"Username\":\"%s\",\"Secret\":\"%s\"}}' \
+             '{USER}' '{PASSWORD}'\n"
+        ),
+    )
+    .expect("write helper");
+    fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let docker_config = docker.path().to_str().expect("utf-8 path");
+    filled.registry.reset_counts();
+
+    let run = site
+        .status(
+            &with_json(filled.endpoint_args()),
+            &[("DOCKER_CONFIG", docker_config), ("PATH", &path)],
+        )
+        .code(0);
+
+    let json = json_of(&run);
+    assert_eq!(
+        entry(&json, "homeserver")["latest"],
+        pin_json(&filled.tuwunel.newest)
+    );
+    let tuwunel = filled
+        .registry
+        .counts()
+        .repository(Scenario::TUWUNEL_REPOSITORY);
+    assert_eq!(tuwunel.token_with_credentials, 1, "{tuwunel:?}");
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! Credentials and the Bearer challenge: where a registry's credentials come from, and what a
-//! `WWW-Authenticate` header asks for. Everything here is pure except the two loaders, which
-//! read the environment and a Docker `config.json`.
+//! `WWW-Authenticate` header asks for. Everything here is pure except the loaders, which read
+//! the environment and a Docker `config.json` and run the credential helper it names.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -86,7 +86,10 @@ impl CredentialSource {
                 }
                 let path = docker_config_path()?;
                 let text = std::fs::read_to_string(path).ok()?;
-                docker_config_credentials(&text, host)
+                docker_config_credentials(&text, host).or_else(|| {
+                    let helper = docker_credential_helper(&text, host)?;
+                    run_credential_helper(&helper, &helper_server_url(host))
+                })
             }
         }
     }
@@ -120,7 +123,7 @@ fn docker_config_path() -> Option<PathBuf> {
 
 /// Reads `auths.<host>.auth` (base64 of `user:password`) from the text of a Docker
 /// `config.json`. Docker writes Docker Hub's entry under `https://index.docker.io/v1/`, so that
-/// key is also tried for `docker.io`. Credential helpers (`credsStore`) are not run.
+/// key is also tried for `docker.io`. Credential helpers are [`docker_credential_helper`]'s.
 pub fn docker_config_credentials(config_json: &str, host: &str) -> Option<Credentials> {
     let config: serde_json::Value = serde_json::from_str(config_json).ok()?;
     let auths = config.get("auths")?.as_object()?;
@@ -145,6 +148,70 @@ pub fn docker_config_credentials(config_json: &str, host: &str) -> Option<Creden
     Some(Credentials::UserPassword {
         user: user.to_owned(),
         password: password.to_owned(),
+    })
+}
+
+/// The credential helper a Docker `config.json` names for `host`: `credHelpers.<host>`, else
+/// `credsStore` (Docker Desktop's default keeps every login there). Only plain names are
+/// accepted, since the helper runs as the program `docker-credential-<name>` from `PATH`.
+pub fn docker_credential_helper(config_json: &str, host: &str) -> Option<String> {
+    let config: serde_json::Value = serde_json::from_str(config_json).ok()?;
+    let per_host = config
+        .get("credHelpers")
+        .and_then(|helpers| helpers.get(host))
+        .and_then(serde_json::Value::as_str);
+    let name = per_host.or_else(|| config.get("credsStore")?.as_str())?;
+    let plain = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && !name.starts_with('.');
+    plain.then(|| name.to_owned())
+}
+
+/// The server name Docker hands a credential helper for `host` (Docker Hub's logins are stored
+/// under its old index URL).
+fn helper_server_url(host: &str) -> String {
+    if host == "docker.io" {
+        "https://index.docker.io/v1/".to_owned()
+    } else {
+        host.to_owned()
+    }
+}
+
+/// Runs `docker-credential-<helper> get` with `server` on stdin (the credential-helper
+/// protocol). A helper that is missing, fails, or has no entry means no credentials: the pull
+/// is then tried anonymously, and a refusal names where credentials go.
+fn run_credential_helper(helper: &str, server: &str) -> Option<Credentials> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(format!("docker-credential-{helper}"))
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    child.stdin.take()?.write_all(server.as_bytes()).ok()?;
+    let output = child.wait_with_output().ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    credentials_from_helper_output(&output.stdout)
+}
+
+/// Parses a credential helper's answer, `{"Username": ..., "Secret": ...}`. A `<token>` user
+/// marks an OAuth identity token, which needs a token-service exchange we do not do: none.
+pub fn credentials_from_helper_output(stdout: &[u8]) -> Option<Credentials> {
+    let answer: serde_json::Value = serde_json::from_slice(stdout).ok()?;
+    let user = answer.get("Username")?.as_str()?;
+    let secret = answer.get("Secret")?.as_str()?;
+    if user.is_empty() || secret.is_empty() || user == "<token>" {
+        return None;
+    }
+    Some(Credentials::UserPassword {
+        user: user.to_owned(),
+        password: secret.to_owned(),
     })
 }
 
@@ -277,6 +344,49 @@ mod tests {
         assert_eq!(docker_config_credentials(&config, "docker.io"), expected);
         assert_eq!(docker_config_credentials(&config, "ghcr.io"), expected);
         assert_eq!(docker_config_credentials(&config, "quay.io"), None);
+    }
+
+    #[test]
+    fn docker_config_names_the_host_helper_before_the_store() {
+        let config = r#"{"credsStore":"desktop","credHelpers":{"ghcr.io":"gh"}}"#;
+        assert_eq!(
+            docker_credential_helper(config, "ghcr.io").as_deref(),
+            Some("gh")
+        );
+        assert_eq!(
+            docker_credential_helper(config, "docker.io").as_deref(),
+            Some("desktop")
+        );
+        assert_eq!(docker_credential_helper(r#"{"auths":{}}"#, "ghcr.io"), None);
+    }
+
+    #[test]
+    fn a_helper_name_that_is_not_a_plain_name_is_ignored() {
+        for name in ["../evil", "a/b", "", ".hidden", "x y"] {
+            let config = serde_json::json!({ "credsStore": name }).to_string();
+            assert_eq!(docker_credential_helper(&config, "ghcr.io"), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn helper_output_gives_user_and_secret_but_not_identity_tokens() {
+        assert_eq!(
+            credentials_from_helper_output(
+                br#"{"ServerURL":"ghcr.io","Username":"me","Secret":"s3cret"}"#
+            ),
+            Some(Credentials::UserPassword {
+                user: "me".to_owned(),
+                password: "s3cret".to_owned(),
+            })
+        );
+        assert_eq!(
+            credentials_from_helper_output(br#"{"Username":"<token>","Secret":"refresh"}"#),
+            None
+        );
+        assert_eq!(
+            credentials_from_helper_output(b"credentials not found"),
+            None
+        );
     }
 
     #[test]
