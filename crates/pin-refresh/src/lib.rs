@@ -32,5 +32,5 @@ pub use status::{
 mod refresh;
 pub use refresh::{
     BumpReport, BundleGen, PushRequest, RefreshError, RefreshReport, RefreshRequest, RenderFailure,
-    Tree, TreeRenderer, commit_message, refresh, refresh_with,
+    RenderedFiles, TreeRenderer, commit_message, refresh, refresh_with,
 };

@@ -28,7 +28,7 @@ use crate::status::{CurrentPin, Pin, StatusError, StatusReport, StatusRequest};
 
 /// The generated files of a config: path relative to the tree root (the directory holding
 /// `bundle.yaml`) to file content.
-pub type Tree = BTreeMap<PathBuf, Vec<u8>>;
+pub type RenderedFiles = BTreeMap<PathBuf, Vec<u8>>;
 
 /// An error from rendering the tree, passed through as the cause of
 /// [`RefreshError::Regenerate`].
@@ -37,7 +37,7 @@ pub type RenderFailure = Box<dyn std::error::Error + Send + Sync>;
 /// Renders the generated tree of a config in memory (`bundle gen` without writing).
 pub trait TreeRenderer {
     /// Every generated file of `config`.
-    fn render_tree(&self, config: &Config) -> Result<Tree, RenderFailure>;
+    fn render_tree(&self, config: &Config) -> Result<RenderedFiles, RenderFailure>;
 }
 
 /// What to refresh and what to do with the result.
@@ -228,7 +228,7 @@ fn for_image(image: Option<ImageName>) -> String {
 pub struct BundleGen;
 
 impl TreeRenderer for BundleGen {
-    fn render_tree(&self, config: &Config) -> Result<Tree, RenderFailure> {
+    fn render_tree(&self, config: &Config) -> Result<RenderedFiles, RenderFailure> {
         let tree = bundle_gen::render(config)?;
         Ok(tree
             .files()
@@ -273,7 +273,7 @@ pub(crate) struct Prepared {
     root: PathBuf,
     yaml: String,
     config: Config,
-    tree: Tree,
+    tree: RenderedFiles,
     git: Option<GitState>,
 }
 
@@ -1114,7 +1114,7 @@ images:
     struct FailsOnLkJwt070;
 
     impl TreeRenderer for FailsOnLkJwt070 {
-        fn render_tree(&self, config: &Config) -> Result<Tree, RenderFailure> {
+        fn render_tree(&self, config: &Config) -> Result<RenderedFiles, RenderFailure> {
             if config.raw.images.lk_jwt.tag == Some(tag("0.7.0")) {
                 return Err("simulated renderer failure".into());
             }
@@ -1163,7 +1163,7 @@ images:
     struct ExtraFileForLkJwt070;
 
     impl TreeRenderer for ExtraFileForLkJwt070 {
-        fn render_tree(&self, config: &Config) -> Result<Tree, RenderFailure> {
+        fn render_tree(&self, config: &Config) -> Result<RenderedFiles, RenderFailure> {
             let mut tree = BundleGen.render_tree(config)?;
             if config.raw.images.lk_jwt.tag == Some(tag("0.7.0")) {
                 tree.insert(PathBuf::from("base/extra.yaml"), b"extra: true\n".to_vec());
