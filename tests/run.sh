@@ -9,9 +9,10 @@ step() { printf '\n==> %s\n' "$*"; }
 step "installing test dependencies"
 tests/setup.sh
 
-step "formatting and lints"
+step "formatting, lints and API docs"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 step "building the binary and every test target once"
 cargo build --workspace --all-targets --locked
