@@ -79,6 +79,8 @@ struct Site {
 
 impl Site {
     fn new(pins: &[(ImageName, Expected, Expected)]) -> Self {
+        // The fixture's own git2 calls (init, commits, reads) see no machine git config either.
+        pin_refresh::test_fixture::isolate_git_config();
         let repository_config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bundle.yaml");
         let mut yaml = fs::read_to_string(repository_config).expect("the repository's bundle.yaml");
         for (image, before, _) in pins {
