@@ -6,17 +6,15 @@ use std::fmt::Write as _;
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, Secret,
-    Service, ServicePort, ServiceSpec, Volume, VolumeResourceRequirements,
+    Container, EmptyDirVolumeSource, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PersistentVolumeClaimVolumeSource, Secret, Volume, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::pod::{
-    container_security, http_probe, meta, mount, pod_template, resources, secret_volume, selector,
-    tmp_mount, tmp_volume,
+    config_map_volume, container_port, container_security, http_probe, http_service, meta, mount,
+    pod_template, resources, secret_volume, selector, tmp_mount, tmp_volume,
 };
 use super::policy::{from_namespace_and_ingress, network_policy, tcp};
 use super::{Object, Refs, RenderError, to_json};
@@ -149,7 +147,10 @@ pub(super) fn objects(raw: &RawConfig, refs: &Refs) -> Result<Vec<Object>, Rende
         },
         Object {
             file: format!("{NAME}-service.yaml"),
-            value: to_json(&service(raw), "homeserver Service")?,
+            value: to_json(
+                &http_service(NAME, raw.homeserver.client_port),
+                "homeserver Service",
+            )?,
         },
     ];
     if token
@@ -187,14 +188,7 @@ fn statefulset(
     let persistence = &homeserver.persistence;
 
     let mut volumes = vec![
-        Volume {
-            name: "config".to_owned(),
-            config_map: Some(ConfigMapVolumeSource {
-                name: refs.homeserver_config.clone(),
-                ..ConfigMapVolumeSource::default()
-            }),
-            ..Volume::default()
-        },
+        config_map_volume("config", &refs.homeserver_config),
         tmp_volume(),
     ];
     let mut mounts = vec![
@@ -260,12 +254,7 @@ fn statefulset(
             value: Some(format!("{CONFIG_DIR}/{CONFIG_FILE}")),
             ..EnvVar::default()
         }]),
-        ports: Some(vec![ContainerPort {
-            name: Some("http".to_owned()),
-            container_port: i32::from(homeserver.client_port),
-            protocol: Some("TCP".to_owned()),
-            ..ContainerPort::default()
-        }]),
+        ports: Some(vec![container_port("http", homeserver.client_port, "TCP")]),
         startup_probe: Some(http_probe(
             "/_tuwunel/server_version",
             "http",
@@ -312,24 +301,6 @@ fn strip_claim_template_type_fields(statefulset: &mut serde_json::Value) {
             fields.remove("apiVersion");
             fields.remove("kind");
         }
-    }
-}
-
-fn service(raw: &RawConfig) -> Service {
-    Service {
-        metadata: meta(NAME, Some(NAME)),
-        spec: Some(ServiceSpec {
-            selector: Some(super::pod::app_labels(NAME)),
-            ports: Some(vec![ServicePort {
-                name: Some("http".to_owned()),
-                port: i32::from(raw.homeserver.client_port),
-                target_port: Some(IntOrString::String("http".to_owned())),
-                protocol: Some("TCP".to_owned()),
-                ..ServicePort::default()
-            }]),
-            ..ServiceSpec::default()
-        }),
-        ..Service::default()
     }
 }
 

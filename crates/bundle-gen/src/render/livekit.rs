@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, Container, ContainerPort, Secret, Service, ServicePort, ServiceSpec,
-    Volume, VolumeMount,
+    Container, ContainerPort, Secret, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::json;
@@ -15,8 +14,8 @@ use serde_json::json;
 use super::kustomize::{PatchOp, PatchTarget};
 use super::lk_jwt::{self, KeysSecret};
 use super::pod::{
-    app_labels, container_security, http_probe, meta, mount, pod_template, resources,
-    secret_volume, selector, tmp_mount, tmp_volume,
+    app_labels, config_map_volume, container_port, container_security, http_probe, meta, mount,
+    pod_template, resources, secret_volume, selector, tmp_mount, tmp_volume,
 };
 use super::policy::{from_anywhere, from_namespace_and_ingress, network_policy, tcp, udp};
 use super::{Object, Refs, RenderError, to_json};
@@ -162,17 +161,8 @@ pub(super) fn objects(
     Ok(objects)
 }
 
-fn port(name: &str, number: u16, protocol: &str) -> ContainerPort {
-    ContainerPort {
-        name: Some(name.to_owned()),
-        container_port: i32::from(number),
-        protocol: Some(protocol.to_owned()),
-        ..ContainerPort::default()
-    }
-}
-
 fn turn_port(turn: &Turn) -> ContainerPort {
-    port("turns", turn.tls_port, "TCP")
+    container_port("turns", turn.tls_port, "TCP")
 }
 
 fn turn_volume(turn: &Turn) -> Volume {
@@ -199,19 +189,12 @@ fn deployment(
 ) -> Deployment {
     let rtc = &livekit.rtc;
     let mut ports = vec![
-        port("signaling", rtc.signaling_port, "TCP"),
-        port("rtc-tcp", rtc.tcp_port, "TCP"),
-        port("rtc-udp", rtc.udp_port, "UDP"),
+        container_port("signaling", rtc.signaling_port, "TCP"),
+        container_port("rtc-tcp", rtc.tcp_port, "TCP"),
+        container_port("rtc-udp", rtc.udp_port, "UDP"),
     ];
     let mut volumes = vec![
-        Volume {
-            name: "config".to_owned(),
-            config_map: Some(ConfigMapVolumeSource {
-                name: refs.livekit_config.clone(),
-                ..ConfigMapVolumeSource::default()
-            }),
-            ..Volume::default()
-        },
+        config_map_volume("config", &refs.livekit_config),
         // A key file rather than LIVEKIT_KEYS: the secret stays out of the process
         // environment. Mode 0440: LiveKit refuses a key file with any "other" bit.
         secret_volume(

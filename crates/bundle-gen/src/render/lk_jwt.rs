@@ -3,15 +3,12 @@
 //! overlay adds, since it differs per variant.
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
-use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvVar, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
-};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::api::core::v1::{Container, EnvVar, Volume, VolumeMount};
 
 use super::kustomize::PatchOp;
 use super::pod::{
-    app_labels, container_security, http_probe, meta, mount, pod_template, resources,
-    secret_volume, selector, tmp_mount, tmp_volume,
+    container_port, container_security, http_probe, http_service, meta, mount, pod_template,
+    resources, secret_volume, selector, tmp_mount, tmp_volume,
 };
 use super::policy::{from_namespace_and_ingress, network_policy, tcp};
 use super::{Object, Refs, RenderError, to_json};
@@ -167,7 +164,7 @@ pub(super) fn objects(
         },
         Object {
             file: format!("{NAME}-service.yaml"),
-            value: to_json(&service(), "lk-jwt Service")?,
+            value: to_json(&http_service(NAME, PORT), "lk-jwt Service")?,
         },
     ];
     if raw.network_policy.enabled {
@@ -212,12 +209,7 @@ fn deployment(raw: &RawConfig, refs: &Refs, connection: Option<&LivekitConnectio
         image: Some(refs.lk_jwt_image.clone()),
         image_pull_policy: Some("IfNotPresent".to_owned()),
         env: Some(env),
-        ports: Some(vec![ContainerPort {
-            name: Some("http".to_owned()),
-            container_port: i32::from(PORT),
-            protocol: Some("TCP".to_owned()),
-            ..ContainerPort::default()
-        }]),
+        ports: Some(vec![container_port("http", PORT, "TCP")]),
         readiness_probe: Some(http_probe("/healthz", "http", 10, 3)),
         liveness_probe: Some(http_probe("/healthz", "http", 15, 4)),
         resources: Some(resources(&raw.lk_jwt.resources)),
@@ -234,24 +226,6 @@ fn deployment(raw: &RawConfig, refs: &Refs, connection: Option<&LivekitConnectio
             ..DeploymentSpec::default()
         }),
         ..Deployment::default()
-    }
-}
-
-fn service() -> Service {
-    Service {
-        metadata: meta(NAME, Some(NAME)),
-        spec: Some(ServiceSpec {
-            selector: Some(app_labels(NAME)),
-            ports: Some(vec![ServicePort {
-                name: Some("http".to_owned()),
-                port: i32::from(PORT),
-                target_port: Some(IntOrString::String("http".to_owned())),
-                protocol: Some("TCP".to_owned()),
-                ..ServicePort::default()
-            }]),
-            ..ServiceSpec::default()
-        }),
-        ..Service::default()
     }
 }
 

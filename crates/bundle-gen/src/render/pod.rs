@@ -1,12 +1,13 @@
 //! Pieces every pod shares: the Kubernetes "restricted" pod-security settings, `/tmp`,
-//! resources, probes, labels and Secret files.
+//! resources, probes, ports, labels, config and Secret files, and the Service in front.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EmptyDirVolumeSource, HTTPGetAction, KeyToPath, PodSecurityContext,
-    PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretVolumeSource,
-    SecurityContext, Volume, VolumeMount,
+    Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
+    HTTPGetAction, KeyToPath, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext, Service,
+    ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -123,6 +124,18 @@ pub(super) fn mount(volume: &str, path: &str, read_only: bool) -> VolumeMount {
     }
 }
 
+/// A volume with the files of a ConfigMap.
+pub(super) fn config_map_volume(volume: &str, config_map: &str) -> Volume {
+    Volume {
+        name: volume.to_owned(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: config_map.to_owned(),
+            ..ConfigMapVolumeSource::default()
+        }),
+        ..Volume::default()
+    }
+}
+
 /// A Secret volume exposing `items` (`key in the Secret` -> `file name`) with
 /// [`SECRET_FILE_MODE`].
 pub(super) fn secret_volume(volume: &str, secret: &str, items: &[(&str, &str)]) -> Volume {
@@ -160,6 +173,36 @@ pub(super) fn resources(config: &Resources) -> ResourceRequirements {
         requests: quantities(&config.requests),
         limits: quantities(&config.limits),
         ..ResourceRequirements::default()
+    }
+}
+
+/// A named container port.
+pub(super) fn container_port(name: &str, number: u16, protocol: &str) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.to_owned()),
+        container_port: i32::from(number),
+        protocol: Some(protocol.to_owned()),
+        ..ContainerPort::default()
+    }
+}
+
+/// The ClusterIP Service `app` in front of the pods of `app`, with one TCP port `http`
+/// that forwards to the container port of that name.
+pub(super) fn http_service(app: &str, port: u16) -> Service {
+    Service {
+        metadata: meta(app, Some(app)),
+        spec: Some(ServiceSpec {
+            selector: Some(app_labels(app)),
+            ports: Some(vec![ServicePort {
+                name: Some("http".to_owned()),
+                port: i32::from(port),
+                target_port: Some(IntOrString::String("http".to_owned())),
+                protocol: Some("TCP".to_owned()),
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
     }
 }
 
