@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use bundle_gen::{Digest, Platform};
 use registry_fixture::{
-    Credentials, LkJwtRoute, OCI_INDEX, OCI_MANIFEST, RequestCounts, Scenario, TestRegistry,
+    Credentials, LkJwtRoute, ManifestFormat, OCI_INDEX, OCI_MANIFEST, PushedManifest,
+    RequestCounts, Scenario, TestRegistry,
 };
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, AUTHORIZATION, LINK, WWW_AUTHENTICATE};
@@ -82,6 +83,30 @@ async fn tagged_image(registry: &TestRegistry, repository: &str, tag: &str) -> D
         .await
         .expect("tag");
     image.digest
+}
+
+/// Pushes one OCI image per platform and an index of them, tagged `tag`.
+async fn tagged_index(
+    registry: &TestRegistry,
+    repository: &str,
+    tag: &str,
+    platforms: &[Platform],
+) -> PushedManifest {
+    let index = registry
+        .push_multi_arch(
+            repository,
+            ManifestFormat::Oci,
+            platforms,
+            &BTreeMap::new(),
+            None,
+        )
+        .await
+        .expect("push index");
+    registry
+        .tag(repository, tag, &index.digest)
+        .await
+        .expect("tag");
+    index
 }
 
 async fn list_all_pages(
@@ -317,24 +342,7 @@ async fn a_page_size_cap_shortens_pages_and_keeps_the_link() {
 #[tokio::test]
 async fn head_through_the_front_keeps_length_and_digest() {
     let registry = TestRegistry::start().await.expect("start");
-    let images = [
-        registry
-            .push_image("team/app", &amd64(), &BTreeMap::new())
-            .await
-            .expect("amd64"),
-        registry
-            .push_image("team/app", &arm64(), &BTreeMap::new())
-            .await
-            .expect("arm64"),
-    ];
-    let index = registry
-        .push_index("team/app", &images, None)
-        .await
-        .expect("index");
-    registry
-        .tag("team/app", "v1", &index.digest)
-        .await
-        .expect("tag");
+    let index = tagged_index(&registry, "team/app", "v1", &[amd64(), arm64()]).await;
     let authorization = bearer(&registry, "repository:team/app:pull", None).await;
 
     let response = client()
@@ -355,18 +363,7 @@ async fn head_through_the_front_keeps_length_and_digest() {
 #[tokio::test]
 async fn an_oci_index_is_not_found_without_the_oci_accept_header() {
     let registry = TestRegistry::start().await.expect("start");
-    let image = registry
-        .push_image("team/app", &amd64(), &BTreeMap::new())
-        .await
-        .expect("image");
-    let index = registry
-        .push_index("team/app", &[image], None)
-        .await
-        .expect("index");
-    registry
-        .tag("team/app", "v1", &index.digest)
-        .await
-        .expect("tag");
+    tagged_index(&registry, "team/app", "v1", &[amd64()]).await;
     let authorization = bearer(&registry, "repository:team/app:pull", None).await;
 
     let response = client()
