@@ -2,8 +2,8 @@
 # Benchmark (issue 3, item 10): in one run, the `bundle gen` binary (release build) generating
 # every overlay of bundle.yaml, into an empty directory and over an up-to-date tree, next to
 # one `kubectl kustomize overlays/bundled`; prints the medians and the ratios.
-# Target: generating takes under a tenth of one kustomize build. Both sides pay the same
-# process start-up; the bundle binary also loads libssl/libcrypto (through git2).
+# Target: generating takes under a tenth of one kustomize build. Both sides pay their own
+# process start-up.
 #
 #   tests/bench/gen.sh [RUNS]      (default 20 runs of each)
 #
