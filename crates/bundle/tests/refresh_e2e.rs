@@ -79,8 +79,6 @@ struct Site {
 
 impl Site {
     fn new(pins: &[(ImageName, Expected, Expected)]) -> Self {
-        // The fixture's own git2 calls (init, commits, reads) see no machine git config either.
-        pin_refresh::test_fixture::isolate_git_config();
         let repository_config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bundle.yaml");
         let mut yaml = fs::read_to_string(repository_config).expect("the repository's bundle.yaml");
         for (image, before, _) in pins {
@@ -91,12 +89,11 @@ impl Site {
         let home = tempfile::tempdir().expect("temp home");
         fs::write(home.path().join("gitconfig"), "").expect("empty global config");
         fs::write(dir.path().join("bundle.yaml"), &yaml).expect("write config");
-        let mut options = git2::RepositoryInitOptions::new();
-        options.initial_head("main");
-        let git = git2::Repository::init_opts(dir.path(), &options).expect("init");
+        // The fixture's own git2 calls (init, commits, reads) see no machine git config either.
+        let git = pin_refresh::test_fixture::init_repo(dir.path());
         let site = Self { dir, home, git };
         site.bundle(&["gen"]).success();
-        site.commit_everything("site with older pins");
+        pin_refresh::test_fixture::commit_all(&site.git, "site with older pins");
         site
     }
 
@@ -125,23 +122,6 @@ impl Site {
             .env("GIT_COMMITTER_DATE", "1767225600 +0000")
             .args(args)
             .assert()
-    }
-
-    fn commit_everything(&self, message: &str) {
-        let mut index = self.git.index().expect("index");
-        index
-            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-            .expect("add");
-        index.write().expect("write index");
-        let tree = self
-            .git
-            .find_tree(index.write_tree().expect("tree"))
-            .expect("tree");
-        let who = git2::Signature::new("Site", "site@example.org", &git2::Time::new(1, 0))
-            .expect("signature");
-        self.git
-            .commit(Some("HEAD"), &who, &who, message, &tree, &[])
-            .expect("commit");
     }
 
     fn head(&self) -> git2::Commit<'_> {

@@ -715,16 +715,8 @@ images:
 
     impl Site {
         fn new() -> Self {
-            crate::test_fixture::isolate_git_config();
             let dir = tempfile::tempdir().expect("temp dir");
-            let mut options = git2::RepositoryInitOptions::new();
-            options.initial_head("main");
-            let git = git2::Repository::init_opts(dir.path(), &options).expect("init");
-            {
-                let mut config = git.config().expect("config");
-                config.set_bool("core.autocrlf", false).expect("set");
-                config.set_str("core.excludesFile", "").expect("set");
-            }
+            let git = crate::test_fixture::init_repo(dir.path());
             fs::write(dir.path().join("bundle.yaml"), SITE).expect("write");
             let config = Config::from_yaml(SITE).expect("SITE is valid");
             bundle_gen::render(&config)
@@ -737,22 +729,7 @@ images:
         }
 
         fn commit_everything(&self) {
-            let mut index = self.git.index().expect("index");
-            index
-                .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-                .expect("add");
-            index.write().expect("write");
-            let tree = self
-                .git
-                .find_tree(index.write_tree().expect("tree"))
-                .expect("tree");
-            let who = git2::Signature::new("Site", "site@example.org", &git2::Time::new(1, 0))
-                .expect("signature");
-            let parent = self.git.head().ok().and_then(|h| h.peel_to_commit().ok());
-            let parents: Vec<&git2::Commit> = parent.iter().collect();
-            self.git
-                .commit(Some("HEAD"), &who, &who, "site", &tree, &parents)
-                .expect("commit");
+            crate::test_fixture::commit_all(&self.git, "site");
         }
 
         fn request(&self) -> RefreshRequest {

@@ -1,8 +1,10 @@
-//! Test support (feature `test-fixture`): keeps the machine's git configuration out of tests.
+//! Test support (feature `test-fixture`): keeps the machine's git configuration out of tests,
+//! and makes the small repositories they run against.
 
+use std::path::Path;
 use std::sync::Once;
 
-use git2::ConfigLevel;
+use git2::{ConfigLevel, Oid, Repository, Signature, Time};
 
 /// Points libgit2's system, global, XDG and program-data config search paths at a directory
 /// that does not exist, so no `~/.gitconfig` or `/etc/gitconfig` can change a test's result.
@@ -31,4 +33,57 @@ pub fn isolate_git_config() {
             }
         }
     });
+}
+
+/// A new repository at `dir` on branch `main`, with the repository config keys that change
+/// what git sees (line endings, excludes file) fixed, so no machine setting reaches a test.
+/// Isolates the git config first ([`isolate_git_config`]).
+///
+/// # Panics
+/// If the repository cannot be created or configured (a broken test environment).
+pub fn init_repo(dir: &Path) -> Repository {
+    isolate_git_config();
+    let mut options = git2::RepositoryInitOptions::new();
+    options.initial_head("main");
+    let repo = match Repository::init_opts(dir, &options) {
+        Ok(repo) => repo,
+        Err(error) => panic!(
+            "cannot create a test repository in {}: {error}",
+            dir.display()
+        ),
+    };
+    let configured = repo.config().and_then(|mut config| {
+        config.set_bool("core.autocrlf", false)?;
+        config.set_str("core.excludesFile", "")
+    });
+    if let Err(error) = configured {
+        panic!("cannot configure the test repository: {error}");
+    }
+    repo
+}
+
+/// Stages every file of the work tree that is not ignored and commits it on HEAD (on top of
+/// the HEAD commit, if there is one), by a fixed author at a fixed date. Returns the commit.
+///
+/// # Panics
+/// If git fails (a broken test environment or test).
+pub fn commit_all(repo: &Repository, message: &str) -> Oid {
+    let commit = || -> Result<Oid, git2::Error> {
+        let mut index = repo.index()?;
+        index.add_all(["*"], git2::IndexAddOption::DEFAULT, None)?;
+        index.write()?;
+        let tree = repo.find_tree(index.write_tree()?)?;
+        let who = Signature::new(
+            "Fixture",
+            "fixture@example.org",
+            &Time::new(1_600_000_000, 0),
+        )?;
+        let parent = repo.head().ok().and_then(|head| head.peel_to_commit().ok());
+        let parents: Vec<&git2::Commit> = parent.iter().collect();
+        repo.commit(Some("HEAD"), &who, &who, message, &tree, &parents)
+    };
+    match commit() {
+        Ok(oid) => oid,
+        Err(error) => panic!("cannot commit the test repository's files: {error}"),
+    }
 }

@@ -33,25 +33,20 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Self {
-        pin_refresh::test_fixture::isolate_git_config();
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut options = git2::RepositoryInitOptions::new();
-        options.initial_head("main");
-        let git = git2::Repository::init_opts(dir.path(), &options).expect("init");
+        let git = pin_refresh::test_fixture::init_repo(dir.path());
         {
             let mut config = git.config().expect("config");
             config.set_str("user.name", "Config User").expect("set");
             config
                 .set_str("user.email", "config@example.org")
                 .expect("set");
-            config.set_bool("core.autocrlf", false).expect("set");
-            config.set_str("core.excludesFile", "").expect("set");
         }
         let fixture = Self { dir, git };
         fixture.write("bundle.yaml", "images: {}\n");
         fixture.write("base/a.yaml", "a: 1\n");
         fixture.write(".gitignore", "/target\n");
-        fixture.commit_all("initial");
+        pin_refresh::test_fixture::commit_all(&fixture.git, "initial");
         fixture
     }
 
@@ -67,42 +62,6 @@ impl Fixture {
         let path = self.path().join(relative);
         fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         fs::write(path, content).expect("write");
-    }
-
-    fn commit_all(&self, message: &str) -> git2::Oid {
-        let mut index = self.git.index().expect("index");
-        index
-            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-            .expect("add");
-        index.write().expect("write index");
-        let tree = self
-            .git
-            .find_tree(index.write_tree().expect("tree"))
-            .expect("tree");
-        let signature = git2::Signature::new(
-            "Fixture",
-            "f@example.org",
-            &git2::Time::new(1_600_000_000, 0),
-        )
-        .expect("signature");
-        let parents: Vec<git2::Commit> = self
-            .git
-            .head()
-            .ok()
-            .and_then(|head| head.peel_to_commit().ok())
-            .into_iter()
-            .collect();
-        let parents: Vec<&git2::Commit> = parents.iter().collect();
-        self.git
-            .commit(
-                Some("HEAD"),
-                &signature,
-                &signature,
-                message,
-                &tree,
-                &parents,
-            )
-            .expect("commit")
     }
 
     fn head(&self) -> git2::Commit<'_> {
