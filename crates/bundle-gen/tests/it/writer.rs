@@ -14,23 +14,34 @@ fn site_tree() -> Tree {
     render(&fixture("site")).unwrap()
 }
 
-/// Every file below `root`, relative path -> bytes.
+/// Every file below `root`, relative path -> bytes (a symlink -> its target).
 fn snapshot_dir(root: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files = Vec::new();
     let mut pending = vec![root.to_owned()];
     while let Some(dir) = pending.pop() {
         for entry in fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
                 pending.push(path);
-            } else {
-                let relative = path
-                    .strip_prefix(root)
+                continue;
+            }
+            let relative = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let bytes = if kind.is_symlink() {
+                fs::read_link(&path)
                     .unwrap()
                     .to_string_lossy()
-                    .into_owned();
-                files.push((relative, fs::read(&path).unwrap()));
-            }
+                    .into_owned()
+                    .into_bytes()
+            } else {
+                fs::read(&path).unwrap()
+            };
+            files.push((relative, bytes));
         }
     }
     files.sort();
@@ -167,17 +178,44 @@ fn write_leaves_no_temporary_files_behind() {
 }
 
 #[test]
-fn write_that_fails_on_one_path_changes_nothing() {
+fn write_that_fails_while_reading_the_target_changes_nothing() {
     let root = tempfile::tempdir().unwrap();
     render(&fixture("digest-only"))
         .unwrap()
         .write_to(root.path())
         .unwrap();
-    // A directory where the tree needs a file: that path cannot be written.
+    // A directory where the tree needs a file: that path cannot be read or written.
     fs::create_dir_all(root.path().join("overlays/bundled/kustomization.yaml")).unwrap();
     let before = snapshot_dir(root.path());
 
     let error = site_tree().write_to(root.path()).unwrap_err();
+
+    assert!(matches!(error, WriteError::Io { .. }), "{error}");
+    assert_eq!(snapshot_dir(root.path()), before);
+}
+
+#[test]
+fn write_that_fails_after_staging_other_files_changes_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    render(&fixture("digest-only"))
+        .unwrap()
+        .write_to(root.path())
+        .unwrap();
+    // A dangling symlink where the tree needs a directory: the files below it look missing,
+    // so the failure comes only when they are written, after files in `base/` are staged.
+    std::os::unix::fs::symlink("nowhere", root.path().join("overlays/bundled")).unwrap();
+    let tree = site_tree();
+    let pending = tree.check(root.path()).unwrap();
+    assert!(
+        pending
+            .out_of_date
+            .iter()
+            .any(|path| path.starts_with("base/")),
+        "the fixtures must differ in base/ for this test to see a partial write: {pending:?}"
+    );
+    let before = snapshot_dir(root.path());
+
+    let error = tree.write_to(root.path()).unwrap_err();
 
     assert!(matches!(error, WriteError::Io { .. }), "{error}");
     assert_eq!(snapshot_dir(root.path()), before);
