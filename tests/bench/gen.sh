@@ -21,7 +21,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 now_ns() { date +%s%N; }
-median_ms() { sort -n | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)] / 1e6}'; }
+# With an even number of runs, the mean of the two middle values.
+median_ms() { sort -n | awk '{a[NR]=$1} END {printf "%.3f", (a[int((NR+1)/2)] + a[int(NR/2)+1]) / 2e6}'; }
 
 for i in $(seq "$runs"); do
   start=$(now_ns)
