@@ -13,17 +13,9 @@ pub use git::{GitError, Identities, Person, Repo, When};
 mod policy;
 mod registry;
 mod status;
-pub use policy::{
-    BareVersion, bare_multiarch_candidates, is_downgrade, is_sha_tag, newest_latest_ci,
-    semver_candidate, sha_tag,
-};
-pub use registry::auth::{Challenge, CredentialSource, Credentials, env_var_name};
-pub use registry::client::{
-    ClientOptions, MANIFEST_ACCEPT, Reference, Registry, RequestCounts, RequestKind, TagList,
-    default_endpoint,
-};
+pub use registry::auth::{CredentialSource, Credentials, env_var_name};
+pub use registry::client::{ClientOptions, RequestCounts};
 pub use registry::error::RegistryError;
-pub use registry::manifest::{IndexEntry, Manifest, has_platforms, parse_manifest};
 pub use status::{
     CurrentPin, ImageError, ImageStatus, Pin, PolicyError, Route, StatusError, StatusReport,
     StatusRequest, status,

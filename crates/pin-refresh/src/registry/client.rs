@@ -127,11 +127,6 @@ impl RequestCounts {
             + self.challenge
     }
 
-    /// Manifest requests, HEAD and GET.
-    pub fn manifests(&self) -> u32 {
-        self.manifest_head + self.manifest_get
-    }
-
     fn add(&mut self, kind: RequestKind) {
         let slot = match kind {
             RequestKind::Token => &mut self.token,
