@@ -995,25 +995,25 @@ fn guard_livekit_port_at_or_below_1024() {
 }
 
 #[test]
-fn guard_turn_tls_port_equal_to_the_rtc_tcp_port() {
-    assert_eq!(
-        refusal(set(good(), "livekit.turn.tlsPort", "7881")),
-        "`livekit.turn.tlsPort` is 7881, the same TCP port as `livekit.rtc.tcpPort`: LiveKit \
-        cannot listen on one port twice and would not start. Fix: give each of \
-        `livekit.rtc.signalingPort`, `livekit.rtc.tcpPort` and `livekit.turn.tlsPort` its own \
-        port."
-    );
-}
-
-#[test]
-fn guard_rtc_tcp_port_equal_to_the_signalling_port() {
-    assert_eq!(
-        refusal(set(good(), "livekit.rtc.tcpPort", "7880")),
-        "`livekit.rtc.tcpPort` is 7880, the same TCP port as `livekit.rtc.signalingPort`: LiveKit \
-        cannot listen on one port twice and would not start. Fix: give each of \
-        `livekit.rtc.signalingPort`, `livekit.rtc.tcpPort` and `livekit.turn.tlsPort` its own \
-        port."
-    );
+fn guard_two_livekit_tcp_listeners_on_one_port() {
+    // (key set to the port of `other`, that port, other). The defaults are 7880 (signalling),
+    // 7881 (TCP) and 5349 (TURN over TLS).
+    for (key, port, other) in [
+        ("livekit.rtc.tcpPort", 7880, "livekit.rtc.signalingPort"),
+        ("livekit.turn.tlsPort", 7880, "livekit.rtc.signalingPort"),
+        ("livekit.turn.tlsPort", 7881, "livekit.rtc.tcpPort"),
+    ] {
+        assert_eq!(
+            refusal(set(good(), key, &port.to_string())),
+            format!(
+                "`{key}` is {port}, the same TCP port as `{other}`: LiveKit cannot listen on \
+                 one port twice and would not start. Fix: give each of \
+                 `livekit.rtc.signalingPort`, `livekit.rtc.tcpPort` and `livekit.turn.tlsPort` \
+                 its own port."
+            ),
+            "{key} = {port}"
+        );
+    }
 }
 
 #[test]
