@@ -1046,12 +1046,18 @@ fn guard_allow_list_for_an_ingress_class_without_allow_list_support() {
         remove `ingress.whitelistSourceRange` and put your controller's allow-list annotation \
         under `ingress.annotations`."
     );
+}
+
+#[test]
+fn an_allow_list_is_accepted_for_the_nginx_and_haproxy_classes() {
     for class in ["nginx", "haproxy"] {
         let doc = set(
             set(good(), "ingress.className", class),
             "ingress.whitelistSourceRange",
             "'192.0.2.0/24'",
         );
-        assert!(load(&doc).is_ok(), "{class}: {:?}", load(&doc).err());
+        if let Err(error) = load(&doc) {
+            panic!("{class}: {error}");
+        }
     }
 }
