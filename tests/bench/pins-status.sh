@@ -15,7 +15,10 @@ pins=${BENCH_PINS:-newest}
 route=${LK_JWT_ROUTE:-label}
 target_dir=${CARGO_TARGET_DIR:-target}
 
-cargo build -q -p bundle -p registry-fixture --example serve-scenarios
+# bundle in release, as users run it and as skopeo (a release Go binary) runs: a debug build
+# would inflate its wall time. The registry fixture serves both sides alike.
+cargo build -q --release -p bundle
+cargo build -q -p registry-fixture --example serve-scenarios
 
 work=$(mktemp -d)
 server=""
@@ -80,7 +83,7 @@ save_counts() { admin_call "$admin/counts" GET >"$1"; }
 # --- bundle pins status ---------------------------------------------------------------------
 reset_counts
 start=$(now_ms)
-"$target_dir/debug/bundle" pins status --json --config "$config" \
+"$target_dir/release/bundle" pins status --json --config "$config" \
   --registry-endpoint "ghcr.io=$endpoint" --registry-endpoint "docker.io=$endpoint" >"$work/bundle.json"
 bundle_ms=$(($(now_ms) - start))
 save_counts "$work/bundle-counts.json"
