@@ -2,6 +2,8 @@
 # Benchmark (issue 4, item 7): in one run against the local test registry, `bundle pins status`
 # and the same selection done with `skopeo list-tags` + `skopeo inspect`; prints wall time and
 # the requests each made, as counted by the registry-fixture front (not by the tools).
+# skopeo's wall time includes the python3 calls that pick tags out of its JSON (tens of ms
+# each); the request counts are the figures to compare.
 #
 #   tests/bench/pins-status.sh            # pins already newest: the "nothing new" case
 #   BENCH_PINS=current tests/bench/pins-status.sh   # older pins: every image has an update
