@@ -303,6 +303,18 @@ impl Registry {
             .add(kind);
     }
 
+    /// The body of `response`, within `limit` bytes and the request timeout (see
+    /// [`read_body`]).
+    async fn read_body(
+        &self,
+        response: Response,
+        limit: usize,
+        what: &'static str,
+        url: &Url,
+    ) -> Result<Vec<u8>, RegistryError> {
+        read_body(response, limit, what, url, self.options.request_timeout).await
+    }
+
     /// The repository as the API names it: Docker Hub serves its official images (`nginx`)
     /// under `library/`.
     fn api_repository(&self, repository: &str) -> String {
@@ -323,6 +335,10 @@ impl Registry {
                 endpoint: self.base.to_string(),
                 reason: e.to_string(),
             })
+    }
+
+    fn manifest_url(&self, repository: &str, reference: &Reference) -> Result<Url, RegistryError> {
+        self.api_url(repository, &format!("manifests/{}", reference.as_str()))
     }
 
     /// Lists the repository's tags, following `Link: <...>; rel="next"` pages. Names that are
@@ -353,14 +369,14 @@ impl Registry {
                 .await?;
             let response = expect_ok(response, &url)?;
             let next = next_link(response.headers());
-            let body = read_body(
-                response,
-                self.options.tag_page_size_limit,
-                "tag list page",
-                &url,
-                self.options.request_timeout,
-            )
-            .await?;
+            let body = self
+                .read_body(
+                    response,
+                    self.options.tag_page_size_limit,
+                    "tag list page",
+                    &url,
+                )
+                .await?;
             let page: TagPage =
                 serde_json::from_slice(&body).map_err(|e| RegistryError::Malformed {
                     url: url.to_string(),
@@ -409,7 +425,7 @@ impl Registry {
         repository: &str,
         reference: &Reference,
     ) -> Result<Option<Digest>, RegistryError> {
-        let url = self.api_url(repository, &format!("manifests/{}", reference.as_str()))?;
+        let url = self.manifest_url(repository, reference)?;
         let response = self
             .send(
                 RequestKind::ManifestHead,
@@ -436,7 +452,7 @@ impl Registry {
         repository: &str,
         reference: &Reference,
     ) -> Result<FetchedManifest, RegistryError> {
-        let url = self.api_url(repository, &format!("manifests/{}", reference.as_str()))?;
+        let url = self.manifest_url(repository, reference)?;
         let response = self
             .send(
                 RequestKind::ManifestGet,
@@ -453,27 +469,16 @@ impl Registry {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let bytes = read_body(
-            response,
-            self.options.manifest_size_limit,
-            "manifest",
-            &url,
-            self.options.request_timeout,
-        )
-        .await?;
+        let bytes = self
+            .read_body(response, self.options.manifest_size_limit, "manifest", &url)
+            .await?;
         let digest = Digest::of_bytes(&bytes);
-        let expected = match reference {
-            Reference::Digest(requested) => Some(requested.clone()),
+        let requested = match reference {
+            Reference::Digest(requested) => Some(requested),
             Reference::Tag(_) => None,
         };
-        for expected in expected.into_iter().chain(announced) {
-            if expected != digest {
-                return Err(RegistryError::DigestMismatch {
-                    url: url.to_string(),
-                    expected: expected.to_string(),
-                    actual: digest,
-                });
-            }
+        for expected in requested.into_iter().chain(&announced) {
+            check_digest(&url, expected, &digest)?;
         }
         Ok(FetchedManifest {
             digest,
@@ -493,22 +498,10 @@ impl Registry {
             .send(RequestKind::Blob, Method::GET, &url, "*/*", repository)
             .await?;
         let response = expect_ok(response, &url)?;
-        let bytes = read_body(
-            response,
-            self.options.blob_size_limit,
-            "blob",
-            &url,
-            self.options.request_timeout,
-        )
-        .await?;
-        let actual = Digest::of_bytes(&bytes);
-        if &actual != digest {
-            return Err(RegistryError::DigestMismatch {
-                url: url.to_string(),
-                expected: digest.to_string(),
-                actual,
-            });
-        }
+        let bytes = self
+            .read_body(response, self.options.blob_size_limit, "blob", &url)
+            .await?;
+        check_digest(&url, digest, &Digest::of_bytes(&bytes))?;
         Ok(bytes)
     }
 
@@ -728,14 +721,9 @@ impl Registry {
             });
         }
         let response = expect_ok(response, &realm)?;
-        let body = read_body(
-            response,
-            64 << 10,
-            "token response",
-            &realm,
-            self.options.request_timeout,
-        )
-        .await?;
+        let body = self
+            .read_body(response, 64 << 10, "token response", &realm)
+            .await?;
         let answer: TokenAnswer =
             serde_json::from_slice(&body).map_err(|e| RegistryError::Malformed {
                 url: realm_display.clone(),
@@ -895,6 +883,18 @@ fn content_digest(headers: &HeaderMap, url: &Url) -> Result<Option<Digest>, Regi
             what: "Docker-Content-Digest header",
             reason: format!("`{}` is not a sha256 digest", shorten(text)),
         })
+}
+
+/// Refuses bytes that do not hash to the digest they were asked by or announced as.
+fn check_digest(url: &Url, expected: &Digest, actual: &Digest) -> Result<(), RegistryError> {
+    if expected == actual {
+        return Ok(());
+    }
+    Err(RegistryError::DigestMismatch {
+        url: url.to_string(),
+        expected: expected.to_string(),
+        actual: actual.clone(),
+    })
 }
 
 /// Reads a body up to `limit` bytes; refuses more, and reports a body that breaks off or is
