@@ -109,8 +109,8 @@ pub enum Violation {
     },
     /// An inline API secret that is too short.
     #[error(
-        "`{key}` is {length} characters long; LiveKit needs at least 32 and would run with a \
-         weak key. Fix: generate one with `openssl rand -hex 32`, or use \
+        "`{key}` is {length} characters long; LiveKit needs at least {MIN_API_SECRET_LEN} and \
+         would run with a weak key. Fix: generate one with `openssl rand -hex 32`, or use \
          `livekit.keys.existingSecret.name`."
     )]
     ApiSecretTooShort {
