@@ -382,7 +382,7 @@ async fn newest_bare_multiarch(
     policy: &BareMultiarchPolicy,
     current: &CurrentPin,
 ) -> Result<Pin, ImageError> {
-    let tags = registry.list_tags(repository).await?.tags;
+    let tags = registry.list_tags(repository).await?;
     let candidates = policy::bare_multiarch_candidates(&tags);
     if candidates.is_empty() {
         return Err(PolicyError::NoMatchingTag {
@@ -429,7 +429,7 @@ async fn newest_semver(
     policy: &SemverPolicy,
     current: &CurrentPin,
 ) -> Result<Pin, ImageError> {
-    let tags = registry.list_tags(repository).await?.tags;
+    let tags = registry.list_tags(repository).await?;
     let Some(tag) = policy::semver_candidate(&tags, policy) else {
         return Err(PolicyError::NoMatchingTag {
             policy: "semver",
@@ -453,7 +453,7 @@ async fn newest_commit(
     repository: &str,
     current: &CurrentPin,
 ) -> Result<(Pin, Route), ImageError> {
-    let tags = registry.list_tags(repository).await?.tags;
+    let tags = registry.list_tags(repository).await?;
     let Some(latest_ci) = policy::newest_latest_ci(&tags) else {
         return Err(PolicyError::NoMatchingTag {
             policy: "commit",

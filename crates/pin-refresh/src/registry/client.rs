@@ -169,15 +169,6 @@ pub struct FetchedManifest {
     pub bytes: Vec<u8>,
 }
 
-/// The valid tags of a repository, and how many invalid names were skipped.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TagList {
-    /// Tags valid under the distribution grammar, in the registry's order.
-    pub tags: Vec<Tag>,
-    /// Names that are not valid tags (never used in a URL).
-    pub skipped: usize,
-}
-
 /// Where the Bearer tokens of a host come from, once it has challenged.
 #[derive(Debug, Clone)]
 struct TokenService {
@@ -341,13 +332,15 @@ impl Registry {
         self.api_url(repository, &format!("manifests/{}", reference.as_str()))
     }
 
-    /// Lists the repository's tags, following `Link: <...>; rel="next"` pages. Names that are
-    /// not valid tags are counted and skipped.
-    pub async fn list_tags(&self, repository: &str) -> Result<TagList, RegistryError> {
+    /// Lists the repository's tags in the registry's order, following the `rel="next"` `Link`
+    /// of each page. Names that are not valid tags are skipped (never used in a URL), but count
+    /// towards the `max_tags` limit.
+    pub async fn list_tags(&self, repository: &str) -> Result<Vec<Tag>, RegistryError> {
         let mut url = self.api_url(repository, "tags/list")?;
         url.query_pairs_mut()
             .append_pair("n", &self.options.tag_page_length.to_string());
-        let mut list = TagList::default();
+        let mut tags = Vec::new();
+        let mut skipped = 0;
         let mut pages = 0;
         loop {
             if pages == self.options.max_tag_pages {
@@ -385,14 +378,14 @@ impl Registry {
                 })?;
             for name in page.tags.unwrap_or_default() {
                 match name.parse::<Tag>() {
-                    Ok(tag) => list.tags.push(tag),
+                    Ok(tag) => tags.push(tag),
                     Err(invalid) => {
                         tracing::debug!(registry = %self.host, %invalid, "skipping invalid tag");
-                        list.skipped += 1;
+                        skipped += 1;
                     }
                 }
             }
-            if list.tags.len() + list.skipped > self.options.max_tags {
+            if tags.len() + skipped > self.options.max_tags {
                 return Err(RegistryError::TagListTooLong {
                     url: url.to_string(),
                     limit: self.options.max_tags,
@@ -400,7 +393,7 @@ impl Registry {
                 });
             }
             let Some(next) = next else {
-                return Ok(list);
+                return Ok(tags);
             };
             let next_url = url.join(&next).map_err(|_| RegistryError::Malformed {
                 url: url.to_string(),
