@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, Write as _};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// The first line of every generated file.
@@ -245,13 +245,11 @@ fn stage(path: &Path, bytes: &[u8]) -> Result<PathBuf, WriteError> {
         ".{file_name}.bundle-gen-{}.tmp",
         std::process::id()
     ));
-    fs::File::create(&temporary)
-        .and_then(|mut file| file.write_all(bytes))
-        .map(|()| temporary.clone())
-        .map_err(|source| {
-            discard(&[(temporary, path.to_owned())]);
-            io_error("writing", path, source)
-        })
+    if let Err(source) = fs::write(&temporary, bytes) {
+        let _ = fs::remove_file(&temporary);
+        return Err(io_error("writing", path, source));
+    }
+    Ok(temporary)
 }
 
 /// Removes staged temporary files after a failure (best effort: a leftover is harmless).
