@@ -9,28 +9,16 @@ cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-expect_rejected() {
-  local what=$1 tree=$2
-  if tests/validate-overlays.sh "$tree" >"$work/$what.log" 2>&1; then
-    cat "$work/$what.log"
-    echo "validators-reject-broken-trees: $what was NOT rejected" >&2
-    exit 1
-  fi
-  if ! grep -q "$3" "$work/$what.log"; then
-    cat "$work/$what.log"
-    echo "validators-reject-broken-trees: $what failed, but not for the expected reason ($3)" >&2
-    exit 1
-  fi
-  echo "validators-reject-broken-trees: $what rejected, as it must be"
-}
+# shellcheck source=tests/lib/expect-rejected.sh
+source tests/lib/expect-rejected.sh
 
 copy() { mkdir -p "$work/$1" && cp -R base overlays "$work/$1/"; }
 
 copy schema
 sed -i 's/^  replicas: 1$/  replicaz: 1/' "$work/schema/base/lk-jwt-service-deployment.yaml"
-expect_rejected "an unknown field" "$work/schema" "fails kubernetes-validate --strict"
+expect_rejected tests/validate-overlays.sh "an unknown field" "$work/schema" "fails kubernetes-validate --strict"
 
 copy security
 sed -i 's/automountServiceAccountToken: false/automountServiceAccountToken: true/' \
   "$work/security/base/lk-jwt-service-deployment.yaml"
-expect_rejected "a mounted service-account token" "$work/security" "CKV_K8S_38"
+expect_rejected tests/validate-overlays.sh "a mounted service-account token" "$work/security" "CKV_K8S_38"
