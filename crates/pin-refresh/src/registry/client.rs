@@ -610,7 +610,7 @@ impl Registry {
         // A token the registry just refused is not offered again.
         auth.tokens.remove(scope);
         match Challenge::parse(header) {
-            Some(Challenge::Bearer { realm, service, .. }) => {
+            Some(Challenge::Bearer { realm, service }) => {
                 if matches!(self.credentials, Some(Credentials::Token(_))) {
                     return Err(unauthorized(format!(
                         "the token in `{}` was refused",
