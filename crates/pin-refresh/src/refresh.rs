@@ -659,43 +659,22 @@ mod tests {
     use crate::status::{ImageStatus, Route};
     use bundle_gen::{Digest, Tag};
 
-    /// A valid site config with comments and mixed styles, as an operator might write it.
-    const SITE: &str = r#"# Example site.
-namespace: matrix
-homeserver:
-  serverName: matrix.example.org
-  registrationTokenExistingSecret: {name: matrix-registration}
-  livekitServiceUrl: https://matrix.example.org
-livekit:
-  publicUrl: wss://matrix.example.org
-  keys: {existingSecret: {name: livekit-keys}}
-  rtc: {nodeIp: 203.0.113.10}
-  turn: {domain: turn.example.org, tls: {existingSecret: turn-tls}}
-overlays:
-  bundled: {}
-  bundled-turn: {}
-  external:
-    livekit:
-      publicUrl: wss://livekit.example.net
-      keys: {existingSecret: {name: livekit-external-keys}}
-images:
-  # Tuwunel releases.
-  homeserver:
-    registry: ghcr.io
-    repository: matrix-construct/tuwunel
-    tag: v1.9.2   # bumped by bundle pins
-    digest: "sha256:1111111111111111111111111111111111111111111111111111111111111111"
-    policy: {kind: bare-multiarch}
-  livekit: {registry: docker.io, repository: livekit/livekit-server, tag: 'v1.13.6',
-            digest: 'sha256:2222222222222222222222222222222222222222222222222222222222222222',
-            policy: {kind: semver, range: "^1"}}
-  lkJwt:
-    registry: ghcr.io
-    repository: element-hq/lk-jwt-service
-    tag: 0.6.0
-    digest: sha256:3333333333333333333333333333333333333333333333333333333333333333
-    policy: {kind: semver, tagPrefix: ""}
-"#;
+    /// An operator-written site config with comments, pinned to Tuwunel v1.9.3 and
+    /// lk-jwt-service 0.6.0: bundle-gen's stable copy of the repository's `bundle.yaml` (the
+    /// real one moves with every pin bump). Other YAML styles are `set_pin`'s tests' concern.
+    const SITE: &str = include_str!("../../bundle-gen/tests/fixtures/configs/bundle.yaml");
+
+    /// The digest SITE pins `image` to.
+    fn site_digest(image: ImageName) -> Digest {
+        let config = Config::from_yaml(SITE).expect("SITE is valid");
+        config
+            .raw
+            .images
+            .get(image)
+            .digest
+            .clone()
+            .expect("SITE pins digests")
+    }
 
     fn digest(fill: char) -> Digest {
         format!("sha256:{}", fill.to_string().repeat(64))
@@ -841,7 +820,7 @@ images:
         status(
             SITE,
             &[
-                (ImageName::Homeserver, "v1.9.3", digest('a')),
+                (ImageName::Homeserver, "v1.9.4", digest('a')),
                 (ImageName::LkJwt, "0.7.0", digest('b')),
             ],
         )
@@ -897,10 +876,10 @@ images:
         assert_eq!(
             first.message().expect("utf8"),
             format!(
-                "chore(pins): bump tuwunel v1.9.2 -> v1.9.3\n\nimages.homeserver:\n  \
-                 old: v1.9.2@sha256:{}\n  new: v1.9.3@{}\n\n\
+                "chore(pins): bump tuwunel v1.9.3 -> v1.9.4\n\nimages.homeserver:\n  \
+                 old: v1.9.3@{}\n  new: v1.9.4@{}\n\n\
                  Bundle-Image: homeserver\nBundle-Digest: {}\n",
-                "1".repeat(64),
+                site_digest(ImageName::Homeserver),
                 digest('a'),
                 digest('a')
             )
@@ -919,10 +898,18 @@ images:
         let repo = Repo::open(site.dir.path()).expect("open");
         assert!(repo.is_clean().expect("status"));
         let expected_yaml = SITE
-            .replacen("tag: v1.9.2", "tag: v1.9.3", 1)
-            .replacen(&"1".repeat(64), &"a".repeat(64), 1)
+            .replacen("tag: v1.9.3", "tag: v1.9.4", 1)
+            .replacen(
+                site_digest(ImageName::Homeserver).as_str(),
+                digest('a').as_str(),
+                1,
+            )
             .replacen("tag: 0.6.0", "tag: 0.7.0", 1)
-            .replacen(&"3".repeat(64), &"b".repeat(64), 1);
+            .replacen(
+                site_digest(ImageName::LkJwt).as_str(),
+                digest('b').as_str(),
+                1,
+            );
         assert_eq!(site.yaml(), expected_yaml);
         let config = Config::from_yaml(&site.yaml()).expect("valid");
         let check = bundle_gen::render(&config)
@@ -932,7 +919,7 @@ images:
         assert!(check.is_clean(), "{check:?}");
         let kustomization =
             fs::read_to_string(site.dir.path().join("base/kustomization.yaml")).expect("read");
-        assert!(kustomization.contains(&format!("v1.9.3@{}", digest('a'))));
+        assert!(kustomization.contains(&format!("v1.9.4@{}", digest('a'))));
         assert!(kustomization.contains(&format!("0.7.0@{}", digest('b'))));
     }
 
@@ -942,7 +929,7 @@ images:
         run(&site.request(), &two_bumps(), &BundleGen).expect("refresh");
         let mut expected = Config::from_yaml(SITE).expect("valid");
         for (name, new_tag, new_digest) in [
-            (ImageName::Homeserver, "v1.9.3", digest('a')),
+            (ImageName::Homeserver, "v1.9.4", digest('a')),
             (ImageName::LkJwt, "0.7.0", digest('b')),
         ] {
             let pin = expected.raw.images.get_mut(name);
