@@ -179,57 +179,48 @@ impl Tree {
                 Err(error) if error.kind() == io::ErrorKind::NotFound => {
                     plan.missing.push(path.clone());
                 }
-                Err(source) => {
-                    return Err(WriteError::Io {
-                        action: "reading",
-                        path: full,
-                        source,
-                    });
-                }
+                Err(source) => return Err(io_error("reading", &full, source)),
             }
         }
         for dir in MANAGED_DIRS {
-            for path in generated_files_below(root, dir)? {
-                if !self.files.contains_key(&path) {
-                    plan.stale.push(path);
-                }
-            }
+            plan.stale.extend(self.stale_files_below(root, dir)?);
         }
         plan.stale.sort();
         Ok(plan)
     }
-}
 
-/// Relative paths of the generated regular files below `root/dir` (symlinks not followed).
-fn generated_files_below(root: &Path, dir: &str) -> Result<Vec<String>, WriteError> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_owned()];
-    while let Some(relative) = pending.pop() {
-        let full = root.join(&relative);
-        let entries = match fs::read_dir(&full) {
-            Ok(entries) => entries,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(io_error("listing", &full, source)),
-        };
-        for entry in entries {
-            let entry = entry.map_err(|source| io_error("listing", &full, source))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let child = format!("{relative}/{name}");
-            let kind = entry
-                .file_type()
-                .map_err(|source| io_error("inspecting", &entry.path(), source))?;
-            if kind.is_dir() {
-                pending.push(child);
-            } else if kind.is_file() {
-                let bytes = fs::read(entry.path())
-                    .map_err(|source| io_error("reading", &entry.path(), source))?;
-                if is_generated(&bytes) {
-                    found.push(child);
+    /// Relative paths of the generated regular files below `root/dir` that the tree does not
+    /// have (symlinks not followed). Files the tree has are not read again: `plan` compared them already.
+    fn stale_files_below(&self, root: &Path, dir: &str) -> Result<Vec<String>, WriteError> {
+        let mut found = Vec::new();
+        let mut pending = vec![dir.to_owned()];
+        while let Some(relative) = pending.pop() {
+            let full = root.join(&relative);
+            let entries = match fs::read_dir(&full) {
+                Ok(entries) => entries,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(io_error("listing", &full, source)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|source| io_error("listing", &full, source))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let child = format!("{relative}/{name}");
+                let kind = entry
+                    .file_type()
+                    .map_err(|source| io_error("inspecting", &entry.path(), source))?;
+                if kind.is_dir() {
+                    pending.push(child);
+                } else if kind.is_file() && !self.files.contains_key(&child) {
+                    let bytes = fs::read(entry.path())
+                        .map_err(|source| io_error("reading", &entry.path(), source))?;
+                    if is_generated(&bytes) {
+                        found.push(child);
+                    }
                 }
             }
         }
+        Ok(found)
     }
-    Ok(found)
 }
 
 /// Writes `bytes` to a temporary file beside `path` (same directory, so the later rename is
