@@ -103,14 +103,7 @@ fn render_livekit_component(
 
     let mut patches = vec![];
     if raw.lk_jwt.enabled {
-        let connection = lk_jwt::LivekitConnection::of(raw, variant)?;
-        patches.push(patch_file(
-            tree,
-            LIVEKIT_COMPONENT,
-            &format!("{}-patch.yaml", lk_jwt::NAME),
-            lk_jwt::target(),
-            &connection.patch()?,
-        )?);
+        patches.push(lk_jwt_patch(tree, LIVEKIT_COMPONENT, raw, variant)?);
     }
     patches.push(patch_file(
         tree,
@@ -189,14 +182,9 @@ fn render_overlay(tree: &mut Tree, raw: &RawConfig, variant: &Variant) -> Result
         }
         OverlayName::External => {
             if raw.lk_jwt.enabled {
-                let connection = lk_jwt::LivekitConnection::of(raw, variant)?;
-                kustomization.patches.push(patch_file(
-                    tree,
-                    &dir,
-                    &format!("{}-patch.yaml", lk_jwt::NAME),
-                    lk_jwt::target(),
-                    &connection.patch()?,
-                )?);
+                kustomization
+                    .patches
+                    .push(lk_jwt_patch(tree, &dir, raw, variant)?);
             }
         }
     }
@@ -236,6 +224,23 @@ fn patch_file(
         path: file.to_owned(),
         target,
     })
+}
+
+/// Writes the patch that connects the base lk-jwt Deployment to `variant`'s SFU into `dir`.
+fn lk_jwt_patch(
+    tree: &mut Tree,
+    dir: &str,
+    raw: &RawConfig,
+    variant: &Variant,
+) -> Result<Patch, RenderError> {
+    let connection = lk_jwt::LivekitConnection::of(raw, variant)?;
+    patch_file(
+        tree,
+        dir,
+        &format!("{}-patch.yaml", lk_jwt::NAME),
+        lk_jwt::target(),
+        &connection.patch()?,
+    )
 }
 
 fn resource_files(objects: &[Object]) -> Vec<String> {
