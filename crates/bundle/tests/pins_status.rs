@@ -424,20 +424,12 @@ async fn protected_tuwunel() -> (Filled, Site) {
     (filled, site)
 }
 
-#[tokio::test]
-async fn credentials_from_the_host_variable_open_a_protected_repository() {
-    let (filled, site) = protected_tuwunel().await;
+/// `bundle pins status --json` with `env` against [`protected_tuwunel`]: Tuwunel's newest pin
+/// is found, through exactly one token request that carried credentials.
+fn assert_status_opens_protected_tuwunel(filled: &Filled, site: &Site, env: &[(&str, &str)]) {
     filled.registry.reset_counts();
 
-    let run = site
-        .status(
-            &with_json(filled.endpoint_args()),
-            &[(
-                "BUNDLE_REGISTRY_AUTH_GHCR_IO",
-                &format!("{USER}:{PASSWORD}"),
-            )],
-        )
-        .code(0);
+    let run = site.status(&with_json(filled.endpoint_args()), env).code(0);
 
     let json = json_of(&run);
     assert_eq!(
@@ -449,6 +441,19 @@ async fn credentials_from_the_host_variable_open_a_protected_repository() {
         .counts()
         .repository(Scenario::TUWUNEL_REPOSITORY);
     assert_eq!(tuwunel.token_with_credentials, 1, "{tuwunel:?}");
+}
+
+#[tokio::test]
+async fn credentials_from_the_host_variable_open_a_protected_repository() {
+    let (filled, site) = protected_tuwunel().await;
+    assert_status_opens_protected_tuwunel(
+        &filled,
+        &site,
+        &[(
+            "BUNDLE_REGISTRY_AUTH_GHCR_IO",
+            &format!("{USER}:{PASSWORD}"),
+        )],
+    );
     // Docker Hub has no credentials: LiveKit's token was anonymous.
     let livekit = filled
         .registry
@@ -468,18 +473,7 @@ async fn credentials_from_a_docker_config_json_open_a_protected_repository() {
     .expect("write config.json");
     let docker_config = docker.path().to_str().expect("utf-8 path");
 
-    let run = site
-        .status(
-            &with_json(filled.endpoint_args()),
-            &[("DOCKER_CONFIG", docker_config)],
-        )
-        .code(0);
-
-    let json = json_of(&run);
-    assert_eq!(
-        entry(&json, "homeserver")["latest"],
-        pin_json(&filled.tuwunel.newest)
-    );
+    assert_status_opens_protected_tuwunel(&filled, &site, &[("DOCKER_CONFIG", docker_config)]);
 }
 
 #[tokio::test]
@@ -513,25 +507,12 @@ async fn credentials_from_the_docker_credential_helper_config_json_names_open_a_
         std::env::var("PATH").unwrap_or_default()
     );
     let docker_config = docker.path().to_str().expect("utf-8 path");
-    filled.registry.reset_counts();
 
-    let run = site
-        .status(
-            &with_json(filled.endpoint_args()),
-            &[("DOCKER_CONFIG", docker_config), ("PATH", &path)],
-        )
-        .code(0);
-
-    let json = json_of(&run);
-    assert_eq!(
-        entry(&json, "homeserver")["latest"],
-        pin_json(&filled.tuwunel.newest)
+    assert_status_opens_protected_tuwunel(
+        &filled,
+        &site,
+        &[("DOCKER_CONFIG", docker_config), ("PATH", &path)],
     );
-    let tuwunel = filled
-        .registry
-        .counts()
-        .repository(Scenario::TUWUNEL_REPOSITORY);
-    assert_eq!(tuwunel.token_with_credentials, 1, "{tuwunel:?}");
 }
 
 #[tokio::test]
