@@ -16,7 +16,7 @@ use super::pod::{
     config_map_volume, container_port, container_security, http_probe, http_service, meta, mount,
     pod_template, resources, secret_volume, selector, tmp_mount, tmp_volume,
 };
-use super::policy::{from_namespace_and_ingress, network_policy, tcp};
+use super::policy::ingress_only_policy;
 use super::{Object, Refs, RenderError, to_json};
 use crate::config::RawConfig;
 use crate::tree::GENERATED_HEADER;
@@ -163,14 +163,7 @@ pub(super) fn objects(raw: &RawConfig, refs: &Refs) -> Result<Vec<Object>, Rende
         });
     }
     if raw.network_policy.enabled {
-        let policy = network_policy(
-            &format!("{NAME}-policy"),
-            NAME,
-            vec![from_namespace_and_ingress(
-                raw,
-                vec![tcp(raw.homeserver.client_port)],
-            )],
-        );
+        let policy = ingress_only_policy(raw, NAME, raw.homeserver.client_port);
         objects.push(Object {
             file: format!("{NAME}-networkpolicy.yaml"),
             value: to_json(&policy, "homeserver NetworkPolicy")?,

@@ -10,7 +10,7 @@ use super::pod::{
     container_port, container_security, http_probe, http_service, meta, mount, pod_template,
     resources, secret_volume, selector, tmp_mount, tmp_volume,
 };
-use super::policy::{from_namespace_and_ingress, network_policy, tcp};
+use super::policy::ingress_only_policy;
 use super::{Object, Refs, RenderError, to_json};
 use crate::config::{RawConfig, Variant};
 
@@ -168,11 +168,7 @@ pub(super) fn objects(
         },
     ];
     if raw.network_policy.enabled {
-        let policy = network_policy(
-            &format!("{NAME}-policy"),
-            NAME,
-            vec![from_namespace_and_ingress(raw, vec![tcp(PORT)])],
-        );
+        let policy = ingress_only_policy(raw, NAME, PORT);
         objects.push(Object {
             file: format!("{NAME}-networkpolicy.yaml"),
             value: to_json(&policy, "lk-jwt NetworkPolicy")?,

@@ -30,6 +30,16 @@ pub(super) fn network_policy(
     }
 }
 
+/// `<app>-policy`: the pods of `app` accept only `port` (TCP), and only from the own
+/// namespace and the ingress controller's.
+pub(super) fn ingress_only_policy(raw: &RawConfig, app: &str, port: u16) -> NetworkPolicy {
+    network_policy(
+        &format!("{app}-policy"),
+        app,
+        vec![from_namespace_and_ingress(raw, vec![tcp(port)])],
+    )
+}
+
 /// Allows `ports` from pods of the own namespace and from the ingress controller's namespace
 /// (an ingress controller lives in another namespace; `podSelector: {}` alone black-holed it).
 pub(super) fn from_namespace_and_ingress(
