@@ -27,14 +27,34 @@ fn manual() -> ImagePin {
     }
 }
 
-fn pinned(registry: &str, repository: &str, pin: &Pin, policy: UpdatePolicy) -> ImagePin {
+/// Where each image lives upstream; the test registry stands in for both hosts.
+fn host(name: ImageName) -> &'static str {
+    match name {
+        ImageName::Livekit => "docker.io",
+        ImageName::Homeserver | ImageName::LkJwt => "ghcr.io",
+    }
+}
+
+/// Image `name` from `scenario`, pinned at `pin` under `policy`.
+fn pinned(name: ImageName, scenario: &Scenario, pin: &Pin, policy: UpdatePolicy) -> ImagePin {
     ImagePin {
-        registry: Some(registry.to_owned()),
-        repository: repository.to_owned(),
+        registry: Some(host(name).to_owned()),
+        repository: scenario.repository.clone(),
         tag: Some(pin.tag.clone()),
         digest: Some(pin.digest.clone()),
         policy,
     }
+}
+
+/// Images in which only `name` is checked, [`pinned`]; the other two are [`manual`].
+fn only(name: ImageName, scenario: &Scenario, pin: &Pin, policy: UpdatePolicy) -> Images {
+    let mut images = Images {
+        homeserver: manual(),
+        livekit: manual(),
+        lk_jwt: manual(),
+    };
+    *images.get_mut(name) = pinned(name, scenario, pin, policy);
+    images
 }
 
 fn bare_multiarch() -> UpdatePolicy {
@@ -96,16 +116,12 @@ fn pages(tags: usize, page: usize) -> u32 {
 async fn tuwunel_skips_newer_single_arch_and_amd64_only_tags() {
     let registry = TestRegistry::start().await.unwrap();
     let tuwunel = Scenario::tuwunel(&registry).await.unwrap();
-    let images = Images {
-        homeserver: pinned(
-            "ghcr.io",
-            &tuwunel.repository,
-            &tuwunel.current,
-            bare_multiarch(),
-        ),
-        livekit: manual(),
-        lk_jwt: manual(),
-    };
+    let images = only(
+        ImageName::Homeserver,
+        &tuwunel,
+        &tuwunel.current,
+        bare_multiarch(),
+    );
 
     let report = check(&registry, request(&registry, images)).await;
 
@@ -119,16 +135,12 @@ async fn tuwunel_skips_newer_single_arch_and_amd64_only_tags() {
 async fn livekit_takes_the_newest_stable_v_tag() {
     let registry = TestRegistry::start().await.unwrap();
     let livekit = Scenario::livekit(&registry).await.unwrap();
-    let images = Images {
-        homeserver: manual(),
-        livekit: pinned(
-            "docker.io",
-            &livekit.repository,
-            &livekit.current,
-            semver("v", None, false),
-        ),
-        lk_jwt: manual(),
-    };
+    let images = only(
+        ImageName::Livekit,
+        &livekit,
+        &livekit.current,
+        semver("v", None, false),
+    );
 
     let report = check(&registry, request(&registry, images)).await;
 
@@ -142,16 +154,12 @@ async fn livekit_takes_the_newest_stable_v_tag() {
 async fn livekit_with_prereleases_allowed_takes_the_release_candidate() {
     let registry = TestRegistry::start().await.unwrap();
     let livekit = Scenario::livekit(&registry).await.unwrap();
-    let images = Images {
-        homeserver: manual(),
-        livekit: pinned(
-            "docker.io",
-            &livekit.repository,
-            &livekit.current,
-            semver("v", None, true),
-        ),
-        lk_jwt: manual(),
-    };
+    let images = only(
+        ImageName::Livekit,
+        &livekit,
+        &livekit.current,
+        semver("v", None, true),
+    );
 
     let report = check(&registry, request(&registry, images)).await;
 
@@ -166,16 +174,12 @@ async fn livekit_within_a_range_takes_a_docker_manifest_list() {
     let registry = TestRegistry::start().await.unwrap();
     let livekit = Scenario::livekit(&registry).await.unwrap();
     let old = livekit.pin("v1.9.11").unwrap();
-    let images = Images {
-        homeserver: manual(),
-        livekit: pinned(
-            "docker.io",
-            &livekit.repository,
-            &old,
-            semver("v", Some("~1.12"), false),
-        ),
-        lk_jwt: manual(),
-    };
+    let images = only(
+        ImageName::Livekit,
+        &livekit,
+        &old,
+        semver("v", Some("~1.12"), false),
+    );
 
     let report = check(&registry, request(&registry, images)).await;
 
@@ -188,11 +192,7 @@ async fn livekit_within_a_range_takes_a_docker_manifest_list() {
 async fn lk_jwt_commit(route: LkJwtRoute) -> (Scenario, StatusReport) {
     let registry = TestRegistry::start().await.unwrap();
     let lk_jwt = Scenario::lk_jwt(&registry, route).await.unwrap();
-    let images = Images {
-        homeserver: manual(),
-        livekit: manual(),
-        lk_jwt: pinned("ghcr.io", &lk_jwt.repository, &lk_jwt.current, commit()),
-    };
+    let images = only(ImageName::LkJwt, &lk_jwt, &lk_jwt.current, commit());
     let report = check(&registry, request(&registry, images)).await;
     (lk_jwt, report)
 }
@@ -231,11 +231,7 @@ async fn lk_jwt_semver_takes_the_newest_release_without_v() {
         .await
         .unwrap();
     let old = lk_jwt.pin("0.6.0").unwrap();
-    let images = Images {
-        homeserver: manual(),
-        livekit: manual(),
-        lk_jwt: pinned("ghcr.io", &lk_jwt.repository, &old, semver("", None, false)),
-    };
+    let images = only(ImageName::LkJwt, &lk_jwt, &old, semver("", None, false));
 
     let report = check(&registry, request(&registry, images)).await;
 
@@ -252,18 +248,18 @@ async fn nothing_new(registry: &TestRegistry) -> (Scenario, Scenario, Scenario, 
     let lk_jwt = Scenario::lk_jwt(registry, LkJwtRoute::Label).await.unwrap();
     let images = Images {
         homeserver: pinned(
-            "ghcr.io",
-            &tuwunel.repository,
+            ImageName::Homeserver,
+            &tuwunel,
             &tuwunel.newest,
             bare_multiarch(),
         ),
         livekit: pinned(
-            "docker.io",
-            &livekit.repository,
+            ImageName::Livekit,
+            &livekit,
             &livekit.newest,
             semver("v", Some("^1"), false),
         ),
-        lk_jwt: pinned("ghcr.io", &lk_jwt.repository, &lk_jwt.newest, commit()),
+        lk_jwt: pinned(ImageName::LkJwt, &lk_jwt, &lk_jwt.newest, commit()),
     };
     (tuwunel, livekit, lk_jwt, images)
 }
@@ -335,11 +331,7 @@ async fn hundreds_of_tags_are_read_across_every_page() {
         .unwrap();
     // Like a registry that serves at most 100 tags a page whatever `n` asks for.
     registry.set_page_size_cap(100);
-    let images = Images {
-        homeserver: manual(),
-        livekit: manual(),
-        lk_jwt: pinned("ghcr.io", &lk_jwt.repository, &lk_jwt.current, commit()),
-    };
+    let images = only(ImageName::LkJwt, &lk_jwt, &lk_jwt.current, commit());
 
     let report = check(&registry, request(&registry, images)).await;
 
@@ -358,16 +350,12 @@ async fn credentials_are_sent_for_a_repository_that_requires_them() {
         &livekit.repository,
         registry_fixture::Credentials::new("bundle-bot", "s3cret"),
     );
-    let images = Images {
-        homeserver: manual(),
-        livekit: pinned(
-            "docker.io",
-            &livekit.repository,
-            &livekit.current,
-            semver("v", None, false),
-        ),
-        lk_jwt: manual(),
-    };
+    let images = only(
+        ImageName::Livekit,
+        &livekit,
+        &livekit.current,
+        semver("v", None, false),
+    );
     let credentials = CredentialSource::Explicit(BTreeMap::from([(
         "docker.io".to_owned(),
         Credentials::UserPassword {
@@ -395,16 +383,12 @@ async fn a_repository_that_requires_credentials_is_an_error_without_them() {
         &livekit.repository,
         registry_fixture::Credentials::new("bundle-bot", "s3cret"),
     );
-    let images = Images {
-        homeserver: manual(),
-        livekit: pinned(
-            "docker.io",
-            &livekit.repository,
-            &livekit.current,
-            semver("v", None, false),
-        ),
-        lk_jwt: manual(),
-    };
+    let images = only(
+        ImageName::Livekit,
+        &livekit,
+        &livekit.current,
+        semver("v", None, false),
+    );
 
     let error = status(&request(&registry, images)).await.unwrap_err();
 
