@@ -18,9 +18,8 @@ use super::pod::{
     pod_template, resources, secret_volume, selector, tmp_mount, tmp_volume,
 };
 use super::policy::{from_anywhere, from_namespace_and_ingress, network_policy, tcp, udp};
-use super::{Object, Refs, RenderError, to_json};
+use super::{Object, Refs, RenderError, to_json, yaml_text};
 use crate::config::{Livekit, RawConfig, Turn, Variant};
-use crate::tree::GENERATED_HEADER;
 
 /// Name of the Deployment and its pods' `app` label.
 pub(super) const NAME: &str = "livekit";
@@ -84,11 +83,7 @@ pub(super) fn config_yaml(
             "key_file": format!("{TURN_DIR}/tls.key"),
         });
     }
-    let body = serde_norway::to_string(&config).map_err(|error| RenderError::Serialize {
-        what: "LiveKit config".to_owned(),
-        reason: error.to_string(),
-    })?;
-    Ok(format!("{GENERATED_HEADER}{body}"))
+    yaml_text(&config, "LiveKit config")
 }
 
 /// Room and participant events for lk-jwt's `/sfu_webhook`, which needs them for delegated

@@ -320,13 +320,18 @@ fn to_json<T: Serialize>(value: &T, what: &str) -> Result<Value, RenderError> {
     })
 }
 
-/// A YAML file with the generated-file header.
-fn yaml_file<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, RenderError> {
+/// YAML text with the generated-file header.
+fn yaml_text<T: Serialize>(value: &T, what: &str) -> Result<String, RenderError> {
     let body = serde_norway::to_string(value).map_err(|error| RenderError::Serialize {
         what: what.to_owned(),
         reason: error.to_string(),
     })?;
-    Ok(format!("{GENERATED_HEADER}{body}").into_bytes())
+    Ok(format!("{GENERATED_HEADER}{body}"))
+}
+
+/// A YAML file with the generated-file header.
+fn yaml_file<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, RenderError> {
+    yaml_text(value, what).map(String::into_bytes)
 }
 
 /// Adds every object as its own file under `dir`.
