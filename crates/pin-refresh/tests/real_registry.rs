@@ -393,5 +393,11 @@ async fn a_repository_that_requires_credentials_is_an_error_without_them() {
     let error = status(&request(&registry, images)).await.unwrap_err();
 
     assert_eq!(error.image, ImageName::Livekit);
+    assert_eq!(error.registry, "docker.io");
     assert_eq!(error.repository, livekit.repository);
+    let message = error.to_string();
+    assert!(
+        message.contains("BUNDLE_REGISTRY_AUTH_DOCKER_IO"),
+        "the error says where credentials go: {message}"
+    );
 }
