@@ -85,8 +85,7 @@ fn unknown_key_message(
         }
         None if expected.is_empty() => message.push_str("; no keys are allowed here"),
         None => {
-            let names: Vec<String> = expected.iter().map(|name| format!("`{name}`")).collect();
-            let _ = write!(message, "; allowed here: {}", names.join(", "));
+            let _ = write!(message, "; allowed here: {}", quoted_list(expected));
         }
     }
     message.push_str(&at(line));
