@@ -166,62 +166,49 @@ fn request(registry: &Registry, tag: &str, digest: Digest) -> StatusRequest {
         .with_options(test_options())
 }
 
-async fn newest(new: Build, tag_new_build: bool) -> (pin_refresh::ImageStatus, Digest) {
+/// From the old pin, the status of lk-jwt when `new` is the newest main build and has its
+/// `sha-2222222` tag: checks that the pin found is that tag at the new build's digest (not
+/// the feature branch's `latest-ci`), and returns how it was found.
+async fn route_to_new_build(new: Build) -> Route {
     let new_digest = Digest::of_bytes(&new.index);
-    let (content, old_digest) = registry_content(&new, tag_new_build);
+    let (content, old_digest) = registry_content(&new, true);
     let registry = Registry::start_content(content).await;
     let report = pin_refresh::status(&request(&registry, "sha-1111111", old_digest))
         .await
         .unwrap();
-    (report.images[2].clone(), new_digest)
+    let status = &report.images[2];
+    let latest = status.latest.as_ref().unwrap();
+    assert_eq!(
+        (latest.tag.as_str(), &latest.digest),
+        ("sha-2222222", &new_digest)
+    );
+    assert!(status.update);
+    status.route
 }
 
 #[tokio::test]
 async fn label_route_pins_the_sha_tag_of_the_newest_main_build() {
-    let (status, new_digest) = newest(build(NEW, Some(NEW), true), true).await;
-    let latest = status.latest.unwrap();
-    assert_eq!(
-        latest.tag.as_str(),
-        "sha-2222222",
-        "not the feature branch's latest-ci"
-    );
-    assert_eq!(latest.digest, new_digest);
-    assert_eq!(status.route, Route::CommitLabel);
-    assert!(status.update);
+    let route = route_to_new_build(build(NEW, Some(NEW), true)).await;
+    assert_eq!(route, Route::CommitLabel);
 }
 
 #[tokio::test]
 async fn missing_label_falls_back_to_the_provenance_attestation() {
-    let (status, new_digest) = newest(build(NEW, None, true), true).await;
-    assert_eq!(status.route, Route::CommitAttestation);
-    let latest = status.latest.unwrap();
-    assert_eq!(
-        (latest.tag.as_str(), latest.digest),
-        ("sha-2222222", new_digest)
-    );
+    let route = route_to_new_build(build(NEW, None, true)).await;
+    assert_eq!(route, Route::CommitAttestation);
 }
 
 #[tokio::test]
 async fn without_label_or_attestation_the_sha_tags_are_scanned() {
-    let (status, new_digest) = newest(build(NEW, None, false), true).await;
-    assert_eq!(status.route, Route::CommitScan);
-    let latest = status.latest.unwrap();
-    assert_eq!(
-        (latest.tag.as_str(), latest.digest),
-        ("sha-2222222", new_digest)
-    );
+    let route = route_to_new_build(build(NEW, None, false)).await;
+    assert_eq!(route, Route::CommitScan);
 }
 
 #[tokio::test]
 async fn label_naming_another_build_is_not_believed() {
     // The label says OLD, whose sha- tag resolves to the old build: the routes go on.
-    let (status, new_digest) = newest(build(NEW, Some(OLD), false), true).await;
-    assert_eq!(status.route, Route::CommitScan);
-    let latest = status.latest.unwrap();
-    assert_eq!(
-        (latest.tag.as_str(), latest.digest),
-        ("sha-2222222", new_digest)
-    );
+    let route = route_to_new_build(build(NEW, Some(OLD), false)).await;
+    assert_eq!(route, Route::CommitScan);
 }
 
 #[tokio::test]
