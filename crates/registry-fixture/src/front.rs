@@ -24,6 +24,8 @@ pub(crate) const SERVICE: &str = "registry-fixture";
 pub(crate) const ISSUER: &str = "registry-fixture-token-server";
 /// How long issued tokens stay valid.
 const TOKEN_LIFETIME_SECONDS: u64 = 300;
+/// Tag-list page size when the request has no `n`, as on ghcr.io.
+const DEFAULT_PAGE_SIZE: usize = 100;
 /// Largest request or upstream body the front buffers.
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
 
@@ -32,7 +34,6 @@ pub(crate) struct FrontState {
     pub(crate) signer: TokenSigner,
     pub(crate) registry_url: String,
     pub(crate) http: reqwest::Client,
-    pub(crate) page_size: AtomicUsize,
     pub(crate) page_size_cap: AtomicUsize,
     rules: Mutex<AccessRules>,
     counts: Mutex<Counts>,
@@ -50,7 +51,6 @@ impl FrontState {
             signer,
             registry_url,
             http,
-            page_size: AtomicUsize::new(100),
             page_size_cap: AtomicUsize::new(usize::MAX),
             rules: Mutex::new(rules),
             counts: Mutex::new(Counts::default()),
@@ -288,7 +288,7 @@ async fn tags_page(state: &FrontState, request: Request, name: &str) -> Response
             last: None,
         });
     let page_size = match query.n.as_deref().map(str::parse::<usize>) {
-        None => state.page_size.load(Ordering::Relaxed),
+        None => DEFAULT_PAGE_SIZE,
         Some(Ok(n)) => n.min(state.page_size_cap.load(Ordering::Relaxed)),
         Some(Err(_)) => {
             return distribution_error(

@@ -41,11 +41,6 @@ impl TokenSigner {
         &self.certificate_pem
     }
 
-    /// The `kid` every token carries.
-    pub(crate) fn key_id(&self) -> &str {
-        &self.key_id
-    }
-
     /// A compact JWS (RS256) over `claims`.
     pub(crate) fn sign_jwt(&self, claims: &serde_json::Value) -> Result<String, Error> {
         let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": self.key_id});

@@ -166,7 +166,6 @@ pub struct TestRegistry {
     state: Arc<FrontState>,
     filler: Arc<Filler>,
     front: SocketAddr,
-    pusher: Credentials,
     _dir: tempfile::TempDir,
 }
 
@@ -221,7 +220,7 @@ impl TestRegistry {
                 Ok(()) => {
                     let state = Arc::new(FrontState::new(
                         signer,
-                        AccessRules::new(pusher.clone()),
+                        AccessRules::new(pusher),
                         registry_url,
                         http.clone(),
                     ));
@@ -238,7 +237,6 @@ impl TestRegistry {
                         state,
                         filler,
                         front,
-                        pusher,
                         _dir: dir,
                     });
                 }
@@ -260,11 +258,6 @@ impl TestRegistry {
         self.front.to_string()
     }
 
-    /// The registry's own URL, bypassing the front: no pagination and no counting.
-    pub fn registry_endpoint(&self) -> &str {
-        &self.state.registry_url
-    }
-
     /// The registry process's log file (for debugging a failing test).
     pub fn registry_log(&self) -> &Path {
         &self.registry.log
@@ -275,27 +268,12 @@ impl TestRegistry {
         front::SERVICE
     }
 
-    /// The `kid` of every token, as the registry derives it from the trusted certificate.
-    pub fn token_key_id(&self) -> &str {
-        self.state.signer.key_id()
-    }
-
-    /// The credentials that may push (the harness's own; tests of clients rarely need them).
-    pub fn pusher_credentials(&self) -> &Credentials {
-        &self.pusher
-    }
-
     /// From now on, pulling `repository` needs `credentials` (anonymous token requests get a
     /// token without access, as Docker Hub answers for private repositories).
     pub fn require_pull_credentials(&self, repository: &str, credentials: Credentials) {
         self.state
             .rules()
             .require_pull_credentials(repository, credentials);
-    }
-
-    /// Page size of tag lists when the request has no `n` (100, like ghcr.io).
-    pub fn set_default_page_size(&self, size: usize) {
-        self.state.page_size.store(size, Ordering::Relaxed);
     }
 
     /// The largest page served whatever `n` asks for (unlimited by default): a registry that
@@ -322,64 +300,12 @@ impl TestRegistry {
         platform: &Platform,
         labels: &BTreeMap<String, String>,
     ) -> Result<PushedManifest, Error> {
-        self.push_image_as(repository, ManifestFormat::Oci, platform, labels)
-            .await
-    }
-
-    /// Like [`TestRegistry::push_image`], in the given media-type family.
-    pub async fn push_image_as(
-        &self,
-        repository: &str,
-        format: ManifestFormat,
-        platform: &Platform,
-        labels: &BTreeMap<String, String>,
-    ) -> Result<PushedManifest, Error> {
         let filler = Arc::clone(&self.filler);
         let (repository, platform, labels) =
             (repository.to_owned(), platform.clone(), labels.clone());
         self.run(async move {
             filler
-                .push_image(&repository, format, &platform, &labels, "")
-                .await
-        })
-        .await
-    }
-
-    /// Pushes an OCI image index of `images`, with BuildKit-style attestation manifests (one
-    /// per image, platform `unknown/unknown`) when `provenance` is given.
-    pub async fn push_index(
-        &self,
-        repository: &str,
-        images: &[PushedManifest],
-        provenance: Option<&Provenance>,
-    ) -> Result<PushedManifest, Error> {
-        let filler = Arc::clone(&self.filler);
-        let (repository, images, provenance) =
-            (repository.to_owned(), images.to_vec(), provenance.cloned());
-        self.run(async move {
-            filler
-                .push_index(
-                    &repository,
-                    ManifestFormat::Oci,
-                    &images,
-                    provenance.as_ref(),
-                )
-                .await
-        })
-        .await
-    }
-
-    /// Pushes a Docker manifest list of `images` (pushed with [`ManifestFormat::Docker`]).
-    pub async fn push_manifest_list(
-        &self,
-        repository: &str,
-        images: &[PushedManifest],
-    ) -> Result<PushedManifest, Error> {
-        let filler = Arc::clone(&self.filler);
-        let (repository, images) = (repository.to_owned(), images.to_vec());
-        self.run(async move {
-            filler
-                .push_index(&repository, ManifestFormat::Docker, &images, None)
+                .push_image(&repository, ManifestFormat::Oci, &platform, &labels, "")
                 .await
         })
         .await
