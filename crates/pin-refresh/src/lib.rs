@@ -22,7 +22,4 @@ pub use status::{
 };
 
 mod refresh;
-pub use refresh::{
-    BumpReport, BundleGen, PushRequest, RefreshError, RefreshReport, RefreshRequest, RenderFailure,
-    RenderedFiles, TreeRenderer, commit_message, refresh, refresh_with,
-};
+pub use refresh::{BumpReport, PushRequest, RefreshError, RefreshReport, RefreshRequest, refresh};

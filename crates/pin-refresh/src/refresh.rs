@@ -28,14 +28,16 @@ use crate::status::{CurrentPin, Pin, StatusError, StatusReport, StatusRequest};
 
 /// The generated files of a config: path relative to the tree root (the directory holding
 /// `bundle.yaml`) to file content.
-pub type RenderedFiles = BTreeMap<PathBuf, Vec<u8>>;
+pub(crate) type RenderedFiles = BTreeMap<PathBuf, Vec<u8>>;
 
 /// An error from rendering the tree, passed through as the cause of
 /// [`RefreshError::Regenerate`].
-pub type RenderFailure = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type RenderFailure = Box<dyn std::error::Error + Send + Sync>;
 
-/// Renders the generated tree of a config in memory (`bundle gen` without writing).
-pub trait TreeRenderer {
+/// Renders the generated tree of a config in memory (`bundle gen` without writing). The
+/// refresh uses [`BundleGen`]; the tests put in renderers that fail, or add a file, for one
+/// pin, to reach the rollback paths.
+pub(crate) trait TreeRenderer {
     /// Every generated file of `config`.
     fn render_tree(&self, config: &Config) -> Result<RenderedFiles, RenderFailure>;
 }
@@ -225,7 +227,7 @@ fn for_image(image: Option<ImageName>) -> String {
 
 /// The generator of `bundle gen` ([`bundle_gen::render`]).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct BundleGen;
+pub(crate) struct BundleGen;
 
 impl TreeRenderer for BundleGen {
     fn render_tree(&self, config: &Config) -> Result<RenderedFiles, RenderFailure> {
@@ -240,17 +242,9 @@ impl TreeRenderer for BundleGen {
 /// Runs a refresh with the generator of `bundle gen`: checks, registry lookups, in-memory
 /// bumps, then files and commits (see the module documentation).
 pub async fn refresh(request: &RefreshRequest) -> Result<RefreshReport, RefreshError> {
-    refresh_with(request, &BundleGen).await
-}
-
-/// [`refresh`] with another tree renderer.
-pub async fn refresh_with(
-    request: &RefreshRequest,
-    renderer: &dyn TreeRenderer,
-) -> Result<RefreshReport, RefreshError> {
-    let prepared = prepare(request, renderer)?;
+    let prepared = prepare(request, &BundleGen)?;
     let status = crate::status::status(&status_request(&prepared.config, request)).await?;
-    let bumps = plan(&prepared, &status, renderer)?;
+    let bumps = plan(&prepared, &status, &BundleGen)?;
     apply(request, &prepared, bumps, status.requests)
 }
 
@@ -437,7 +431,7 @@ pub(crate) fn plan(
 }
 
 /// The commit message of a bump: subject, old and new `tag@digest`, and trailers.
-pub fn commit_message(image: ImageName, old: &CurrentPin, new: &Pin) -> String {
+pub(crate) fn commit_message(image: ImageName, old: &CurrentPin, new: &Pin) -> String {
     let old_tag = old
         .tag
         .as_ref()
