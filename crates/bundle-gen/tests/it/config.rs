@@ -187,7 +187,7 @@ fn an_overlay_delta_merges_mappings_key_by_key_over_the_top_level_livekit() {
 }
 
 #[test]
-fn an_overlay_delta_replaces_scalars_and_sequences_whole() {
+fn an_overlay_delta_replaces_a_scalar_and_keeps_its_siblings_in_a_free_form_map() {
     let doc = set(good(), "livekit.rtc.serviceAnnotations", "{a: top, b: top}");
     let doc = set(
         doc,
