@@ -289,7 +289,7 @@ async fn tags_page(state: &FrontState, request: Request, name: &str) -> Response
         });
     let page_size = match query.n.as_deref().map(str::parse::<usize>) {
         None => DEFAULT_PAGE_SIZE,
-        Some(Ok(n)) => n.min(state.page_size_cap.load(Ordering::Relaxed)),
+        Some(Ok(n)) => n,
         Some(Err(_)) => {
             return distribution_error(
                 StatusCode::BAD_REQUEST,
@@ -298,6 +298,7 @@ async fn tags_page(state: &FrontState, request: Request, name: &str) -> Response
             );
         }
     };
+    let page_size = page_size.min(state.page_size_cap.load(Ordering::Relaxed));
     let path = format!("/v2/{name}/tags/list");
     let upstream = match forward(state, &Method::GET, &path, request.headers(), Bytes::new()).await
     {

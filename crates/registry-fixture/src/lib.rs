@@ -276,8 +276,8 @@ impl TestRegistry {
             .require_pull_credentials(repository, credentials);
     }
 
-    /// The largest page served whatever `n` asks for (unlimited by default): a registry that
-    /// caps pages, so only the `Link` header tells the client there is more.
+    /// The largest page served, whatever `n` asks for and without `n` (unlimited by default):
+    /// a registry that caps pages, so only the `Link` header tells the client there is more.
     pub fn set_page_size_cap(&self, cap: usize) {
         self.state.page_size_cap.store(cap, Ordering::Relaxed);
     }

@@ -340,6 +340,29 @@ async fn a_page_size_cap_shortens_pages_and_keeps_the_link() {
 }
 
 #[tokio::test]
+async fn a_page_size_cap_also_shortens_pages_of_a_request_without_n() {
+    let registry = TestRegistry::start().await.expect("start");
+    let digest = tagged_image(&registry, "team/app", "a").await;
+    let tags: Vec<String> = ["b", "c"].map(str::to_owned).to_vec();
+    registry
+        .tag_all("team/app", &tags, &digest)
+        .await
+        .expect("tag");
+    registry.set_page_size_cap(2);
+
+    let (listed, links) = list_all_pages(&registry, "team/app", "").await;
+
+    assert_eq!(listed, vec!["a", "b", "c"]);
+    assert_eq!(
+        links,
+        vec![
+            Some("</v2/team/app/tags/list?n=2&last=b>; rel=\"next\"".to_owned()),
+            None
+        ]
+    );
+}
+
+#[tokio::test]
 async fn head_through_the_front_keeps_length_and_digest() {
     let registry = TestRegistry::start().await.expect("start");
     let index = tagged_index(&registry, "team/app", "v1", &[amd64(), arm64()]).await;
