@@ -210,7 +210,10 @@ pub enum PolicyError {
         required: String,
     },
     /// A listed tag had no manifest.
-    #[error("tag `{tag}` is listed but has no manifest")]
+    #[error(
+        "tag `{tag}` is listed but has no manifest (deleted, or still being pushed); \
+         run again later"
+    )]
     TagVanished {
         /// The tag.
         tag: Tag,
@@ -218,7 +221,8 @@ pub enum PolicyError {
     /// No `sha-` tag could be tied to the newest main build.
     #[error(
         "newest main build `{latest_ci}` is {digest}, but no `sha-` tag resolves to it \
-         (label: {label}; attestation: {attestation}; scanned {scanned} sha- tags)"
+         (label: {label}; attestation: {attestation}; scanned {scanned} sha- tags); run again \
+         once its sha- tag is pushed, or pin a build by hand with `policy: {{kind: manual}}`"
     )]
     CommitNotFound {
         /// The newest `latest-ci_<time>` tag.

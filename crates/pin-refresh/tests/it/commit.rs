@@ -245,6 +245,7 @@ async fn newest_build_without_a_sha_tag_is_an_error_not_a_guess() {
     let message = error.to_string();
     assert!(message.contains("lkJwt"), "{message}");
     assert!(message.contains("latest-ci_1760000000"), "{message}");
+    assert!(message.contains("policy: {kind: manual}"), "{message}");
     assert!(matches!(
         *error.cause,
         ImageError::Policy(PolicyError::CommitNotFound { scanned: 152, .. })
