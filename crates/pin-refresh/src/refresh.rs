@@ -314,13 +314,16 @@ pub(crate) fn prepare(
             image: None,
             source,
         })?;
-    let stale: Vec<PathBuf> = tree
-        .iter()
-        .filter(|(path, content)| fs::read(root.join(path)).ok().as_ref() != Some(*content))
-        .map(|(path, _)| path.clone())
-        .collect();
-    if request.commit && !stale.is_empty() {
-        return Err(RefreshError::TreeOutOfDate { paths: stale });
+    if git.is_some() {
+        // A dry run commits nothing, so it need not read the tree on disk.
+        let stale: Vec<PathBuf> = tree
+            .iter()
+            .filter(|(path, content)| fs::read(root.join(path)).ok().as_ref() != Some(*content))
+            .map(|(path, _)| path.clone())
+            .collect();
+        if !stale.is_empty() {
+            return Err(RefreshError::TreeOutOfDate { paths: stale });
+        }
     }
     Ok(Prepared {
         config_path,
