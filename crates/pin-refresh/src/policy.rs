@@ -60,25 +60,18 @@ pub fn semver_candidate(tags: &[Tag], policy: &SemverPolicy) -> Option<Tag> {
 /// the range). Such a candidate is reported but is not an update. Tags the policy cannot
 /// order are never a downgrade.
 pub fn is_downgrade(policy: &UpdatePolicy, current: &Tag, candidate: &Tag) -> bool {
+    fn candidate_is_older<V: Ord>(current: Option<V>, candidate: Option<V>) -> bool {
+        matches!((current, candidate), (Some(current), Some(candidate)) if current > candidate)
+    }
     match policy {
-        UpdatePolicy::BareMultiarch(_) => {
-            match (
-                BareVersion::parse(current.as_str()),
-                BareVersion::parse(candidate.as_str()),
-            ) {
-                (Some(current), Some(candidate)) => current > candidate,
-                _ => false,
-            }
-        }
-        UpdatePolicy::Semver(policy) => {
-            match (
-                semver_of(current.as_str(), policy),
-                semver_of(candidate.as_str(), policy),
-            ) {
-                (Some(current), Some(candidate)) => current > candidate,
-                _ => false,
-            }
-        }
+        UpdatePolicy::BareMultiarch(_) => candidate_is_older(
+            BareVersion::parse(current.as_str()),
+            BareVersion::parse(candidate.as_str()),
+        ),
+        UpdatePolicy::Semver(policy) => candidate_is_older(
+            semver_of(current.as_str(), policy),
+            semver_of(candidate.as_str(), policy),
+        ),
         UpdatePolicy::Commit(_) | UpdatePolicy::Manual(_) => false,
     }
 }
