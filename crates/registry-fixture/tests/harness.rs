@@ -73,6 +73,21 @@ async fn get_manifest(
     request.send().await.expect("manifest request")
 }
 
+async fn manifest_json(
+    registry: &TestRegistry,
+    repository: &str,
+    reference: &str,
+    authorization: &str,
+) -> serde_json::Value {
+    let response = get_manifest(registry, repository, reference, Some(authorization)).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{repository}:{reference}"
+    );
+    response.json().await.expect("manifest json")
+}
+
 async fn tagged_image(registry: &TestRegistry, repository: &str, tag: &str) -> Digest {
     let image = registry
         .push_image(repository, &amd64(), &BTreeMap::new())
@@ -403,14 +418,7 @@ async fn an_oci_index_is_not_found_without_the_oci_accept_header() {
 #[tokio::test]
 async fn requests_are_counted_per_repository_and_kind() {
     let registry = TestRegistry::start().await.expect("start");
-    let image = registry
-        .push_image("team/app", &amd64(), &BTreeMap::new())
-        .await
-        .expect("image");
-    registry
-        .tag("team/app", "v1", &image.digest)
-        .await
-        .expect("tag");
+    tagged_image(&registry, "team/app", "v1").await;
     let manifest_url = format!("{}/v2/team/app/manifests/v1", registry.endpoint());
 
     let challenged = get_manifest(&registry, "team/app", "v1", None).await;
@@ -422,12 +430,7 @@ async fn requests_are_counted_per_repository_and_kind() {
         .send()
         .await
         .expect("head");
-    let manifest: serde_json::Value =
-        get_manifest(&registry, "team/app", "v1", Some(&authorization))
-            .await
-            .json()
-            .await
-            .expect("manifest json");
+    let manifest = manifest_json(&registry, "team/app", "v1", &authorization).await;
     let config_digest = manifest["config"]["digest"]
         .as_str()
         .expect("config digest");
@@ -487,11 +490,7 @@ async fn index_platforms(
     tag: &str,
 ) -> (String, Vec<String>) {
     let authorization = bearer(registry, &format!("repository:{repository}:pull"), None).await;
-    let manifest: serde_json::Value = get_manifest(registry, repository, tag, Some(&authorization))
-        .await
-        .json()
-        .await
-        .expect("manifest json");
+    let manifest = manifest_json(registry, repository, tag, &authorization).await;
     let platforms = manifest["manifests"]
         .as_array()
         .map(|entries| {
@@ -613,26 +612,16 @@ async fn the_lk_jwt_scenario_needs_four_tag_pages_and_ties_its_answer_to_latest_
     );
 }
 
-/// The revision label of the first platform image of an index.
+/// The config labels of the first platform image of the index `digest`, and the index.
 async fn first_platform_labels(
     registry: &TestRegistry,
     repository: &str,
     digest: &Digest,
 ) -> (serde_json::Value, serde_json::Value) {
     let authorization = bearer(registry, &format!("repository:{repository}:pull"), None).await;
-    let index: serde_json::Value =
-        get_manifest(registry, repository, digest.as_str(), Some(&authorization))
-            .await
-            .json()
-            .await
-            .expect("index");
+    let index = manifest_json(registry, repository, digest.as_str(), &authorization).await;
     let platform_digest = index["manifests"][0]["digest"].as_str().expect("digest");
-    let manifest: serde_json::Value =
-        get_manifest(registry, repository, platform_digest, Some(&authorization))
-            .await
-            .json()
-            .await
-            .expect("manifest");
+    let manifest = manifest_json(registry, repository, platform_digest, &authorization).await;
     let config_digest = manifest["config"]["digest"].as_str().expect("config");
     let config: serde_json::Value = client()
         .get(format!(
