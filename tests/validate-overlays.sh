@@ -5,7 +5,8 @@
 # and with checkov (its only skips, with reasons, are in tests/checkov.yaml).
 #
 # Usage: tests/validate-overlays.sh [ROOT]    ROOT holds base/ and overlays/ (default: this
-# repository). Needs kubectl, kubernetes-validate and checkov (tests/setup.sh installs them).
+# repository). Needs kubectl (a prerequisite, as the README says) and kubernetes-validate and
+# checkov (tests/setup.sh installs those two).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 root="$(cd "${1:-$repo}" && pwd)"
