@@ -188,6 +188,20 @@ pub enum RefreshError {
     /// A git operation failed.
     #[error(transparent)]
     Git(#[from] GitError),
+    /// The bumps were committed, but the branch could not be pushed. The commits stay: a
+    /// second run would find every pin current and push nothing, so the branch is pushed by
+    /// hand.
+    #[error(
+        "the bumps are committed on branch `{branch}`, but it was not pushed: {source}; fix          the remote or its credentials, then push it with `git push --force {remote} {branch}`"
+    )]
+    Push {
+        /// The branch holding the bump commits.
+        branch: String,
+        /// The remote name or URL.
+        remote: String,
+        /// Why the push failed.
+        source: GitError,
+    },
     /// A file could not be written; the files and branches touched were restored.
     #[error("cannot write `{path}`: {source}; the files and branches touched were restored")]
     Write {
@@ -515,7 +529,12 @@ pub(crate) fn apply(
     report.branch = Some(branch.clone());
     if let Some(push) = &request.push {
         git.repo
-            .push(&push.remote, &branch, push.token.as_deref())?;
+            .push(&push.remote, &branch, push.token.as_deref())
+            .map_err(|source| RefreshError::Push {
+                branch: branch.clone(),
+                remote: push.remote.clone(),
+                source,
+            })?;
         report.pushed = true;
     }
     Ok(report)
@@ -1184,6 +1203,49 @@ mod tests {
         };
         let error = assert_refused_without_changes(&site, &request, &two_bumps(), &BundleGen);
         assert!(matches!(error, RefreshError::PushWithoutCommit), "{error}");
+    }
+
+    #[test]
+    fn a_failed_push_keeps_the_commits_and_names_the_branch_to_push() {
+        let site = Site::new();
+        let remote = site.dir.path().join("no-such-remote.git");
+        let request = RefreshRequest {
+            branch: Some("bundle/pin-bumps".to_owned()),
+            push: Some(PushRequest {
+                remote: remote.display().to_string(),
+                token: None,
+            }),
+            ..site.request()
+        };
+        let error = run(&request, &two_bumps(), &BundleGen).expect_err("nothing to push to");
+        assert!(
+            matches!(
+                &error,
+                RefreshError::Push { branch, source: GitError::PushFailed { .. }, .. }
+                    if branch == "bundle/pin-bumps"
+            ),
+            "{error}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.contains(&format!(
+                "git push --force {} bundle/pin-bumps",
+                remote.display()
+            )),
+            "{message}"
+        );
+        let repo = Repo::open(site.dir.path()).expect("open");
+        assert_eq!(
+            repo.branch_commit("bundle/pin-bumps").expect("lookup"),
+            Some(site.head().id())
+        );
+        assert!(
+            site.head()
+                .message()
+                .expect("utf8")
+                .starts_with("chore(pins): bump lk-jwt-service"),
+            "the bump commits stay"
+        );
     }
 
     #[test]
