@@ -424,7 +424,15 @@ fn csp_prints_https_and_wss_sources_for_the_server_and_the_external_livekit() {
 #[test]
 fn every_command_has_help_with_examples_and_exit_codes() {
     let work = Workdir::site();
-    for command in [&[][..], &["gen"], &["validate"], &["csp"]] {
+    let commands: [&[&str]; 6] = [
+        &[],
+        &["gen"],
+        &["validate"],
+        &["csp"],
+        &["pins", "status"],
+        &["pins", "refresh"],
+    ];
+    for command in commands {
         let mut args = command.to_vec();
         args.push("--help");
         let help = stdout_of(&work.bundle(&args).code(0));
