@@ -197,11 +197,21 @@ fn render_overlay(tree: &mut Tree, raw: &RawConfig, variant: &Variant) -> Result
 
 /// `bundled` and `bundled-turn` share the LiveKit component, so everything but TURN must agree.
 fn check_bundled_agree(first: &Livekit, other: &Livekit) -> Result<(), RenderError> {
+    // Spelt out field by field, so that a new LiveKit setting does not compile until it is
+    // either compared here or said to be free to differ.
+    let Livekit {
+        enabled: _,
+        turn: _,
+        public_url,
+        keys,
+        rtc,
+        resources,
+    } = first;
     let differing = [
-        ("publicUrl", first.public_url != other.public_url),
-        ("keys", first.keys != other.keys),
-        ("rtc", first.rtc != other.rtc),
-        ("resources", first.resources != other.resources),
+        ("publicUrl", *public_url != other.public_url),
+        ("keys", *keys != other.keys),
+        ("rtc", *rtc != other.rtc),
+        ("resources", *resources != other.resources),
     ]
     .into_iter()
     .find(|(_, differs)| *differs);
