@@ -54,8 +54,6 @@ pub struct Scenario {
     pub newest_prerelease: Option<Pin>,
     /// The newest `X.Y.Z` release (lk-jwt-service under the `semver` policy, no `v`).
     pub newest_release: Option<Pin>,
-    /// The route that must find [`Scenario::newest`] (lk-jwt-service only).
-    pub route: Option<LkJwtRoute>,
 }
 
 impl Scenario {
@@ -387,7 +385,6 @@ async fn fill_tuwunel(filler: Arc<Filler>) -> Result<Scenario, Error> {
         newest: tags.pin("v1.10.0.1")?,
         newest_prerelease: None,
         newest_release: None,
-        route: None,
         tags: tags.tags,
     })
 }
@@ -456,7 +453,6 @@ async fn fill_livekit(filler: Arc<Filler>) -> Result<Scenario, Error> {
         newest: tags.pin("v1.13.7")?,
         newest_prerelease: Some(tags.pin("v2.0.0-rc1")?),
         newest_release: None,
-        route: None,
         tags: tags.tags,
     })
 }
@@ -606,7 +602,6 @@ async fn fill_lk_jwt(filler: Arc<Filler>, route: LkJwtRoute) -> Result<Scenario,
         newest: tags.pin(&sha_tag(&revisions[newest_main]))?,
         newest_prerelease: None,
         newest_release: Some(tags.pin("0.7.0")?),
-        route: Some(route),
         tags: tags.tags,
     })
 }
