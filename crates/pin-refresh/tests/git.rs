@@ -377,8 +377,18 @@ fn malformed_authors_and_dates_are_refused() {
 #[test]
 fn opening_outside_a_repository_names_the_path() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let result = Repo::open(dir.path());
-    assert!(matches!(result, Err(GitError::NotARepository { .. })));
+    match Repo::open(dir.path()) {
+        Err(error @ GitError::NotARepository { .. }) => {
+            let message = error.to_string();
+            assert!(
+                message.contains(&dir.path().display().to_string()),
+                "{message}"
+            );
+            assert!(message.contains("git init"), "{message}");
+        }
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("{} is not a repository", dir.path().display()),
+    }
 }
 
 #[test]
