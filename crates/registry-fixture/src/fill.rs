@@ -9,7 +9,7 @@ use reqwest::header;
 
 use crate::Error;
 use crate::front::FrontState;
-use crate::manifests::{self, ManifestFormat, Provenance, PushedManifest};
+use crate::manifests::{self, ImageDocuments, ManifestFormat, Provenance, PushedManifest};
 
 /// A manifest the harness pushed, kept so it can be tagged again without a GET.
 #[derive(Clone)]
@@ -166,27 +166,13 @@ impl Filler {
         layer_text: &str,
     ) -> Result<PushedManifest, Error> {
         let documents = manifests::image(format, platform, labels, layer_text);
-        for blob in &documents.blobs {
-            self.push_blob(repository, &blob.bytes, &blob.digest)
-                .await?;
-        }
-        let size = documents.manifest.len();
-        let media_type = format.manifest_media_type();
-        let digest = Digest::of_bytes(&documents.manifest);
-        let digest = self
-            .push_manifest(
-                repository,
-                digest.as_str(),
-                media_type,
-                Arc::new(documents.manifest),
-            )
-            .await?;
-        Ok(PushedManifest {
-            digest,
-            media_type,
-            size,
-            platform: Some(platform.clone()),
-        })
+        self.push_documents(
+            repository,
+            documents,
+            format.manifest_media_type(),
+            Some(platform.clone()),
+        )
+        .await
     }
 
     pub(crate) async fn push_index(
@@ -204,18 +190,8 @@ impl Filler {
             }
         }
         let bytes = manifests::index(format, images, &attestations);
-        let size = bytes.len();
-        let media_type = format.index_media_type();
-        let digest = Digest::of_bytes(&bytes);
-        let digest = self
-            .push_manifest(repository, digest.as_str(), media_type, Arc::new(bytes))
-            .await?;
-        Ok(PushedManifest {
-            digest,
-            media_type,
-            size,
-            platform: None,
-        })
+        self.push_by_digest(repository, format.index_media_type(), bytes, None)
+            .await
     }
 
     async fn push_attestation(
@@ -225,25 +201,44 @@ impl Filler {
         provenance: &Provenance,
     ) -> Result<PushedManifest, Error> {
         let documents = manifests::attestation(repository, subject, provenance);
+        self.push_documents(repository, documents, manifests::OCI_MANIFEST, None)
+            .await
+    }
+
+    /// Uploads the blobs of an image or attestation, then its manifest by digest.
+    async fn push_documents(
+        &self,
+        repository: &str,
+        documents: ImageDocuments,
+        media_type: &'static str,
+        platform: Option<Platform>,
+    ) -> Result<PushedManifest, Error> {
         for blob in &documents.blobs {
             self.push_blob(repository, &blob.bytes, &blob.digest)
                 .await?;
         }
-        let size = documents.manifest.len();
-        let digest = Digest::of_bytes(&documents.manifest);
+        self.push_by_digest(repository, media_type, documents.manifest, platform)
+            .await
+    }
+
+    /// PUTs a manifest under its own digest.
+    async fn push_by_digest(
+        &self,
+        repository: &str,
+        media_type: &'static str,
+        bytes: Vec<u8>,
+        platform: Option<Platform>,
+    ) -> Result<PushedManifest, Error> {
+        let size = bytes.len();
+        let reference = Digest::of_bytes(&bytes);
         let digest = self
-            .push_manifest(
-                repository,
-                digest.as_str(),
-                manifests::OCI_MANIFEST,
-                Arc::new(documents.manifest),
-            )
+            .push_manifest(repository, reference.as_str(), media_type, Arc::new(bytes))
             .await?;
         Ok(PushedManifest {
             digest,
-            media_type: manifests::OCI_MANIFEST,
+            media_type,
             size,
-            platform: None,
+            platform,
         })
     }
 
