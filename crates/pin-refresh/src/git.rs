@@ -273,11 +273,6 @@ impl Repo {
         Ok(Self { repo, workdir })
     }
 
-    /// The root of the work tree.
-    pub fn workdir(&self) -> &Path {
-        &self.workdir
-    }
-
     /// `path` relative to the work tree root; relative paths are taken from the work tree root.
     pub fn relative(&self, path: &Path) -> Result<PathBuf, GitError> {
         if path.is_relative() {
@@ -553,12 +548,9 @@ impl Repo {
             }
             Err(_) => remote.to_owned(),
         };
-        let workdir = self.repo.workdir().ok_or_else(|| GitError::Bare {
-            path: self.repo.path().to_owned(),
-        })?;
         let mut command = Command::new("git");
         command
-            .current_dir(workdir)
+            .current_dir(&self.workdir)
             .args(["push", "--porcelain", "--quiet", "--"])
             .arg(&url)
             .arg(format!("+refs/heads/{branch}:refs/heads/{branch}"))
