@@ -74,7 +74,7 @@ impl StatusRequest {
 }
 
 /// The answer: one entry per image, in `bundle.yaml` order, and the requests made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusReport {
     /// Per image.
     pub images: Vec<ImageStatus>,
@@ -83,10 +83,9 @@ pub struct StatusReport {
 }
 
 /// The state of one image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageStatus {
     /// Which image.
-    #[serde(serialize_with = "serialize_image_name")]
     pub name: ImageName,
     /// Its registry host.
     pub registry: String,
@@ -122,8 +121,7 @@ pub struct Pin {
 }
 
 /// How the newest pin was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     /// `manual` policy: never updated, no request made.
     Manual,
@@ -154,10 +152,6 @@ impl Route {
             Route::CommitScan => "commit-scan",
         }
     }
-}
-
-fn serialize_image_name<S: serde::Serializer>(name: &ImageName, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(name.key())
 }
 
 /// Why no pin could be found for an image: names the image, its registry and the cause.
