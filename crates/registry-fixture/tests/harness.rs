@@ -468,6 +468,7 @@ async fn requests_are_counted_per_repository_and_kind() {
 async fn reset_counts_starts_from_zero() {
     let registry = TestRegistry::start().await.expect("start");
     bearer(&registry, "repository:team/app:pull", None).await;
+    assert_eq!(registry.counts().total.token, 1, "a count to reset");
 
     registry.reset_counts();
 
