@@ -398,5 +398,7 @@ mod tests {
             }
         );
         assert!(!shown.contains("hunter2"), "{shown}");
+        let shown = format!("{:?}", Credentials::Token("ghp_secret".to_owned()));
+        assert!(!shown.contains("ghp_secret"), "{shown}");
     }
 }
