@@ -68,6 +68,14 @@ pub(crate) fn run(command: PinsCommand, out: &mut dyn Write) -> anyhow::Result<O
     }
 }
 
+/// The single-threaded runtime a `bundle pins` command runs its registry requests on.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
 /// Parses `HOST=URL` of `--registry-endpoint`.
 fn parse_endpoint(text: &str) -> Result<(String, RegistryEndpoint), String> {
     let (host, url) = text
@@ -109,11 +117,7 @@ fn status(args: &StatusArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             request.images.iter().count()
         );
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let result = runtime.block_on(pin_refresh::status(&request));
+    let result = runtime()?.block_on(pin_refresh::status(&request));
     if progress {
         // Clear the progress line before anything else is printed.
         eprint!("\r\x1b[K");

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use anyhow::Context as _;
 use bundle_gen::RegistryEndpoint;
 use clap::Args;
 use pin_refresh::{Person, PushRequest, RefreshReport, RefreshRequest};
@@ -117,11 +116,7 @@ impl RefreshArgs {
 
 /// Runs `bundle pins refresh`.
 pub(super) fn run(args: &RefreshArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let report = runtime.block_on(pin_refresh::refresh(&args.request()))?;
+    let report = super::runtime()?.block_on(pin_refresh::refresh(&args.request()))?;
     if args.json {
         serde_json::to_writer_pretty(&mut *out, &report)?;
         writeln!(out)?;
