@@ -26,14 +26,15 @@ target/debug/bundle gen --check
 step "every overlay builds with plain kubectl kustomize and passes the validators"
 tests/validate-overlays.sh
 # The same for the trees of the test fixtures, which exercise other settings (inline Secrets,
-# digest-only pins, no lk-jwt). dev-inline-secrets.yaml is left out: it pins by tag only, which
-# checkov rightly fails (CKV_K8S_43 image digest, CKV_K8S_15 pull policy).
+# digest-only pins, no lk-jwt). Left out: bundle.yaml, a copy of the repository's own (checked
+# just above), and dev-inline-secrets.yaml, which pins by tag only and so rightly fails checkov
+# (CKV_K8S_43 image digest, CKV_K8S_15 pull policy).
 fixtures=crates/bundle-gen/tests/fixtures/configs
+fixture_trees=$(mktemp -d)
+trap 'rm -rf "$fixture_trees"' EXIT
 for fixture in site minimal digest-only no-lk-jwt; do
-  tree=$(mktemp -d)
-  target/debug/bundle gen --config "$fixtures/$fixture.yaml" --out "$tree" >/dev/null
-  tests/validate-overlays.sh "$tree"
-  rm -rf "$tree"
+  target/debug/bundle gen --config "$fixtures/$fixture.yaml" --out "$fixture_trees/$fixture" >/dev/null
+  tests/validate-overlays.sh "$fixture_trees/$fixture"
 done
 
 step "the validators reject a broken tree (so the checks above can fail)"
