@@ -290,6 +290,8 @@ struct GitState {
     identities: Identities,
     /// The branch HEAD is on, `None` if detached.
     head_branch: Option<String>,
+    /// The branch the bumps are committed on: `--branch`, else the one HEAD is on.
+    branch: String,
     /// The tree root relative to the work tree root.
     root_in_repo: PathBuf,
 }
@@ -360,9 +362,11 @@ fn check_repository(
         return Err(RefreshError::Dirty { paths: dirty });
     }
     let head_branch = repo.head_branch()?;
-    if head_branch.is_none() && request.branch.is_none() {
-        return Err(RefreshError::DetachedHead);
-    }
+    let branch = request
+        .branch
+        .clone()
+        .or_else(|| head_branch.clone())
+        .ok_or(RefreshError::DetachedHead)?;
     if !repo.is_tracked(config_path)? {
         return Err(RefreshError::Untracked {
             path: request.config.clone(),
@@ -380,6 +384,7 @@ fn check_repository(
         repo,
         identities,
         head_branch,
+        branch,
         root_in_repo,
     })
 }
@@ -520,16 +525,15 @@ pub(crate) fn apply(
     }
 
     let mut undo = Undo::new(git, request.branch.as_deref())?;
-    let committed = commit_bumps(request, prepared, git, &bumps, &mut reports, &mut undo);
-    let branch = match committed {
-        Ok(branch) => branch,
-        Err(cause) => return Err(undo.restore(cause)),
-    };
+    if let Err(cause) = commit_bumps(request, prepared, git, &bumps, &mut reports, &mut undo) {
+        return Err(undo.restore(cause));
+    }
+    let branch = &git.branch;
     report.bumps = reports;
     report.branch = Some(branch.clone());
     if let Some(push) = &request.push {
         git.repo
-            .push(&push.remote, &branch, push.token.as_deref())
+            .push(&push.remote, branch, push.token.as_deref())
             .map_err(|source| RefreshError::Push {
                 branch: branch.clone(),
                 remote: push.remote.clone(),
@@ -547,14 +551,10 @@ fn commit_bumps(
     bumps: &[PlannedBump],
     reports: &mut [BumpReport],
     undo: &mut Undo,
-) -> Result<String, RefreshError> {
+) -> Result<(), RefreshError> {
     if let Some(branch) = &request.branch {
         git.repo.reset_branch(branch)?;
     }
-    let branch = match (&request.branch, &git.head_branch) {
-        (Some(branch), _) | (None, Some(branch)) => branch.clone(),
-        (None, None) => return Err(RefreshError::DetachedHead),
-    };
     let config_in_repo = git.repo.relative(&prepared.config_path)?;
     for (bump, report) in bumps.iter().zip(reports.iter_mut()) {
         undo.remember(&prepared.config_path);
@@ -571,7 +571,7 @@ fn commit_bumps(
             .commit_paths(&paths, &report.message, &git.identities)?;
         report.commit = Some(commit.to_string());
     }
-    Ok(branch)
+    Ok(())
 }
 
 /// Writes `content` to `path` through a temporary file and a rename, or deletes the file.
