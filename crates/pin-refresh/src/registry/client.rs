@@ -306,6 +306,18 @@ impl Registry {
         read_body(response, limit, what, url, self.options.request_timeout).await
     }
 
+    /// Whether a URL the registry pointed to (a redirect, the token service) may be contacted:
+    /// https always, plain http only when the endpoint is marked insecure. (Every request
+    /// starts on the endpoint, which is only http when insecure, so an http hop never needs
+    /// more.)
+    fn may_contact(&self, url: &Url) -> bool {
+        match url.scheme() {
+            "https" => true,
+            "http" => self.insecure,
+            _ => false,
+        }
+    }
+
     /// The repository as the API names it: Docker Hub serves its official images (`nginx`)
     /// under `library/`.
     fn api_repository(&self, repository: &str) -> String {
@@ -650,12 +662,7 @@ impl Registry {
             what: "WWW-Authenticate realm",
             reason: format!("`{}` is not a URL", shorten(&service.realm)),
         })?;
-        let realm_allowed = match realm.scheme() {
-            "https" => true,
-            "http" => self.insecure,
-            _ => false,
-        };
-        if !realm_allowed {
+        if !self.may_contact(&realm) {
             return Err(RegistryError::UnsafeLink {
                 url: url.to_string(),
                 target: service.realm.clone(),
@@ -782,12 +789,7 @@ impl Registry {
                     what: "redirect Location",
                     reason: format!("`{}` is not a URL", shorten(location)),
                 })?;
-            let allowed = match next.scheme() {
-                "https" => true,
-                "http" => self.insecure || current.scheme() == "http",
-                _ => false,
-            };
-            if !allowed {
+            if !self.may_contact(&next) {
                 return Err(RegistryError::UnsafeLink {
                     url: current.to_string(),
                     target: next.to_string(),
