@@ -472,14 +472,19 @@ impl Repo {
     }
 
     /// Points local branch `name` at `commit` (creating it if needed), without touching the
-    /// work tree or HEAD.
+    /// work tree or HEAD. Also for the branch HEAD is on, which libgit2's branch creation
+    /// refuses to force-update, so the reference is written directly.
     pub fn move_branch(&self, name: &str, commit: Oid) -> Result<(), GitError> {
-        let commit = self
-            .repo
+        self.repo
             .find_commit(commit)
             .map_err(git("find the commit"))?;
         self.repo
-            .branch(name, &commit, true)
+            .reference(
+                &format!("refs/heads/{name}"),
+                commit,
+                true,
+                "bundle pins refresh: restore the branch",
+            )
             .map(|_| ())
             .map_err(git("move the branch"))
     }

@@ -1177,6 +1177,25 @@ mod tests {
     }
 
     #[test]
+    fn a_write_failure_after_a_commit_on_the_current_branch_moves_it_back() {
+        let site = Site::new();
+        fs::write(site.dir.path().join(".gitignore"), "*.bundle-tmp\n").expect("ignore");
+        site.commit_everything();
+        // As above, but the bumps go on the branch HEAD is on (no --branch).
+        fs::create_dir(site.dir.path().join("base/extra.yaml.bundle-tmp")).expect("mkdir");
+        let error = assert_refused_without_changes(
+            &site,
+            &site.request(),
+            &two_bumps(),
+            &ExtraFileForLkJwt070,
+        );
+        assert!(matches!(error, RefreshError::Write { .. }), "{error}");
+        let repo = Repo::open(site.dir.path()).expect("open");
+        assert_eq!(repo.head_branch().expect("head").as_deref(), Some("main"));
+        assert!(repo.is_clean().expect("status"), "{:?}", repo.dirty_paths());
+    }
+
+    #[test]
     fn an_invalid_branch_name_is_refused_before_anything_else() {
         let site = Site::new();
         let request = RefreshRequest {
