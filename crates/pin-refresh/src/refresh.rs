@@ -588,8 +588,13 @@ fn write_file(path: &Path, content: Option<&[u8]>) -> Result<(), RefreshError> {
             let mut temporary = path.as_os_str().to_owned();
             temporary.push(".bundle-tmp");
             let temporary = PathBuf::from(temporary);
-            fs::write(&temporary, bytes).map_err(failed)?;
-            fs::rename(&temporary, path).map_err(failed)
+            fs::write(&temporary, bytes)
+                .and_then(|()| fs::rename(&temporary, path))
+                .map_err(|error| {
+                    // The error says the files were restored: leave no temporary file behind.
+                    let _ = fs::remove_file(&temporary);
+                    failed(error)
+                })
         }
         None => match fs::remove_file(path) {
             Err(error) if error.kind() != io::ErrorKind::NotFound => Err(failed(error)),
@@ -1193,6 +1198,21 @@ mod tests {
         let repo = Repo::open(site.dir.path()).expect("open");
         assert_eq!(repo.head_branch().expect("head").as_deref(), Some("main"));
         assert!(repo.is_clean().expect("status"), "{:?}", repo.dirty_paths());
+    }
+
+    #[test]
+    fn a_write_that_cannot_be_renamed_into_place_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // A directory at the target: the temporary file is written, the rename fails.
+        let target = dir.path().join("kustomization.yaml");
+        fs::create_dir(&target).expect("mkdir");
+        let error = write_file(&target, Some(b"x: 1\n")).expect_err("a directory is in the way");
+        assert!(matches!(error, RefreshError::Write { .. }), "{error}");
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .expect("list")
+            .map(|entry| entry.expect("entry").file_name())
+            .collect();
+        assert_eq!(left, ["kustomization.yaml"]);
     }
 
     #[test]
