@@ -274,7 +274,7 @@ impl Repo {
     }
 
     /// `path` relative to the work tree root; relative paths are taken from the work tree root.
-    pub fn relative(&self, path: &Path) -> Result<PathBuf, GitError> {
+    pub(crate) fn relative(&self, path: &Path) -> Result<PathBuf, GitError> {
         if path.is_relative() {
             return Ok(path.to_owned());
         }
@@ -339,7 +339,7 @@ impl Repo {
     }
 
     /// The commit HEAD points at.
-    pub fn head_commit(&self) -> Result<Oid, GitError> {
+    pub(crate) fn head_commit(&self) -> Result<Oid, GitError> {
         match self.repo.head() {
             Ok(head) => head
                 .peel_to_commit()
@@ -474,7 +474,7 @@ impl Repo {
     /// Points local branch `name` at `commit` (creating it if needed), without touching the
     /// work tree or HEAD. Also for the branch HEAD is on, which libgit2's branch creation
     /// refuses to force-update, so the reference is written directly.
-    pub fn move_branch(&self, name: &str, commit: Oid) -> Result<(), GitError> {
+    pub(crate) fn move_branch(&self, name: &str, commit: Oid) -> Result<(), GitError> {
         self.repo
             .find_commit(commit)
             .map_err(git("find the commit"))?;
@@ -490,21 +490,21 @@ impl Repo {
     }
 
     /// Makes HEAD point at branch `name` (the work tree is not touched).
-    pub fn check_out_branch(&self, name: &str) -> Result<(), GitError> {
+    pub(crate) fn check_out_branch(&self, name: &str) -> Result<(), GitError> {
         self.repo
             .set_head(&format!("refs/heads/{name}"))
             .map_err(git("check out the branch"))
     }
 
     /// Detaches HEAD at `commit` (the work tree is not touched).
-    pub fn detach_at(&self, commit: Oid) -> Result<(), GitError> {
+    pub(crate) fn detach_at(&self, commit: Oid) -> Result<(), GitError> {
         self.repo
             .set_head_detached(commit)
             .map_err(git("detach HEAD"))
     }
 
     /// Deletes local branch `name`; a missing branch is not an error.
-    pub fn delete_branch(&self, name: &str) -> Result<(), GitError> {
+    pub(crate) fn delete_branch(&self, name: &str) -> Result<(), GitError> {
         match self.repo.find_branch(name, BranchType::Local) {
             Ok(mut branch) => branch.delete().map_err(git("delete the branch")),
             Err(error) if error.code() == ErrorCode::NotFound => Ok(()),
@@ -513,7 +513,7 @@ impl Repo {
     }
 
     /// Makes the index match the HEAD commit's tree (unstages everything).
-    pub fn reset_index_to_head(&self) -> Result<(), GitError> {
+    pub(crate) fn reset_index_to_head(&self) -> Result<(), GitError> {
         let head = self
             .repo
             .find_commit(self.head_commit()?)
