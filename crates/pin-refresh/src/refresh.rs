@@ -192,7 +192,8 @@ pub enum RefreshError {
     /// second run would find every pin current and push nothing, so the branch is pushed by
     /// hand.
     #[error(
-        "the bumps are committed on branch `{branch}`, but it was not pushed: {source}; fix          the remote or its credentials, then push it with `git push --force {remote} {branch}`"
+        "the bumps are committed on branch `{branch}`, but it was not pushed: {source}; fix \
+         the remote or its credentials, then push it with `git push --force {remote} {branch}`"
     )]
     Push {
         /// The branch holding the bump commits.
@@ -1267,8 +1268,15 @@ mod tests {
         );
         let message = error.to_string();
         assert!(
-            message.contains(&format!(
-                "git push --force {} bundle/pin-bumps",
+            message.starts_with(
+                "the bumps are committed on branch `bundle/pin-bumps`, but it was not pushed: "
+            ),
+            "{message}"
+        );
+        assert!(
+            message.ends_with(&format!(
+                "; fix the remote or its credentials, then push it with \
+                 `git push --force {} bundle/pin-bumps`",
                 remote.display()
             )),
             "{message}"
