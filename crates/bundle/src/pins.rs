@@ -101,15 +101,12 @@ fn parse_endpoint(text: &str) -> Result<(String, RegistryEndpoint), String> {
 
 fn status(args: &StatusArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     let config = load_config(&args.config.config)?;
-    let mut request = StatusRequest::new(config.raw.images.clone())
-        .with_global_image_registry(config.raw.global.image_registry.clone());
-    for (host, endpoint) in config.raw.registries.iter().chain(
+    let request = StatusRequest::for_config(
+        &config,
         args.registry_endpoints
             .iter()
             .map(|(host, endpoint)| (host, endpoint)),
-    ) {
-        request = request.with_endpoint(host, endpoint.clone());
-    }
+    );
     let progress = std::io::stderr().is_terminal();
     if progress {
         eprint!(

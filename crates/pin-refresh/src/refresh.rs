@@ -258,20 +258,13 @@ impl TreeRenderer for BundleGen {
 /// bumps, then files and commits (see the module documentation).
 pub async fn refresh(request: &RefreshRequest) -> Result<RefreshReport, RefreshError> {
     let prepared = prepare(request, &BundleGen)?;
-    let status = crate::status::status(&status_request(&prepared.config, request)).await?;
+    let status = crate::status::status(&StatusRequest::for_config(
+        &prepared.config,
+        &request.endpoints,
+    ))
+    .await?;
     let bumps = plan(&prepared, &status, &BundleGen)?;
     apply(request, &prepared, bumps, status.requests)
-}
-
-/// The registry lookup for the config's images, with `registries:` from the config and the
-/// request's overrides on top.
-fn status_request(config: &Config, request: &RefreshRequest) -> StatusRequest {
-    let mut status = StatusRequest::new(config.raw.images.clone())
-        .with_global_image_registry(config.raw.global.image_registry.clone());
-    for (host, endpoint) in config.raw.registries.iter().chain(&request.endpoints) {
-        status = status.with_endpoint(host, endpoint.clone());
-    }
-    status
 }
 
 /// Everything read and checked before the registries are asked.

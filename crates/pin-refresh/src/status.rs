@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use bundle_gen::{
-    BareMultiarchPolicy, Digest, ImageName, ImagePin, Images, RegistryEndpoint, SemverPolicy, Tag,
-    UpdatePolicy,
+    BareMultiarchPolicy, Config, Digest, ImageName, ImagePin, Images, RegistryEndpoint,
+    SemverPolicy, Tag, UpdatePolicy,
 };
 use futures_util::StreamExt as _;
 use serde::Serialize;
@@ -46,6 +46,20 @@ impl StatusRequest {
             credentials: CredentialSource::default(),
             options: ClientOptions::default(),
         }
+    }
+
+    /// The request for a loaded `bundle.yaml`: its images, `global.imageRegistry` and
+    /// `registries:`, with `overrides` (from `--registry-endpoint`) taking precedence.
+    pub fn for_config<'a>(
+        config: &'a Config,
+        overrides: impl IntoIterator<Item = (&'a String, &'a RegistryEndpoint)>,
+    ) -> Self {
+        let mut request = Self::new(config.raw.images.clone())
+            .with_global_image_registry(config.raw.global.image_registry.clone());
+        for (host, endpoint) in config.raw.registries.iter().chain(overrides) {
+            request = request.with_endpoint(host, endpoint.clone());
+        }
+        request
     }
 
     /// Sets `global.imageRegistry`.
