@@ -158,6 +158,9 @@ pub enum RefreshError {
         /// Files that differ from what the config generates, relative to the tree root.
         paths: Vec<PathBuf>,
     },
+    /// The files on disk could not be compared with the generated tree.
+    #[error("cannot compare the generated tree with the files on disk: {0}")]
+    CheckTree(#[source] bundle_gen::WriteError),
     /// A registry failed; no pin was changed.
     #[error("registry lookup failed, nothing was changed: {0}")]
     Status(#[from] StatusError),
@@ -325,14 +328,24 @@ pub(crate) fn prepare(
             source,
         })?;
     if git.is_some() {
-        // A dry run commits nothing, so it need not read the tree on disk.
-        let stale: Vec<PathBuf> = tree
-            .iter()
-            .filter(|(path, content)| fs::read(root.join(path)).ok().as_ref() != Some(*content))
-            .map(|(path, _)| path.clone())
-            .collect();
-        if !stale.is_empty() {
-            return Err(RefreshError::TreeOutOfDate { paths: stale });
+        // A dry run commits nothing, so it need not read the tree on disk. The check is
+        // `bundle gen --check`'s own, so a leftover generated file the config no longer
+        // produces counts as out of date too.
+        let check = bundle_gen::render(&config)
+            .map_err(|error| RefreshError::Regenerate {
+                image: None,
+                source: error.into(),
+            })?
+            .check(&root)
+            .map_err(RefreshError::CheckTree)?;
+        if !check.is_clean() {
+            let mut paths: Vec<PathBuf> = [check.out_of_date, check.missing, check.stale]
+                .into_iter()
+                .flatten()
+                .map(PathBuf::from)
+                .collect();
+            paths.sort();
+            return Err(RefreshError::TreeOutOfDate { paths });
         }
     }
     Ok(Prepared {
@@ -1085,6 +1098,28 @@ mod tests {
             assert_refused_without_changes(&site, &site.request(), &two_bumps(), &BundleGen);
         assert!(
             matches!(&error, RefreshError::TreeOutOfDate { paths } if paths == &[PathBuf::from("base/kustomization.yaml")]),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_leftover_generated_file_counts_as_an_out_of_date_tree() {
+        let site = Site::new();
+        let leftover = site.dir.path().join("overlays/retired/kustomization.yaml");
+        fs::create_dir_all(leftover.parent().expect("parent")).expect("mkdir");
+        fs::write(
+            &leftover,
+            format!(
+                "{}\nresources: [../../base]\n",
+                bundle_gen::GENERATED_HEADER
+            ),
+        )
+        .expect("write");
+        site.commit_everything();
+        let error =
+            assert_refused_without_changes(&site, &site.request(), &two_bumps(), &BundleGen);
+        assert!(
+            matches!(&error, RefreshError::TreeOutOfDate { paths } if paths == &[PathBuf::from("overlays/retired/kustomization.yaml")]),
             "{error}"
         );
     }
