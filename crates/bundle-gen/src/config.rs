@@ -656,27 +656,46 @@ fn yes() -> bool {
 }
 
 /// A validated `bundle.yaml`: the operator's settings plus, for each generated overlay, the
-/// LiveKit settings after its delta was merged. Built only by `Config::from_yaml`, which
-/// refuses configs that would deploy something broken or unsafe.
+/// LiveKit settings after its delta was merged. Built only by [`Config::from_yaml`], which
+/// refuses configs that would deploy something broken or unsafe, so the renderer can rely on
+/// every guard having passed and never checks one again.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
+    pub(crate) raw: RawConfig,
+    pub(crate) variants: BTreeMap<OverlayName, Variant>,
+}
+
+impl Config {
     /// The settings as written (top-level `livekit` not merged with any delta).
-    pub raw: RawConfig,
-    /// The overlays to generate, each with its merged LiveKit settings.
-    pub variants: BTreeMap<OverlayName, Variant>,
+    pub fn raw(&self) -> &RawConfig {
+        &self.raw
+    }
+
+    /// The overlays to generate (never none), each with its merged LiveKit settings.
+    pub fn variants(&self) -> &BTreeMap<OverlayName, Variant> {
+        &self.variants
+    }
 }
 
 /// One overlay to generate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Variant {
-    /// Which overlay.
-    pub name: OverlayName,
-    /// LiveKit settings for this overlay: top-level `livekit` merged with the overlay's delta.
-    /// For `external`, `public_url` and `keys` describe the operator-managed SFU.
-    pub livekit: Livekit,
+    pub(crate) name: OverlayName,
+    pub(crate) livekit: Livekit,
 }
 
 impl Variant {
+    /// Which overlay.
+    pub fn name(&self) -> OverlayName {
+        self.name
+    }
+
+    /// LiveKit settings for this overlay: top-level `livekit` merged with the overlay's delta.
+    /// For `external`, `public_url` and `keys` describe the operator-managed SFU.
+    pub fn livekit(&self) -> &Livekit {
+        &self.livekit
+    }
+
     /// Whether this variant deploys LiveKit in the cluster.
     pub fn livekit_bundled(&self) -> bool {
         self.name != OverlayName::External

@@ -2,6 +2,7 @@
 //! how the pin updater may move it. These types are shared by the generator (which copies the
 //! pins into `base/kustomization.yaml`) and by `pin-refresh` (which finds newer pins).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -156,79 +157,189 @@ impl fmt::Display for Tag {
     }
 }
 
-/// The three images of the stack, keyed as in `bundle.yaml` under `images:`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Images {
-    /// Tuwunel, the homeserver.
-    pub homeserver: ImagePin,
-    /// livekit-server, the SFU (used only when LiveKit is bundled).
-    pub livekit: ImagePin,
-    /// lk-jwt-service, which turns Matrix OpenID tokens into LiveKit tokens.
-    pub lk_jwt: ImagePin,
-}
+/// The image pins, keyed as in `bundle.yaml` under `images:`: exactly one pin for each of
+/// [`ImageName::ALL`]. Built only by deserializing, which refuses an unknown or missing key, so
+/// [`Images::get`] always finds its pin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Images(BTreeMap<ImageName, ImagePin>);
 
 impl Images {
-    /// Every image with its name, in a fixed order.
+    /// The pins of every image; refused if one of [`ImageName::ALL`] has none.
+    pub fn new(
+        pins: impl IntoIterator<Item = (ImageName, ImagePin)>,
+    ) -> Result<Self, MissingImage> {
+        let pins: BTreeMap<ImageName, ImagePin> = pins.into_iter().collect();
+        match ImageName::ALL
+            .into_iter()
+            .find(|name| !pins.contains_key(name))
+        {
+            Some(image) => Err(MissingImage { image }),
+            None => Ok(Self(pins)),
+        }
+    }
+
+    /// Every image with its pin, in `bundle.yaml` key order.
     pub fn iter(&self) -> impl Iterator<Item = (ImageName, &ImagePin)> {
-        [
-            (ImageName::Homeserver, &self.homeserver),
-            (ImageName::Livekit, &self.livekit),
-            (ImageName::LkJwt, &self.lk_jwt),
-        ]
-        .into_iter()
+        self.0.iter().map(|(name, pin)| (*name, pin))
     }
 
     /// The pin of one image.
     pub fn get(&self, name: ImageName) -> &ImagePin {
-        match name {
-            ImageName::Homeserver => &self.homeserver,
-            ImageName::Livekit => &self.livekit,
-            ImageName::LkJwt => &self.lk_jwt,
-        }
+        // Deserializing requires every name, and no method removes one.
+        &self.0[&name]
     }
 
     /// The pin of one image, to change it.
     pub fn get_mut(&mut self, name: ImageName) -> &mut ImagePin {
-        match name {
-            ImageName::Homeserver => &mut self.homeserver,
-            ImageName::Livekit => &mut self.livekit,
-            ImageName::LkJwt => &mut self.lk_jwt,
-        }
+        self.0
+            .get_mut(&name)
+            .unwrap_or_else(|| unreachable!("images hold a pin for every name"))
     }
 }
 
-/// Which of the three images.
+impl Serialize for Images {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(name, pin)| (name.key(), pin)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Images {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ImagesVisitor)
+    }
+}
+
+struct ImagesVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ImagesVisitor {
+    type Value = Images;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a mapping from image name to its pin")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Images, A::Error> {
+        use serde::de::Error as _;
+        let mut pins = BTreeMap::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Ok(name) = key.parse::<ImageName>() else {
+                return Err(A::Error::unknown_field(&key, image_keys()));
+            };
+            let pin = map.next_value::<ImagePin>()?;
+            if pins.insert(name, pin).is_some() {
+                return Err(A::Error::duplicate_field(name.key()));
+            }
+        }
+        Images::new(pins).map_err(|missing| A::Error::missing_field(missing.image.key()))
+    }
+}
+
+/// The keys allowed under `images:`, for serde's "expected one of" list.
+fn image_keys() -> &'static [&'static str] {
+    static KEYS: std::sync::LazyLock<Vec<&'static str>> =
+        std::sync::LazyLock::new(|| ImageName::ALL.into_iter().map(ImageName::key).collect());
+    &KEYS
+}
+
+/// Written by hand because the map is keyed by [`ImageName`]: one required property per image,
+/// nothing else allowed, as a struct with a field per image would derive.
+impl JsonSchema for Images {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Images".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let pin = generator.subschema_for::<ImagePin>();
+        let properties: serde_json::Map<String, serde_json::Value> = ImageName::ALL
+            .into_iter()
+            .map(|name| {
+                let property = schemars::json_schema!({
+                    "allOf": [pin],
+                    "description": name.description,
+                });
+                (name.key().to_owned(), property.to_value())
+            })
+            .collect();
+        schemars::json_schema!({
+            "description": "The image of each component, keyed as in `bundle.yaml` under `images:`.",
+            "type": "object",
+            "properties": properties,
+            "required": image_keys(),
+            "additionalProperties": false,
+        })
+    }
+}
+
+/// One image of the stack: its key under `images:` in `bundle.yaml`, and the upstream project it
+/// comes from. The component that runs an image names it (`crate::component`); [`ImageName::ALL`]
+/// lists them all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ImageName {
-    /// `images.homeserver` (Tuwunel).
-    Homeserver,
-    /// `images.livekit` (livekit-server).
-    Livekit,
-    /// `images.lkJwt` (lk-jwt-service).
-    LkJwt,
+pub struct ImageName {
+    key: &'static str,
+    upstream: &'static str,
+    description: &'static str,
 }
 
 impl ImageName {
-    /// All images, in the order they appear in `bundle.yaml`.
-    pub const ALL: [ImageName; 3] = [ImageName::Homeserver, ImageName::Livekit, ImageName::LkJwt];
+    /// `images.homeserver`: Tuwunel.
+    pub const HOMESERVER: ImageName = ImageName {
+        key: "homeserver",
+        upstream: "tuwunel",
+        description: "Tuwunel, the homeserver.",
+    };
+    /// `images.livekit`: livekit-server.
+    pub const LIVEKIT: ImageName = ImageName {
+        key: "livekit",
+        upstream: "livekit",
+        description: "livekit-server, the SFU (used only when LiveKit is bundled).",
+    };
+    /// `images.lkJwt`: lk-jwt-service.
+    pub const LK_JWT: ImageName = ImageName {
+        key: "lkJwt",
+        upstream: "lk-jwt-service",
+        description: "lk-jwt-service, which turns Matrix OpenID tokens into LiveKit tokens.",
+    };
+
+    /// Every image, in `bundle.yaml` key order (the order [`Images::iter`] yields).
+    pub const ALL: [ImageName; 3] = [ImageName::HOMESERVER, ImageName::LIVEKIT, ImageName::LK_JWT];
 
     /// The key under `images:` in `bundle.yaml`.
     pub fn key(self) -> &'static str {
-        match self {
-            ImageName::Homeserver => "homeserver",
-            ImageName::Livekit => "livekit",
-            ImageName::LkJwt => "lkJwt",
-        }
+        self.key
     }
 
     /// The upstream component's name, as used in commit subjects.
     pub fn component(self) -> &'static str {
-        match self {
-            ImageName::Homeserver => "tuwunel",
-            ImageName::Livekit => "livekit",
-            ImageName::LkJwt => "lk-jwt-service",
-        }
+        self.upstream
+    }
+}
+
+/// Why pins do not make up a complete `images:`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("images.{image} has no pin: every image of the stack must be pinned")]
+pub struct MissingImage {
+    /// The image without a pin.
+    pub image: ImageName,
+}
+
+/// Why a string names no image.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not an image: expected one of {}", image_keys().join(", "))]
+pub struct UnknownImage {
+    /// The rejected name.
+    pub value: String,
+}
+
+impl FromStr for ImageName {
+    type Err = UnknownImage;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        ImageName::ALL
+            .into_iter()
+            .find(|name| name.key == value)
+            .ok_or_else(|| UnknownImage {
+                value: value.to_owned(),
+            })
     }
 }
 

@@ -3,11 +3,16 @@
 //! broken or unsafe.
 #![deny(missing_docs)]
 
+mod component;
 mod config;
 mod csp;
+mod emit;
 mod images;
+mod k8s;
+mod kustomize;
 mod load;
 mod render;
+mod route;
 mod schema;
 mod tree;
 mod validate;
@@ -18,13 +23,14 @@ pub use config::{
     SecretKeyRef, Turn, TurnTls, UnknownOverlay, Variant,
 };
 pub use csp::{CspSources, csp_sources};
+pub use emit::RenderError;
 pub use images::{
     BareMultiarchPolicy, CommitPolicy, DEFAULT_REGISTRY, Digest, ImageName, ImagePin, Images,
-    InvalidDigest, InvalidPlatform, InvalidTag, ManualPolicy, Platform, RegistryEndpoint,
-    SemverPolicy, Tag, UpdatePolicy,
+    InvalidDigest, InvalidPlatform, InvalidTag, ManualPolicy, MissingImage, Platform,
+    RegistryEndpoint, SemverPolicy, Tag, UnknownImage, UpdatePolicy,
 };
 pub use load::ConfigError;
-pub use render::{RenderError, render, render_objects};
+pub use render::{render, render_objects};
 pub use schema::{CONFIG_SCHEMA_FILE, config_schema, config_schema_text};
 pub use tree::{CheckReport, GENERATED_HEADER, Tree, WriteError, WriteReport};
 pub use validate::Violation;

@@ -145,7 +145,11 @@ fn load_config(path: &Path) -> anyhow::Result<Config> {
 
 fn validate(args: &ConfigArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     let config = load_config(&args.config)?;
-    let overlays: Vec<&str> = config.variants.keys().map(|name| name.dir_name()).collect();
+    let overlays: Vec<&str> = config
+        .variants()
+        .keys()
+        .map(|name| name.dir_name())
+        .collect();
     writeln!(
         out,
         "{} is valid; overlays: {}",

@@ -244,7 +244,7 @@ mod tests {
         StatusReport {
             images: vec![
                 image(
-                    ImageName::Homeserver,
+                    ImageName::HOMESERVER,
                     "v1.9.2",
                     'a',
                     "v1.9.3",
@@ -252,7 +252,7 @@ mod tests {
                     Route::BareMultiarch,
                 ),
                 image(
-                    ImageName::LkJwt,
+                    ImageName::LK_JWT,
                     "sha-1234567",
                     'c',
                     "sha-1234567",

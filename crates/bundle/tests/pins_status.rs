@@ -53,10 +53,10 @@ impl Filled {
     /// lk-jwt-service on `X.Y.Z` releases (semver, below 1.0), so its older pin is `0.6.0`.
     fn older_pins(&self) -> [(ImageName, Pin); 3] {
         [
-            (ImageName::Homeserver, self.tuwunel.current.clone()),
-            (ImageName::Livekit, self.livekit.current.clone()),
+            (ImageName::HOMESERVER, self.tuwunel.current.clone()),
+            (ImageName::LIVEKIT, self.livekit.current.clone()),
             (
-                ImageName::LkJwt,
+                ImageName::LK_JWT,
                 self.lk_jwt.pin("0.6.0").expect("0.6.0 is pushed"),
             ),
         ]
@@ -65,10 +65,10 @@ impl Filled {
     /// The newest pins the repository's policies allow.
     fn newest_pins(&self) -> [(ImageName, Pin); 3] {
         [
-            (ImageName::Homeserver, self.tuwunel.newest.clone()),
-            (ImageName::Livekit, self.livekit.newest.clone()),
+            (ImageName::HOMESERVER, self.tuwunel.newest.clone()),
+            (ImageName::LIVEKIT, self.livekit.newest.clone()),
             (
-                ImageName::LkJwt,
+                ImageName::LK_JWT,
                 self.lk_jwt
                     .newest_release
                     .clone()
@@ -329,9 +329,9 @@ async fn the_commit_policy_finds_the_newest_main_build_of_lk_jwt_service() {
     let pins = [
         homeserver,
         livekit,
-        (ImageName::LkJwt, filled.lk_jwt.current.clone()),
+        (ImageName::LK_JWT, filled.lk_jwt.current.clone()),
     ];
-    let yaml = with_policy(&config(&pins, ""), ImageName::LkJwt, "kind: commit");
+    let yaml = with_policy(&config(&pins, ""), ImageName::LK_JWT, "kind: commit");
     let site = Site::with_config(&yaml);
 
     let run = site.status(&with_json(filled.endpoint_args()), &[]).code(0);

@@ -55,16 +55,16 @@ async fn registries() -> Registries {
         registry,
         pins: vec![
             (
-                ImageName::Homeserver,
+                ImageName::HOMESERVER,
                 tuwunel.current.into(),
                 tuwunel.newest.into(),
             ),
             (
-                ImageName::Livekit,
+                ImageName::LIVEKIT,
                 livekit.current.into(),
                 livekit.newest.into(),
             ),
-            (ImageName::LkJwt, lk_jwt_before.into(), lk_jwt_after.into()),
+            (ImageName::LK_JWT, lk_jwt_before.into(), lk_jwt_after.into()),
         ],
     }
 }
@@ -308,7 +308,7 @@ async fn refresh_commits_one_bump_per_image_pushes_and_a_second_run_adds_nothing
         Config::from_yaml(&fs::read_to_string(site.path().join("bundle.yaml")).expect("read"))
             .expect("the refreshed config is valid");
     for (image, _, after) in &pins {
-        let pin = config.raw.images.get(*image);
+        let pin = config.raw().images.get(*image);
         assert_eq!(pin.tag.as_ref(), Some(&after.tag));
         assert_eq!(pin.digest.as_ref(), Some(&after.digest));
     }
@@ -316,7 +316,7 @@ async fn refresh_commits_one_bump_per_image_pushes_and_a_second_run_adds_nothing
     for overlay in OVERLAYS {
         let objects = kustomize(&site.path().join("overlays").join(overlay));
         for (image, before_pin, after) in &pins {
-            let deployed = *image != ImageName::Livekit || overlay != "external";
+            let deployed = *image != ImageName::LIVEKIT || overlay != "external";
             if deployed {
                 let reference = format!(":{}@{}", after.tag, after.digest);
                 assert!(objects.contains(&reference), "{overlay}: no {reference}");
@@ -371,16 +371,16 @@ async fn a_registry_failure_for_one_image_changes_nothing_and_exits_2() {
     };
     let pins = vec![
         (
-            ImageName::Homeserver,
+            ImageName::HOMESERVER,
             Expected::from(tuwunel.current),
             Expected::from(tuwunel.newest),
         ),
         (
-            ImageName::Livekit,
+            ImageName::LIVEKIT,
             Expected::from(livekit.current),
             Expected::from(livekit.newest),
         ),
-        (ImageName::LkJwt, lk_jwt_pin.clone(), lk_jwt_pin),
+        (ImageName::LK_JWT, lk_jwt_pin.clone(), lk_jwt_pin),
     ];
     let site = Site::new(&pins);
     let start = site.head().id();

@@ -858,7 +858,7 @@ images:
     }
 
     fn bump_homeserver(input: &str) -> String {
-        set_pin(input, ImageName::Homeserver, &tag(NEW_TAG), &new_digest()).expect("edited")
+        set_pin(input, ImageName::HOMESERVER, &tag(NEW_TAG), &new_digest()).expect("edited")
     }
 
     fn images_of(yaml: &str) -> Images {
@@ -877,8 +877,8 @@ images:
         assert_eq!(actual, expected);
 
         let mut images = images_of(input);
-        images.homeserver.tag = Some(tag(NEW_TAG));
-        images.homeserver.digest = Some(new_digest());
+        images.get_mut(ImageName::HOMESERVER).tag = Some(tag(NEW_TAG));
+        images.get_mut(ImageName::HOMESERVER).digest = Some(new_digest());
         assert_eq!(images_of(edited), images);
     }
 
@@ -969,7 +969,7 @@ images:
         let lk_jwt_digest: Digest = format!("sha256:{}", "e".repeat(64)).parse().expect("ok");
         let edited = set_pin(
             &input,
-            ImageName::LkJwt,
+            ImageName::LK_JWT,
             &tag("sha-89abcde"),
             &lk_jwt_digest,
         )
@@ -986,16 +986,19 @@ images:
     fn a_plain_value_that_would_read_as_a_number_is_double_quoted() {
         let input = config(BLOCK);
         let edited =
-            set_pin(&input, ImageName::Homeserver, &tag("1.10"), &new_digest()).expect("edited");
+            set_pin(&input, ImageName::HOMESERVER, &tag("1.10"), &new_digest()).expect("edited");
         assert!(edited.contains("tag: \"1.10\" # tag: v0.0.1"), "{edited}");
-        assert_eq!(images_of(&edited).homeserver.tag, Some(tag("1.10")));
+        assert_eq!(
+            images_of(&edited).get(ImageName::HOMESERVER).tag,
+            Some(tag("1.10"))
+        );
     }
 
     #[test]
     fn a_plain_version_with_two_dots_stays_plain() {
         let input = config(BLOCK);
         let edited =
-            set_pin(&input, ImageName::Homeserver, &tag("0.7.0"), &new_digest()).expect("edited");
+            set_pin(&input, ImageName::HOMESERVER, &tag("0.7.0"), &new_digest()).expect("edited");
         assert!(edited.contains("tag: 0.7.0 # tag"), "{edited}");
     }
 
@@ -1003,7 +1006,7 @@ images:
     fn setting_the_same_pin_returns_the_input_unchanged() {
         let input = config(FLOW);
         let same: Digest = old_digest().parse().expect("ok");
-        let edited = set_pin(&input, ImageName::Homeserver, &tag(OLD_TAG), &same).expect("edited");
+        let edited = set_pin(&input, ImageName::HOMESERVER, &tag(OLD_TAG), &same).expect("edited");
         assert_eq!(edited, input);
     }
 
@@ -1020,7 +1023,10 @@ images:
             ),
         );
         assert_eq!(edited, expected);
-        assert_eq!(images_of(&edited).homeserver.digest, Some(new_digest()));
+        assert_eq!(
+            images_of(&edited).get(ImageName::HOMESERVER).digest,
+            Some(new_digest())
+        );
     }
 
     #[test]
@@ -1033,7 +1039,10 @@ images:
             &format!("tag: v1.9.3, digest: \"{}\",", new_digest()),
         );
         assert_eq!(edited, expected);
-        assert_eq!(images_of(&edited).homeserver.digest, Some(new_digest()));
+        assert_eq!(
+            images_of(&edited).get(ImageName::HOMESERVER).digest,
+            Some(new_digest())
+        );
     }
 
     #[test]
@@ -1051,14 +1060,17 @@ images:
             &format!("\r\n    tag: v1.9.3\r\n    digest: {}", new_digest()),
         );
         assert_eq!(edited, expected);
-        assert_eq!(images_of(&edited).homeserver.tag, Some(tag(NEW_TAG)));
+        assert_eq!(
+            images_of(&edited).get(ImageName::HOMESERVER).tag,
+            Some(tag(NEW_TAG))
+        );
     }
 
     #[test]
     fn an_image_with_neither_tag_nor_digest_is_refused() {
         let input = "images:\n  homeserver: {repository: x, policy: {kind: manual}}\n";
         assert_eq!(
-            set_pin(input, ImageName::Homeserver, &tag(NEW_TAG), &new_digest()),
+            set_pin(input, ImageName::HOMESERVER, &tag(NEW_TAG), &new_digest()),
             Err(EditError::NoPin {
                 path: "images.homeserver".to_owned()
             })
@@ -1066,7 +1078,7 @@ images:
     }
 
     fn refusal(input: &str) -> EditError {
-        set_pin(input, ImageName::Homeserver, &tag(NEW_TAG), &new_digest())
+        set_pin(input, ImageName::HOMESERVER, &tag(NEW_TAG), &new_digest())
             .expect_err("must be refused")
     }
 

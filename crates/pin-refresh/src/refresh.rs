@@ -696,7 +696,7 @@ mod tests {
     fn site_digest(image: ImageName) -> Digest {
         let config = Config::from_yaml(SITE).expect("SITE is valid");
         config
-            .raw
+            .raw()
             .images
             .get(image)
             .digest
@@ -797,7 +797,7 @@ mod tests {
     fn status(config_yaml: &str, newer: &[(ImageName, &str, Digest)]) -> StatusReport {
         let config = Config::from_yaml(config_yaml).expect("valid");
         let images = config
-            .raw
+            .raw()
             .images
             .iter()
             .map(|(name, pin)| {
@@ -848,8 +848,8 @@ mod tests {
         status(
             SITE,
             &[
-                (ImageName::Homeserver, "v1.9.4", digest('a')),
-                (ImageName::LkJwt, "0.7.0", digest('b')),
+                (ImageName::HOMESERVER, "v1.9.4", digest('a')),
+                (ImageName::LK_JWT, "0.7.0", digest('b')),
             ],
         )
     }
@@ -907,7 +907,7 @@ mod tests {
                 "chore(pins): bump tuwunel v1.9.3 -> v1.9.4\n\nimages.homeserver:\n  \
                  old: v1.9.3@{}\n  new: v1.9.4@{}\n\n\
                  Bundle-Image: homeserver\nBundle-Digest: {}\n",
-                site_digest(ImageName::Homeserver),
+                site_digest(ImageName::HOMESERVER),
                 digest('a'),
                 digest('a')
             )
@@ -928,13 +928,13 @@ mod tests {
         let expected_yaml = SITE
             .replacen("tag: v1.9.3", "tag: v1.9.4", 1)
             .replacen(
-                site_digest(ImageName::Homeserver).as_str(),
+                site_digest(ImageName::HOMESERVER).as_str(),
                 digest('a').as_str(),
                 1,
             )
             .replacen("tag: 0.6.0", "tag: 0.7.0", 1)
             .replacen(
-                site_digest(ImageName::LkJwt).as_str(),
+                site_digest(ImageName::LK_JWT).as_str(),
                 digest('b').as_str(),
                 1,
             );
@@ -955,16 +955,19 @@ mod tests {
     fn the_edited_config_equals_the_old_one_with_only_the_pins_changed() {
         let site = Site::new();
         run(&site.request(), &two_bumps(), &BundleGen).expect("refresh");
-        let mut expected = Config::from_yaml(SITE).expect("valid");
+        let mut expected = Config::from_yaml(SITE).expect("valid").raw().clone();
         for (name, new_tag, new_digest) in [
-            (ImageName::Homeserver, "v1.9.4", digest('a')),
-            (ImageName::LkJwt, "0.7.0", digest('b')),
+            (ImageName::HOMESERVER, "v1.9.4", digest('a')),
+            (ImageName::LK_JWT, "0.7.0", digest('b')),
         ] {
-            let pin = expected.raw.images.get_mut(name);
+            let pin = expected.images.get_mut(name);
             pin.tag = Some(tag(new_tag));
             pin.digest = Some(new_digest);
         }
-        assert_eq!(Config::from_yaml(&site.yaml()).expect("valid"), expected);
+        assert_eq!(
+            Config::from_yaml(&site.yaml()).expect("valid").raw(),
+            &expected
+        );
     }
 
     #[test]
@@ -1129,7 +1132,7 @@ mod tests {
 
     impl TreeRenderer for FailsOnLkJwt070 {
         fn render_tree(&self, config: &Config) -> Result<RenderedFiles, RenderFailure> {
-            if config.raw.images.lk_jwt.tag == Some(tag("0.7.0")) {
+            if config.raw().images.get(ImageName::LK_JWT).tag == Some(tag("0.7.0")) {
                 return Err("simulated renderer failure".into());
             }
             BundleGen.render_tree(config)
@@ -1145,7 +1148,7 @@ mod tests {
             matches!(
                 error,
                 RefreshError::Regenerate {
-                    image: Some(ImageName::LkJwt),
+                    image: Some(ImageName::LK_JWT),
                     ..
                 }
             ),
@@ -1165,7 +1168,7 @@ mod tests {
             matches!(
                 error,
                 RefreshError::Edit {
-                    image: ImageName::LkJwt,
+                    image: ImageName::LK_JWT,
                     source: EditError::Unsupported { .. }
                 }
             ),
@@ -1179,7 +1182,7 @@ mod tests {
     impl TreeRenderer for ExtraFileForLkJwt070 {
         fn render_tree(&self, config: &Config) -> Result<RenderedFiles, RenderFailure> {
             let mut tree = BundleGen.render_tree(config)?;
-            if config.raw.images.lk_jwt.tag == Some(tag("0.7.0")) {
+            if config.raw().images.get(ImageName::LK_JWT).tag == Some(tag("0.7.0")) {
                 tree.insert(PathBuf::from("base/extra.yaml"), b"extra: true\n".to_vec());
             }
             Ok(tree)
@@ -1333,7 +1336,7 @@ mod tests {
             tag: tag("v1.9.3"),
             digest: digest('2'),
         };
-        let message = commit_message(ImageName::Livekit, &old, &new);
+        let message = commit_message(ImageName::LIVEKIT, &old, &new);
         assert!(
             message.starts_with("chore(pins): bump livekit v1.9.3 -> v1.9.3 (new digest)\n\n"),
             "{message}"

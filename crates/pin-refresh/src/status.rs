@@ -54,9 +54,9 @@ impl StatusRequest {
         config: &'a Config,
         overrides: impl IntoIterator<Item = (&'a String, &'a RegistryEndpoint)>,
     ) -> Self {
-        let mut request = Self::new(config.raw.images.clone())
-            .with_global_image_registry(config.raw.global.image_registry.clone());
-        for (host, endpoint) in config.raw.registries.iter().chain(overrides) {
+        let mut request = Self::new(config.raw().images.clone())
+            .with_global_image_registry(config.raw().global.image_registry.clone());
+        for (host, endpoint) in config.raw().registries.iter().chain(overrides) {
             request = request.with_endpoint(host, endpoint.clone());
         }
         request

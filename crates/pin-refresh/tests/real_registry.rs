@@ -29,9 +29,10 @@ fn manual() -> ImagePin {
 
 /// Where each image lives upstream; the test registry stands in for both hosts.
 fn host(name: ImageName) -> &'static str {
-    match name {
-        ImageName::Livekit => "docker.io",
-        ImageName::Homeserver | ImageName::LkJwt => "ghcr.io",
+    if name == ImageName::LIVEKIT {
+        "docker.io"
+    } else {
+        "ghcr.io"
     }
 }
 
@@ -48,11 +49,12 @@ fn pinned(name: ImageName, scenario: &Scenario, pin: &Pin, policy: UpdatePolicy)
 
 /// Images in which only `name` is checked, [`pinned`]; the other two are [`manual`].
 fn only(name: ImageName, scenario: &Scenario, pin: &Pin, policy: UpdatePolicy) -> Images {
-    let mut images = Images {
-        homeserver: manual(),
-        livekit: manual(),
-        lk_jwt: manual(),
-    };
+    let mut images = Images::new([
+        (ImageName::HOMESERVER, manual()),
+        (ImageName::LIVEKIT, manual()),
+        (ImageName::LK_JWT, manual()),
+    ])
+    .unwrap();
     *images.get_mut(name) = pinned(name, scenario, pin, policy);
     images
 }
@@ -117,7 +119,7 @@ async fn tuwunel_skips_newer_single_arch_and_amd64_only_tags() {
     let registry = TestRegistry::start().await.unwrap();
     let tuwunel = Scenario::tuwunel(&registry).await.unwrap();
     let images = only(
-        ImageName::Homeserver,
+        ImageName::HOMESERVER,
         &tuwunel,
         &tuwunel.current,
         bare_multiarch(),
@@ -125,7 +127,7 @@ async fn tuwunel_skips_newer_single_arch_and_amd64_only_tags() {
 
     let report = check(&registry, request(&registry, images)).await;
 
-    let homeserver = image(&report, ImageName::Homeserver);
+    let homeserver = image(&report, ImageName::HOMESERVER);
     assert_latest(homeserver, &tuwunel.newest);
     assert!(homeserver.update);
     assert_eq!(homeserver.route, Route::BareMultiarch);
@@ -136,7 +138,7 @@ async fn livekit_takes_the_newest_stable_v_tag() {
     let registry = TestRegistry::start().await.unwrap();
     let livekit = Scenario::livekit(&registry).await.unwrap();
     let images = only(
-        ImageName::Livekit,
+        ImageName::LIVEKIT,
         &livekit,
         &livekit.current,
         semver("v", None, false),
@@ -144,7 +146,7 @@ async fn livekit_takes_the_newest_stable_v_tag() {
 
     let report = check(&registry, request(&registry, images)).await;
 
-    let status = image(&report, ImageName::Livekit);
+    let status = image(&report, ImageName::LIVEKIT);
     assert_latest(status, &livekit.newest);
     assert!(status.update);
     assert_eq!(status.route, Route::Semver);
@@ -155,7 +157,7 @@ async fn livekit_with_prereleases_allowed_takes_the_release_candidate() {
     let registry = TestRegistry::start().await.unwrap();
     let livekit = Scenario::livekit(&registry).await.unwrap();
     let images = only(
-        ImageName::Livekit,
+        ImageName::LIVEKIT,
         &livekit,
         &livekit.current,
         semver("v", None, true),
@@ -164,7 +166,7 @@ async fn livekit_with_prereleases_allowed_takes_the_release_candidate() {
     let report = check(&registry, request(&registry, images)).await;
 
     assert_latest(
-        image(&report, ImageName::Livekit),
+        image(&report, ImageName::LIVEKIT),
         livekit.newest_prerelease.as_ref().unwrap(),
     );
 }
@@ -175,7 +177,7 @@ async fn livekit_within_a_range_takes_a_docker_manifest_list() {
     let livekit = Scenario::livekit(&registry).await.unwrap();
     let old = livekit.pin("v1.9.11").unwrap();
     let images = only(
-        ImageName::Livekit,
+        ImageName::LIVEKIT,
         &livekit,
         &old,
         semver("v", Some("~1.12"), false),
@@ -184,7 +186,7 @@ async fn livekit_within_a_range_takes_a_docker_manifest_list() {
     let report = check(&registry, request(&registry, images)).await;
 
     assert_latest(
-        image(&report, ImageName::Livekit),
+        image(&report, ImageName::LIVEKIT),
         &livekit.pin("v1.12.0").unwrap(),
     );
 }
@@ -192,7 +194,7 @@ async fn livekit_within_a_range_takes_a_docker_manifest_list() {
 async fn lk_jwt_commit(route: LkJwtRoute) -> (Scenario, StatusReport) {
     let registry = TestRegistry::start().await.unwrap();
     let lk_jwt = Scenario::lk_jwt(&registry, route).await.unwrap();
-    let images = only(ImageName::LkJwt, &lk_jwt, &lk_jwt.current, commit());
+    let images = only(ImageName::LK_JWT, &lk_jwt, &lk_jwt.current, commit());
     let report = check(&registry, request(&registry, images)).await;
     (lk_jwt, report)
 }
@@ -201,7 +203,7 @@ async fn lk_jwt_commit(route: LkJwtRoute) -> (Scenario, StatusReport) {
 async fn lk_jwt_commit_build_is_found_through_the_revision_label() {
     let (lk_jwt, report) = lk_jwt_commit(LkJwtRoute::Label).await;
 
-    let status = image(&report, ImageName::LkJwt);
+    let status = image(&report, ImageName::LK_JWT);
     assert_latest(status, &lk_jwt.newest);
     assert_eq!(status.route, Route::CommitLabel);
 }
@@ -210,7 +212,7 @@ async fn lk_jwt_commit_build_is_found_through_the_revision_label() {
 async fn lk_jwt_commit_build_without_labels_is_found_through_the_attestation() {
     let (lk_jwt, report) = lk_jwt_commit(LkJwtRoute::Attestation).await;
 
-    let status = image(&report, ImageName::LkJwt);
+    let status = image(&report, ImageName::LK_JWT);
     assert_latest(status, &lk_jwt.newest);
     assert_eq!(status.route, Route::CommitAttestation);
 }
@@ -219,7 +221,7 @@ async fn lk_jwt_commit_build_without_labels_is_found_through_the_attestation() {
 async fn lk_jwt_commit_build_without_labels_or_attestation_is_found_by_scanning_sha_tags() {
     let (lk_jwt, report) = lk_jwt_commit(LkJwtRoute::TagScan).await;
 
-    let status = image(&report, ImageName::LkJwt);
+    let status = image(&report, ImageName::LK_JWT);
     assert_latest(status, &lk_jwt.newest);
     assert_eq!(status.route, Route::CommitScan);
 }
@@ -231,12 +233,12 @@ async fn lk_jwt_semver_takes_the_newest_release_without_v() {
         .await
         .unwrap();
     let old = lk_jwt.pin("0.6.0").unwrap();
-    let images = only(ImageName::LkJwt, &lk_jwt, &old, semver("", None, false));
+    let images = only(ImageName::LK_JWT, &lk_jwt, &old, semver("", None, false));
 
     let report = check(&registry, request(&registry, images)).await;
 
     assert_latest(
-        image(&report, ImageName::LkJwt),
+        image(&report, ImageName::LK_JWT),
         lk_jwt.newest_release.as_ref().unwrap(),
     );
 }
@@ -246,21 +248,31 @@ async fn nothing_new(registry: &TestRegistry) -> (Scenario, Scenario, Scenario, 
     let tuwunel = Scenario::tuwunel(registry).await.unwrap();
     let livekit = Scenario::livekit(registry).await.unwrap();
     let lk_jwt = Scenario::lk_jwt(registry, LkJwtRoute::Label).await.unwrap();
-    let images = Images {
-        homeserver: pinned(
-            ImageName::Homeserver,
-            &tuwunel,
-            &tuwunel.newest,
-            bare_multiarch(),
+    let images = Images::new([
+        (
+            ImageName::HOMESERVER,
+            pinned(
+                ImageName::HOMESERVER,
+                &tuwunel,
+                &tuwunel.newest,
+                bare_multiarch(),
+            ),
         ),
-        livekit: pinned(
-            ImageName::Livekit,
-            &livekit,
-            &livekit.newest,
-            semver("v", Some("^1"), false),
+        (
+            ImageName::LIVEKIT,
+            pinned(
+                ImageName::LIVEKIT,
+                &livekit,
+                &livekit.newest,
+                semver("v", Some("^1"), false),
+            ),
         ),
-        lk_jwt: pinned(ImageName::LkJwt, &lk_jwt, &lk_jwt.newest, commit()),
-    };
+        (
+            ImageName::LK_JWT,
+            pinned(ImageName::LK_JWT, &lk_jwt, &lk_jwt.newest, commit()),
+        ),
+    ])
+    .unwrap();
     (tuwunel, livekit, lk_jwt, images)
 }
 
@@ -276,7 +288,7 @@ async fn nothing_new_reports_no_update_for_any_image() {
         "{report:?}"
     );
     assert_eq!(
-        image(&report, ImageName::LkJwt).route,
+        image(&report, ImageName::LK_JWT).route,
         Route::CommitUnchanged
     );
 }
@@ -331,11 +343,11 @@ async fn hundreds_of_tags_are_read_across_every_page() {
         .unwrap();
     // Like a registry that serves at most 100 tags a page whatever `n` asks for.
     registry.set_page_size_cap(100);
-    let images = only(ImageName::LkJwt, &lk_jwt, &lk_jwt.current, commit());
+    let images = only(ImageName::LK_JWT, &lk_jwt, &lk_jwt.current, commit());
 
     let report = check(&registry, request(&registry, images)).await;
 
-    assert_latest(image(&report, ImageName::LkJwt), &lk_jwt.newest);
+    assert_latest(image(&report, ImageName::LK_JWT), &lk_jwt.newest);
     let counts = registry.counts().repository(&lk_jwt.repository);
     // The challenged first request, then every page.
     assert_eq!(counts.unauthorized, 1);
@@ -351,7 +363,7 @@ async fn credentials_are_sent_for_a_repository_that_requires_them() {
         registry_fixture::Credentials::new("bundle-bot", "s3cret"),
     );
     let images = only(
-        ImageName::Livekit,
+        ImageName::LIVEKIT,
         &livekit,
         &livekit.current,
         semver("v", None, false),
@@ -370,7 +382,7 @@ async fn credentials_are_sent_for_a_repository_that_requires_them() {
     )
     .await;
 
-    assert_latest(image(&report, ImageName::Livekit), &livekit.newest);
+    assert_latest(image(&report, ImageName::LIVEKIT), &livekit.newest);
     let counts = registry.counts().repository(&livekit.repository);
     assert_eq!(counts.token_with_credentials, counts.token);
 }
@@ -384,7 +396,7 @@ async fn a_repository_that_requires_credentials_is_an_error_without_them() {
         registry_fixture::Credentials::new("bundle-bot", "s3cret"),
     );
     let images = only(
-        ImageName::Livekit,
+        ImageName::LIVEKIT,
         &livekit,
         &livekit.current,
         semver("v", None, false),
@@ -392,7 +404,7 @@ async fn a_repository_that_requires_credentials_is_an_error_without_them() {
 
     let error = status(&request(&registry, images)).await.unwrap_err();
 
-    assert_eq!(error.image, ImageName::Livekit);
+    assert_eq!(error.image, ImageName::LIVEKIT);
     assert_eq!(error.registry, "docker.io");
     assert_eq!(error.repository, livekit.repository);
     let message = error.to_string();

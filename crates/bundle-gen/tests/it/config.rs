@@ -117,7 +117,7 @@ fn yaml(doc: &Value) -> String {
 fn the_good_config_is_accepted_with_all_three_overlays() {
     let config = load(&good()).expect("accepted");
     assert_eq!(
-        config.variants.keys().copied().collect::<Vec<_>>(),
+        config.variants().keys().copied().collect::<Vec<_>>(),
         OverlayName::ALL.to_vec()
     );
 }
@@ -125,7 +125,7 @@ fn the_good_config_is_accepted_with_all_three_overlays() {
 #[test]
 fn omitted_keys_take_the_documented_defaults() {
     let config = load(&good()).expect("accepted");
-    let raw = &config.raw;
+    let raw = &config.raw();
     assert_eq!(raw.homeserver.client_port, 6167);
     assert!(raw.homeserver.allow_registration);
     assert!(raw.homeserver.allow_federation);
@@ -144,7 +144,7 @@ fn omitted_keys_take_the_documented_defaults() {
     );
     assert!(raw.lk_jwt.enabled);
     assert!(!raw.allow_inline_secrets);
-    let livekit = &config.variants[&OverlayName::Bundled].livekit;
+    let livekit = &config.variants()[&OverlayName::Bundled].livekit();
     assert_eq!(
         (
             livekit.rtc.signaling_port,
@@ -165,23 +165,23 @@ fn omitted_keys_take_the_documented_defaults() {
 fn omitting_overlays_generates_all_three_from_the_top_level_livekit() {
     let config = load(&remove(good(), "overlays")).expect("accepted");
     assert_eq!(
-        config.variants.keys().copied().collect::<Vec<_>>(),
+        config.variants().keys().copied().collect::<Vec<_>>(),
         OverlayName::ALL.to_vec()
     );
-    let external = &config.variants[&OverlayName::External].livekit;
+    let external = &config.variants()[&OverlayName::External].livekit();
     assert_eq!(external.public_url, "wss://matrix.example.org");
 }
 
 #[test]
 fn an_overlay_delta_merges_mappings_key_by_key_over_the_top_level_livekit() {
     let config = load(&good()).expect("accepted");
-    let external = &config.variants[&OverlayName::External].livekit;
+    let external = &config.variants()[&OverlayName::External].livekit();
     assert_eq!(external.public_url, "wss://livekit.example.net");
     assert_eq!(external.keys.existing_secret.name, "livekit-external-keys");
     // Keys the delta does not set come from the top level, including inside merged mappings.
     assert_eq!(external.keys.existing_secret.api_key_key, "LIVEKIT_API_KEY");
     assert_eq!(external.rtc.node_ip.as_deref(), Some("203.0.113.10"));
-    let bundled = &config.variants[&OverlayName::Bundled].livekit;
+    let bundled = &config.variants()[&OverlayName::Bundled].livekit();
     assert_eq!(bundled.public_url, "wss://matrix.example.org");
     assert_eq!(bundled.keys.existing_secret.name, "livekit-keys");
 }
@@ -195,8 +195,8 @@ fn an_overlay_delta_replaces_a_scalar_and_keeps_its_siblings_in_a_free_form_map(
         "delta",
     );
     let config = load(&doc).expect("accepted");
-    let annotations = &config.variants[&OverlayName::External]
-        .livekit
+    let annotations = &config.variants()[&OverlayName::External]
+        .livekit()
         .rtc
         .service_annotations;
     assert_eq!(annotations["a"], "top");
@@ -207,7 +207,7 @@ fn an_overlay_delta_replaces_a_scalar_and_keeps_its_siblings_in_a_free_form_map(
 fn the_overlay_name_decides_livekit_and_turn_in_the_resolved_variant() {
     let config = load(&good()).expect("accepted");
     let enabled = |name| {
-        let livekit = &config.variants[&name].livekit;
+        let livekit = &config.variants()[&name].livekit();
         (livekit.enabled, livekit.turn.enabled)
     };
     assert_eq!(enabled(OverlayName::Bundled), (Some(true), Some(false)));
@@ -231,7 +231,7 @@ fn only_the_listed_overlays_are_generated() {
     let doc = set(good(), "overlays", "{bundled: {}}");
     let config = load(&doc).expect("accepted");
     assert_eq!(
-        config.variants.keys().copied().collect::<Vec<_>>(),
+        config.variants().keys().copied().collect::<Vec<_>>(),
         vec![OverlayName::Bundled]
     );
 }
@@ -239,7 +239,7 @@ fn only_the_listed_overlays_are_generated() {
 #[test]
 fn the_pins_are_read_as_tag_and_digest() {
     let config = load(&good()).expect("accepted");
-    let pin = &config.raw.images.homeserver;
+    let pin = &config.raw().images.get(bundle_gen::ImageName::HOMESERVER);
     assert_eq!(pin.image_name(None), "ghcr.io/matrix-construct/tuwunel");
     assert_eq!(pin.tag.as_ref().map(|t| t.as_str()), Some("v1.9.3"));
     assert_eq!(
@@ -842,7 +842,10 @@ fn inline_secrets_are_accepted_when_explicitly_allowed() {
     let doc = set(doc, "allowInlineSecrets", "true");
     let config = load(&doc).expect("accepted");
     assert_eq!(
-        config.variants[&OverlayName::Bundled].livekit.keys.api_key,
+        config.variants()[&OverlayName::Bundled]
+            .livekit()
+            .keys
+            .api_key,
         "devkey"
     );
 }
@@ -850,7 +853,7 @@ fn inline_secrets_are_accepted_when_explicitly_allowed() {
 #[test]
 fn the_api_key_name_is_the_webhook_key_of_the_bundled_livekit() {
     let config = load(&set(good(), "livekit.keys.apiKeyName", "lk-jwt")).expect("accepted");
-    let keys = &config.variants[&OverlayName::Bundled].livekit.keys;
+    let keys = &config.variants()[&OverlayName::Bundled].livekit().keys;
     assert_eq!(keys.api_key_name.as_deref(), Some("lk-jwt"));
     assert_eq!(keys.webhook_key_name(), Some("lk-jwt"));
 }
@@ -858,7 +861,7 @@ fn the_api_key_name_is_the_webhook_key_of_the_bundled_livekit() {
 #[test]
 fn with_an_existing_secret_and_no_api_key_name_there_is_no_webhook_key() {
     let config = load(&good()).expect("accepted");
-    let keys = &config.variants[&OverlayName::Bundled].livekit.keys;
+    let keys = &config.variants()[&OverlayName::Bundled].livekit().keys;
     assert_eq!(keys.webhook_key_name(), None);
 }
 
@@ -872,7 +875,7 @@ fn inline_keys_make_the_inline_api_key_the_webhook_key() {
     let doc = set(doc, "homeserver.registrationToken", "dev-token");
     let doc = set(doc, "allowInlineSecrets", "true");
     let config = load(&doc).expect("accepted");
-    let keys = &config.variants[&OverlayName::Bundled].livekit.keys;
+    let keys = &config.variants()[&OverlayName::Bundled].livekit().keys;
     assert_eq!(keys.webhook_key_name(), Some("devkey"));
 }
 

@@ -15,7 +15,7 @@ fn kustomize_output_equals_render_objects_for_every_overlay_of_every_config() {
     for (name, config) in all_configs().into_iter().chain([repository_config()]) {
         let root = tempfile::tempdir().unwrap();
         render(&config).unwrap().write_to(root.path()).unwrap();
-        for overlay in config.variants.keys() {
+        for overlay in config.variants().keys() {
             let built = sorted(kustomize(
                 &root.path().join("overlays").join(overlay.dir_name()),
             ));

@@ -5,6 +5,18 @@ use serde_json::{Value, json};
 
 use crate::support::{all_configs, fixture, object_key};
 
+/// The fixture `<stem>` with `from` replaced by `to` in its text: a `Config` is only ever built
+/// by loading and validating one.
+fn fixture_edited(stem: &str, from: &str, to: &str) -> bundle_gen::Config {
+    let path = crate::support::fixtures_dir().join(format!("{stem}.yaml"));
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(
+        text.contains(from),
+        "{stem}.yaml no longer contains {from:?}"
+    );
+    bundle_gen::Config::from_yaml(&text.replace(from, to)).unwrap()
+}
+
 fn objects(stem: &str, overlay: OverlayName) -> Vec<Value> {
     render_objects(&fixture(stem), overlay).unwrap()
 }
@@ -209,8 +221,11 @@ fn livekit_signs_webhooks_with_the_inline_api_key() {
 
 #[test]
 fn livekit_sends_no_webhook_without_lk_jwt() {
-    let mut config = fixture("site");
-    config.raw.lk_jwt.enabled = false;
+    let config = fixture_edited(
+        "site",
+        "\nimages:\n",
+        "\nlkJwt:\n  enabled: false\nimages:\n",
+    );
     let objects = render_objects(&config, OverlayName::Bundled).unwrap();
     let livekit = livekit_config_of(&objects);
     assert!(livekit["webhook"].is_null(), "{livekit}");
@@ -265,7 +280,7 @@ fn livekit_turn_config_is_tls_only() {
 #[test]
 fn every_pod_runs_under_the_restricted_profile() {
     for (name, config) in all_configs() {
-        for overlay in config.variants.keys() {
+        for overlay in config.variants().keys() {
             let objects = render_objects(&config, *overlay).unwrap();
             let pods = pod_specs(&objects);
             assert!(
@@ -312,7 +327,7 @@ fn every_pod_runs_under_the_restricted_profile() {
 fn secret_files_have_no_permission_bits_for_others() {
     let mut checked = 0;
     for (name, config) in all_configs() {
-        for overlay in config.variants.keys() {
+        for overlay in config.variants().keys() {
             for (key, pod) in pod_specs(&render_objects(&config, *overlay).unwrap()) {
                 for volume in pod["volumes"].as_array().unwrap() {
                     if volume["secret"].is_object() {
@@ -408,31 +423,12 @@ fn inline_secrets_are_rendered_as_secrets_only_when_allowed() {
         keys["stringData"]["LIVEKIT_KEYS"],
         "devkey: dev-secret-that-is-at-least-32-characters-long"
     );
-
-    let mut config = fixture("dev-inline-secrets");
-    config.raw.allow_inline_secrets = false;
-    assert!(matches!(
-        render(&config),
-        Err(RenderError::InlineSecretNotAllowed { .. })
-    ));
-}
-
-#[test]
-fn bundled_overlays_must_agree_on_livekit_settings_other_than_turn() {
-    let mut config = fixture("site");
-    if let Some(variant) = config.variants.get_mut(&OverlayName::BundledTurn) {
-        variant.livekit.rtc.udp_port = 7999;
-    }
-    assert!(matches!(
-        render(&config),
-        Err(RenderError::BundledVariantsDiffer { key: "rtc" })
-    ));
 }
 
 #[test]
 fn no_object_carries_the_argo_cd_instance_label() {
     for (name, config) in all_configs() {
-        for overlay in config.variants.keys() {
+        for overlay in config.variants().keys() {
             for object in render_objects(&config, *overlay).unwrap() {
                 let text = object.to_string();
                 assert!(
@@ -460,17 +456,33 @@ fn render_objects_refuses_an_overlay_the_config_does_not_generate() {
 
 #[test]
 fn stun_discovery_with_an_empty_node_ip_writes_no_node_ip() {
-    let text = std::fs::read_to_string(crate::support::fixtures_dir().join("site.yaml")).unwrap();
-    let text = text.replace(
+    let config = fixture_edited(
+        "site",
         "nodeIp: 203.0.113.10",
         "nodeIp: \"\"\n    useExternalIp: true",
     );
-    assert!(
-        text.contains("useExternalIp: true"),
-        "fixture layout changed"
-    );
-    let config = bundle_gen::Config::from_yaml(&text).unwrap();
     let rtc = &livekit_config_of(&render_objects(&config, OverlayName::Bundled).unwrap())["rtc"];
     assert_eq!(rtc["use_external_ip"], true);
     assert!(rtc["node_ip"].is_null(), "{rtc:?}");
+}
+
+#[test]
+fn base_is_the_same_whichever_overlays_are_generated() {
+    let base_files = |config: &bundle_gen::Config| -> Vec<(String, Vec<u8>)> {
+        render(config)
+            .unwrap()
+            .files()
+            .filter(|(path, _)| path.starts_with("base/"))
+            .map(|(path, bytes)| (path.to_owned(), bytes.to_vec()))
+            .collect()
+    };
+    let all = base_files(&fixture("site"));
+    let external_only = fixture_edited(
+        "site",
+        "  bundled: {livekit: {enabled: true}}\n  bundled-turn: {livekit: {enabled: true, turn: {enabled: true}}}\n",
+        "",
+    );
+    assert_eq!(external_only.variants().len(), 1);
+    assert!(!all.is_empty());
+    assert_eq!(base_files(&external_only), all);
 }

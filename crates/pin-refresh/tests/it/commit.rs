@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use bundle_gen::{
-    CommitPolicy, Digest, ImagePin, Images, ManualPolicy, RegistryEndpoint, UpdatePolicy,
+    CommitPolicy, Digest, ImageName, ImagePin, Images, ManualPolicy, RegistryEndpoint, UpdatePolicy,
 };
 use pin_refresh::{CredentialSource, ImageError, PolicyError, Route, StatusRequest};
 
@@ -143,17 +143,21 @@ fn manual(repository: &str) -> ImagePin {
 }
 
 fn request(registry: &Registry, tag: &str, digest: Digest) -> StatusRequest {
-    let images = Images {
-        homeserver: manual("matrix-construct/tuwunel"),
-        livekit: manual("livekit/livekit-server"),
-        lk_jwt: ImagePin {
-            registry: Some("ghcr.io".to_owned()),
-            repository: REPOSITORY.to_owned(),
-            tag: Some(tag.parse().unwrap()),
-            digest: Some(digest),
-            policy: UpdatePolicy::Commit(CommitPolicy {}),
-        },
-    };
+    let images = Images::new([
+        (ImageName::HOMESERVER, manual("matrix-construct/tuwunel")),
+        (ImageName::LIVEKIT, manual("livekit/livekit-server")),
+        (
+            ImageName::LK_JWT,
+            ImagePin {
+                registry: Some("ghcr.io".to_owned()),
+                repository: REPOSITORY.to_owned(),
+                tag: Some(tag.parse().unwrap()),
+                digest: Some(digest),
+                policy: UpdatePolicy::Commit(CommitPolicy {}),
+            },
+        ),
+    ])
+    .unwrap();
     StatusRequest::new(images)
         .with_endpoint(
             "ghcr.io",

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use bundle_gen::{
-    BareMultiarchPolicy, CommitPolicy, Digest, ImagePin, Images, RegistryEndpoint, SemverPolicy,
-    UpdatePolicy,
+    BareMultiarchPolicy, CommitPolicy, Digest, ImageName, ImagePin, Images, RegistryEndpoint,
+    SemverPolicy, UpdatePolicy,
 };
 use pin_refresh::{CredentialSource, RequestCounts, Route, StatusRequest};
 
@@ -39,33 +39,43 @@ async fn three_images_with_nothing_new_cost_three_tokens_the_pages_and_three_hea
         .tags
         .push(("v1.13.7".to_owned(), current.index.clone()));
     let server = Registry::start_content(content).await;
-    let images = Images {
-        homeserver: pin(
-            "ghcr.io",
-            "matrix-construct/tuwunel",
-            "v1.13.7",
-            &digest,
-            UpdatePolicy::BareMultiarch(BareMultiarchPolicy::default()),
+    let images = Images::new([
+        (
+            ImageName::HOMESERVER,
+            pin(
+                "ghcr.io",
+                "matrix-construct/tuwunel",
+                "v1.13.7",
+                &digest,
+                UpdatePolicy::BareMultiarch(BareMultiarchPolicy::default()),
+            ),
         ),
-        livekit: pin(
-            "docker.io",
-            "livekit/livekit-server",
-            "v1.13.7",
-            &digest,
-            UpdatePolicy::Semver(SemverPolicy {
-                range: Some("^1".parse().unwrap()),
-                allow_prerelease: false,
-                tag_prefix: "v".to_owned(),
-            }),
+        (
+            ImageName::LIVEKIT,
+            pin(
+                "docker.io",
+                "livekit/livekit-server",
+                "v1.13.7",
+                &digest,
+                UpdatePolicy::Semver(SemverPolicy {
+                    range: Some("^1".parse().unwrap()),
+                    allow_prerelease: false,
+                    tag_prefix: "v".to_owned(),
+                }),
+            ),
         ),
-        lk_jwt: pin(
-            "ghcr.io",
-            "element-hq/lk-jwt-service",
-            "sha-2222222",
-            &digest,
-            UpdatePolicy::Commit(CommitPolicy {}),
+        (
+            ImageName::LK_JWT,
+            pin(
+                "ghcr.io",
+                "element-hq/lk-jwt-service",
+                "sha-2222222",
+                &digest,
+                UpdatePolicy::Commit(CommitPolicy {}),
+            ),
         ),
-    };
+    ])
+    .unwrap();
     let endpoint = RegistryEndpoint {
         endpoint: server.base.clone(),
         insecure: true,

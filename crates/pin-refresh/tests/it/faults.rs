@@ -27,17 +27,21 @@ fn manual(repository: &str) -> ImagePin {
 
 /// Tuwunel on `ghcr.io` pinned at `tag@digest` (bare-multiarch); the other two images manual.
 fn images(tag: &str, digest: Digest) -> Images {
-    Images {
-        homeserver: ImagePin {
-            registry: Some("ghcr.io".to_owned()),
-            repository: REPOSITORY.to_owned(),
-            tag: Some(tag.parse().unwrap()),
-            digest: Some(digest),
-            policy: UpdatePolicy::BareMultiarch(BareMultiarchPolicy::default()),
-        },
-        livekit: manual("livekit/livekit-server"),
-        lk_jwt: manual("element-hq/lk-jwt-service"),
-    }
+    Images::new([
+        (
+            ImageName::HOMESERVER,
+            ImagePin {
+                registry: Some("ghcr.io".to_owned()),
+                repository: REPOSITORY.to_owned(),
+                tag: Some(tag.parse().unwrap()),
+                digest: Some(digest),
+                policy: UpdatePolicy::BareMultiarch(BareMultiarchPolicy::default()),
+            },
+        ),
+        (ImageName::LIVEKIT, manual("livekit/livekit-server")),
+        (ImageName::LK_JWT, manual("element-hq/lk-jwt-service")),
+    ])
+    .unwrap()
 }
 
 fn request_to(registry: &Registry, images: Images) -> StatusRequest {
@@ -77,7 +81,7 @@ async fn failure(fault: Fault) -> (StatusError, Registry) {
 }
 
 fn assert_names_image_and_registry(error: &StatusError) {
-    assert_eq!(error.image, ImageName::Homeserver);
+    assert_eq!(error.image, ImageName::HOMESERVER);
     assert_eq!(error.registry, "ghcr.io");
     let message = error.to_string();
     assert!(message.contains("homeserver"), "{message}");

@@ -14,7 +14,7 @@ use super::pod::{meta, selector};
 use crate::config::RawConfig;
 
 /// A policy for the pods of `app` with these ingress rules and all egress allowed.
-pub(super) fn network_policy(
+pub(crate) fn network_policy(
     name: &str,
     app: &str,
     ingress: Vec<NetworkPolicyIngressRule>,
@@ -32,7 +32,7 @@ pub(super) fn network_policy(
 
 /// `<app>-policy`: the pods of `app` accept only `port` (TCP), and only from the own
 /// namespace and the ingress controller's.
-pub(super) fn ingress_only_policy(raw: &RawConfig, app: &str, port: u16) -> NetworkPolicy {
+pub(crate) fn ingress_only_policy(raw: &RawConfig, app: &str, port: u16) -> NetworkPolicy {
     network_policy(
         &format!("{app}-policy"),
         app,
@@ -42,7 +42,7 @@ pub(super) fn ingress_only_policy(raw: &RawConfig, app: &str, port: u16) -> Netw
 
 /// Allows `ports` from pods of the own namespace and from the ingress controller's namespace
 /// (an ingress controller lives in another namespace; `podSelector: {}` alone black-holed it).
-pub(super) fn from_namespace_and_ingress(
+pub(crate) fn from_namespace_and_ingress(
     raw: &RawConfig,
     ports: Vec<NetworkPolicyPort>,
 ) -> NetworkPolicyIngressRule {
@@ -68,7 +68,7 @@ pub(super) fn from_namespace_and_ingress(
 }
 
 /// Allows `ports` from anywhere (media from the internet).
-pub(super) fn from_anywhere(ports: Vec<NetworkPolicyPort>) -> NetworkPolicyIngressRule {
+pub(crate) fn from_anywhere(ports: Vec<NetworkPolicyPort>) -> NetworkPolicyIngressRule {
     NetworkPolicyIngressRule {
         from: None,
         ports: Some(ports),
@@ -76,12 +76,12 @@ pub(super) fn from_anywhere(ports: Vec<NetworkPolicyPort>) -> NetworkPolicyIngre
 }
 
 /// A TCP port.
-pub(super) fn tcp(port: u16) -> NetworkPolicyPort {
+pub(crate) fn tcp(port: u16) -> NetworkPolicyPort {
     port_of("TCP", port)
 }
 
 /// A UDP port.
-pub(super) fn udp(port: u16) -> NetworkPolicyPort {
+pub(crate) fn udp(port: u16) -> NetworkPolicyPort {
     port_of("UDP", port)
 }
 

@@ -5,21 +5,71 @@
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{Container, EnvVar, Volume, VolumeMount};
 
-use super::kustomize::PatchOp;
-use super::pod::{
+use super::{Component, Home, HomeFiles, Names, Object, PatchFile};
+use crate::config::{RawConfig, Variant};
+use crate::emit::{RenderError, to_json};
+use crate::images::ImageName;
+use crate::k8s::pod::{
     container_port, container_security, http_probe, http_service, meta, mount, pod_template,
     resources, secret_volume, selector, tmp_mount, tmp_volume,
 };
-use super::policy::ingress_only_policy;
-use super::{Object, Refs, RenderError, to_json};
-use crate::config::{RawConfig, Variant};
+use crate::k8s::policy::ingress_only_policy;
+use crate::kustomize::{PatchOp, PatchTarget};
+use crate::route::Route;
+
+/// lk-jwt-service, in `base/` without an SFU; the component or overlay that decides a variant's
+/// SFU adds [`LivekitConnection::patch`].
+pub(crate) struct LkJwt;
+
+impl Component for LkJwt {
+    fn home(&self) -> Home {
+        Home::Base
+    }
+
+    fn image(&self) -> Option<ImageName> {
+        Some(ImageName::LK_JWT)
+    }
+
+    fn enabled(&self, raw: &RawConfig, _variant: &Variant) -> bool {
+        raw.lk_jwt.enabled
+    }
+
+    fn objects(
+        &self,
+        raw: &RawConfig,
+        variant: &Variant,
+        names: &Names,
+    ) -> Result<Vec<Object>, RenderError> {
+        objects(raw, names, Some(&LivekitConnection::of(variant)))
+    }
+
+    fn routes(&self, _raw: &RawConfig, _variant: &Variant) -> Vec<Route> {
+        // `/sfu/get` (lk-jwt before 0.6) and `/get_token` (0.6 and later).
+        vec![
+            Route::prefix("/sfu", NAME, PORT),
+            Route::prefix("/get_token", NAME, PORT),
+        ]
+    }
+
+    fn home_files(
+        &self,
+        raw: &RawConfig,
+        _variant: &Variant,
+        names: &Names,
+    ) -> Result<HomeFiles, RenderError> {
+        Ok(HomeFiles {
+            objects: objects(raw, names, None)?,
+            ..HomeFiles::default()
+        })
+    }
+}
 
 /// Name of the Deployment, its Service and its pods' `app` label.
-pub(super) const NAME: &str = "lk-jwt-service";
+const NAME: &str = "lk-jwt-service";
 /// lk-jwt's default listen port (`LIVEKIT_JWT_BIND` unset).
-pub(super) const PORT: u16 = 8080;
+const PORT: u16 = 8080;
 /// The Secret rendered from inline `livekit.keys` (bundled LiveKit on dev clusters only).
-pub(super) const INLINE_KEYS_SECRET: &str = "livekit-secret";
+const INLINE_KEYS_SECRET: &str = "livekit-secret";
 
 const UID: i64 = 10033;
 const KEYS_VOLUME: &str = "livekit-keys";
@@ -27,13 +77,13 @@ const KEYS_DIR: &str = "/etc/lk-jwt-keys";
 
 /// lk-jwt's LiveKit webhook receiver (0.6+), reached in-cluster through the Service. The
 /// `.svc` name resolves through the pod's DNS search path, whatever the cluster domain.
-pub(super) fn webhook_url(namespace: &str) -> String {
+pub(crate) fn webhook_url(namespace: &str) -> String {
     format!("http://{NAME}.{namespace}.svc:{PORT}/sfu_webhook")
 }
 
 /// The Secret holding a variant's LiveKit API keys, and the keys inside it.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct KeysSecret {
+pub(crate) struct KeysSecret {
     /// Secret name.
     pub name: String,
     /// Key of the API key (read by lk-jwt).
@@ -47,42 +97,29 @@ pub(super) struct KeysSecret {
 }
 
 impl KeysSecret {
-    /// The keys Secret of `variant`: the existing Secret, else (bundled LiveKit, inline
-    /// secrets allowed) the Secret rendered from the inline keys.
-    pub(super) fn of(raw: &RawConfig, variant: &Variant) -> Result<Self, RenderError> {
-        let keys = &variant.livekit.keys;
-        let existing = &keys.existing_secret;
-        let with_name = |name: &str, inline: bool| Self {
-            name: name.to_owned(),
+    /// The keys Secret of `variant`: the existing Secret, else the Secret rendered from the
+    /// inline keys (the guards allow those only for a bundled LiveKit with
+    /// `allowInlineSecrets`).
+    pub(crate) fn of(variant: &Variant) -> Self {
+        let existing = &variant.livekit.keys.existing_secret;
+        let inline = existing.name.is_empty();
+        Self {
+            name: if inline {
+                INLINE_KEYS_SECRET.to_owned()
+            } else {
+                existing.name.clone()
+            },
             api_key_key: existing.api_key_key.clone(),
             api_secret_key: existing.api_secret_key.clone(),
             livekit_keys_key: existing.livekit_keys_key.clone(),
             inline,
-        };
-        if !existing.name.is_empty() {
-            Ok(with_name(&existing.name, false))
-        } else if variant.livekit_bundled()
-            && !keys.api_key.is_empty()
-            && !keys.api_secret.is_empty()
-        {
-            if raw.allow_inline_secrets {
-                Ok(with_name(INLINE_KEYS_SECRET, true))
-            } else {
-                Err(RenderError::InlineSecretNotAllowed {
-                    key: "livekit.keys.apiSecret",
-                })
-            }
-        } else {
-            Err(RenderError::MissingLivekitKeys {
-                overlay: variant.name.dir_name(),
-            })
         }
     }
 }
 
 /// What lk-jwt needs to know about the SFU of one variant.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct LivekitConnection {
+pub(crate) struct LivekitConnection {
     /// Public `wss://` URL, returned to clients and used for Twirp calls.
     pub url: String,
     /// Where the API key and secret are.
@@ -91,11 +128,11 @@ pub(super) struct LivekitConnection {
 
 impl LivekitConnection {
     /// The connection of `variant`.
-    pub(super) fn of(raw: &RawConfig, variant: &Variant) -> Result<Self, RenderError> {
-        Ok(Self {
+    pub(crate) fn of(variant: &Variant) -> Self {
+        Self {
             url: variant.livekit.public_url.clone(),
-            keys: KeysSecret::of(raw, variant)?,
-        })
+            keys: KeysSecret::of(variant),
+        }
     }
 
     /// `LIVEKIT_URL` and the key files (files, not env values: the secret stays out of the
@@ -128,9 +165,9 @@ impl LivekitConnection {
         mount(KEYS_VOLUME, KEYS_DIR, true)
     }
 
-    /// JSON patch operations that add this connection to the base Deployment, appending in
-    /// the same order as [`objects`] does when given the connection.
-    pub(super) fn patch(&self) -> Result<Vec<PatchOp>, RenderError> {
+    /// The patch that adds this connection to the base Deployment, appending in the same order
+    /// as [`objects`] does when given the connection.
+    pub(crate) fn patch(&self) -> Result<PatchFile, RenderError> {
         let container = "/spec/template/spec/containers/0";
         let mut ops = Vec::new();
         for var in self.env() {
@@ -147,20 +184,24 @@ impl LivekitConnection {
             &format!("{container}/volumeMounts"),
             to_json(&Self::mount(), "lk-jwt mount")?,
         ));
-        Ok(ops)
+        Ok(PatchFile {
+            file: format!("{NAME}-patch.yaml"),
+            target: PatchTarget::new("apps", "v1", "Deployment", NAME),
+            ops,
+        })
     }
 }
 
-/// lk-jwt's objects for `base/`, with the variant's connection when given.
-pub(super) fn objects(
+/// lk-jwt's objects, with the variant's connection when given.
+fn objects(
     raw: &RawConfig,
-    refs: &Refs,
+    names: &Names,
     connection: Option<&LivekitConnection>,
 ) -> Result<Vec<Object>, RenderError> {
     let mut objects = vec![
         Object {
             file: format!("{NAME}-deployment.yaml"),
-            value: to_json(&deployment(raw, refs, connection), "lk-jwt Deployment")?,
+            value: to_json(&deployment(raw, names, connection), "lk-jwt Deployment")?,
         },
         Object {
             file: format!("{NAME}-service.yaml"),
@@ -177,7 +218,11 @@ pub(super) fn objects(
     Ok(objects)
 }
 
-fn deployment(raw: &RawConfig, refs: &Refs, connection: Option<&LivekitConnection>) -> Deployment {
+fn deployment(
+    raw: &RawConfig,
+    names: &Names,
+    connection: Option<&LivekitConnection>,
+) -> Deployment {
     let mut env = vec![EnvVar {
         // Required since lk-jwt 0.5: who may create rooms.
         name: "LIVEKIT_FULL_ACCESS_HOMESERVERS".to_owned(),
@@ -202,7 +247,7 @@ fn deployment(raw: &RawConfig, refs: &Refs, connection: Option<&LivekitConnectio
 
     let container = Container {
         name: NAME.to_owned(),
-        image: Some(refs.lk_jwt_image.clone()),
+        image: Some(names.image(ImageName::LK_JWT)),
         image_pull_policy: Some("IfNotPresent".to_owned()),
         env: Some(env),
         ports: Some(vec![container_port("http", PORT, "TCP")]),
@@ -223,9 +268,4 @@ fn deployment(raw: &RawConfig, refs: &Refs, connection: Option<&LivekitConnectio
         }),
         ..Deployment::default()
     }
-}
-
-/// Selects the base Deployment for patches.
-pub(super) fn target() -> super::kustomize::PatchTarget {
-    super::kustomize::PatchTarget::new("apps", "v1", "Deployment", NAME)
 }

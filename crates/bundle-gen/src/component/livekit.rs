@@ -11,26 +11,93 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::json;
 
-use super::kustomize::{PatchOp, PatchTarget};
-use super::lk_jwt::{self, KeysSecret};
-use super::pod::{
+use super::lk_jwt::{self, KeysSecret, LivekitConnection};
+use super::{Component, ConfigFile, Generate, Home, HomeFiles, Names, Object, PatchFile};
+use crate::config::{Livekit as Settings, RawConfig, Turn, Variant};
+use crate::emit::{RenderError, to_json, yaml_text};
+use crate::images::ImageName;
+use crate::k8s::pod::{
     app_labels, config_map_volume, container_port, container_security, http_probe, meta, mount,
     pod_template, resources, secret_volume, selector, tmp_mount, tmp_volume,
 };
-use super::policy::{from_anywhere, from_namespace_and_ingress, network_policy, tcp, udp};
-use super::{Object, Refs, RenderError, to_json, yaml_text};
-use crate::config::{Livekit, RawConfig, Turn, Variant};
+use crate::k8s::policy::{from_anywhere, from_namespace_and_ingress, network_policy, tcp, udp};
+use crate::kustomize::{PatchOp, PatchTarget};
+use crate::route::Route;
+
+/// The bundled LiveKit, in the Kustomize component `overlays/components/livekit`. It also
+/// connects lk-jwt to itself, the same in every overlay that bundles it.
+pub(crate) struct Livekit;
+
+impl Component for Livekit {
+    fn home(&self) -> Home {
+        Home::Component("livekit")
+    }
+
+    fn image(&self) -> Option<ImageName> {
+        Some(ImageName::LIVEKIT)
+    }
+
+    fn enabled(&self, _raw: &RawConfig, variant: &Variant) -> bool {
+        variant.livekit_bundled()
+    }
+
+    fn config_file(
+        &self,
+        raw: &RawConfig,
+        variant: &Variant,
+    ) -> Result<Option<ConfigFile>, RenderError> {
+        let turn = variant.turn_enabled().then_some(&variant.livekit.turn);
+        config_file(raw, &variant.livekit, turn).map(Some)
+    }
+
+    fn objects(
+        &self,
+        raw: &RawConfig,
+        variant: &Variant,
+        names: &Names,
+    ) -> Result<Vec<Object>, RenderError> {
+        let turn = variant.turn_enabled().then_some(&variant.livekit.turn);
+        objects(raw, variant, names, turn)
+    }
+
+    fn routes(&self, _raw: &RawConfig, variant: &Variant) -> Vec<Route> {
+        // The signalling websocket (`/rtc`) and the room API lk-jwt calls through the public
+        // URL (`/twirp`).
+        let port = variant.livekit.rtc.signaling_port;
+        vec![
+            Route::prefix("/rtc", SIGNALING_SERVICE, port),
+            Route::prefix("/twirp", SIGNALING_SERVICE, port),
+        ]
+    }
+
+    fn home_files(
+        &self,
+        raw: &RawConfig,
+        variant: &Variant,
+        names: &Names,
+    ) -> Result<HomeFiles, RenderError> {
+        let mut patches = Vec::new();
+        if raw.lk_jwt.enabled {
+            patches.push(LivekitConnection::of(variant).patch()?);
+        }
+        Ok(HomeFiles {
+            objects: objects(raw, variant, names, None)?,
+            config: Some((config_file(raw, &variant.livekit, None)?, Generate::Create)),
+            patches,
+        })
+    }
+}
 
 /// Name of the Deployment and its pods' `app` label.
-pub(super) const NAME: &str = "livekit";
+const NAME: &str = "livekit";
 /// The generated ConfigMap holding [`CONFIG_FILE`].
-pub(super) const CONFIG_MAP: &str = "livekit-config";
+const CONFIG_MAP: &str = "livekit-config";
 /// LiveKit's config file name (key in the ConfigMap, file in the components).
-pub(super) const CONFIG_FILE: &str = "config.yaml";
+const CONFIG_FILE: &str = "config.yaml";
 /// The ClusterIP Service the ingress sends `/rtc` and `/twirp` to.
-pub(super) const SIGNALING_SERVICE: &str = "livekit-signaling";
+const SIGNALING_SERVICE: &str = "livekit-signaling";
 /// The LoadBalancer Service carrying media (and TURN over TLS).
-pub(super) const RTC_SERVICE: &str = "livekit-rtc";
+const RTC_SERVICE: &str = "livekit-rtc";
 const POLICY: &str = "livekit-policy";
 
 const UID: i64 = 10030;
@@ -43,11 +110,11 @@ const TURN_PUBLIC_PORT: i32 = 443;
 
 /// LiveKit's config file. LiveKit refuses unknown keys at startup, so only keys it knows are
 /// written. Keys come from a key file, not from the config.
-pub(super) fn config_yaml(
+pub(crate) fn config_file(
     raw: &RawConfig,
-    livekit: &Livekit,
+    livekit: &Settings,
     turn: Option<&Turn>,
-) -> Result<String, RenderError> {
+) -> Result<ConfigFile, RenderError> {
     let rtc = &livekit.rtc;
     let mut rtc_config = json!({
         "tcp_port": rtc.tcp_port,
@@ -83,14 +150,18 @@ pub(super) fn config_yaml(
             "key_file": format!("{TURN_DIR}/tls.key"),
         });
     }
-    yaml_text(&config, "LiveKit config")
+    Ok(ConfigFile {
+        config_map: CONFIG_MAP,
+        file: CONFIG_FILE,
+        text: yaml_text(&config, "LiveKit config")?,
+    })
 }
 
 /// Room and participant events for lk-jwt's `/sfu_webhook`, which needs them for delegated
 /// delayed leave (MSC4140): without them a participant whose client vanished stays in the
 /// call. Only when lk-jwt runs and the API key's name is known (it sits in a Secret we never
 /// read). The lk-jwt policy admits pods of the own namespace on its port.
-fn webhook(raw: &RawConfig, livekit: &Livekit) -> Option<serde_json::Value> {
+fn webhook(raw: &RawConfig, livekit: &Settings) -> Option<serde_json::Value> {
     if !raw.lk_jwt.enabled {
         return None;
     }
@@ -102,19 +173,19 @@ fn webhook(raw: &RawConfig, livekit: &Livekit) -> Option<serde_json::Value> {
 }
 
 /// LiveKit's objects for the component, with TURN's additions when `turn` is given.
-pub(super) fn objects(
+fn objects(
     raw: &RawConfig,
     variant: &Variant,
-    refs: &Refs,
+    names: &Names,
     turn: Option<&Turn>,
 ) -> Result<Vec<Object>, RenderError> {
     let livekit = &variant.livekit;
-    let keys = KeysSecret::of(raw, variant)?;
+    let keys = KeysSecret::of(variant);
     let mut objects = vec![
         Object {
             file: format!("{NAME}-deployment.yaml"),
             value: to_json(
-                &deployment(livekit, refs, &keys, turn),
+                &deployment(livekit, names, &keys, turn),
                 "LiveKit Deployment",
             )?,
         },
@@ -177,8 +248,8 @@ fn turn_mount() -> VolumeMount {
 }
 
 fn deployment(
-    livekit: &Livekit,
-    refs: &Refs,
+    livekit: &Settings,
+    names: &Names,
     keys: &KeysSecret,
     turn: Option<&Turn>,
 ) -> Deployment {
@@ -189,7 +260,7 @@ fn deployment(
         container_port("rtc-udp", rtc.udp_port, "UDP"),
     ];
     let mut volumes = vec![
-        config_map_volume("config", &refs.livekit_config),
+        config_map_volume("config", &names.config_map(CONFIG_MAP)),
         // A key file rather than LIVEKIT_KEYS: the secret stays out of the process
         // environment. Mode 0440: LiveKit refuses a key file with any "other" bit.
         secret_volume(
@@ -211,7 +282,7 @@ fn deployment(
     }
     let container = Container {
         name: NAME.to_owned(),
-        image: Some(refs.livekit_image.clone()),
+        image: Some(names.image(ImageName::LIVEKIT)),
         image_pull_policy: Some("IfNotPresent".to_owned()),
         args: Some(vec![
             "--config".to_owned(),
@@ -253,7 +324,7 @@ fn service_port(name: &str, port: i32, target: u16, protocol: &str) -> ServicePo
     }
 }
 
-fn signaling_service(livekit: &Livekit) -> Service {
+fn signaling_service(livekit: &Settings) -> Service {
     let port = livekit.rtc.signaling_port;
     Service {
         metadata: meta(SIGNALING_SERVICE, Some(NAME)),
@@ -277,7 +348,7 @@ fn turn_service_port(turn: &Turn) -> ServicePort {
 
 /// Media ports with port = targetPort (LiveKit advertises the port it listens on). No
 /// `externalTrafficPolicy: Local`: a moved pod would leave the LoadBalancer IP dark.
-fn rtc_service(livekit: &Livekit, turn: Option<&Turn>) -> Service {
+fn rtc_service(livekit: &Settings, turn: Option<&Turn>) -> Service {
     let rtc = &livekit.rtc;
     let mut labels = app_labels(NAME);
     labels.extend(rtc.service_labels.clone());
@@ -304,7 +375,7 @@ fn rtc_service(livekit: &Livekit, turn: Option<&Turn>) -> Service {
     }
 }
 
-fn inline_secret(livekit: &Livekit, keys: &KeysSecret) -> Secret {
+fn inline_secret(livekit: &Settings, keys: &KeysSecret) -> Secret {
     let api_key = &livekit.keys.api_key;
     let api_secret = &livekit.keys.api_secret;
     Secret {
@@ -324,16 +395,13 @@ fn inline_secret(livekit: &Livekit, keys: &KeysSecret) -> Secret {
 
 /// TURN's patches to the LiveKit component's objects: `(file stem, target, operations)`,
 /// appending what [`objects`] appends when given `turn`.
-pub(super) fn turn_patches(
-    raw: &RawConfig,
-    turn: &Turn,
-) -> Result<Vec<(String, PatchTarget, Vec<PatchOp>)>, RenderError> {
+pub(crate) fn turn_patches(raw: &RawConfig, turn: &Turn) -> Result<Vec<PatchFile>, RenderError> {
     let container = "/spec/template/spec/containers/0";
     let mut patches = vec![
-        (
-            format!("{NAME}-deployment-patch.yaml"),
-            PatchTarget::new("apps", "v1", "Deployment", NAME),
-            vec![
+        PatchFile {
+            file: format!("{NAME}-deployment-patch.yaml"),
+            target: PatchTarget::new("apps", "v1", "Deployment", NAME),
+            ops: vec![
                 PatchOp::append(
                     &format!("{container}/ports"),
                     to_json(&turn_port(turn), "TURN port")?,
@@ -347,25 +415,25 @@ pub(super) fn turn_patches(
                     to_json(&turn_mount(), "TURN mount")?,
                 ),
             ],
-        ),
-        (
-            format!("{RTC_SERVICE}-service-patch.yaml"),
-            PatchTarget::new("", "v1", "Service", RTC_SERVICE),
-            vec![PatchOp::append(
+        },
+        PatchFile {
+            file: format!("{RTC_SERVICE}-service-patch.yaml"),
+            target: PatchTarget::new("", "v1", "Service", RTC_SERVICE),
+            ops: vec![PatchOp::append(
                 "/spec/ports",
                 to_json(&turn_service_port(turn), "TURN Service port")?,
             )],
-        ),
+        },
     ];
     if raw.network_policy.enabled {
-        patches.push((
-            format!("{NAME}-networkpolicy-patch.yaml"),
-            PatchTarget::new("networking.k8s.io", "v1", "NetworkPolicy", POLICY),
-            vec![PatchOp::append(
+        patches.push(PatchFile {
+            file: format!("{NAME}-networkpolicy-patch.yaml"),
+            target: PatchTarget::new("networking.k8s.io", "v1", "NetworkPolicy", POLICY),
+            ops: vec![PatchOp::append(
                 "/spec/ingress/0/ports",
                 to_json(&tcp(turn.tls_port), "TURN policy port")?,
             )],
-        ));
+        });
     }
     Ok(patches)
 }

@@ -17,15 +17,15 @@ use crate::config::Resources;
 
 /// Mode of Secret files: readable by owner (root) and group (the pod's `fsGroup`), nothing
 /// for others. LiveKit refuses a key file with any "other" bit, and 0440 keeps the rest private.
-pub(super) const SECRET_FILE_MODE: i32 = 0o440;
+pub(crate) const SECRET_FILE_MODE: i32 = 0o440;
 
 /// `app: <name>`, the label the chart selects pods by.
-pub(super) fn app_labels(app: &str) -> BTreeMap<String, String> {
+pub(crate) fn app_labels(app: &str) -> BTreeMap<String, String> {
     BTreeMap::from([("app".to_owned(), app.to_owned())])
 }
 
 /// Metadata with a name and, when given, the `app` label.
-pub(super) fn meta(name: &str, app: Option<&str>) -> ObjectMeta {
+pub(crate) fn meta(name: &str, app: Option<&str>) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_owned()),
         labels: app.map(app_labels),
@@ -37,7 +37,7 @@ pub(super) fn meta(name: &str, app: Option<&str>) -> ObjectMeta {
 /// service-account token (a `namePrefix` in a user's overlay would otherwise leave the pod on
 /// the namespace's real default account), and no Service-link variables (they could collide
 /// with the `LIVEKIT_*` / `TUWUNEL_*` settings the servers read from their environment).
-pub(super) fn pod_template(
+pub(crate) fn pod_template(
     app: &str,
     uid: i64,
     container: Container,
@@ -60,7 +60,7 @@ pub(super) fn pod_template(
 }
 
 /// Selects the pods of `app`.
-pub(super) fn selector(app: &str) -> LabelSelector {
+pub(crate) fn selector(app: &str) -> LabelSelector {
     LabelSelector {
         match_labels: Some(app_labels(app)),
         ..LabelSelector::default()
@@ -71,7 +71,7 @@ pub(super) fn selector(app: &str) -> LabelSelector {
 /// `runAsNonRoot` alone would stop the pod: the numeric user and group are set explicitly
 /// (10000 and above, clear of host accounts), and `fsGroup` makes volumes and 0440 Secret files
 /// readable by that group.
-pub(super) fn pod_security(uid: i64) -> PodSecurityContext {
+pub(crate) fn pod_security(uid: i64) -> PodSecurityContext {
     PodSecurityContext {
         run_as_non_root: Some(true),
         run_as_user: Some(uid),
@@ -87,7 +87,7 @@ pub(super) fn pod_security(uid: i64) -> PodSecurityContext {
 }
 
 /// Container-level settings of the restricted profile, with a read-only root filesystem.
-pub(super) fn container_security() -> SecurityContext {
+pub(crate) fn container_security() -> SecurityContext {
     SecurityContext {
         allow_privilege_escalation: Some(false),
         capabilities: Some(Capabilities {
@@ -101,7 +101,7 @@ pub(super) fn container_security() -> SecurityContext {
 }
 
 /// The writable `/tmp` a read-only root filesystem needs.
-pub(super) fn tmp_volume() -> Volume {
+pub(crate) fn tmp_volume() -> Volume {
     Volume {
         name: "tmp".to_owned(),
         empty_dir: Some(EmptyDirVolumeSource::default()),
@@ -110,12 +110,12 @@ pub(super) fn tmp_volume() -> Volume {
 }
 
 /// Mounts [`tmp_volume`] at `/tmp`.
-pub(super) fn tmp_mount() -> VolumeMount {
+pub(crate) fn tmp_mount() -> VolumeMount {
     mount("tmp", "/tmp", false)
 }
 
 /// A volume mount.
-pub(super) fn mount(volume: &str, path: &str, read_only: bool) -> VolumeMount {
+pub(crate) fn mount(volume: &str, path: &str, read_only: bool) -> VolumeMount {
     VolumeMount {
         name: volume.to_owned(),
         mount_path: path.to_owned(),
@@ -125,7 +125,7 @@ pub(super) fn mount(volume: &str, path: &str, read_only: bool) -> VolumeMount {
 }
 
 /// A volume with the files of a ConfigMap.
-pub(super) fn config_map_volume(volume: &str, config_map: &str) -> Volume {
+pub(crate) fn config_map_volume(volume: &str, config_map: &str) -> Volume {
     Volume {
         name: volume.to_owned(),
         config_map: Some(ConfigMapVolumeSource {
@@ -138,7 +138,7 @@ pub(super) fn config_map_volume(volume: &str, config_map: &str) -> Volume {
 
 /// A Secret volume exposing `items` (`key in the Secret` -> `file name`) with
 /// [`SECRET_FILE_MODE`].
-pub(super) fn secret_volume(volume: &str, secret: &str, items: &[(&str, &str)]) -> Volume {
+pub(crate) fn secret_volume(volume: &str, secret: &str, items: &[(&str, &str)]) -> Volume {
     Volume {
         name: volume.to_owned(),
         secret: Some(SecretVolumeSource {
@@ -161,7 +161,7 @@ pub(super) fn secret_volume(volume: &str, secret: &str, items: &[(&str, &str)]) 
 }
 
 /// Requests and limits from the config (empty maps are left out).
-pub(super) fn resources(config: &Resources) -> ResourceRequirements {
+pub(crate) fn resources(config: &Resources) -> ResourceRequirements {
     let quantities = |map: &BTreeMap<String, String>| {
         (!map.is_empty()).then(|| {
             map.iter()
@@ -177,7 +177,7 @@ pub(super) fn resources(config: &Resources) -> ResourceRequirements {
 }
 
 /// A named container port.
-pub(super) fn container_port(name: &str, number: u16, protocol: &str) -> ContainerPort {
+pub(crate) fn container_port(name: &str, number: u16, protocol: &str) -> ContainerPort {
     ContainerPort {
         name: Some(name.to_owned()),
         container_port: i32::from(number),
@@ -188,7 +188,7 @@ pub(super) fn container_port(name: &str, number: u16, protocol: &str) -> Contain
 
 /// The ClusterIP Service `app` in front of the pods of `app`, with one TCP port `http`
 /// that forwards to the container port of that name.
-pub(super) fn http_service(app: &str, port: u16) -> Service {
+pub(crate) fn http_service(app: &str, port: u16) -> Service {
     Service {
         metadata: meta(app, Some(app)),
         spec: Some(ServiceSpec {
@@ -207,7 +207,7 @@ pub(super) fn http_service(app: &str, port: u16) -> Service {
 }
 
 /// An HTTP GET probe on a named container port.
-pub(super) fn http_probe(path: &str, port: &str, period: i32, failures: i32) -> Probe {
+pub(crate) fn http_probe(path: &str, port: &str, period: i32, failures: i32) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
             path: Some(path.to_owned()),

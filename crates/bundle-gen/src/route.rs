@@ -1,5 +1,7 @@
-//! The `matrix-ingress` Ingress on serverName. LiveKit's `/rtc` and `/twirp` routes are added
-//! by the LiveKit component, so the `external` variant never routes to an in-cluster SFU.
+//! The routes on `homeserver.serverName`. Each component says which paths it serves; this module
+//! turns them into the `matrix-ingress` Ingress (the routes of `base/`) and into the patch that
+//! appends the routes of an overlay's component, so the `external` variant never routes to an
+//! in-cluster SFU.
 
 use std::collections::BTreeMap;
 
@@ -9,41 +11,78 @@ use k8s_openapi::api::networking::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::kustomize::{PatchOp, PatchTarget};
-use super::{Object, RenderError, homeserver, livekit, lk_jwt, to_json};
-use crate::config::{Livekit, RawConfig};
+use crate::config::RawConfig;
+use crate::emit::{RenderError, to_json};
+use crate::kustomize::{PatchOp, PatchTarget};
 
 /// Name of the Ingress.
-pub(super) const NAME: &str = "matrix-ingress";
+pub(crate) const INGRESS: &str = "matrix-ingress";
 /// Websockets (calls, sync) stay open for up to an hour.
 const LONG_TIMEOUT_SECONDS: &str = "3600";
 const MIB: u64 = 1024 * 1024;
 
-/// The Ingress, with LiveKit's routes when `routes` is given.
-pub(super) fn object(raw: &RawConfig, routes: Option<&Livekit>) -> Result<Object, RenderError> {
-    let homeserver_port = raw.homeserver.client_port;
-    let mut paths = vec![
-        // A dotted path must not be `Prefix`: ingress-nginx 1.12+ rejects the whole Ingress.
-        path(
-            "/.well-known/matrix",
-            "ImplementationSpecific",
-            homeserver::NAME,
-            homeserver_port,
-        ),
-        path("/_matrix", "Prefix", homeserver::NAME, homeserver_port),
-    ];
-    if raw.lk_jwt.enabled {
-        // `/sfu/get` (lk-jwt before 0.6) and `/get_token` (0.6 and later).
-        paths.push(path("/sfu", "Prefix", lk_jwt::NAME, lk_jwt::PORT));
-        paths.push(path("/get_token", "Prefix", lk_jwt::NAME, lk_jwt::PORT));
+/// One path on serverName and the Service port behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Route {
+    /// The path, e.g. `/_matrix`.
+    pub(crate) path: &'static str,
+    /// How the path matches.
+    pub(crate) match_kind: PathMatch,
+    /// The Service the path is sent to.
+    pub(crate) service: &'static str,
+    /// The Service's port.
+    pub(crate) port: u16,
+}
+
+/// How a [`Route`]'s path matches a request path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PathMatch {
+    /// Element-wise prefix (`/_matrix` matches `/_matrix/client`).
+    Prefix,
+    /// Left to the controller. A dotted path must use this: ingress-nginx 1.12+ rejects the
+    /// whole Ingress when a `Prefix` path contains a dot.
+    ImplementationSpecific,
+}
+
+impl Route {
+    /// A prefix route.
+    pub(crate) fn prefix(path: &'static str, service: &'static str, port: u16) -> Self {
+        Self {
+            path,
+            match_kind: PathMatch::Prefix,
+            service,
+            port,
+        }
     }
-    if let Some(livekit) = routes {
-        paths.extend(livekit_routes(livekit));
+
+    fn ingress_path(&self) -> HTTPIngressPath {
+        let path_type = match self.match_kind {
+            PathMatch::Prefix => "Prefix",
+            PathMatch::ImplementationSpecific => "ImplementationSpecific",
+        };
+        HTTPIngressPath {
+            path: Some(self.path.to_owned()),
+            path_type: path_type.to_owned(),
+            backend: IngressBackend {
+                service: Some(IngressServiceBackend {
+                    name: self.service.to_owned(),
+                    port: Some(ServiceBackendPort {
+                        number: Some(i32::from(self.port)),
+                        ..ServiceBackendPort::default()
+                    }),
+                }),
+                ..IngressBackend::default()
+            },
+        }
     }
+}
+
+/// The Ingress on serverName with `routes`, in order.
+pub(crate) fn ingress(raw: &RawConfig, routes: &[Route]) -> Ingress {
     let tls = &raw.ingress.tls;
-    let ingress = Ingress {
+    Ingress {
         metadata: ObjectMeta {
-            name: Some(NAME.to_owned()),
+            name: Some(INGRESS.to_owned()),
             annotations: Some(annotations(raw)).filter(|map| !map.is_empty()),
             ..ObjectMeta::default()
         },
@@ -58,61 +97,32 @@ pub(super) fn object(raw: &RawConfig, routes: Option<&Livekit>) -> Result<Object
             }),
             rules: Some(vec![IngressRule {
                 host: Some(raw.homeserver.server_name.clone()),
-                http: Some(HTTPIngressRuleValue { paths }),
+                http: Some(HTTPIngressRuleValue {
+                    paths: routes.iter().map(Route::ingress_path).collect(),
+                }),
             }]),
             ..IngressSpec::default()
         }),
         ..Ingress::default()
-    };
-    Ok(Object {
-        file: format!("{NAME}.yaml"),
-        value: to_json(&ingress, "Ingress")?,
-    })
+    }
 }
 
-/// The signalling websocket (`/rtc`) and the room API lk-jwt calls through the public URL
-/// (`/twirp`), to the bundled LiveKit.
-fn livekit_routes(livekit: &Livekit) -> Vec<HTTPIngressPath> {
-    let port = livekit.rtc.signaling_port;
-    vec![
-        path("/rtc", "Prefix", livekit::SIGNALING_SERVICE, port),
-        path("/twirp", "Prefix", livekit::SIGNALING_SERVICE, port),
-    ]
-}
-
-/// JSON patch operations appending LiveKit's routes, as [`object`] does with `routes`.
-pub(super) fn routes_patch(livekit: &Livekit) -> Result<Vec<PatchOp>, RenderError> {
-    livekit_routes(livekit)
+/// JSON patch operations appending `routes` to the Ingress, as [`ingress`] lists them.
+pub(crate) fn routes_patch(routes: &[Route]) -> Result<Vec<PatchOp>, RenderError> {
+    routes
         .iter()
         .map(|route| {
             Ok(PatchOp::append(
                 "/spec/rules/0/http/paths",
-                to_json(route, "Ingress route")?,
+                to_json(&route.ingress_path(), "Ingress route")?,
             ))
         })
         .collect()
 }
 
 /// Selects the Ingress for patches.
-pub(super) fn target() -> PatchTarget {
-    PatchTarget::new("networking.k8s.io", "v1", "Ingress", NAME)
-}
-
-fn path(prefix: &str, path_type: &str, service: &str, port: u16) -> HTTPIngressPath {
-    HTTPIngressPath {
-        path: Some(prefix.to_owned()),
-        path_type: path_type.to_owned(),
-        backend: IngressBackend {
-            service: Some(IngressServiceBackend {
-                name: service.to_owned(),
-                port: Some(ServiceBackendPort {
-                    number: Some(i32::from(port)),
-                    ..ServiceBackendPort::default()
-                }),
-            }),
-            ..IngressBackend::default()
-        },
-    }
+pub(crate) fn ingress_target() -> PatchTarget {
+    PatchTarget::new("networking.k8s.io", "v1", "Ingress", INGRESS)
 }
 
 /// Class-specific annotations, then the operator's, which win.

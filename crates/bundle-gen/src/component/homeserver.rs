@@ -2,7 +2,6 @@
 //! clusters only) the registration-token Secret.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
@@ -11,22 +10,90 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
 
-use super::pod::{
+use super::{Component, ConfigFile, Generate, Home, HomeFiles, Names, Object};
+use crate::config::{RawConfig, Variant};
+use crate::emit::{RenderError, to_json, toml_text};
+use crate::images::ImageName;
+use crate::k8s::pod::{
     config_map_volume, container_port, container_security, http_probe, http_service, meta, mount,
     pod_template, resources, secret_volume, selector, tmp_mount, tmp_volume,
 };
-use super::policy::ingress_only_policy;
-use super::{Object, Refs, RenderError, to_json};
-use crate::config::RawConfig;
-use crate::tree::GENERATED_HEADER;
+use crate::k8s::policy::ingress_only_policy;
+use crate::route::{PathMatch, Route};
+
+/// Tuwunel, in `base/`.
+pub(crate) struct Homeserver;
+
+impl Component for Homeserver {
+    fn home(&self) -> Home {
+        Home::Base
+    }
+
+    fn image(&self) -> Option<ImageName> {
+        Some(ImageName::HOMESERVER)
+    }
+
+    fn enabled(&self, _raw: &RawConfig, _variant: &Variant) -> bool {
+        true
+    }
+
+    fn config_file(
+        &self,
+        raw: &RawConfig,
+        _variant: &Variant,
+    ) -> Result<Option<ConfigFile>, RenderError> {
+        Ok(Some(ConfigFile {
+            config_map: CONFIG_MAP,
+            file: CONFIG_FILE,
+            text: toml_text(&TuwunelConfig::of(raw), "Tuwunel config")?,
+        }))
+    }
+
+    fn objects(
+        &self,
+        raw: &RawConfig,
+        _variant: &Variant,
+        names: &Names,
+    ) -> Result<Vec<Object>, RenderError> {
+        objects(raw, names)
+    }
+
+    fn routes(&self, raw: &RawConfig, _variant: &Variant) -> Vec<Route> {
+        let port = raw.homeserver.client_port;
+        vec![
+            Route {
+                path: "/.well-known/matrix",
+                match_kind: PathMatch::ImplementationSpecific,
+                service: NAME,
+                port,
+            },
+            Route::prefix("/_matrix", NAME, port),
+        ]
+    }
+
+    fn home_files(
+        &self,
+        raw: &RawConfig,
+        variant: &Variant,
+        names: &Names,
+    ) -> Result<HomeFiles, RenderError> {
+        let config = self.config_file(raw, variant)?;
+        Ok(HomeFiles {
+            objects: objects(raw, names)?,
+            config: config.map(|file| (file, Generate::Create)),
+            patches: Vec::new(),
+        })
+    }
+}
 
 /// Name of the StatefulSet, its Service and its pods' `app` label.
-pub(super) const NAME: &str = "matrix-homeserver";
+const NAME: &str = "matrix-homeserver";
 /// The generated ConfigMap holding [`CONFIG_FILE`].
-pub(super) const CONFIG_MAP: &str = "matrix-homeserver-config";
+const CONFIG_MAP: &str = "matrix-homeserver-config";
 /// The Tuwunel config file's name (key in the ConfigMap, file in `base/`).
-pub(super) const CONFIG_FILE: &str = "tuwunel.toml";
+const CONFIG_FILE: &str = "tuwunel.toml";
 /// The Secret rendered from an inline `homeserver.registrationToken`.
 const INLINE_SECRET: &str = "matrix-homeserver-secret";
 const INLINE_SECRET_KEY: &str = "registration_token";
@@ -41,109 +108,87 @@ const TERMINATION_GRACE_SECONDS: i64 = 120;
 /// Startup probe window: 360 x 10 s = 1 hour for database migrations before liveness applies.
 const STARTUP_FAILURES: i32 = 360;
 
-/// Where the registration token comes from: `(Secret name, key)`.
-fn token_secret(raw: &RawConfig) -> Result<Option<(String, String)>, RenderError> {
+/// Where the registration token comes from: `(Secret name, key)`. An inline token is
+/// rendered into a Secret of ours (the guards allowed it only with `allowInlineSecrets`).
+fn token_secret(raw: &RawConfig) -> Option<(String, String)> {
     let existing = &raw.homeserver.registration_token_existing_secret;
     if !existing.name.is_empty() {
-        Ok(Some((existing.name.clone(), existing.key.clone())))
+        Some((existing.name.clone(), existing.key.clone()))
     } else if raw.homeserver.registration_token.is_empty() {
-        Ok(None)
-    } else if raw.allow_inline_secrets {
-        Ok(Some((
-            INLINE_SECRET.to_owned(),
-            INLINE_SECRET_KEY.to_owned(),
-        )))
+        None
     } else {
-        Err(RenderError::InlineSecretNotAllowed {
-            key: "homeserver.registrationToken",
-        })
+        Some((INLINE_SECRET.to_owned(), INLINE_SECRET_KEY.to_owned()))
     }
 }
 
-/// The Tuwunel config file (TOML, `[global]` table).
-pub(super) fn config_toml(raw: &RawConfig) -> String {
-    let homeserver = &raw.homeserver;
-    let server_name = &homeserver.server_name;
-    let mut toml = String::from(GENERATED_HEADER);
-    toml.push_str("[global]\n");
-    set(&mut toml, "server_name", quoted(server_name));
-    set(&mut toml, "database_path", quoted(DATABASE_PATH));
-    // Tuwunel binds loopback unless told otherwise.
-    set(&mut toml, "address", format!("[{}]", quoted("0.0.0.0")));
-    set(&mut toml, "port", homeserver.client_port.to_string());
-    set(
-        &mut toml,
-        "allow_registration",
-        homeserver.allow_registration.to_string(),
-    );
-    if token_secret(raw).ok().flatten().is_some() {
-        set(
-            &mut toml,
-            "registration_token_file",
-            quoted(&format!("{TOKEN_DIR}/{TOKEN_FILE}")),
-        );
-    }
-    set(
-        &mut toml,
-        "max_request_size",
-        homeserver.max_request_size.to_string(),
-    );
-    set(
-        &mut toml,
-        "allow_federation",
-        homeserver.allow_federation.to_string(),
-    );
-    toml.push_str("\n[global.well_known]\n");
-    set(
-        &mut toml,
-        "client",
-        quoted(&format!("https://{server_name}")),
-    );
-    // lk-jwt finds the homeserver by Matrix server discovery, which reads this.
-    set(&mut toml, "server", quoted(&format!("{server_name}:443")));
-    if raw.lk_jwt.enabled {
-        // The MatrixRTC focus: lk-jwt's base URL, not the SFU's.
-        set(
-            &mut toml,
-            "livekit_url",
-            quoted(&homeserver.livekit_service_url),
-        );
-    }
-    toml
+/// Tuwunel's config file: one `[global]` table.
+#[derive(Serialize)]
+struct TuwunelConfig {
+    global: Global,
 }
 
-/// Appends `key = value` (value already in TOML syntax).
-fn set(toml: &mut String, key: &str, value: String) {
-    toml.push_str(key);
-    toml.push_str(" = ");
-    toml.push_str(&value);
-    toml.push('\n');
+/// `[global]`, the keys in the order the file lists them.
+#[derive(Serialize)]
+struct Global {
+    server_name: String,
+    database_path: &'static str,
+    /// Tuwunel binds loopback unless told otherwise.
+    address: [&'static str; 1],
+    port: u16,
+    allow_registration: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    registration_token_file: Option<String>,
+    max_request_size: u64,
+    allow_federation: bool,
+    well_known: WellKnown,
 }
 
-/// A TOML basic string.
-fn quoted(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04X}", u32::from(c));
-            }
-            c => out.push(c),
+/// `[global.well_known]`.
+#[derive(Serialize)]
+struct WellKnown {
+    client: String,
+    /// lk-jwt finds the homeserver by Matrix server discovery, which reads this.
+    server: String,
+    /// The MatrixRTC focus: lk-jwt's base URL, not the SFU's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    livekit_url: Option<String>,
+}
+
+impl TuwunelConfig {
+    fn of(raw: &RawConfig) -> Self {
+        let homeserver = &raw.homeserver;
+        let server_name = &homeserver.server_name;
+        Self {
+            global: Global {
+                server_name: server_name.clone(),
+                database_path: DATABASE_PATH,
+                address: ["0.0.0.0"],
+                port: homeserver.client_port,
+                allow_registration: homeserver.allow_registration,
+                registration_token_file: token_secret(raw)
+                    .map(|_| format!("{TOKEN_DIR}/{TOKEN_FILE}")),
+                max_request_size: homeserver.max_request_size,
+                allow_federation: homeserver.allow_federation,
+                well_known: WellKnown {
+                    client: format!("https://{server_name}"),
+                    server: format!("{server_name}:443"),
+                    livekit_url: raw
+                        .lk_jwt
+                        .enabled
+                        .then(|| homeserver.livekit_service_url.clone()),
+                },
+            },
         }
     }
-    out.push('"');
-    out
 }
 
 /// The homeserver's objects for `base/`.
-pub(super) fn objects(raw: &RawConfig, refs: &Refs) -> Result<Vec<Object>, RenderError> {
-    let token = token_secret(raw)?;
+fn objects(raw: &RawConfig, names: &Names) -> Result<Vec<Object>, RenderError> {
+    let token = token_secret(raw);
     let mut objects = vec![
         Object {
             file: format!("{NAME}-statefulset.yaml"),
-            value: statefulset(raw, refs, token.as_ref())?,
+            value: statefulset(raw, names, token.as_ref())?,
         },
         Object {
             file: format!("{NAME}-service.yaml"),
@@ -174,14 +219,14 @@ pub(super) fn objects(raw: &RawConfig, refs: &Refs) -> Result<Vec<Object>, Rende
 
 fn statefulset(
     raw: &RawConfig,
-    refs: &Refs,
+    names: &Names,
     token: Option<&(String, String)>,
 ) -> Result<serde_json::Value, RenderError> {
     let homeserver = &raw.homeserver;
     let persistence = &homeserver.persistence;
 
     let mut volumes = vec![
-        config_map_volume("config", &refs.homeserver_config),
+        config_map_volume("config", &names.config_map(CONFIG_MAP)),
         tmp_volume(),
     ];
     let mut mounts = vec![
@@ -240,7 +285,7 @@ fn statefulset(
 
     let container = Container {
         name: NAME.to_owned(),
-        image: Some(refs.homeserver_image.clone()),
+        image: Some(names.image(ImageName::HOMESERVER)),
         image_pull_policy: Some("IfNotPresent".to_owned()),
         env: Some(vec![EnvVar {
             name: "TUWUNEL_CONFIG".to_owned(),
@@ -306,15 +351,5 @@ fn inline_secret(raw: &RawConfig) -> Secret {
             raw.homeserver.registration_token.clone(),
         )])),
         ..Secret::default()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::quoted;
-
-    #[test]
-    fn toml_strings_escape_quotes_backslashes_and_control_characters() {
-        assert_eq!(quoted("a\"b\\c\nd"), "\"a\\\"b\\\\c\\u000Ad\"");
     }
 }
