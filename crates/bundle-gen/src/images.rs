@@ -255,7 +255,7 @@ impl JsonSchema for Images {
             .map(|name| {
                 let property = schemars::json_schema!({
                     "allOf": [pin],
-                    "description": name.description,
+                    "description": name.description(),
                 });
                 (name.key().to_owned(), property.to_value())
             })
@@ -272,9 +272,11 @@ impl JsonSchema for Images {
 
 /// One image of the stack: its key under `images:` in `bundle.yaml`, and the upstream project it
 /// comes from. The component that runs an image names it (`crate::component`); [`ImageName::ALL`]
-/// lists them all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ImageName {
+/// lists them all. A pointer to its description, so errors that name an image stay small.
+#[derive(Clone, Copy)]
+pub struct ImageName(&'static ImageSpec);
+
+struct ImageSpec {
     key: &'static str,
     upstream: &'static str,
     description: &'static str,
@@ -282,35 +284,39 @@ pub struct ImageName {
 
 impl ImageName {
     /// `images.homeserver`: Tuwunel.
-    pub const HOMESERVER: ImageName = ImageName {
+    pub const HOMESERVER: ImageName = ImageName(&ImageSpec {
         key: "homeserver",
         upstream: "tuwunel",
         description: "Tuwunel, the homeserver.",
-    };
+    });
     /// `images.livekit`: livekit-server.
-    pub const LIVEKIT: ImageName = ImageName {
+    pub const LIVEKIT: ImageName = ImageName(&ImageSpec {
         key: "livekit",
         upstream: "livekit",
         description: "livekit-server, the SFU (used only when LiveKit is bundled).",
-    };
+    });
     /// `images.lkJwt`: lk-jwt-service.
-    pub const LK_JWT: ImageName = ImageName {
+    pub const LK_JWT: ImageName = ImageName(&ImageSpec {
         key: "lkJwt",
         upstream: "lk-jwt-service",
         description: "lk-jwt-service, which turns Matrix OpenID tokens into LiveKit tokens.",
-    };
+    });
 
     /// Every image, in `bundle.yaml` key order (the order [`Images::iter`] yields).
     pub const ALL: [ImageName; 3] = [ImageName::HOMESERVER, ImageName::LIVEKIT, ImageName::LK_JWT];
 
     /// The key under `images:` in `bundle.yaml`.
     pub fn key(self) -> &'static str {
-        self.key
+        self.0.key
     }
 
     /// The upstream component's name, as used in commit subjects.
     pub fn component(self) -> &'static str {
-        self.upstream
+        self.0.upstream
+    }
+
+    fn description(self) -> &'static str {
+        self.0.description
     }
 }
 
@@ -336,10 +342,43 @@ impl FromStr for ImageName {
     fn from_str(value: &str) -> Result<Self, Self::Err> {
         ImageName::ALL
             .into_iter()
-            .find(|name| name.key == value)
+            .find(|name| name.key() == value)
             .ok_or_else(|| UnknownImage {
                 value: value.to_owned(),
             })
+    }
+}
+
+// Identity is the key: two names are the same image when their keys are.
+impl PartialEq for ImageName {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for ImageName {}
+
+impl std::hash::Hash for ImageName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
+}
+
+impl PartialOrd for ImageName {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ImageName {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(other.key())
+    }
+}
+
+impl fmt::Debug for ImageName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ImageName({})", self.key())
     }
 }
 
@@ -552,6 +591,21 @@ pub struct RegistryEndpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_images_are_listed_in_key_order_as_iteration_yields_them() {
+        let mut sorted = ImageName::ALL;
+        sorted.sort();
+        assert_eq!(sorted, ImageName::ALL);
+    }
+
+    #[test]
+    fn an_image_name_parses_from_its_key_only() {
+        for name in ImageName::ALL {
+            assert_eq!(name.key().parse::<ImageName>(), Ok(name));
+        }
+        assert!("lk_jwt".parse::<ImageName>().is_err());
+    }
 
     #[test]
     fn digest_accepts_sha256_with_64_lowercase_hex() {

@@ -1148,9 +1148,9 @@ mod tests {
             matches!(
                 error,
                 RefreshError::Regenerate {
-                    image: Some(ImageName::LK_JWT),
+                    image: Some(image),
                     ..
-                }
+                } if image == ImageName::LK_JWT
             ),
             "{error}"
         );
@@ -1168,9 +1168,9 @@ mod tests {
             matches!(
                 error,
                 RefreshError::Edit {
-                    image: ImageName::LK_JWT,
+                    image,
                     source: EditError::Unsupported { .. }
-                }
+                } if image == ImageName::LK_JWT
             ),
             "{error}"
         );
