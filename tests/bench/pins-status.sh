@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark (issue 4, item 7): in one run against the local test registry, `bundle pins status`
+# Benchmark: in one run against the local test registry, `bundle pins status`
 # and the same selection done with `skopeo list-tags` + `skopeo inspect`; prints wall time and
 # the requests each made, as counted by the registry-fixture front (not by the tools).
 # skopeo's wall time includes the python3 calls that pick tags out of its JSON (tens of ms

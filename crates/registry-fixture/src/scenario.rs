@@ -26,7 +26,7 @@ pub struct Pin {
 }
 
 /// Which shape the newest lk-jwt-service main build has, and so which route of the `commit`
-/// policy (DESIGN section 6) must find its commit.
+/// policy must find its commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LkJwtRoute {
     /// One multi-platform build: the platform configs carry

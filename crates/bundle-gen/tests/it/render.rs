@@ -1,4 +1,4 @@
-//! What the rendered objects must say, one behaviour per test (DESIGN section 5).
+//! What the rendered objects must say, one behaviour per test.
 
 use bundle_gen::{OverlayName, RenderError, render, render_objects};
 use serde_json::{Value, json};
