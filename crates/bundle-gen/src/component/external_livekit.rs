@@ -2,7 +2,7 @@
 //! it; the overlay points lk-jwt at its public URL and the Secret holding its keys.
 
 use super::lk_jwt::LivekitConnection;
-use super::{Component, Home, HomeFiles, Names, Object};
+use super::{Component, Home, HomeFiles, Names};
 use crate::config::{RawConfig, Variant};
 use crate::emit::RenderError;
 
@@ -18,15 +18,6 @@ impl Component for ExternalLivekit {
         !variant.livekit_bundled()
     }
 
-    /// None: lk-jwt's own objects carry the connection in the overlays that use this SFU.
-    fn objects(
-        &self,
-        _raw: &RawConfig,
-        _variant: &Variant,
-        _names: &Names,
-    ) -> Result<Vec<Object>, RenderError> {
-        Ok(Vec::new())
-    }
 
     fn home_files(
         &self,

@@ -146,13 +146,16 @@ pub(crate) trait Component: Sync {
     }
 
     /// Its objects as deployed in `variant`, with every other component's patches applied
-    /// (the model side of the invariant).
+    /// (the model side of the invariant). None for a component that only patches others: its
+    /// changes show in their objects.
     fn objects(
         &self,
-        raw: &RawConfig,
-        variant: &Variant,
-        names: &Names,
-    ) -> Result<Vec<Object>, RenderError>;
+        _raw: &RawConfig,
+        _variant: &Variant,
+        _names: &Names,
+    ) -> Result<Vec<Object>, RenderError> {
+        Ok(Vec::new())
+    }
 
     /// The paths it serves on serverName.
     fn routes(&self, _raw: &RawConfig, _variant: &Variant) -> Vec<Route> {

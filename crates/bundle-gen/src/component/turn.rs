@@ -5,7 +5,7 @@
 //! patches the port, certificate and policy into LiveKit's objects.
 
 use super::livekit;
-use super::{Component, Generate, Home, HomeFiles, Names, Object};
+use super::{Component, Generate, Home, HomeFiles, Names};
 use crate::config::{RawConfig, Variant};
 use crate::emit::RenderError;
 
@@ -21,15 +21,6 @@ impl Component for Turn {
         variant.turn_enabled()
     }
 
-    /// None of its own: LiveKit's objects and config carry TURN in the overlays that enable it.
-    fn objects(
-        &self,
-        _raw: &RawConfig,
-        _variant: &Variant,
-        _names: &Names,
-    ) -> Result<Vec<Object>, RenderError> {
-        Ok(Vec::new())
-    }
 
     fn home_files(
         &self,
