@@ -358,6 +358,44 @@ pub enum Violation {
     },
 }
 
+impl Violation {
+    /// The key to change, as a dotted path in `bundle.yaml` (`livekit.rtc.udpPort`,
+    /// `overlays.external.livekit.publicUrl`).
+    pub fn key(&self) -> &str {
+        match self {
+            Violation::ServerNameMissing { key, .. }
+            | Violation::InvalidDnsName { key, .. }
+            | Violation::RegistrationWithoutToken { key, .. }
+            | Violation::InlineSecretRefused { key, .. }
+            | Violation::ServiceUrlMissing { key, .. }
+            | Violation::ServiceUrlEndsWithSfu { key, .. }
+            | Violation::UrlNotOnIngressHost { key, .. }
+            | Violation::LivekitCredentialsMissing { key, .. }
+            | Violation::ApiSecretTooShort { key, .. }
+            | Violation::ApiKeyNameInvalid { key, .. }
+            | Violation::ApiKeyNameNotTheInlineKey { key, .. }
+            | Violation::TurnDomainMissing { key, .. }
+            | Violation::TurnTlsSecretMissing { key, .. }
+            | Violation::TurnDomainIsServerName { key, .. }
+            | Violation::TurnTlsPortPrivileged { key, .. }
+            | Violation::PortPrivileged { key, .. }
+            | Violation::PortsCollide { key, .. }
+            | Violation::PublicUrlMissing { key, .. }
+            | Violation::PublicUrlNotWss { key, .. }
+            | Violation::ExternalKeysSecretMissing { key, .. }
+            | Violation::NodeIpMissing { key, .. }
+            | Violation::NodeIpNotAnAddress { key, .. }
+            | Violation::ImageUnpinned { key, .. }
+            | Violation::ImageTagLatest { key, .. }
+            | Violation::LivekitEnabledContradictsOverlay { key, .. }
+            | Violation::TurnEnabledContradictsOverlay { key, .. }
+            | Violation::BundledOverlaysDiffer { key, .. }
+            | Violation::NoOverlays { key, .. }
+            | Violation::AllowListUnsupported { key, .. } => key,
+        }
+    }
+}
+
 /// Every violated guard of `config`, in a stable order and without duplicates (a setting
 /// shared by several overlays is reported once).
 pub(crate) fn violations(config: &Config) -> Vec<Violation> {
