@@ -840,6 +840,101 @@ fn guard_no_overlays() {
     ");
 }
 
+#[test]
+fn guard_namespace_empty() {
+    insta::assert_snapshot!(refused(set(good(), "namespace", "''")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:1:1: `namespace` is empty: every object is deployed to this namespace, and the in-cluster addresses (`lk-jwt-service.<namespace>.svc`) are built from it. Fix: set it to the namespace to deploy to, e.g. `matrix`.
+    ");
+}
+
+#[test]
+fn guard_namespace_with_uppercase_letters_and_an_underscore() {
+    insta::assert_snapshot!(refused(set(good(), "namespace", "Chat_NS")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:1:1: `namespace` is `Chat_NS`, which Kubernetes refuses as a namespace name: it may only hold lowercase letters, digits and `-`. Fix: write a DNS-1123 label, at most 63 lowercase letters, digits and `-` that starts and ends with a letter or digit, e.g. `matrix`.
+    ");
+}
+
+#[test]
+fn guard_namespace_ending_in_a_hyphen() {
+    insta::assert_snapshot!(refused(set(good(), "namespace", "matrix-")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:1:1: `namespace` is `matrix-`, which Kubernetes refuses as a namespace name: it cannot start or end with `-`. Fix: write a DNS-1123 label, at most 63 lowercase letters, digits and `-` that starts and ends with a letter or digit, e.g. `matrix`.
+    ");
+}
+
+#[test]
+fn guard_namespace_longer_than_63_characters() {
+    insta::assert_snapshot!(refused(set(good(), "namespace", &"m".repeat(64))), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:1:1: `namespace` is `mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm`, which Kubernetes refuses as a namespace name: it is longer than 63 characters. Fix: write a DNS-1123 label, at most 63 lowercase letters, digits and `-` that starts and ends with a letter or digit, e.g. `matrix`.
+    ");
+}
+
+#[test]
+fn a_namespace_of_63_characters_starting_with_a_digit_is_accepted() {
+    let namespace = format!("1{}", "m".repeat(62));
+    assert!(load(&set(good(), "namespace", &namespace)).is_ok());
+}
+
+#[test]
+fn guard_homeserver_port_zero() {
+    insta::assert_snapshot!(refused(set(good(), "homeserver.clientPort", "0")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:7:3: `homeserver.clientPort` is 0, which is not a port: Kubernetes refuses port 0 for a container or a Service. Fix: write a number from 1 to 65535 (above 1024, since the pods run unprivileged), or remove `homeserver.clientPort` to use the default.
+    ");
+}
+
+#[test]
+fn guard_livekit_port_zero() {
+    insta::assert_snapshot!(refused(set(good(), "livekit.rtc.signalingPort", "0")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:14:5: `livekit.rtc.signalingPort` is 0, which is not a port: Kubernetes refuses port 0 for a container or a Service. Fix: write a number from 1 to 65535 (above 1024, since the pods run unprivileged), or remove `livekit.rtc.signalingPort` to use the default.
+    ");
+}
+
+#[test]
+fn guard_turn_tls_port_zero() {
+    insta::assert_snapshot!(refused(set(good(), "livekit.turn.tlsPort", "0")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:18:5: `livekit.turn.tlsPort` is 0, which is not a port: Kubernetes refuses port 0 for a container or a Service. Fix: write a number from 1 to 65535 (above 1024, since the pods run unprivileged), or remove `livekit.turn.tlsPort` to use the default.
+    ");
+}
+
+#[test]
+fn guard_port_zero_in_an_overlay_delta() {
+    let doc = set(good(), "overlays.external.livekit.rtc.udpPort", "0");
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:28:9: `overlays.external.livekit.rtc.udpPort` is 0, which is not a port: Kubernetes refuses port 0 for a container or a Service. Fix: write a number from 1 to 65535 (above 1024, since the pods run unprivileged), or remove `overlays.external.livekit.rtc.udpPort` to use the default.
+    ");
+}
+
+#[test]
+fn ports_at_zero_are_reported_as_zero_not_as_colliding() {
+    let doc = set(
+        good(),
+        "livekit.rtc",
+        "{nodeIp: 203.0.113.10, signalingPort: 0, tcpPort: 0}",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused (2 problems):
+    bundle.yaml:14:5: `livekit.rtc.signalingPort` is 0, which is not a port: Kubernetes refuses port 0 for a container or a Service. Fix: write a number from 1 to 65535 (above 1024, since the pods run unprivileged), or remove `livekit.rtc.signalingPort` to use the default.
+    bundle.yaml:15:5: `livekit.rtc.tcpPort` is 0, which is not a port: Kubernetes refuses port 0 for a container or a Service. Fix: write a number from 1 to 65535 (above 1024, since the pods run unprivileged), or remove `livekit.rtc.tcpPort` to use the default.
+    ");
+}
+
+#[test]
+fn guard_livekit_tcp_port_on_the_public_turn_port_of_the_rtc_service() {
+    // 443 is also privileged; both guards name the key.
+    insta::assert_snapshot!(refused(set(good(), "livekit.rtc.tcpPort", "443")), @r"
+    bundle.yaml: config refused (2 problems):
+    bundle.yaml:14:5: `livekit.rtc.tcpPort` is 443: ports up to 1024 need root or NET_BIND_SERVICE, and the LiveKit pod runs unprivileged with every capability dropped (and the `livekit-rtc` LoadBalancer exposes the same port number). Fix: use a port above 1024; LiveKit's defaults are 7880 (signalling), 7881 (TCP) and 7882 (UDP).
+    bundle.yaml:14:5: `livekit.rtc.tcpPort` is 443, but the `livekit-rtc` Service already exposes TCP port 443 for TURN over TLS (LiveKit advertises `turns:<domain>:443`; the Service maps it to `livekit.turn.tlsPort`): a Service cannot expose one port twice, so Kubernetes would refuse it. Fix: give `livekit.rtc.tcpPort` another port.
+    ");
+}
+
 // ---- how violations are reported ----------------------------------------------------------------
 
 #[test]
@@ -1059,6 +1154,8 @@ fn csp_sources_keep_the_port_of_an_external_livekit_url() {
 
 #[test]
 fn guard_livekit_port_at_or_below_1024() {
+    // 443 is also the Service's TURN port, but that is TCP: UDP 443 does not collide with it.
+    // 443 is also the Service's TURN port, but that is TCP: UDP 443 does not collide with it.
     insta::assert_snapshot!(refused(set(good(), "livekit.rtc.udpPort", "443")), @r"
     bundle.yaml: config refused:
     bundle.yaml:14:5: `livekit.rtc.udpPort` is 443: ports up to 1024 need root or NET_BIND_SERVICE, and the LiveKit pod runs unprivileged with every capability dropped (and the `livekit-rtc` LoadBalancer exposes the same port number). Fix: use a port above 1024; LiveKit's defaults are 7880 (signalling), 7881 (TCP) and 7882 (UDP).
