@@ -47,12 +47,12 @@ images:
     policy: {kind: semver, tagPrefix: ""}
 "#;
 
-fn good() -> Value {
+pub(crate) fn good() -> Value {
     serde_norway::from_str(GOOD).expect("GOOD is YAML")
 }
 
 /// Sets `path` (dotted) in `doc`, creating mappings on the way.
-fn set(mut doc: Value, path: &str, value: &str) -> Value {
+pub(crate) fn set(mut doc: Value, path: &str, value: &str) -> Value {
     let value: Value = serde_norway::from_str(value).expect("value is YAML");
     let mut node = &mut doc;
     for segment in path.split('.') {
@@ -66,7 +66,7 @@ fn set(mut doc: Value, path: &str, value: &str) -> Value {
 }
 
 /// Removes `path` (dotted) from `doc`.
-fn remove(mut doc: Value, path: &str) -> Value {
+pub(crate) fn remove(mut doc: Value, path: &str) -> Value {
     let (parent, last) = path.rsplit_once('.').unwrap_or(("", path));
     let mut node = &mut doc;
     for segment in parent.split('.').filter(|s| !s.is_empty()) {
@@ -79,7 +79,7 @@ fn remove(mut doc: Value, path: &str) -> Value {
     doc
 }
 
-fn load(doc: &Value) -> Result<Config, ConfigError> {
+pub(crate) fn load(doc: &Value) -> Result<Config, ConfigError> {
     Config::from_yaml(&serde_norway::to_string(doc).expect("serializable"))
 }
 
