@@ -993,6 +993,18 @@ fn each_violation_carries_the_line_and_column_of_its_key() {
 }
 
 #[test]
+fn a_violation_of_a_key_without_a_written_parent_is_shown_with_the_file_only() {
+    let doc = set(remove(good(), "livekit"), "lkJwt.enabled", "false");
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused (4 problems):
+    bundle.yaml: `livekit.keys.existingSecret.name` is not set and no inline API key and secret are given: the bundled LiveKit would have no signing key and lk-jwt would reference a missing Secret. Fix: create a Secret with `LIVEKIT_API_KEY`, `LIVEKIT_API_SECRET` and `LIVEKIT_KEYS` (`<key>: <secret>`) and set `livekit.keys.existingSecret.name` to its name.
+    bundle.yaml: `livekit.rtc.nodeIp` is not set: LiveKit would advertise its pod IP, which clients cannot reach, so calls connect but carry no media. Fix: set it to the public IP of the `livekit-rtc` LoadBalancer, or set `livekit.rtc.useExternalIp: true` to discover it with STUN.
+    bundle.yaml: `livekit.turn.domain` is not set, but overlay `bundled-turn` enables TURN: it is the name clients dial and the certificate name they check, so the relay would be unreachable. Fix: set it to a DNS name that resolves to the `livekit-rtc` LoadBalancer IP (not serverName).
+    bundle.yaml: `livekit.turn.tls.existingSecret` is not set, but overlay `bundled-turn` enables TURN: LiveKit terminates TURN's TLS itself, and without a certificate clients behind strict NATs fail silently. Fix: set it to the name of a `kubernetes.io/tls` Secret for `livekit.turn.domain`.
+    ");
+}
+
+#[test]
 fn a_violation_of_a_key_not_written_is_located_at_its_nearest_written_parent() {
     insta::assert_snapshot!(refused(remove(good(), "livekit.turn.domain")), @r"
     bundle.yaml: config refused:
