@@ -1,29 +1,67 @@
 //! Reading `bundle.yaml`: strict parsing that names the key path in every error (with the
-//! nearest known name for a typo), each overlay's `livekit` delta merged over the top-level
-//! `livekit`, then the guards of [`crate::validate`].
+//! nearest known name for a typo) and the line and column of that key, each overlay's
+//! `livekit` delta merged over the top-level `livekit`, then the guards of [`crate::validate`].
+
+mod key_index;
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
+use std::path::Path;
 
 use serde::Deserialize;
 use serde_norway::{Mapping, Value};
 
 use crate::config::{Config, Livekit, RawConfig, Variant};
+use crate::images::{BareMultiarchPolicy, CommitPolicy, ManualPolicy, SemverPolicy};
 use crate::validate::{self, Violation};
+use key_index::KeyIndex;
 
-/// Why a `bundle.yaml` was not accepted.
+/// A place in the text of `bundle.yaml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Location {
+    /// Line, from 1.
+    pub line: usize,
+    /// Column, from 1, in characters.
+    pub column: usize,
+}
+
+/// A violated guard and where the key it names is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocatedViolation {
+    /// The guard and its message.
+    pub violation: Violation,
+    /// Where the key the violation names is written or, for a key that is not written (a
+    /// missing setting), where its nearest written parent is. `None` when neither is.
+    pub location: Option<Location>,
+}
+
+impl fmt::Display for LocatedViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.violation.fmt(f)
+    }
+}
+
+/// Why a `bundle.yaml` was not accepted. The message (`Display`) ends with the line when it is
+/// known; [`ConfigError::with_file`] gives the `file:line:column:` form editors and CI parse.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
     /// The text is not YAML, or not a mapping at its top.
-    #[error("not a valid config: {message}{}", near(*.line))]
     Syntax {
-        /// What the YAML parser reported.
+        /// What is wrong.
         message: String,
-        /// Line of the problem, when known.
-        line: Option<usize>,
+        /// Where the parser found the problem, when known.
+        location: Option<Location>,
+    },
+    /// A key written twice in one mapping (YAML forbids it, and one value would be lost).
+    DuplicateKey {
+        /// Full path of the key.
+        key: String,
+        /// The second occurrence.
+        location: Location,
+        /// The first occurrence.
+        first: Location,
     },
     /// A key the model does not know (a typo must never fall back to a default).
-    #[error("{}", unknown_key_message(.key, .suggestion.as_deref(), .expected, *.line))]
     UnknownKey {
         /// Full path of the unknown key, e.g. `homeserver.serverNme`.
         key: String,
@@ -31,53 +69,129 @@ pub enum ConfigError {
         suggestion: Option<String>,
         /// Every name allowed at that place.
         expected: Vec<String>,
-        /// Line of the key, when known.
-        line: Option<usize>,
+        /// Where the key is written, when known.
+        location: Option<Location>,
     },
     /// A required key is absent.
-    #[error("missing key `{key}`: it has no default, set it{}", near(*.line))]
     MissingKey {
         /// Full path of the missing key.
         key: String,
-        /// Line of the enclosing mapping, when known.
-        line: Option<usize>,
+        /// Where the mapping that lacks it is written, when known.
+        location: Option<Location>,
     },
     /// A value of the wrong type or form (a malformed digest, a port above 65535...).
-    #[error("invalid value at `{key}`: {reason}{}", near(*.line))]
     InvalidValue {
         /// Full path of the key whose value is wrong.
         key: String,
         /// What is wrong with it.
         reason: String,
-        /// Line of the value, when known.
-        line: Option<usize>,
+        /// Where the key is written, when known.
+        location: Option<Location>,
     },
     /// The config parses but would deploy something broken or unsafe.
-    #[error("{}", refused_message(.violations))]
     Refused {
         /// Every violated guard, in a stable order.
-        violations: Vec<Violation>,
+        violations: Vec<LocatedViolation>,
     },
 }
 
-fn at(line: Option<usize>) -> String {
-    line.map(|line| format!(" (line {line})"))
+impl ConfigError {
+    /// Where the problem is. `None` when unknown, and for [`ConfigError::Refused`], whose
+    /// violations each carry their own.
+    pub fn location(&self) -> Option<Location> {
+        match self {
+            ConfigError::Syntax { location, .. }
+            | ConfigError::UnknownKey { location, .. }
+            | ConfigError::MissingKey { location, .. }
+            | ConfigError::InvalidValue { location, .. } => *location,
+            ConfigError::DuplicateKey { location, .. } => Some(*location),
+            ConfigError::Refused { .. } => None,
+        }
+    }
+
+    /// The error as compilers print theirs, which editors and CI problem matchers parse:
+    /// `<file>:<line>:<column>: <message>` (`<file>: <message>` without a location). A refusal
+    /// is a `<file>:` header line followed by one such line per violation.
+    pub fn with_file<'a>(&'a self, file: &'a Path) -> impl fmt::Display + 'a {
+        WithFile { error: self, file }
+    }
+
+    /// The message without the location.
+    fn message(&self) -> String {
+        match self {
+            ConfigError::Syntax { message, .. } => format!("not a valid config: {message}"),
+            ConfigError::DuplicateKey { key, first, .. } => format!(
+                "duplicate key `{key}`: it is already set at line {}, and YAML allows a key \
+                 once per mapping (one of the values would be lost). Fix: keep one of the two \
+                 and delete the other",
+                first.line
+            ),
+            ConfigError::UnknownKey {
+                key,
+                suggestion,
+                expected,
+                ..
+            } => unknown_key_message(key, suggestion.as_deref(), expected),
+            ConfigError::MissingKey { key, .. } => {
+                format!("missing key `{key}`: it has no default, set it")
+            }
+            ConfigError::InvalidValue { key, reason, .. } => {
+                format!("invalid value at `{key}`: {reason}")
+            }
+            ConfigError::Refused { violations } => match violations.len() {
+                1 => "config refused:".to_owned(),
+                count => format!("config refused ({count} problems):"),
+            },
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())?;
+        if let ConfigError::Refused { violations } = self {
+            for violation in violations {
+                write!(f, "\n  - {violation}{}", at(violation.location))?;
+            }
+        }
+        f.write_str(&at(self.location()))
+    }
+}
+
+struct WithFile<'a> {
+    error: &'a ConfigError,
+    file: &'a Path,
+}
+
+impl fmt::Display for WithFile<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let file = self.file.display();
+        let prefix = |location: Option<Location>| match location {
+            Some(Location { line, column }) => format!("{file}:{line}:{column}:"),
+            None => format!("{file}:"),
+        };
+        write!(
+            f,
+            "{} {}",
+            prefix(self.error.location()),
+            self.error.message()
+        )?;
+        if let ConfigError::Refused { violations } = self.error {
+            for violation in violations {
+                write!(f, "\n{} {violation}", prefix(violation.location))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn at(location: Option<Location>) -> String {
+    location
+        .map(|location| format!(" (line {})", location.line))
         .unwrap_or_default()
 }
 
-/// For values and syntax, the parser knows only roughly where: a value rejected after parsing
-/// (a digest) or a duplicate key is reported at the start of its enclosing mapping.
-fn near(line: Option<usize>) -> String {
-    line.map(|line| format!(" (near line {line})"))
-        .unwrap_or_default()
-}
-
-fn unknown_key_message(
-    key: &str,
-    suggestion: Option<&str>,
-    expected: &[String],
-    line: Option<usize>,
-) -> String {
+fn unknown_key_message(key: &str, suggestion: Option<&str>, expected: &[String]) -> String {
     let mut message = format!("unknown key `{key}`");
     match suggestion {
         Some(name) => {
@@ -88,18 +202,6 @@ fn unknown_key_message(
             let _ = write!(message, "; allowed here: {}", quoted_list(expected));
         }
     }
-    message.push_str(&at(line));
-    message
-}
-
-fn refused_message(violations: &[Violation]) -> String {
-    let mut message = match violations.len() {
-        1 => "config refused:".to_owned(),
-        count => format!("config refused ({count} problems):"),
-    };
-    for violation in violations {
-        let _ = write!(message, "\n  - {violation}");
-    }
     message
 }
 
@@ -107,10 +209,24 @@ impl Config {
     /// Parses and checks a `bundle.yaml`. Every error names the key path; a config that would
     /// deploy something broken or unsafe is refused with every violated guard at once.
     pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
+        let index = KeyIndex::of(text);
+        // Before serde reads the text: serde reports a duplicate near its enclosing mapping.
+        if let Some(duplicate) = index.duplicate() {
+            return Err(ConfigError::DuplicateKey {
+                key: duplicate.key.clone(),
+                location: duplicate.location,
+                first: duplicate.first,
+            });
+        }
         // Syntax first, so that a YAML error is reported as such rather than at some key path.
         let document: Value = serde_norway::from_str(text).map_err(|error| syntax(&error))?;
-        // From the text rather than from `document`, so that errors carry line numbers.
-        let raw: RawConfig = deserialize(serde_norway::Deserializer::from_str(text), "")?;
+        let source = Source {
+            index: &index,
+            document: &document,
+        };
+        // From the text rather than from `document`, so that errors carry positions.
+        let raw: RawConfig = tracked(serde_norway::Deserializer::from_str(text), "")
+            .map_err(|(key, error)| source.error(key, &error))?;
         let top_livekit = document
             .get("livekit")
             .cloned()
@@ -123,13 +239,21 @@ impl Config {
                 None => top_livekit.clone(),
             };
             let prefix = format!("overlays.{}.livekit", name.dir_name());
-            let livekit: Livekit = deserialize(merged, &prefix)?;
+            let livekit: Livekit =
+                tracked(merged, &prefix).map_err(|(key, error)| source.error(key, &error))?;
             variants.insert(name, Variant { name, livekit });
         }
 
         let mut config = Config { raw, variants };
         let violations = validate::violations(&config);
         if !violations.is_empty() {
+            let violations = violations
+                .into_iter()
+                .map(|violation| LocatedViolation {
+                    location: index.locate(violation.key()),
+                    violation,
+                })
+                .collect();
             return Err(ConfigError::Refused { violations });
         }
         // The overlay's name decides these; the guards made sure nothing written contradicts it.
@@ -158,17 +282,16 @@ fn merge(base: Value, delta: Value) -> Value {
     }
 }
 
-/// Deserializes `T`, turning serde's error into one that names the full key path (`prefix`
-/// followed by the path inside the value).
-fn deserialize<'de, D, T>(deserializer: D, prefix: &str) -> Result<T, ConfigError>
+/// Deserializes `T`; on failure, the full key path of the problem (`prefix` followed by the
+/// path inside the value) and serde's error.
+fn tracked<'de, D, T>(deserializer: D, prefix: &str) -> Result<T, (String, serde_norway::Error)>
 where
     D: serde::Deserializer<'de, Error = serde_norway::Error>,
     T: Deserialize<'de>,
 {
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let key = join_key(prefix, &path);
-        classify(key, error.inner())
+        let key = join_key(prefix, &error.path().to_string());
+        (key, error.into_inner())
     })
 }
 
@@ -180,62 +303,145 @@ fn join_key(prefix: &str, path: &str) -> String {
     }
 }
 
-fn classify(key: String, error: &serde_norway::Error) -> ConfigError {
-    let line = error.location().map(|location| location.line());
-    let message = bare_message(&error.to_string());
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        let unknown = rest.split('`').next().unwrap_or_default();
-        let expected = backticked_names_after_expected(rest);
-        return ConfigError::UnknownKey {
-            key,
-            suggestion: nearest(unknown, &expected),
-            expected,
-            line,
-        };
+/// The text being loaded, to turn serde's errors into ones with a precise key and location.
+struct Source<'a> {
+    index: &'a KeyIndex,
+    document: &'a Value,
+}
+
+impl Source<'_> {
+    fn error(&self, key: String, error: &serde_norway::Error) -> ConfigError {
+        self.policy_error(&key)
+            .unwrap_or_else(|| self.classify(key, error))
     }
-    if let Some(rest) = message.strip_prefix("unknown variant `") {
-        let unknown = rest.split('`').next().unwrap_or_default();
-        let expected = backticked_names_after_expected(rest);
-        // A variant used as a mapping key (`overlays: {bundeld: ...}`) is a key to the operator.
-        if key.rsplit('.').next() == Some(unknown) {
-            return ConfigError::UnknownKey {
-                suggestion: nearest(unknown, &expected),
+
+    /// serde reads an internally tagged enum (`policy: {kind: ..., ...}`) from a buffered copy
+    /// of its body, so an error inside the body is reported at the `policy` key itself. Reading
+    /// the body again as the struct of its `kind` recovers the path (`...policy.range`).
+    fn policy_error(&self, key: &str) -> Option<ConfigError> {
+        let ["images", image, "policy"] = key.split('.').collect::<Vec<_>>()[..] else {
+            return None;
+        };
+        let policy = self
+            .document
+            .get("images")?
+            .get(image)?
+            .get("policy")?
+            .as_mapping()?;
+        let mut body = policy.clone();
+        let kind = body.remove("kind")?;
+        let body = Value::Mapping(body);
+        let (key, error) = match kind.as_str()? {
+            "bare-multiarch" => tracked::<_, BareMultiarchPolicy>(body, key).err(),
+            "semver" => tracked::<_, SemverPolicy>(body, key).err(),
+            "commit" => tracked::<_, CommitPolicy>(body, key).err(),
+            "manual" => tracked::<_, ManualPolicy>(body, key).err(),
+            _ => None,
+        }?;
+        Some(match self.classify(key, &error) {
+            // The body was read without its `kind`, which is allowed too.
+            ConfigError::UnknownKey {
                 key,
+                mut expected,
+                location,
+                ..
+            } => {
+                expected.insert(0, "kind".to_owned());
+                let unknown = key.rsplit('.').next().unwrap_or_default();
+                ConfigError::UnknownKey {
+                    suggestion: nearest(unknown, &expected),
+                    key,
+                    expected,
+                    location,
+                }
+            }
+            // The semver crate says what it could not parse, not how to write a range.
+            ConfigError::InvalidValue {
+                key,
+                reason,
+                location,
+            } if key.ends_with(".range") && !reason.starts_with("expected ") => {
+                ConfigError::InvalidValue {
+                    reason: format!(
+                        "{reason}; write a version requirement such as `^1` or `>=1.2, <2`"
+                    ),
+                    key,
+                    location,
+                }
+            }
+            other => other,
+        })
+    }
+
+    fn classify(&self, key: String, error: &serde_norway::Error) -> ConfigError {
+        let location = self
+            .index
+            .locate(&key)
+            .or_else(|| error.location().map(location_of));
+        let message = bare_message(&error.to_string());
+        if let Some(rest) = message.strip_prefix("unknown field `") {
+            let unknown = rest.split('`').next().unwrap_or_default();
+            let expected = backticked_names_after_expected(rest);
+            return ConfigError::UnknownKey {
+                key,
+                suggestion: nearest(unknown, &expected),
                 expected,
-                line,
+                location,
             };
         }
-        let hint = match nearest(unknown, &expected) {
-            Some(name) => format!("; did you mean `{name}`?"),
-            None => format!("; allowed: {}", quoted_list(&expected)),
-        };
-        return ConfigError::InvalidValue {
+        if let Some(rest) = message.strip_prefix("unknown variant `") {
+            let unknown = rest.split('`').next().unwrap_or_default();
+            let expected = backticked_names_after_expected(rest);
+            // A variant used as a mapping key (`overlays: {bundeld: ...}`) is a key to the
+            // operator.
+            if key.rsplit('.').next() == Some(unknown) {
+                return ConfigError::UnknownKey {
+                    suggestion: nearest(unknown, &expected),
+                    key,
+                    expected,
+                    location,
+                };
+            }
+            let hint = match nearest(unknown, &expected) {
+                Some(name) => format!("; did you mean `{name}`?"),
+                None => format!("; allowed: {}", quoted_list(&expected)),
+            };
+            return ConfigError::InvalidValue {
+                key,
+                reason: format!("unknown value `{unknown}`{hint}"),
+                location,
+            };
+        }
+        if let Some(rest) = message.strip_prefix("missing field `") {
+            let field = rest.split('`').next().unwrap_or_default();
+            return ConfigError::MissingKey {
+                key: join_key(&key, field),
+                location,
+            };
+        }
+        let message = in_yaml_terms(&message, &key);
+        if key.is_empty() {
+            return ConfigError::Syntax { message, location };
+        }
+        ConfigError::InvalidValue {
             key,
-            reason: format!("unknown value `{unknown}`{hint}"),
-            line,
-        };
+            reason: message,
+            location,
+        }
     }
-    if let Some(rest) = message.strip_prefix("missing field `") {
-        let field = rest.split('`').next().unwrap_or_default();
-        return ConfigError::MissingKey {
-            key: join_key(&key, field),
-            line,
-        };
-    }
-    if key.is_empty() {
-        return ConfigError::Syntax { message, line };
-    }
-    ConfigError::InvalidValue {
-        key,
-        reason: message,
-        line,
+}
+
+fn location_of(location: serde_norway::Location) -> Location {
+    Location {
+        line: location.line(),
+        column: location.column(),
     }
 }
 
 fn syntax(error: &serde_norway::Error) -> ConfigError {
     ConfigError::Syntax {
         message: bare_message(&error.to_string()),
-        line: error.location().map(|location| location.line()),
+        location: error.location().map(location_of),
     }
 }
 
@@ -250,6 +456,87 @@ fn bare_message(text: &str) -> String {
     match without_position.split_once(": ") {
         Some((path, rest)) if !path.contains(' ') && !path.contains('`') => rest.to_owned(),
         _ => without_position.to_owned(),
+    }
+}
+
+/// serde's "invalid type: sequence, expected struct Rtc" in the words of a YAML file: "expected
+/// a mapping, found a list"; Rust type names mean nothing to the operator. `key` decides the
+/// range a `u16` stands for (every `...Port` is a port).
+fn in_yaml_terms(message: &str, key: &str) -> String {
+    let Some(rest) = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))
+    else {
+        return message.to_owned();
+    };
+    let Some((found, expected)) = rest.rsplit_once(", expected ") else {
+        return message.to_owned();
+    };
+    format!(
+        "expected {}, found {}",
+        expected_in_yaml_terms(expected, key),
+        found_in_yaml_terms(found)
+    )
+}
+
+/// serde's `Expected` texts: primitive type names, `a map`, `struct X`, and the texts of
+/// visitors (`a boolean`, `semver version`).
+fn expected_in_yaml_terms(expected: &str, key: &str) -> String {
+    let is_port = key
+        .rsplit('.')
+        .next()
+        .is_some_and(|name| name.ends_with("Port"));
+    let whole_number = |min: i128, max: i128| format!("a whole number from {min} to {max}");
+    match expected {
+        "u16" if is_port => "a number from 1 to 65535".to_owned(),
+        "u8" => whole_number(0, u8::MAX.into()),
+        "u16" => whole_number(0, u16::MAX.into()),
+        "u32" => whole_number(0, u32::MAX.into()),
+        "u64" | "usize" => whole_number(0, u64::MAX.into()),
+        "i8" => whole_number(i8::MIN.into(), i8::MAX.into()),
+        "i16" => whole_number(i16::MIN.into(), i16::MAX.into()),
+        "i32" => whole_number(i32::MIN.into(), i32::MAX.into()),
+        "i64" | "isize" => whole_number(i64::MIN.into(), i64::MAX.into()),
+        "an integer" => "a whole number".to_owned(),
+        "f32" | "f64" | "a float" => "a number".to_owned(),
+        "a boolean" => "true or false".to_owned(),
+        "a map" => "a mapping".to_owned(),
+        "a sequence" => "a list".to_owned(),
+        "unit" | "null" => "an empty value".to_owned(),
+        "semver version" | "semver version requirement" => {
+            "a version requirement such as `^1`".to_owned()
+        }
+        struct_or_enum
+            if [
+                "struct ",
+                "internally tagged enum ",
+                "adjacently tagged enum ",
+            ]
+            .iter()
+            .any(|prefix| struct_or_enum.starts_with(prefix)) =>
+        {
+            "a mapping".to_owned()
+        }
+        other if other.starts_with("enum ") || other.ends_with(" identifier") => {
+            "one of the names allowed here".to_owned()
+        }
+        other => other.to_owned(),
+    }
+}
+
+/// serde's `Unexpected` texts: "integer `70000`", "string \"x\"", "sequence", "unit value".
+fn found_in_yaml_terms(found: &str) -> String {
+    for prefix in ["boolean ", "integer ", "floating point ", "character "] {
+        if let Some(value) = found.strip_prefix(prefix) {
+            return value.trim_matches('`').to_owned();
+        }
+    }
+    match found {
+        "sequence" => "a list".to_owned(),
+        "map" => "a mapping".to_owned(),
+        "unit value" => "an empty value".to_owned(),
+        string if string.starts_with("string ") => format!("the {string}"),
+        other => other.to_owned(),
     }
 }
 

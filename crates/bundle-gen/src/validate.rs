@@ -12,9 +12,40 @@ use crate::images::ImageName;
 /// Characters LiveKit requires of an API secret (it only warns below that; we refuse).
 const MIN_API_SECRET_LEN: usize = 32;
 
+/// The LoadBalancer Service carrying LiveKit's media, as the LiveKit component names it.
+const RTC_SERVICE: &str = "livekit-rtc";
+
+/// The port the `livekit-rtc` Service publishes TURN over TLS on, as the LiveKit component
+/// renders it: LiveKit always advertises `turns:<domain>:443`.
+const TURN_PUBLIC_PORT: u16 = 443;
+
 /// One violated guard. Every message names the key, the reason and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Violation {
+    /// `namespace` is empty.
+    #[error(
+        "`{key}` is empty: every object is deployed to this namespace, and the in-cluster \
+         addresses (`lk-jwt-service.<namespace>.svc`) are built from it. Fix: set it to the \
+         namespace to deploy to, e.g. `matrix`."
+    )]
+    NamespaceMissing {
+        /// `namespace`.
+        key: String,
+    },
+    /// `namespace` is not a name Kubernetes accepts for a namespace.
+    #[error(
+        "`{key}` is `{value}`, which Kubernetes refuses as a namespace name: {reason}. Fix: \
+         write a DNS-1123 label, at most 63 lowercase letters, digits and `-` that starts and \
+         ends with a letter or digit, e.g. `matrix`."
+    )]
+    NamespaceNotALabel {
+        /// `namespace`.
+        key: String,
+        /// The rejected name.
+        value: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
     /// `homeserver.serverName` is empty.
     #[error(
         "`{key}` is not set: it is baked into every user and room ID and is the ingress host. \
@@ -199,6 +230,34 @@ pub enum Violation {
         /// The rejected port.
         value: u16,
     },
+    /// A port set to 0, which no container or Service can use.
+    #[error(
+        "`{key}` is 0, which is not a port: Kubernetes refuses port 0 for a container or a \
+         Service. Fix: write a number from 1 to 65535 (above 1024, since the pods run \
+         unprivileged), or remove `{key}` to use the default."
+    )]
+    PortZero {
+        /// The key holding the port.
+        key: String,
+    },
+    /// Two ports of one Service with the same number and protocol.
+    #[error(
+        "`{key}` is {value}, but the `{service}` Service already exposes {protocol} port \
+         {value} for {other}: a Service cannot expose one port twice, so Kubernetes would \
+         refuse it. Fix: give `{key}` another port."
+    )]
+    ServicePortsCollide {
+        /// The key whose port is taken.
+        key: String,
+        /// The shared port.
+        value: u16,
+        /// `TCP` or `UDP`.
+        protocol: &'static str,
+        /// The Service.
+        service: &'static str,
+        /// What already uses the port, naming its key.
+        other: String,
+    },
     /// Two TCP listeners of the bundled LiveKit on one port.
     #[error(
         "`{key}` is {value}, the same TCP port as `{other}`: LiveKit cannot listen on one port \
@@ -358,10 +417,53 @@ pub enum Violation {
     },
 }
 
+impl Violation {
+    /// The key to change, as a dotted path in `bundle.yaml` (`livekit.rtc.udpPort`,
+    /// `overlays.external.livekit.publicUrl`).
+    pub fn key(&self) -> &str {
+        match self {
+            Violation::NamespaceMissing { key, .. }
+            | Violation::NamespaceNotALabel { key, .. }
+            | Violation::ServerNameMissing { key, .. }
+            | Violation::InvalidDnsName { key, .. }
+            | Violation::RegistrationWithoutToken { key, .. }
+            | Violation::InlineSecretRefused { key, .. }
+            | Violation::ServiceUrlMissing { key, .. }
+            | Violation::ServiceUrlEndsWithSfu { key, .. }
+            | Violation::UrlNotOnIngressHost { key, .. }
+            | Violation::LivekitCredentialsMissing { key, .. }
+            | Violation::ApiSecretTooShort { key, .. }
+            | Violation::ApiKeyNameInvalid { key, .. }
+            | Violation::ApiKeyNameNotTheInlineKey { key, .. }
+            | Violation::TurnDomainMissing { key, .. }
+            | Violation::TurnTlsSecretMissing { key, .. }
+            | Violation::TurnDomainIsServerName { key, .. }
+            | Violation::TurnTlsPortPrivileged { key, .. }
+            | Violation::PortPrivileged { key, .. }
+            | Violation::PortZero { key, .. }
+            | Violation::ServicePortsCollide { key, .. }
+            | Violation::PortsCollide { key, .. }
+            | Violation::PublicUrlMissing { key, .. }
+            | Violation::PublicUrlNotWss { key, .. }
+            | Violation::ExternalKeysSecretMissing { key, .. }
+            | Violation::NodeIpMissing { key, .. }
+            | Violation::NodeIpNotAnAddress { key, .. }
+            | Violation::ImageUnpinned { key, .. }
+            | Violation::ImageTagLatest { key, .. }
+            | Violation::LivekitEnabledContradictsOverlay { key, .. }
+            | Violation::TurnEnabledContradictsOverlay { key, .. }
+            | Violation::BundledOverlaysDiffer { key, .. }
+            | Violation::NoOverlays { key, .. }
+            | Violation::AllowListUnsupported { key, .. } => key,
+        }
+    }
+}
+
 /// Every violated guard of `config`, in a stable order and without duplicates (a setting
 /// shared by several overlays is reported once).
 pub(crate) fn violations(config: &Config) -> Vec<Violation> {
     let mut found = Vec::new();
+    check_namespace(config, &mut found);
     check_homeserver(config, &mut found);
     check_ingress(config, &mut found);
     check_images(config, &mut found);
@@ -382,6 +484,26 @@ pub(crate) fn violations(config: &Config) -> Vec<Violation> {
         }
     }
     unique
+}
+
+fn check_namespace(config: &Config, found: &mut Vec<Violation>) {
+    let key = "namespace".to_owned();
+    let namespace = config.raw.namespace.as_str();
+    if namespace.is_empty() {
+        found.push(Violation::NamespaceMissing { key });
+    } else if let Err(problem) = check_dns_label(namespace) {
+        let reason = match problem {
+            LabelProblem::Empty => "it is empty",
+            LabelProblem::TooLong => "it is longer than 63 characters",
+            LabelProblem::BadCharacter => "it may only hold lowercase letters, digits and `-`",
+            LabelProblem::EdgeHyphen => "it cannot start or end with `-`",
+        };
+        found.push(Violation::NamespaceNotALabel {
+            key,
+            value: namespace.to_owned(),
+            reason,
+        });
+    }
 }
 
 fn check_ingress(config: &Config, found: &mut Vec<Violation>) {
@@ -408,6 +530,12 @@ fn check_homeserver(config: &Config, found: &mut Vec<Violation>) {
             key: "homeserver.serverName".to_owned(),
             value: server_name.to_owned(),
             reason,
+        });
+    }
+
+    if homeserver.client_port == 0 {
+        found.push(Violation::PortZero {
+            key: "homeserver.clientPort".to_owned(),
         });
     }
 
@@ -469,6 +597,17 @@ fn check_variant(config: &Config, variant: &Variant, found: &mut Vec<Violation>)
     let livekit = &variant.livekit;
     let key = |path: &str| livekit_key(config, variant.name, path);
     check_overlay_name_is_respected(config, variant, found);
+
+    for (path, port) in [
+        ("rtc.signalingPort", livekit.rtc.signaling_port),
+        ("rtc.udpPort", livekit.rtc.udp_port),
+        ("rtc.tcpPort", livekit.rtc.tcp_port),
+        ("turn.tlsPort", livekit.turn.tls_port),
+    ] {
+        if port == 0 {
+            found.push(Violation::PortZero { key: key(path) });
+        }
+    }
 
     for (path, value) in [
         ("keys.apiKey", &livekit.keys.api_key),
@@ -563,29 +702,16 @@ fn check_bundled_livekit(config: &Config, variant: &Variant, found: &mut Vec<Vio
         ("rtc.tcpPort", livekit.rtc.tcp_port),
         ("rtc.udpPort", livekit.rtc.udp_port),
     ] {
-        if port <= 1024 {
+        // Port 0 has its own guard.
+        if (1..=1024).contains(&port) {
             found.push(Violation::PortPrivileged {
                 key: key(path),
                 value: port,
             });
         }
     }
-    let mut tcp_ports = vec![
-        ("rtc.signalingPort", livekit.rtc.signaling_port),
-        ("rtc.tcpPort", livekit.rtc.tcp_port),
-    ];
-    if variant.turn_enabled() {
-        tcp_ports.push(("turn.tlsPort", livekit.turn.tls_port));
-    }
-    for (index, &(path, port)) in tcp_ports.iter().enumerate() {
-        if let Some(&(other, _)) = tcp_ports[..index].iter().find(|(_, seen)| *seen == port) {
-            found.push(Violation::PortsCollide {
-                key: key(path),
-                value: port,
-                other: key(other),
-            });
-        }
-    }
+    check_pod_ports(config, variant, found);
+    check_rtc_service_ports(config, variant, found);
 
     match livekit.rtc.node_ip() {
         None if !livekit.rtc.use_external_ip => found.push(Violation::NodeIpMissing {
@@ -598,6 +724,92 @@ fn check_bundled_livekit(config: &Config, variant: &Variant, found: &mut Vec<Vio
             });
         }
         _ => {}
+    }
+}
+
+/// The TCP listeners of the LiveKit container (its UDP port is the only UDP one).
+fn check_pod_ports(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
+    let livekit = &variant.livekit;
+    let key = |path: &str| livekit_key(config, variant.name, path);
+    let mut tcp_ports = vec![
+        ("rtc.signalingPort", livekit.rtc.signaling_port),
+        ("rtc.tcpPort", livekit.rtc.tcp_port),
+    ];
+    if variant.turn_enabled() {
+        tcp_ports.push(("turn.tlsPort", livekit.turn.tls_port));
+    }
+    for (index, &(path, port)) in tcp_ports.iter().enumerate() {
+        // Port 0 has its own guard.
+        if port == 0 {
+            continue;
+        }
+        if let Some(&(other, _)) = tcp_ports[..index].iter().find(|(_, seen)| *seen == port) {
+            found.push(Violation::PortsCollide {
+                key: key(path),
+                value: port,
+                other: key(other),
+            });
+        }
+    }
+}
+
+/// One port of a rendered Service.
+struct ServicePort {
+    /// The key that sets the port; `None` for a fixed port.
+    key: Option<String>,
+    /// What uses the port, for the message.
+    used_for: String,
+    number: u16,
+    protocol: &'static str,
+}
+
+/// The ports of the `livekit-rtc` LoadBalancer as the LiveKit component renders them: the UDP
+/// and TCP media ports as themselves and, with TURN, 443 mapped to `turn.tlsPort`.
+fn check_rtc_service_ports(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
+    let livekit = &variant.livekit;
+    let key = |path: &str| livekit_key(config, variant.name, path);
+    // Fixed ports first, so that a collision is reported at the key that can move.
+    let mut ports = Vec::new();
+    if variant.turn_enabled() {
+        ports.push(ServicePort {
+            key: None,
+            used_for: format!(
+                "TURN over TLS (LiveKit advertises `turns:<domain>:{TURN_PUBLIC_PORT}`; the \
+                 Service maps it to `{}`)",
+                key("turn.tlsPort")
+            ),
+            number: TURN_PUBLIC_PORT,
+            protocol: "TCP",
+        });
+    }
+    for (path, number, protocol) in [
+        ("rtc.udpPort", livekit.rtc.udp_port, "UDP"),
+        ("rtc.tcpPort", livekit.rtc.tcp_port, "TCP"),
+    ] {
+        ports.push(ServicePort {
+            key: Some(key(path)),
+            used_for: format!("`{}`", key(path)),
+            number,
+            protocol,
+        });
+    }
+    for (index, port) in ports.iter().enumerate() {
+        // Port 0 has its own guard.
+        let Some(key) = port.key.as_ref().filter(|_| port.number != 0) else {
+            continue;
+        };
+        let taken = ports[..index]
+            .iter()
+            .find(|seen| seen.number == port.number && seen.protocol == port.protocol);
+        if let Some(taken) = taken {
+            found.push(Violation::ServicePortsCollide {
+                key: key.clone(),
+                value: port.number,
+                protocol: port.protocol,
+                service: RTC_SERVICE,
+                other: taken.used_for.clone(),
+            });
+        }
     }
 }
 
@@ -625,7 +837,8 @@ fn check_turn(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
             key: key("turn.tls.existingSecret"),
         });
     }
-    if turn.tls_port <= 1024 {
+    // Port 0 has its own guard.
+    if (1..=1024).contains(&turn.tls_port) {
         found.push(Violation::TurnTlsPortPrivileged {
             key: key("turn.tlsPort"),
             value: turn.tls_port,
@@ -800,18 +1013,42 @@ fn check_dns_name(name: &str) -> Result<(), &'static str> {
         return Err("it has no dot");
     }
     for label in name.split('.') {
-        if label.is_empty() || label.len() > 63 {
-            return Err("each dot-separated label must be 1 to 63 characters");
-        }
-        if !label
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            return Err("labels may only hold lowercase letters, digits and `-`");
-        }
-        if label.starts_with('-') || label.ends_with('-') {
-            return Err("a label cannot start or end with `-`");
-        }
+        check_dns_label(label).map_err(|problem| match problem {
+            LabelProblem::Empty | LabelProblem::TooLong => {
+                "each dot-separated label must be 1 to 63 characters"
+            }
+            LabelProblem::BadCharacter => "labels may only hold lowercase letters, digits and `-`",
+            LabelProblem::EdgeHyphen => "a label cannot start or end with `-`",
+        })?;
+    }
+    Ok(())
+}
+
+/// How a name breaks the RFC 1123 label rule.
+enum LabelProblem {
+    Empty,
+    TooLong,
+    BadCharacter,
+    EdgeHyphen,
+}
+
+/// Checks an RFC 1123 label as Kubernetes does (`IsDNS1123Label`): 1 to 63 lowercase letters,
+/// digits and `-`, starting and ending with a letter or digit.
+fn check_dns_label(label: &str) -> Result<(), LabelProblem> {
+    if label.is_empty() {
+        return Err(LabelProblem::Empty);
+    }
+    if label.len() > 63 {
+        return Err(LabelProblem::TooLong);
+    }
+    if !label
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(LabelProblem::BadCharacter);
+    }
+    if label.starts_with('-') || label.ends_with('-') {
+        return Err(LabelProblem::EdgeHyphen);
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! The config model and its guards, through `Config::from_yaml`: defaults, overlay merging,
 //! unknown keys with their path and nearest name, and one test per guard asserting its full
-//! message (key, reason, fix).
+//! message (location, key, reason, fix) as the CLI prints it for `bundle.yaml`.
+
+use std::path::Path;
 
 use bundle_gen::{Config, ConfigError, OverlayName, csp_sources};
 use serde_norway::{Mapping, Value};
@@ -45,12 +47,12 @@ images:
     policy: {kind: semver, tagPrefix: ""}
 "#;
 
-fn good() -> Value {
+pub(crate) fn good() -> Value {
     serde_norway::from_str(GOOD).expect("GOOD is YAML")
 }
 
 /// Sets `path` (dotted) in `doc`, creating mappings on the way.
-fn set(mut doc: Value, path: &str, value: &str) -> Value {
+pub(crate) fn set(mut doc: Value, path: &str, value: &str) -> Value {
     let value: Value = serde_norway::from_str(value).expect("value is YAML");
     let mut node = &mut doc;
     for segment in path.split('.') {
@@ -64,7 +66,7 @@ fn set(mut doc: Value, path: &str, value: &str) -> Value {
 }
 
 /// Removes `path` (dotted) from `doc`.
-fn remove(mut doc: Value, path: &str) -> Value {
+pub(crate) fn remove(mut doc: Value, path: &str) -> Value {
     let (parent, last) = path.rsplit_once('.').unwrap_or(("", path));
     let mut node = &mut doc;
     for segment in parent.split('.').filter(|s| !s.is_empty()) {
@@ -77,32 +79,28 @@ fn remove(mut doc: Value, path: &str) -> Value {
     doc
 }
 
-fn load(doc: &Value) -> Result<Config, ConfigError> {
+pub(crate) fn load(doc: &Value) -> Result<Config, ConfigError> {
     Config::from_yaml(&serde_norway::to_string(doc).expect("serializable"))
 }
 
-/// The messages of every violated guard; panics if the config was accepted or failed to parse.
-fn violations(doc: &Value) -> Vec<String> {
-    match load(doc) {
-        Err(ConfigError::Refused { violations }) => {
-            violations.iter().map(ToString::to_string).collect()
-        }
+/// The file name the messages are shown with.
+const FILE: &str = "bundle.yaml";
+
+/// The refusal as the CLI shows it for `bundle.yaml`: a header line, then one
+/// `bundle.yaml:<line>:<column>:` line per violated guard. Panics if the config was accepted
+/// or failed to parse.
+fn refused(doc: Value) -> String {
+    match load(&doc) {
+        Err(error @ ConfigError::Refused { .. }) => error.with_file(Path::new(FILE)).to_string(),
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
 
-/// The message of the one violated guard.
-fn refusal(doc: Value) -> String {
-    let mut messages = violations(&doc);
-    assert_eq!(messages.len(), 1, "expected one violation: {messages:#?}");
-    messages.remove(0)
-}
-
-/// The parse error's message.
+/// The parse error as the CLI shows it for `bundle.yaml`, `bundle.yaml:<line>:<column>: ...`.
 fn parse_error(text: &str) -> String {
     match Config::from_yaml(text) {
         Err(error @ ConfigError::Refused { .. }) => panic!("expected a parse error: {error}"),
-        Err(error) => error.to_string(),
+        Err(error) => error.with_file(Path::new(FILE)).to_string(),
         Ok(_) => panic!("expected a parse error, the config was accepted"),
     }
 }
@@ -253,10 +251,9 @@ fn the_pins_are_read_as_tag_and_digest() {
 #[test]
 fn an_unknown_key_names_its_path_and_the_nearest_known_name() {
     let text = GOOD.replace("  serverName:", "  serverNme:");
-    assert_eq!(
-        parse_error(&text),
-        "unknown key `homeserver.serverNme`; did you mean `serverName`? (line 4)"
-    );
+    insta::assert_snapshot!(parse_error(&text), @r"
+    bundle.yaml:4:3: unknown key `homeserver.serverNme`; did you mean `serverName`?
+    ");
 }
 
 #[test]
@@ -265,11 +262,9 @@ fn an_unknown_key_far_from_every_name_lists_the_allowed_names() {
         "namespace: matrix\n",
         "namespace: matrix\ningress: {tls: {bogus: 1}}\n",
     );
-    assert_eq!(
-        parse_error(&text),
-        "unknown key `ingress.tls.bogus`; allowed here: `enabled`, `secretName`, `clusterIssuer` \
-         (line 3)"
-    );
+    insta::assert_snapshot!(parse_error(&text), @r"
+    bundle.yaml:3:17: unknown key `ingress.tls.bogus`; allowed here: `enabled`, `secretName`, `clusterIssuer`
+    ");
 }
 
 #[test]
@@ -279,38 +274,33 @@ fn an_unknown_key_in_an_overlay_delta_names_the_overlay_path() {
         "overlays.external.livekit.keys.existingSecret.nmae",
         "x",
     );
-    assert_eq!(
-        parse_error(&yaml(&doc)),
-        "unknown key `overlays.external.livekit.keys.existingSecret.nmae`; did you mean `name`?"
-    );
+    insta::assert_snapshot!(parse_error(&yaml(&doc)), @r"
+    bundle.yaml:27:11: unknown key `overlays.external.livekit.keys.existingSecret.nmae`; did you mean `name`?
+    ");
 }
 
 #[test]
 fn an_unknown_key_at_the_top_of_an_overlay_names_its_path() {
     let text = GOOD.replace("  external:\n", "  external:\n    livkit: {}\n");
-    assert_eq!(
-        parse_error(&text),
-        "unknown key `overlays.external.livkit`; did you mean `livekit`? (line 16)"
-    );
+    insta::assert_snapshot!(parse_error(&text), @r"
+    bundle.yaml:16:5: unknown key `overlays.external.livkit`; did you mean `livekit`?
+    ");
 }
 
 #[test]
 fn an_unknown_overlay_name_suggests_the_nearest_overlay() {
     let text = GOOD.replace("  bundled: {}", "  bundeld: {}");
-    assert_eq!(
-        parse_error(&text),
-        "unknown key `overlays.bundeld`; did you mean `bundled`? (line 13)"
-    );
+    insta::assert_snapshot!(parse_error(&text), @r"
+    bundle.yaml:13:3: unknown key `overlays.bundeld`; did you mean `bundled`?
+    ");
 }
 
 #[test]
 fn an_unknown_policy_kind_suggests_the_nearest_kind() {
     let text = GOOD.replace("kind: semver, range", "kind: semvr, range");
-    assert_eq!(
-        parse_error(&text),
-        "invalid value at `images.livekit.policy.kind`: unknown value `semvr`; did you mean \
-         `semver`? (near line 31)"
-    );
+    insta::assert_snapshot!(parse_error(&text), @r"
+    bundle.yaml:31:14: invalid value at `images.livekit.policy.kind`: unknown value `semvr`; did you mean `semver`?
+    ");
 }
 
 #[test]
@@ -319,23 +309,17 @@ fn a_malformed_digest_is_refused_with_its_key() {
         "sha256:822f0c03a3bdd924da92afc2e8ec59de5dda17af42d32e71e11f269c3517abf7",
         "sha256:822f0c03",
     );
-    assert_eq!(
-        parse_error(&text),
-        "invalid value at `images.lkJwt.digest`: `sha256:822f0c03` is not a digest: write \
-         `sha256:` followed by 64 lowercase hex digits (as printed by `skopeo inspect` or \
-         `bundle pins status`) (near line 33)"
-    );
+    insta::assert_snapshot!(parse_error(&text), @r"
+    bundle.yaml:36:5: invalid value at `images.lkJwt.digest`: `sha256:822f0c03` is not a digest: write `sha256:` followed by 64 lowercase hex digits (as printed by `skopeo inspect` or `bundle pins status`)
+    ");
 }
 
 #[test]
 fn a_malformed_tag_is_refused_with_its_key() {
     let text = GOOD.replace("tag: v1.9.3", "tag: v1.9.3:x");
-    assert_eq!(
-        parse_error(&text),
-        "invalid value at `images.homeserver.tag`: `v1.9.3:x` is not an image tag: a tag is 1 \
-         to 128 characters of letters, digits, `_`, `.` and `-`, and does not start with `.` \
-         or `-` (near line 21)"
-    );
+    insta::assert_snapshot!(parse_error(&text), @r"
+    bundle.yaml:23:5: invalid value at `images.homeserver.tag`: `v1.9.3:x` is not an image tag: a tag is 1 to 128 characters of letters, digits, `_`, `.` and `-`, and does not start with `.` or `-`
+    ");
 }
 
 #[test]
@@ -344,463 +328,601 @@ fn a_value_of_the_wrong_type_names_its_key() {
         "{nodeIp: 203.0.113.10}",
         "{nodeIp: 203.0.113.10, udpPort: 70000}",
     );
-    assert_eq!(
-        parse_error(&text),
-        "invalid value at `livekit.rtc.udpPort`: invalid value: integer `70000`, expected u16 \
-         (near line 10)"
-    );
+    insta::assert_snapshot!(parse_error(&text), @r"
+    bundle.yaml:10:31: invalid value at `livekit.rtc.udpPort`: expected a number from 1 to 65535, found 70000
+    ");
 }
 
 #[test]
 fn a_wrong_type_in_an_overlay_delta_names_the_overlay_path() {
     let doc = set(good(), "overlays.external.livekit.rtc.udpPort", "many");
-    assert_eq!(
-        parse_error(&yaml(&doc)),
-        "invalid value at `overlays.external.livekit.rtc.udpPort`: invalid type: string \
-         \"many\", expected u16"
-    );
+    insta::assert_snapshot!(parse_error(&yaml(&doc)), @r#"
+    bundle.yaml:28:9: invalid value at `overlays.external.livekit.rtc.udpPort`: expected a number from 1 to 65535, found the string "many"
+    "#);
 }
 
 #[test]
 fn a_missing_required_key_is_named() {
     let doc = remove(good(), "namespace");
-    assert_eq!(
-        parse_error(&yaml(&doc)),
-        "missing key `namespace`: it has no default, set it (near line 1)"
-    );
+    insta::assert_snapshot!(parse_error(&yaml(&doc)), @r"
+    bundle.yaml:1:1: missing key `namespace`: it has no default, set it
+    ");
 }
 
 #[test]
 fn text_that_is_not_a_mapping_is_a_syntax_error() {
-    assert_eq!(
-        parse_error("- a\n- b\n"),
-        "not a valid config: invalid type: sequence, expected struct RawConfig (near line 1)"
-    );
+    insta::assert_snapshot!(parse_error("- a\n- b\n"), @r"
+    bundle.yaml:1:1: not a valid config: expected a mapping, found a list
+    ");
 }
 
 #[test]
 fn broken_yaml_is_a_syntax_error_with_its_line() {
-    assert_eq!(
-        parse_error("namespace: matrix\n  homeserver: [\n"),
-        "not a valid config: mapping values are not allowed in this context (near line 2)"
-    );
+    insta::assert_snapshot!(parse_error("namespace: matrix\n  homeserver: [\n"), @r"
+    bundle.yaml:2:13: not a valid config: mapping values are not allowed in this context
+    ");
 }
 
 #[test]
-fn a_duplicate_key_is_a_syntax_error() {
-    assert_eq!(
-        parse_error("namespace: a\nnamespace: b\n"),
-        "not a valid config: duplicate entry with key \"namespace\" (near line 1)"
+fn a_duplicate_key_is_reported_at_its_second_occurrence() {
+    insta::assert_snapshot!(parse_error("namespace: a\nnamespace: b\n"), @r"
+    bundle.yaml:2:1: duplicate key `namespace`: it is already set at line 1, and YAML allows a key once per mapping (one of the values would be lost). Fix: keep one of the two and delete the other
+    ");
+}
+
+#[test]
+fn a_duplicate_key_in_a_nested_mapping_is_reported_at_its_own_line() {
+    let text = GOOD.replace(
+        "  livekitServiceUrl: https://matrix.example.org\n",
+        "  livekitServiceUrl: https://matrix.example.org\n  serverName: matrix.example.net\n",
     );
+    insta::assert_snapshot!(parse_error(&text), @r"
+    bundle.yaml:7:3: duplicate key `homeserver.serverName`: it is already set at line 4, and YAML allows a key once per mapping (one of the values would be lost). Fix: keep one of the two and delete the other
+    ");
+}
+
+// ---- parse errors in the words of YAML, not of Rust ---------------------------------------------
+
+#[test]
+fn a_port_above_65535_asks_for_a_number_from_1_to_65535() {
+    insta::assert_snapshot!(parse_error(&yaml(&set(good(), "livekit.turn.tlsPort", "65536"))), @r"
+    bundle.yaml:18:5: invalid value at `livekit.turn.tlsPort`: expected a number from 1 to 65535, found 65536
+    ");
+}
+
+#[test]
+fn a_negative_port_asks_for_a_number_from_1_to_65535() {
+    insta::assert_snapshot!(parse_error(&yaml(&set(good(), "homeserver.clientPort", "-1"))), @r"
+    bundle.yaml:7:3: invalid value at `homeserver.clientPort`: expected a number from 1 to 65535, found -1
+    ");
+}
+
+#[test]
+fn a_port_out_of_range_in_an_overlay_delta_names_the_overlay_path() {
+    let doc = set(
+        good(),
+        "overlays.bundled-turn.livekit.turn.tlsPort",
+        "70000",
+    );
+    insta::assert_snapshot!(parse_error(&yaml(&doc)), @r"
+    bundle.yaml:23:9: invalid value at `overlays.bundled-turn.livekit.turn.tlsPort`: expected a number from 1 to 65535, found 70000
+    ");
+}
+
+#[test]
+fn a_scalar_where_a_mapping_belongs_asks_for_a_mapping() {
+    insta::assert_snapshot!(parse_error(&yaml(&set(good(), "homeserver", "1"))), @r"
+    bundle.yaml:2:1: invalid value at `homeserver`: expected a mapping, found 1
+    ");
+}
+
+#[test]
+fn a_list_where_a_mapping_belongs_asks_for_a_mapping() {
+    insta::assert_snapshot!(parse_error(&yaml(&set(good(), "livekit.rtc", "[7880]"))), @r"
+    bundle.yaml:12:3: invalid value at `livekit.rtc`: expected a mapping, found a list
+    ");
+}
+
+#[test]
+fn a_word_where_a_boolean_belongs_asks_for_true_or_false() {
+    let doc = set(good(), "homeserver.allowRegistration", "maybe");
+    insta::assert_snapshot!(parse_error(&yaml(&doc)), @r#"
+    bundle.yaml:7:3: invalid value at `homeserver.allowRegistration`: expected true or false, found the string "maybe"
+    "#);
+}
+
+#[test]
+fn a_string_where_a_list_belongs_asks_for_a_list() {
+    let doc = set(good(), "images.homeserver.policy.platforms", "linux/amd64");
+    insta::assert_snapshot!(parse_error(&yaml(&doc)), @r#"
+    bundle.yaml:35:7: invalid value at `images.homeserver.policy.platforms`: expected a list, found the string "linux/amd64"
+    "#);
+}
+
+#[test]
+fn a_list_where_a_whole_number_belongs_asks_for_one() {
+    let doc = set(good(), "homeserver.maxRequestSize", "[1]");
+    insta::assert_snapshot!(parse_error(&yaml(&doc)), @r"
+    bundle.yaml:7:3: invalid value at `homeserver.maxRequestSize`: expected a whole number from 0 to 18446744073709551615, found a list
+    ");
+}
+
+#[test]
+fn a_list_where_a_string_belongs_asks_for_a_string() {
+    let doc = set(good(), "livekit.rtc.nodeIp", "[]");
+    insta::assert_snapshot!(parse_error(&yaml(&doc)), @r"
+    bundle.yaml:13:5: invalid value at `livekit.rtc.nodeIp`: expected a string, found a list
+    ");
+}
+
+#[test]
+fn an_empty_value_where_a_port_belongs_asks_for_a_number_from_1_to_65535() {
+    let doc = set(good(), "homeserver.clientPort", "~");
+    insta::assert_snapshot!(parse_error(&yaml(&doc)), @r"
+    bundle.yaml:7:3: invalid value at `homeserver.clientPort`: expected a number from 1 to 65535, found an empty value
+    ");
+}
+
+// ---- parse errors inside an image's update policy -------------------------------------------------
+
+#[test]
+fn a_bad_policy_range_is_reported_at_the_range() {
+    let doc = set(good(), "images.livekit.policy.range", "'^^1'");
+    insta::assert_snapshot!(parse_error(&yaml(&doc)), @r"
+    bundle.yaml:42:7: invalid value at `images.livekit.policy.range`: unexpected character '^' while parsing major version number; write a version requirement such as `^1` or `>=1.2, <2`
+    ");
+}
+
+#[test]
+fn a_policy_range_that_is_not_a_string_is_reported_at_the_range() {
+    let doc = set(good(), "images.livekit.policy.range", "[1]");
+    insta::assert_snapshot!(parse_error(&yaml(&doc)), @r"
+    bundle.yaml:42:7: invalid value at `images.livekit.policy.range`: expected a version requirement such as `^1`, found a list
+    ");
+}
+
+#[test]
+fn an_unknown_key_in_a_policy_is_reported_at_that_key() {
+    let doc = set(good(), "images.lkJwt.policy.rnage", "'^0.6'");
+    insta::assert_snapshot!(parse_error(&yaml(&doc)), @r"
+    bundle.yaml:51:7: unknown key `images.lkJwt.policy.rnage`; did you mean `range`?
+    ");
+}
+
+#[test]
+fn a_key_of_another_policy_kind_is_reported_at_that_key() {
+    let doc = set(good(), "images.homeserver.policy.range", "'^1'");
+    insta::assert_snapshot!(parse_error(&yaml(&doc)), @r"
+    bundle.yaml:35:7: unknown key `images.homeserver.policy.range`; allowed here: `kind`, `platforms`
+    ");
+}
+
+#[test]
+fn a_policy_without_a_kind_is_reported_at_the_missing_kind() {
+    let doc = set(
+        good(),
+        "images.homeserver.policy",
+        "{platforms: [linux/amd64]}",
+    );
+    insta::assert_snapshot!(parse_error(&yaml(&doc)), @r"
+    bundle.yaml:33:5: missing key `images.homeserver.policy.kind`: it has no default, set it
+    ");
 }
 
 // ---- the guards, one test each -----------------------------------------------------------------
 
 #[test]
 fn guard_server_name_missing() {
-    assert_eq!(
-        refusal(set(good(), "homeserver.serverName", "''")),
-        "`homeserver.serverName` is not set: it is baked into every user and room ID and is the \
-        ingress host. Fix: set it to the server's DNS name, e.g. `matrix.example.org` (it cannot \
-        change once data exists)."
-    );
+    insta::assert_snapshot!(refused(set(good(), "homeserver.serverName", "''")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:3:3: `homeserver.serverName` is not set: it is baked into every user and room ID and is the ingress host. Fix: set it to the server's DNS name, e.g. `matrix.example.org` (it cannot change once data exists).
+    ");
 }
 
 #[test]
 fn guard_server_name_not_a_dns_name() {
-    assert_eq!(
-        refusal(set(good(), "homeserver.serverName", "Matrix.example.org")),
-        "`homeserver.serverName` is `Matrix.example.org`, which is not a DNS name: labels may \
-        only hold lowercase letters, digits and `-`. Fix: write a lowercase, fully qualified \
-        name such as `matrix.example.org` (no scheme, port or path)."
-    );
+    insta::assert_snapshot!(refused(set(good(), "homeserver.serverName", "Matrix.example.org")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:3:3: `homeserver.serverName` is `Matrix.example.org`, which is not a DNS name: labels may only hold lowercase letters, digits and `-`. Fix: write a lowercase, fully qualified name such as `matrix.example.org` (no scheme, port or path).
+    ");
 }
 
 #[test]
 fn guard_server_name_an_ip_address() {
-    assert_eq!(
-        refusal(set(good(), "homeserver.serverName", "203.0.113.5")),
-        "`homeserver.serverName` is `203.0.113.5`, which is not a DNS name: it is an IP address. \
-        Fix: write a lowercase, fully qualified name such as `matrix.example.org` (no scheme, \
-        port or path)."
-    );
+    insta::assert_snapshot!(refused(set(good(), "homeserver.serverName", "203.0.113.5")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:3:3: `homeserver.serverName` is `203.0.113.5`, which is not a DNS name: it is an IP address. Fix: write a lowercase, fully qualified name such as `matrix.example.org` (no scheme, port or path).
+    ");
 }
 
 #[test]
 fn guard_turn_domain_not_a_dns_name() {
-    assert_eq!(
-        refusal(set(
-            good(),
-            "livekit.turn.domain",
-            "turn_server.example.org"
-        )),
-        "`livekit.turn.domain` is `turn_server.example.org`, which is not a DNS name: labels may \
-        only hold lowercase letters, digits and `-`. Fix: write a lowercase, fully qualified \
-        name such as `matrix.example.org` (no scheme, port or path)."
-    );
+    let doc = set(good(), "livekit.turn.domain", "turn_server.example.org");
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:15:5: `livekit.turn.domain` is `turn_server.example.org`, which is not a DNS name: labels may only hold lowercase letters, digits and `-`. Fix: write a lowercase, fully qualified name such as `matrix.example.org` (no scheme, port or path).
+    ");
 }
 
 #[test]
 fn guard_registration_without_token_or_secret() {
-    assert_eq!(
-        refusal(remove(good(), "homeserver.registrationTokenExistingSecret")),
-        "`homeserver.allowRegistration` is true but no registration token is configured: anyone \
-        could create accounts on an open, abusable homeserver. Fix: name the Secret holding the \
-        token in `homeserver.registrationTokenExistingSecret.name`, or set \
-        `homeserver.allowRegistration: false`."
-    );
+    insta::assert_snapshot!(refused(remove(good(), "homeserver.registrationTokenExistingSecret")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:2:1: `homeserver.allowRegistration` is true but no registration token is configured: anyone could create accounts on an open, abusable homeserver. Fix: name the Secret holding the token in `homeserver.registrationTokenExistingSecret.name`, or set `homeserver.allowRegistration: false`.
+    ");
 }
 
 #[test]
 fn guard_inline_registration_token_without_allow_inline_secrets() {
-    assert_eq!(
-        refusal(set(good(), "homeserver.registrationToken", "s3cret-token")),
-        "`homeserver.registrationToken` holds a secret value, which would be written into the \
-        generated tree and committed. Fix: put it in a Secret and name that Secret instead (for \
-        example `livekit.keys.existingSecret.name` or \
-        `homeserver.registrationTokenExistingSecret.name`); only for a throwaway cluster, set \
-        `allowInlineSecrets: true`."
-    );
+    insta::assert_snapshot!(refused(set(good(), "homeserver.registrationToken", "s3cret-token")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:7:3: `homeserver.registrationToken` holds a secret value, which would be written into the generated tree and committed. Fix: put it in a Secret and name that Secret instead (for example `livekit.keys.existingSecret.name` or `homeserver.registrationTokenExistingSecret.name`); only for a throwaway cluster, set `allowInlineSecrets: true`.
+    ");
 }
 
 #[test]
 fn guard_inline_livekit_api_key_without_allow_inline_secrets() {
-    assert_eq!(
-        refusal(set(good(), "livekit.keys.apiKey", "devkey")),
-        "`livekit.keys.apiKey` holds a secret value, which would be written into the generated \
-        tree and committed. Fix: put it in a Secret and name that Secret instead (for example \
-        `livekit.keys.existingSecret.name` or \
-        `homeserver.registrationTokenExistingSecret.name`); only for a throwaway cluster, set \
-        `allowInlineSecrets: true`."
-    );
+    insta::assert_snapshot!(refused(set(good(), "livekit.keys.apiKey", "devkey")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:12:5: `livekit.keys.apiKey` holds a secret value, which would be written into the generated tree and committed. Fix: put it in a Secret and name that Secret instead (for example `livekit.keys.existingSecret.name` or `homeserver.registrationTokenExistingSecret.name`); only for a throwaway cluster, set `allowInlineSecrets: true`.
+    ");
 }
 
 #[test]
 fn guard_inline_livekit_api_secret_in_an_overlay_without_allow_inline_secrets() {
-    assert_eq!(
-        refusal(set(good(), "overlays.external.livekit.keys.apiSecret", "x")),
-        "`overlays.external.livekit.keys.apiSecret` holds a secret value, which would be written \
-        into the generated tree and committed. Fix: put it in a Secret and name that Secret \
-        instead (for example `livekit.keys.existingSecret.name` or \
-        `homeserver.registrationTokenExistingSecret.name`); only for a throwaway cluster, set \
-        `allowInlineSecrets: true`."
-    );
+    insta::assert_snapshot!(refused(set(good(), "overlays.external.livekit.keys.apiSecret", "x")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:27:9: `overlays.external.livekit.keys.apiSecret` holds a secret value, which would be written into the generated tree and committed. Fix: put it in a Secret and name that Secret instead (for example `livekit.keys.existingSecret.name` or `homeserver.registrationTokenExistingSecret.name`); only for a throwaway cluster, set `allowInlineSecrets: true`.
+    ");
 }
 
 #[test]
 fn guard_lk_jwt_without_service_url() {
-    assert_eq!(
-        refusal(remove(good(), "homeserver.livekitServiceUrl")),
-        "`homeserver.livekitServiceUrl` is not set, but lk-jwt-service is enabled: Element Call \
-        finds lk-jwt through this URL in the homeserver's well-known, and calls fail without a \
-        hint when it is missing. Fix: set it to `https://<homeserver.serverName>` (no `/sfu`), \
-        or set `lkJwt.enabled: false`."
-    );
+    insta::assert_snapshot!(refused(remove(good(), "homeserver.livekitServiceUrl")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:2:1: `homeserver.livekitServiceUrl` is not set, but lk-jwt-service is enabled: Element Call finds lk-jwt through this URL in the homeserver's well-known, and calls fail without a hint when it is missing. Fix: set it to `https://<homeserver.serverName>` (no `/sfu`), or set `lkJwt.enabled: false`.
+    ");
 }
 
 #[test]
 fn guard_service_url_ending_in_sfu() {
-    assert_eq!(
-        refusal(set(
-            good(),
-            "homeserver.livekitServiceUrl",
-            "https://matrix.example.org/sfu"
-        )),
-        "`homeserver.livekitServiceUrl` is `https://matrix.example.org/sfu`, which ends in \
-        `/sfu`: clients append `/sfu/get` themselves, so they would call `/sfu/sfu/get` and get \
-        404. Fix: remove the trailing `/sfu`."
+    let doc = set(
+        good(),
+        "homeserver.livekitServiceUrl",
+        "https://matrix.example.org/sfu",
     );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:6:3: `homeserver.livekitServiceUrl` is `https://matrix.example.org/sfu`, which ends in `/sfu`: clients append `/sfu/get` themselves, so they would call `/sfu/sfu/get` and get 404. Fix: remove the trailing `/sfu`.
+    ");
 }
 
 #[test]
 fn guard_service_url_on_another_host() {
-    assert_eq!(
-        refusal(set(
-            good(),
-            "homeserver.livekitServiceUrl",
-            "https://rtc.example.org"
-        )),
-        "`homeserver.livekitServiceUrl` is `https://rtc.example.org`, but the generated ingress \
-        serves only `matrix.example.org`, so clients would reach nothing there. Fix: set it to \
-        `https://matrix.example.org`."
+    let doc = set(
+        good(),
+        "homeserver.livekitServiceUrl",
+        "https://rtc.example.org",
     );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:6:3: `homeserver.livekitServiceUrl` is `https://rtc.example.org`, but the generated ingress serves only `matrix.example.org`, so clients would reach nothing there. Fix: set it to `https://matrix.example.org`.
+    ");
 }
 
 #[test]
 fn guard_bundled_livekit_without_credentials() {
-    assert_eq!(
-        refusal(remove(good(), "livekit.keys")),
-        "`livekit.keys.existingSecret.name` is not set and no inline API key and secret are \
-        given: the bundled LiveKit would have no signing key and lk-jwt would reference a \
-        missing Secret. Fix: create a Secret with `LIVEKIT_API_KEY`, `LIVEKIT_API_SECRET` and \
-        `LIVEKIT_KEYS` (`<key>: <secret>`) and set `livekit.keys.existingSecret.name` to its \
-        name."
-    );
+    insta::assert_snapshot!(refused(remove(good(), "livekit.keys")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:7:1: `livekit.keys.existingSecret.name` is not set and no inline API key and secret are given: the bundled LiveKit would have no signing key and lk-jwt would reference a missing Secret. Fix: create a Secret with `LIVEKIT_API_KEY`, `LIVEKIT_API_SECRET` and `LIVEKIT_KEYS` (`<key>: <secret>`) and set `livekit.keys.existingSecret.name` to its name.
+    ");
 }
 
 #[test]
 fn guard_bundled_livekit_with_only_an_inline_key() {
-    assert_eq!(
-        refusal(set(
-            set(
-                remove(good(), "livekit.keys"),
-                "livekit.keys.apiKey",
-                "devkey"
-            ),
-            "allowInlineSecrets",
-            "true"
-        )),
-        "`livekit.keys.existingSecret.name` is not set and no inline API key and secret are \
-        given: the bundled LiveKit would have no signing key and lk-jwt would reference a \
-        missing Secret. Fix: create a Secret with `LIVEKIT_API_KEY`, `LIVEKIT_API_SECRET` and \
-        `LIVEKIT_KEYS` (`<key>: <secret>`) and set `livekit.keys.existingSecret.name` to its \
-        name."
+    let doc = set(
+        set(
+            remove(good(), "livekit.keys"),
+            "livekit.keys.apiKey",
+            "devkey",
+        ),
+        "allowInlineSecrets",
+        "true",
     );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:15:3: `livekit.keys.existingSecret.name` is not set and no inline API key and secret are given: the bundled LiveKit would have no signing key and lk-jwt would reference a missing Secret. Fix: create a Secret with `LIVEKIT_API_KEY`, `LIVEKIT_API_SECRET` and `LIVEKIT_KEYS` (`<key>: <secret>`) and set `livekit.keys.existingSecret.name` to its name.
+    ");
 }
 
 #[test]
 fn guard_inline_api_secret_shorter_than_32_characters() {
-    assert_eq!(
-        refusal(set(
+    let doc = set(
+        set(
             set(
-                set(
-                    good(),
-                    "livekit.keys",
-                    "{apiKey: devkey, apiSecret: too-short-secret}"
-                ),
-                "allowInlineSecrets",
-                "true"
+                good(),
+                "livekit.keys",
+                "{apiKey: devkey, apiSecret: too-short-secret}",
             ),
-            "homeserver.registrationToken",
-            "t"
-        )),
-        "`livekit.keys.apiSecret` is 16 characters long; LiveKit needs at least 32 and would run \
-        with a weak key. Fix: generate one with `openssl rand -hex 32`, or use \
-        `livekit.keys.existingSecret.name`."
+            "allowInlineSecrets",
+            "true",
+        ),
+        "homeserver.registrationToken",
+        "t",
     );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:12:5: `livekit.keys.apiSecret` is 16 characters long; LiveKit needs at least 32 and would run with a weak key. Fix: generate one with `openssl rand -hex 32`, or use `livekit.keys.existingSecret.name`.
+    ");
 }
 
 #[test]
 fn guard_turn_without_domain() {
-    assert_eq!(
-        refusal(remove(good(), "livekit.turn.domain")),
-        "`livekit.turn.domain` is not set, but overlay `bundled-turn` enables TURN: it is the \
-        name clients dial and the certificate name they check, so the relay would be \
-        unreachable. Fix: set it to a DNS name that resolves to the `livekit-rtc` LoadBalancer \
-        IP (not serverName)."
-    );
+    insta::assert_snapshot!(refused(remove(good(), "livekit.turn.domain")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:14:3: `livekit.turn.domain` is not set, but overlay `bundled-turn` enables TURN: it is the name clients dial and the certificate name they check, so the relay would be unreachable. Fix: set it to a DNS name that resolves to the `livekit-rtc` LoadBalancer IP (not serverName).
+    ");
 }
 
 #[test]
 fn guard_turn_without_tls_secret() {
-    assert_eq!(
-        refusal(remove(good(), "livekit.turn.tls")),
-        "`livekit.turn.tls.existingSecret` is not set, but overlay `bundled-turn` enables TURN: \
-        LiveKit terminates TURN's TLS itself, and without a certificate clients behind strict \
-        NATs fail silently. Fix: set it to the name of a `kubernetes.io/tls` Secret for \
-        `livekit.turn.domain`."
-    );
+    insta::assert_snapshot!(refused(remove(good(), "livekit.turn.tls")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:14:3: `livekit.turn.tls.existingSecret` is not set, but overlay `bundled-turn` enables TURN: LiveKit terminates TURN's TLS itself, and without a certificate clients behind strict NATs fail silently. Fix: set it to the name of a `kubernetes.io/tls` Secret for `livekit.turn.domain`.
+    ");
 }
 
 #[test]
 fn guard_turn_domain_equal_to_server_name() {
-    assert_eq!(
-        refusal(set(good(), "livekit.turn.domain", "matrix.example.org")),
-        "`livekit.turn.domain` is `matrix.example.org`, the same as `homeserver.serverName`: \
-        clients dial `turns:matrix.example.org:443`, which would land on the HTTP ingress \
-        instead of LiveKit. Fix: use a separate name, e.g. `turn.matrix.example.org`, resolving \
-        to the `livekit-rtc` LoadBalancer IP."
-    );
+    insta::assert_snapshot!(refused(set(good(), "livekit.turn.domain", "matrix.example.org")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:15:5: `livekit.turn.domain` is `matrix.example.org`, the same as `homeserver.serverName`: clients dial `turns:matrix.example.org:443`, which would land on the HTTP ingress instead of LiveKit. Fix: use a separate name, e.g. `turn.matrix.example.org`, resolving to the `livekit-rtc` LoadBalancer IP.
+    ");
 }
 
 #[test]
 fn guard_turn_tls_port_at_or_below_1024() {
-    assert_eq!(
-        refusal(set(good(), "livekit.turn.tlsPort", "443")),
-        "`livekit.turn.tlsPort` is 443: ports up to 1024 need root or NET_BIND_SERVICE, and the \
-        pod runs unprivileged. The LoadBalancer already maps 443 to this port. Fix: use a port \
-        above 1024, e.g. 5349."
-    );
+    insta::assert_snapshot!(refused(set(good(), "livekit.turn.tlsPort", "443")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:18:5: `livekit.turn.tlsPort` is 443: ports up to 1024 need root or NET_BIND_SERVICE, and the pod runs unprivileged. The LoadBalancer already maps 443 to this port. Fix: use a port above 1024, e.g. 5349.
+    ");
 }
 
 #[test]
 fn guard_lk_jwt_without_public_url() {
-    assert_eq!(
-        refusal(remove(good(), "livekit.publicUrl")),
-        "`livekit.publicUrl` is not set, but lk-jwt-service is enabled: it is the `wss://` SFU \
-        URL lk-jwt returns to clients, and calls fail silently without it. Fix: set it, e.g. \
-        `wss://<homeserver.serverName>` for the bundled LiveKit."
-    );
+    insta::assert_snapshot!(refused(remove(good(), "livekit.publicUrl")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:7:1: `livekit.publicUrl` is not set, but lk-jwt-service is enabled: it is the `wss://` SFU URL lk-jwt returns to clients, and calls fail silently without it. Fix: set it, e.g. `wss://<homeserver.serverName>` for the bundled LiveKit.
+    ");
 }
 
 #[test]
 fn guard_public_url_not_wss() {
-    assert_eq!(
-        refusal(set(
-            good(),
-            "overlays.external.livekit.publicUrl",
-            "ws://livekit.example.net"
-        )),
-        "`overlays.external.livekit.publicUrl` is `ws://livekit.example.net`, which is not a \
-        `wss://` URL: browsers on an https page refuse plain `ws://`, and lk-jwt needs the \
-        public address. Fix: write `wss://<host>`."
+    let doc = set(
+        good(),
+        "overlays.external.livekit.publicUrl",
+        "ws://livekit.example.net",
     );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:23:7: `overlays.external.livekit.publicUrl` is `ws://livekit.example.net`, which is not a `wss://` URL: browsers on an https page refuse plain `ws://`, and lk-jwt needs the public address. Fix: write `wss://<host>`.
+    ");
 }
 
 #[test]
 fn guard_public_url_https_instead_of_wss() {
-    assert_eq!(
-        refusal(set(
-            good(),
-            "livekit.publicUrl",
-            "https://matrix.example.org"
-        )),
-        "`livekit.publicUrl` is `https://matrix.example.org`, which is not a `wss://` URL: \
-        browsers on an https page refuse plain `ws://`, and lk-jwt needs the public address. \
-        Fix: write `wss://<host>`."
-    );
+    let doc = set(good(), "livekit.publicUrl", "https://matrix.example.org");
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:8:3: `livekit.publicUrl` is `https://matrix.example.org`, which is not a `wss://` URL: browsers on an https page refuse plain `ws://`, and lk-jwt needs the public address. Fix: write `wss://<host>`.
+    ");
 }
 
 #[test]
 fn guard_bundled_public_url_on_another_host() {
-    assert_eq!(
-        refusal(set(
-            good(),
-            "livekit.publicUrl",
-            "wss://livekit.example.org"
-        )),
-        "`livekit.publicUrl` is `wss://livekit.example.org`, but the generated ingress serves \
-        only `matrix.example.org`, so clients would reach nothing there. Fix: set it to \
-        `wss://matrix.example.org`."
-    );
+    let doc = set(good(), "livekit.publicUrl", "wss://livekit.example.org");
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:8:3: `livekit.publicUrl` is `wss://livekit.example.org`, but the generated ingress serves only `matrix.example.org`, so clients would reach nothing there. Fix: set it to `wss://matrix.example.org`.
+    ");
 }
 
 #[test]
 fn guard_external_livekit_without_keys_secret() {
-    assert_eq!(
-        refusal(set(
-            remove(good(), "livekit.keys"),
-            "overlays",
-            "{external: {livekit: {publicUrl: 'wss://livekit.example.net'}}}"
-        )),
-        "`overlays.external.livekit.keys.existingSecret.name` is not set, but overlay `external` \
-        uses an operator-managed LiveKit: lk-jwt needs that SFU's API key and secret, and would \
-        reference a missing Secret. Fix: create a Secret with `LIVEKIT_API_KEY` and \
-        `LIVEKIT_API_SECRET` of the external SFU and set \
-        `overlays.external.livekit.keys.existingSecret.name` to its name."
+    let doc = set(
+        remove(good(), "livekit.keys"),
+        "overlays",
+        "{external: {livekit: {publicUrl: 'wss://livekit.example.net'}}}",
     );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:17:5: `overlays.external.livekit.keys.existingSecret.name` is not set, but overlay `external` uses an operator-managed LiveKit: lk-jwt needs that SFU's API key and secret, and would reference a missing Secret. Fix: create a Secret with `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` of the external SFU and set `overlays.external.livekit.keys.existingSecret.name` to its name.
+    ");
 }
 
 #[test]
 fn guard_bundled_livekit_without_node_ip() {
-    assert_eq!(
-        refusal(remove(good(), "livekit.rtc")),
-        "`livekit.rtc.nodeIp` is not set: LiveKit would advertise its pod IP, which clients \
-        cannot reach, so calls connect but carry no media. Fix: set it to the public IP of the \
-        `livekit-rtc` LoadBalancer, or set `livekit.rtc.useExternalIp: true` to discover it with \
-        STUN."
-    );
+    insta::assert_snapshot!(refused(remove(good(), "livekit.rtc")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:7:1: `livekit.rtc.nodeIp` is not set: LiveKit would advertise its pod IP, which clients cannot reach, so calls connect but carry no media. Fix: set it to the public IP of the `livekit-rtc` LoadBalancer, or set `livekit.rtc.useExternalIp: true` to discover it with STUN.
+    ");
 }
 
 #[test]
 fn guard_node_ip_not_an_ip_address() {
-    assert_eq!(
-        refusal(set(good(), "livekit.rtc.nodeIp", "lb.example.org")),
-        "`livekit.rtc.nodeIp` is `lb.example.org`, which is not an IP address: LiveKit advertises \
-        it verbatim as its ICE candidate. Fix: write the LoadBalancer's public IPv4 or IPv6 \
-        address, e.g. `203.0.113.10`."
-    );
+    insta::assert_snapshot!(refused(set(good(), "livekit.rtc.nodeIp", "lb.example.org")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:13:5: `livekit.rtc.nodeIp` is `lb.example.org`, which is not an IP address: LiveKit advertises it verbatim as its ICE candidate. Fix: write the LoadBalancer's public IPv4 or IPv6 address, e.g. `203.0.113.10`.
+    ");
 }
 
 #[test]
 fn guard_image_with_neither_tag_nor_digest() {
-    assert_eq!(
-        refusal(remove(
-            remove(good(), "images.livekit.tag"),
-            "images.livekit.digest"
-        )),
-        "`images.livekit` has neither `tag` nor `digest`: the image would float to whatever the \
-        registry serves. Fix: pin it as `tag` plus `digest` (run `bundle pins refresh`)."
+    let doc = remove(
+        remove(good(), "images.livekit.tag"),
+        "images.livekit.digest",
     );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:35:3: `images.livekit` has neither `tag` nor `digest`: the image would float to whatever the registry serves. Fix: pin it as `tag` plus `digest` (run `bundle pins refresh`).
+    ");
 }
 
 #[test]
 fn guard_image_with_tag_latest() {
-    assert_eq!(
-        refusal(set(good(), "images.lkJwt.tag", "latest")),
-        "`images.lkJwt.tag` is `latest`, a tag that moves: two pulls can run different code and \
-        an update never shows up in git. Fix: pin a release tag and its digest (run `bundle pins \
-        refresh`)."
-    );
+    insta::assert_snapshot!(refused(set(good(), "images.lkJwt.tag", "latest")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:46:5: `images.lkJwt.tag` is `latest`, a tag that moves: two pulls can run different code and an update never shows up in git. Fix: pin a release tag and its digest (run `bundle pins refresh`).
+    ");
 }
 
 #[test]
 fn guard_livekit_enabled_false_for_a_bundled_overlay() {
-    assert_eq!(
-        refusal(set(good(), "overlays.bundled.livekit.enabled", "false")),
-        "`overlays.bundled.livekit.enabled` is false, but overlay `bundled` deploys LiveKit in \
-        the cluster: the overlay's name decides whether LiveKit is bundled. Fix: remove \
-        `overlays.bundled.livekit.enabled`; for an operator-managed LiveKit, list overlay \
-        `external` instead."
-    );
+    insta::assert_snapshot!(refused(set(good(), "overlays.bundled.livekit.enabled", "false")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:21:7: `overlays.bundled.livekit.enabled` is false, but overlay `bundled` deploys LiveKit in the cluster: the overlay's name decides whether LiveKit is bundled. Fix: remove `overlays.bundled.livekit.enabled`; for an operator-managed LiveKit, list overlay `external` instead.
+    ");
 }
 
 #[test]
 fn guard_livekit_enabled_true_for_the_external_overlay() {
-    assert_eq!(
-        refusal(set(good(), "overlays.external.livekit.enabled", "true")),
-        "`overlays.external.livekit.enabled` is true, but overlay `external` uses an \
-        operator-managed LiveKit: the overlay's name decides whether LiveKit is bundled. Fix: \
-        remove `overlays.external.livekit.enabled`; to deploy LiveKit in the cluster, list \
-        overlay `bundled` or `bundled-turn`."
-    );
+    insta::assert_snapshot!(refused(set(good(), "overlays.external.livekit.enabled", "true")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:27:7: `overlays.external.livekit.enabled` is true, but overlay `external` uses an operator-managed LiveKit: the overlay's name decides whether LiveKit is bundled. Fix: remove `overlays.external.livekit.enabled`; to deploy LiveKit in the cluster, list overlay `bundled` or `bundled-turn`.
+    ");
 }
 
 #[test]
 fn guard_turn_enabled_for_the_bundled_overlay() {
-    assert_eq!(
-        refusal(set(good(), "overlays.bundled.livekit.turn.enabled", "true")),
-        "`overlays.bundled.livekit.turn.enabled` is true, but overlay `bundled` runs LiveKit \
-        without TURN: the overlay's name decides whether TURN is on. Fix: remove \
-        `overlays.bundled.livekit.turn.enabled`; for TURN over TLS, list overlay `bundled-turn`."
-    );
+    insta::assert_snapshot!(refused(set(good(), "overlays.bundled.livekit.turn.enabled", "true")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:22:9: `overlays.bundled.livekit.turn.enabled` is true, but overlay `bundled` runs LiveKit without TURN: the overlay's name decides whether TURN is on. Fix: remove `overlays.bundled.livekit.turn.enabled`; for TURN over TLS, list overlay `bundled-turn`.
+    ");
 }
 
 #[test]
 fn guard_turn_disabled_for_the_bundled_turn_overlay() {
-    assert_eq!(
-        refusal(set(
-            good(),
-            "overlays.bundled-turn.livekit.turn.enabled",
-            "false"
-        )),
-        "`overlays.bundled-turn.livekit.turn.enabled` is false, but overlay `bundled-turn` runs \
-        LiveKit with TURN over TLS: the overlay's name decides whether TURN is on. Fix: remove \
-        `overlays.bundled-turn.livekit.turn.enabled`; without TURN, list overlay `bundled`."
+    let doc = set(
+        good(),
+        "overlays.bundled-turn.livekit.turn.enabled",
+        "false",
     );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:23:9: `overlays.bundled-turn.livekit.turn.enabled` is false, but overlay `bundled-turn` runs LiveKit with TURN over TLS: the overlay's name decides whether TURN is on. Fix: remove `overlays.bundled-turn.livekit.turn.enabled`; without TURN, list overlay `bundled`.
+    ");
 }
 
 #[test]
 fn guard_bundled_overlays_with_different_livekit_settings() {
-    assert_eq!(
-        refusal(set(
-            good(),
-            "overlays.bundled-turn.livekit.rtc.udpPort",
-            "7883"
-        )),
-        "`livekit.rtc.udpPort` is 7882 for overlay `bundled` but 7883 for `bundled-turn`; both \
-        use the one `overlays/components/livekit`, so only `livekit.turn` may differ. Fix: set \
-        it once under the top-level `livekit:` (or identically in both overlays)."
-    );
+    let doc = set(good(), "overlays.bundled-turn.livekit.rtc.udpPort", "7883");
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:12:3: `livekit.rtc.udpPort` is 7882 for overlay `bundled` but 7883 for `bundled-turn`; both use the one `overlays/components/livekit`, so only `livekit.turn` may differ. Fix: set it once under the top-level `livekit:` (or identically in both overlays).
+    ");
 }
 
 #[test]
 fn guard_no_overlays() {
-    assert_eq!(
-        refusal(set(good(), "overlays", "{}")),
-        "`overlays` is empty, so there is nothing to generate. Fix: list at least one of \
-        `bundled`, `bundled-turn` and `external`, or remove `overlays` to generate all three."
+    insta::assert_snapshot!(refused(set(good(), "overlays", "{}")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:18:1: `overlays` is empty, so there is nothing to generate. Fix: list at least one of `bundled`, `bundled-turn` and `external`, or remove `overlays` to generate all three.
+    ");
+}
+
+#[test]
+fn guard_namespace_empty() {
+    insta::assert_snapshot!(refused(set(good(), "namespace", "''")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:1:1: `namespace` is empty: every object is deployed to this namespace, and the in-cluster addresses (`lk-jwt-service.<namespace>.svc`) are built from it. Fix: set it to the namespace to deploy to, e.g. `matrix`.
+    ");
+}
+
+#[test]
+fn guard_namespace_with_uppercase_letters_and_an_underscore() {
+    insta::assert_snapshot!(refused(set(good(), "namespace", "Chat_NS")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:1:1: `namespace` is `Chat_NS`, which Kubernetes refuses as a namespace name: it may only hold lowercase letters, digits and `-`. Fix: write a DNS-1123 label, at most 63 lowercase letters, digits and `-` that starts and ends with a letter or digit, e.g. `matrix`.
+    ");
+}
+
+#[test]
+fn guard_namespace_ending_in_a_hyphen() {
+    insta::assert_snapshot!(refused(set(good(), "namespace", "matrix-")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:1:1: `namespace` is `matrix-`, which Kubernetes refuses as a namespace name: it cannot start or end with `-`. Fix: write a DNS-1123 label, at most 63 lowercase letters, digits and `-` that starts and ends with a letter or digit, e.g. `matrix`.
+    ");
+}
+
+#[test]
+fn guard_namespace_longer_than_63_characters() {
+    insta::assert_snapshot!(refused(set(good(), "namespace", &"m".repeat(64))), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:1:1: `namespace` is `mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm`, which Kubernetes refuses as a namespace name: it is longer than 63 characters. Fix: write a DNS-1123 label, at most 63 lowercase letters, digits and `-` that starts and ends with a letter or digit, e.g. `matrix`.
+    ");
+}
+
+#[test]
+fn a_namespace_of_63_characters_starting_with_a_digit_is_accepted() {
+    let namespace = format!("1{}", "m".repeat(62));
+    assert!(load(&set(good(), "namespace", &namespace)).is_ok());
+}
+
+#[test]
+fn guard_homeserver_port_zero() {
+    insta::assert_snapshot!(refused(set(good(), "homeserver.clientPort", "0")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:7:3: `homeserver.clientPort` is 0, which is not a port: Kubernetes refuses port 0 for a container or a Service. Fix: write a number from 1 to 65535 (above 1024, since the pods run unprivileged), or remove `homeserver.clientPort` to use the default.
+    ");
+}
+
+#[test]
+fn guard_livekit_port_zero() {
+    insta::assert_snapshot!(refused(set(good(), "livekit.rtc.signalingPort", "0")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:14:5: `livekit.rtc.signalingPort` is 0, which is not a port: Kubernetes refuses port 0 for a container or a Service. Fix: write a number from 1 to 65535 (above 1024, since the pods run unprivileged), or remove `livekit.rtc.signalingPort` to use the default.
+    ");
+}
+
+#[test]
+fn guard_turn_tls_port_zero() {
+    insta::assert_snapshot!(refused(set(good(), "livekit.turn.tlsPort", "0")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:18:5: `livekit.turn.tlsPort` is 0, which is not a port: Kubernetes refuses port 0 for a container or a Service. Fix: write a number from 1 to 65535 (above 1024, since the pods run unprivileged), or remove `livekit.turn.tlsPort` to use the default.
+    ");
+}
+
+#[test]
+fn guard_port_zero_in_an_overlay_delta() {
+    let doc = set(good(), "overlays.external.livekit.rtc.udpPort", "0");
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:28:9: `overlays.external.livekit.rtc.udpPort` is 0, which is not a port: Kubernetes refuses port 0 for a container or a Service. Fix: write a number from 1 to 65535 (above 1024, since the pods run unprivileged), or remove `overlays.external.livekit.rtc.udpPort` to use the default.
+    ");
+}
+
+#[test]
+fn ports_at_zero_are_reported_as_zero_not_as_colliding() {
+    let doc = set(
+        good(),
+        "livekit.rtc",
+        "{nodeIp: 203.0.113.10, signalingPort: 0, tcpPort: 0}",
     );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused (2 problems):
+    bundle.yaml:14:5: `livekit.rtc.signalingPort` is 0, which is not a port: Kubernetes refuses port 0 for a container or a Service. Fix: write a number from 1 to 65535 (above 1024, since the pods run unprivileged), or remove `livekit.rtc.signalingPort` to use the default.
+    bundle.yaml:15:5: `livekit.rtc.tcpPort` is 0, which is not a port: Kubernetes refuses port 0 for a container or a Service. Fix: write a number from 1 to 65535 (above 1024, since the pods run unprivileged), or remove `livekit.rtc.tcpPort` to use the default.
+    ");
+}
+
+#[test]
+fn guard_livekit_tcp_port_on_the_public_turn_port_of_the_rtc_service() {
+    // 443 is also privileged; both guards name the key.
+    insta::assert_snapshot!(refused(set(good(), "livekit.rtc.tcpPort", "443")), @r"
+    bundle.yaml: config refused (2 problems):
+    bundle.yaml:14:5: `livekit.rtc.tcpPort` is 443: ports up to 1024 need root or NET_BIND_SERVICE, and the LiveKit pod runs unprivileged with every capability dropped (and the `livekit-rtc` LoadBalancer exposes the same port number). Fix: use a port above 1024; LiveKit's defaults are 7880 (signalling), 7881 (TCP) and 7882 (UDP).
+    bundle.yaml:14:5: `livekit.rtc.tcpPort` is 443, but the `livekit-rtc` Service already exposes TCP port 443 for TURN over TLS (LiveKit advertises `turns:<domain>:443`; the Service maps it to `livekit.turn.tlsPort`): a Service cannot expose one port twice, so Kubernetes would refuse it. Fix: give `livekit.rtc.tcpPort` another port.
+    ");
 }
 
 // ---- how violations are reported ----------------------------------------------------------------
@@ -811,24 +933,81 @@ fn every_violation_is_reported_at_once_in_a_numbered_refusal() {
         remove(good(), "homeserver.registrationTokenExistingSecret"),
         "livekit.rtc",
     );
-    assert_eq!(
-        load(&doc).expect_err("refused").to_string(),
-        "config refused (2 problems):\n  \
-         - `homeserver.allowRegistration` is true but no registration token is configured: \
-         anyone could create accounts on an open, abusable homeserver. Fix: name the Secret \
-         holding the token in `homeserver.registrationTokenExistingSecret.name`, or set \
-         `homeserver.allowRegistration: false`.\n  \
-         - `livekit.rtc.nodeIp` is not set: LiveKit would advertise its pod IP, which clients \
-         cannot reach, so calls connect but carry no media. Fix: set it to the public IP of the \
-         `livekit-rtc` LoadBalancer, or set `livekit.rtc.useExternalIp: true` to discover it \
-         with STUN."
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused (2 problems):
+    bundle.yaml:2:1: `homeserver.allowRegistration` is true but no registration token is configured: anyone could create accounts on an open, abusable homeserver. Fix: name the Secret holding the token in `homeserver.registrationTokenExistingSecret.name`, or set `homeserver.allowRegistration: false`.
+    bundle.yaml:5:1: `livekit.rtc.nodeIp` is not set: LiveKit would advertise its pod IP, which clients cannot reach, so calls connect but carry no media. Fix: set it to the public IP of the `livekit-rtc` LoadBalancer, or set `livekit.rtc.useExternalIp: true` to discover it with STUN.
+    ");
+}
+
+#[test]
+fn without_a_file_name_a_refusal_lists_the_violations_with_their_lines() {
+    let doc = remove(
+        remove(good(), "homeserver.registrationTokenExistingSecret"),
+        "livekit.rtc",
     );
+    insta::assert_snapshot!(load(&doc).expect_err("refused").to_string(), @r"
+    config refused (2 problems):
+      - `homeserver.allowRegistration` is true but no registration token is configured: anyone could create accounts on an open, abusable homeserver. Fix: name the Secret holding the token in `homeserver.registrationTokenExistingSecret.name`, or set `homeserver.allowRegistration: false`. (line 2)
+      - `livekit.rtc.nodeIp` is not set: LiveKit would advertise its pod IP, which clients cannot reach, so calls connect but carry no media. Fix: set it to the public IP of the `livekit-rtc` LoadBalancer, or set `livekit.rtc.useExternalIp: true` to discover it with STUN. (line 5)
+    ");
+}
+
+#[test]
+fn without_a_file_name_a_parse_error_ends_with_its_line() {
+    let text = GOOD.replace("  serverName:", "  serverNme:");
+    insta::assert_snapshot!(Config::from_yaml(&text).expect_err("refused").to_string(), @r"
+    unknown key `homeserver.serverNme`; did you mean `serverName`? (line 4)
+    ");
+}
+
+#[test]
+fn a_parse_error_carries_the_line_and_column_of_its_key() {
+    let text = GOOD.replace("  serverName:", "  serverNme:");
+    let location = Config::from_yaml(&text).expect_err("refused").location();
+    assert_eq!(location.map(|at| (at.line, at.column)), Some((4, 3)));
+}
+
+#[test]
+fn each_violation_carries_the_line_and_column_of_its_key() {
+    let text = GOOD.replace("{nodeIp: 203.0.113.10}", "{nodeIp: not-an-ip}");
+    let Err(ConfigError::Refused { violations }) = Config::from_yaml(&text) else {
+        panic!("expected a refusal");
+    };
+    let locations: Vec<_> = violations
+        .iter()
+        .map(|violation| violation.location.map(|at| (at.line, at.column)))
+        .collect();
+    // `  rtc: {nodeIp: not-an-ip}`, line 10 (GOOD starts with an empty line).
+    assert_eq!(locations, [Some((10, 9))]);
+}
+
+#[test]
+fn a_violation_of_a_key_without_a_written_parent_is_shown_with_the_file_only() {
+    let doc = set(remove(good(), "livekit"), "lkJwt.enabled", "false");
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused (4 problems):
+    bundle.yaml: `livekit.keys.existingSecret.name` is not set and no inline API key and secret are given: the bundled LiveKit would have no signing key and lk-jwt would reference a missing Secret. Fix: create a Secret with `LIVEKIT_API_KEY`, `LIVEKIT_API_SECRET` and `LIVEKIT_KEYS` (`<key>: <secret>`) and set `livekit.keys.existingSecret.name` to its name.
+    bundle.yaml: `livekit.rtc.nodeIp` is not set: LiveKit would advertise its pod IP, which clients cannot reach, so calls connect but carry no media. Fix: set it to the public IP of the `livekit-rtc` LoadBalancer, or set `livekit.rtc.useExternalIp: true` to discover it with STUN.
+    bundle.yaml: `livekit.turn.domain` is not set, but overlay `bundled-turn` enables TURN: it is the name clients dial and the certificate name they check, so the relay would be unreachable. Fix: set it to a DNS name that resolves to the `livekit-rtc` LoadBalancer IP (not serverName).
+    bundle.yaml: `livekit.turn.tls.existingSecret` is not set, but overlay `bundled-turn` enables TURN: LiveKit terminates TURN's TLS itself, and without a certificate clients behind strict NATs fail silently. Fix: set it to the name of a `kubernetes.io/tls` Secret for `livekit.turn.domain`.
+    ");
+}
+
+#[test]
+fn a_violation_of_a_key_not_written_is_located_at_its_nearest_written_parent() {
+    insta::assert_snapshot!(refused(remove(good(), "livekit.turn.domain")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:14:3: `livekit.turn.domain` is not set, but overlay `bundled-turn` enables TURN: it is the name clients dial and the certificate name they check, so the relay would be unreachable. Fix: set it to a DNS name that resolves to the `livekit-rtc` LoadBalancer IP (not serverName).
+    ");
 }
 
 #[test]
 fn a_setting_shared_by_both_bundled_overlays_is_reported_once() {
-    let messages = violations(&set(good(), "livekit.rtc.nodeIp", "'not-an-ip'"));
-    assert_eq!(messages.len(), 1, "{messages:#?}");
+    insta::assert_snapshot!(refused(set(good(), "livekit.rtc.nodeIp", "'not-an-ip'")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:13:5: `livekit.rtc.nodeIp` is `not-an-ip`, which is not an IP address: LiveKit advertises it verbatim as its ICE candidate. Fix: write the LoadBalancer's public IPv4 or IPv6 address, e.g. `203.0.113.10`.
+    ");
 }
 
 #[test]
@@ -881,21 +1060,18 @@ fn inline_keys_make_the_inline_api_key_the_webhook_key() {
 
 #[test]
 fn guard_api_key_name_with_a_colon() {
-    assert_eq!(
-        refusal(set(good(), "livekit.keys.apiKeyName", "'lk-jwt: secret'")),
-        "`livekit.keys.apiKeyName` is `lk-jwt: secret`, which cannot be an API key name: \
-        LiveKit reads its keys as `<name>: <secret>` and lk-jwt splits them at `:`, so the name \
-        must be non-empty without spaces or `:`. Fix: write the key name exactly as it is in the \
-        keys Secret, e.g. `lk-jwt`, or remove the key."
-    );
+    insta::assert_snapshot!(refused(set(good(), "livekit.keys.apiKeyName", "'lk-jwt: secret'")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:12:5: `livekit.keys.apiKeyName` is `lk-jwt: secret`, which cannot be an API key name: LiveKit reads its keys as `<name>: <secret>` and lk-jwt splits them at `:`, so the name must be non-empty without spaces or `:`. Fix: write the key name exactly as it is in the keys Secret, e.g. `lk-jwt`, or remove the key.
+    ");
 }
 
 #[test]
 fn guard_api_key_name_empty() {
-    assert!(
-        refusal(set(good(), "livekit.keys.apiKeyName", "''"))
-            .starts_with("`livekit.keys.apiKeyName` is ``, which cannot be an API key name")
-    );
+    insta::assert_snapshot!(refused(set(good(), "livekit.keys.apiKeyName", "''")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:12:5: `livekit.keys.apiKeyName` is ``, which cannot be an API key name: LiveKit reads its keys as `<name>: <secret>` and lk-jwt splits them at `:`, so the name must be non-empty without spaces or `:`. Fix: write the key name exactly as it is in the keys Secret, e.g. `lk-jwt`, or remove the key.
+    ");
 }
 
 #[test]
@@ -907,13 +1083,10 @@ fn guard_api_key_name_other_than_the_inline_api_key() {
     );
     let doc = set(doc, "homeserver.registrationToken", "dev-token");
     let doc = set(doc, "allowInlineSecrets", "true");
-    assert_eq!(
-        refusal(doc),
-        "`livekit.keys.apiKeyName` differs from the inline `livekit.keys.apiKey`: LiveKit signs \
-        its webhooks with the key of that name and refuses to start when it has no such key. \
-        Fix: remove `livekit.keys.apiKeyName` (with inline keys the webhook uses `apiKey`), or \
-        make the two equal."
-    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:19:5: `livekit.keys.apiKeyName` differs from the inline `livekit.keys.apiKey`: LiveKit signs its webhooks with the key of that name and refuses to start when it has no such key. Fix: remove `livekit.keys.apiKeyName` (with inline keys the webhook uses `apiKey`), or make the two equal.
+    ");
 }
 
 #[test]
@@ -988,35 +1161,38 @@ fn csp_sources_keep_the_port_of_an_external_livekit_url() {
 
 #[test]
 fn guard_livekit_port_at_or_below_1024() {
-    assert_eq!(
-        refusal(set(good(), "livekit.rtc.udpPort", "443")),
-        "`livekit.rtc.udpPort` is 443: ports up to 1024 need root or NET_BIND_SERVICE, and the \
-        LiveKit pod runs unprivileged with every capability dropped (and the `livekit-rtc` \
-        LoadBalancer exposes the same port number). Fix: use a port above 1024; LiveKit's \
-        defaults are 7880 (signalling), 7881 (TCP) and 7882 (UDP)."
-    );
+    // 443 is also the Service's TURN port, but that is TCP: UDP 443 does not collide with it.
+    // 443 is also the Service's TURN port, but that is TCP: UDP 443 does not collide with it.
+    insta::assert_snapshot!(refused(set(good(), "livekit.rtc.udpPort", "443")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:14:5: `livekit.rtc.udpPort` is 443: ports up to 1024 need root or NET_BIND_SERVICE, and the LiveKit pod runs unprivileged with every capability dropped (and the `livekit-rtc` LoadBalancer exposes the same port number). Fix: use a port above 1024; LiveKit's defaults are 7880 (signalling), 7881 (TCP) and 7882 (UDP).
+    ");
+}
+
+// The defaults are 7880 (signalling), 7881 (TCP) and 5349 (TURN over TLS).
+
+#[test]
+fn guard_livekit_tcp_port_on_the_signalling_port() {
+    insta::assert_snapshot!(refused(set(good(), "livekit.rtc.tcpPort", "7880")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:14:5: `livekit.rtc.tcpPort` is 7880, the same TCP port as `livekit.rtc.signalingPort`: LiveKit cannot listen on one port twice and would not start. Fix: give each of `livekit.rtc.signalingPort`, `livekit.rtc.tcpPort` and `livekit.turn.tlsPort` its own port.
+    ");
 }
 
 #[test]
-fn guard_two_livekit_tcp_listeners_on_one_port() {
-    // (key set to the port of `other`, that port, other). The defaults are 7880 (signalling),
-    // 7881 (TCP) and 5349 (TURN over TLS).
-    for (key, port, other) in [
-        ("livekit.rtc.tcpPort", 7880, "livekit.rtc.signalingPort"),
-        ("livekit.turn.tlsPort", 7880, "livekit.rtc.signalingPort"),
-        ("livekit.turn.tlsPort", 7881, "livekit.rtc.tcpPort"),
-    ] {
-        assert_eq!(
-            refusal(set(good(), key, &port.to_string())),
-            format!(
-                "`{key}` is {port}, the same TCP port as `{other}`: LiveKit cannot listen on \
-                 one port twice and would not start. Fix: give each of \
-                 `livekit.rtc.signalingPort`, `livekit.rtc.tcpPort` and `livekit.turn.tlsPort` \
-                 its own port."
-            ),
-            "{key} = {port}"
-        );
-    }
+fn guard_turn_tls_port_on_the_signalling_port() {
+    insta::assert_snapshot!(refused(set(good(), "livekit.turn.tlsPort", "7880")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:18:5: `livekit.turn.tlsPort` is 7880, the same TCP port as `livekit.rtc.signalingPort`: LiveKit cannot listen on one port twice and would not start. Fix: give each of `livekit.rtc.signalingPort`, `livekit.rtc.tcpPort` and `livekit.turn.tlsPort` its own port.
+    ");
+}
+
+#[test]
+fn guard_turn_tls_port_on_the_livekit_tcp_port() {
+    insta::assert_snapshot!(refused(set(good(), "livekit.turn.tlsPort", "7881")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:18:5: `livekit.turn.tlsPort` is 7881, the same TCP port as `livekit.rtc.tcpPort`: LiveKit cannot listen on one port twice and would not start. Fix: give each of `livekit.rtc.signalingPort`, `livekit.rtc.tcpPort` and `livekit.turn.tlsPort` its own port.
+    ");
 }
 
 #[test]
@@ -1026,12 +1202,10 @@ fn the_udp_port_may_share_its_number_with_a_tcp_port() {
 
 #[test]
 fn an_empty_node_ip_counts_as_unset_like_in_the_chart() {
-    let messages = violations(&set(good(), "livekit.rtc.nodeIp", "''"));
-    assert_eq!(messages.len(), 1, "{messages:?}");
-    assert!(
-        messages[0].starts_with("`livekit.rtc.nodeIp` is not set:"),
-        "{messages:?}"
-    );
+    insta::assert_snapshot!(refused(set(good(), "livekit.rtc.nodeIp", "''")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:13:5: `livekit.rtc.nodeIp` is not set: LiveKit would advertise its pod IP, which clients cannot reach, so calls connect but carry no media. Fix: set it to the public IP of the `livekit-rtc` LoadBalancer, or set `livekit.rtc.useExternalIp: true` to discover it with STUN.
+    ");
 }
 
 #[test]
@@ -1041,14 +1215,10 @@ fn guard_allow_list_for_an_ingress_class_without_allow_list_support() {
         "ingress.whitelistSourceRange",
         "'192.0.2.0/24'",
     );
-    assert_eq!(
-        refusal(doc),
-        "`ingress.whitelistSourceRange` is set, but the generator only knows how to write an \
-        allow-list for the `nginx` and `haproxy` ingress classes, and `ingress.className` is \
-        `traefik`: the list would be silently dropped and the stack open to everyone. Fix: \
-        remove `ingress.whitelistSourceRange` and put your controller's allow-list annotation \
-        under `ingress.annotations`."
-    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:53:3: `ingress.whitelistSourceRange` is set, but the generator only knows how to write an allow-list for the `nginx` and `haproxy` ingress classes, and `ingress.className` is `traefik`: the list would be silently dropped and the stack open to everyone. Fix: remove `ingress.whitelistSourceRange` and put your controller's allow-list annotation under `ingress.annotations`.
+    ");
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! Integration tests of `bundle-gen`: the config model and its guards, rendered files
-//! (snapshots), the Kustomize invariant, and the tree writer.
+//! Integration tests of `bundle-gen`: the config model and its guards, the schema as the list
+//! of keys that exist, rendered files (snapshots), the Kustomize invariant, and the tree
+//! writer.
 
 // Test code: a panic is the failure report.
 #![allow(clippy::unwrap_used)]
@@ -8,6 +9,7 @@ mod config;
 mod invariant;
 mod render;
 mod schema;
+mod schema_keys;
 mod snapshots;
 mod support;
 mod writer;
