@@ -29,7 +29,7 @@ pub use images::{
     InvalidDigest, InvalidPlatform, InvalidTag, ManualPolicy, MissingImage, Platform,
     RegistryEndpoint, SemverPolicy, Tag, UnknownImage, UpdatePolicy,
 };
-pub use load::ConfigError;
+pub use load::{ConfigError, LocatedViolation, Location};
 pub use render::{render, render_objects};
 pub use schema::{CONFIG_SCHEMA_FILE, config_schema, config_schema_text};
 pub use tree::{CheckReport, GENERATED_HEADER, Tree, WriteError, WriteReport};

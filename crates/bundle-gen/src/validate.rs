@@ -6,18 +6,12 @@ use std::net::IpAddr;
 
 use serde_norway::Value;
 
+use crate::component::livekit::{RTC_SERVICE, TURN_PUBLIC_PORT};
 use crate::config::{Config, OverlayName, Variant};
 use crate::images::ImageName;
 
 /// Characters LiveKit requires of an API secret (it only warns below that; we refuse).
 const MIN_API_SECRET_LEN: usize = 32;
-
-/// The LoadBalancer Service carrying LiveKit's media, as the LiveKit component names it.
-const RTC_SERVICE: &str = "livekit-rtc";
-
-/// The port the `livekit-rtc` Service publishes TURN over TLS on, as the LiveKit component
-/// renders it: LiveKit always advertises `turns:<domain>:443`.
-const TURN_PUBLIC_PORT: u16 = 443;
 
 /// One violated guard. Every message names the key, the reason and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -18,7 +18,6 @@ impl Component for ExternalLivekit {
         !variant.livekit_bundled()
     }
 
-
     fn home_files(
         &self,
         raw: &RawConfig,

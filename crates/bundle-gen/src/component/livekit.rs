@@ -97,7 +97,7 @@ const CONFIG_FILE: &str = "config.yaml";
 /// The ClusterIP Service the ingress sends `/rtc` and `/twirp` to.
 const SIGNALING_SERVICE: &str = "livekit-signaling";
 /// The LoadBalancer Service carrying media (and TURN over TLS).
-const RTC_SERVICE: &str = "livekit-rtc";
+pub(crate) const RTC_SERVICE: &str = "livekit-rtc";
 const POLICY: &str = "livekit-policy";
 
 const UID: i64 = 10030;
@@ -106,7 +106,7 @@ const KEYS_DIR: &str = "/etc/livekit-keys";
 const KEYS_FILE: &str = "keys.yaml";
 const TURN_DIR: &str = "/etc/livekit-turn";
 /// LiveKit always advertises `turns:<domain>:443`, so the LoadBalancer listens there.
-const TURN_PUBLIC_PORT: i32 = 443;
+pub(crate) const TURN_PUBLIC_PORT: u16 = 443;
 
 /// LiveKit's config file. LiveKit refuses unknown keys at startup, so only keys it knows are
 /// written. Keys come from a key file, not from the config.
@@ -343,7 +343,7 @@ fn signaling_service(livekit: &Settings) -> Service {
 }
 
 fn turn_service_port(turn: &Turn) -> ServicePort {
-    service_port("turns", TURN_PUBLIC_PORT, turn.tls_port, "TCP")
+    service_port("turns", i32::from(TURN_PUBLIC_PORT), turn.tls_port, "TCP")
 }
 
 /// Media ports with port = targetPort (LiveKit advertises the port it listens on). No

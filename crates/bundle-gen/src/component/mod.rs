@@ -5,7 +5,7 @@
 
 mod external_livekit;
 mod homeserver;
-mod livekit;
+pub(crate) mod livekit;
 mod lk_jwt;
 mod turn;
 

@@ -21,7 +21,6 @@ impl Component for Turn {
         variant.turn_enabled()
     }
 
-
     fn home_files(
         &self,
         raw: &RawConfig,
