@@ -610,10 +610,13 @@ impl Registry {
         url: &Url,
         scope: &str,
     ) -> Result<(), RegistryError> {
+        // Several header lines are one list of challenges (RFC 9110, section 5.3).
         let header = headers
-            .get(header::WWW_AUTHENTICATE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
+            .get_all(header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(", ");
         let unauthorized = |challenge: String| RegistryError::Unauthorized {
             url: url.to_string(),
             challenge,
@@ -621,7 +624,7 @@ impl Registry {
         let mut auth = self.auth.lock().await;
         // A token the registry just refused is not offered again.
         auth.tokens.remove(scope);
-        match Challenge::parse(header) {
+        match Challenge::parse(&header) {
             Some(Challenge::Bearer { realm, service }) => {
                 if matches!(self.credentials, Some(Credentials::Token(_))) {
                     return Err(unauthorized(format!(
@@ -645,7 +648,7 @@ impl Registry {
             None => Err(unauthorized(if header.is_empty() {
                 "401 without a WWW-Authenticate challenge".to_owned()
             } else {
-                format!("unsupported challenge `{}`", shorten(header))
+                format!("unsupported challenge `{}`", shorten(&header))
             })),
         }
     }

@@ -152,6 +152,47 @@ async fn anonymous_token_request_carries_no_credentials_and_the_token_goes_to_th
 }
 
 #[tokio::test]
+async fn a_bearer_challenge_offered_after_basic_is_answered_with_a_token() {
+    let registry = Registry::start(Fault::BasicThenBearerChallenge).await;
+    let report = run(outdated(&registry)).await.unwrap();
+    assert_eq!(
+        report.images[0].latest.as_ref().unwrap().tag.as_str(),
+        Registry::NEWEST
+    );
+    let counts = report.requests["ghcr.io"];
+    assert_eq!((counts.challenge, counts.token), (1, 1));
+    let token_requests: Vec<_> = registry
+        .seen()
+        .into_iter()
+        .filter(|s| s.path.starts_with("/token"))
+        .collect();
+    assert_eq!(token_requests.len(), 1);
+    assert!(
+        token_requests[0].path.contains("service=fixture"),
+        "the Bearer challenge's service is passed on: {:?}",
+        token_requests[0]
+    );
+}
+
+#[tokio::test]
+async fn a_basic_only_challenge_without_credentials_names_the_variable_to_set() {
+    let (error, registry) = failure(Fault::BasicChallengeOnly).await;
+    match registry_error(error) {
+        RegistryError::Unauthorized { challenge, .. } => assert_eq!(
+            challenge,
+            "Basic authentication needed; set `BUNDLE_REGISTRY_AUTH_GHCR_IO` to user:password"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        registry
+            .seen()
+            .iter()
+            .all(|s| !s.path.starts_with("/token"))
+    );
+}
+
+#[tokio::test]
 async fn rate_limit_is_retried_after_the_wait_and_then_succeeds() {
     let registry = Registry::start(Fault::RateLimitedOnce).await;
     let report = run(outdated(&registry)).await.unwrap();
