@@ -23,8 +23,8 @@ use serde::Serialize;
 
 use crate::edit::{EditError, set_pin};
 use crate::git::{GitError, Identities, Person, Repo, validate_branch_name};
-use crate::registry::client::RequestCounts;
 use crate::status::{CurrentPin, Pin, StatusError, StatusReport, StatusRequest};
+use registry_counts::RequestCounts;
 
 /// The generated files of a config: path relative to the tree root (the directory holding
 /// `bundle.yaml`) to file content.

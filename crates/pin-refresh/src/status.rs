@@ -16,9 +16,10 @@ use serde::Serialize;
 
 use crate::policy;
 use crate::registry::auth::CredentialSource;
-use crate::registry::client::{ClientOptions, FetchedManifest, Reference, Registry, RequestCounts};
+use crate::registry::client::{ClientOptions, FetchedManifest, Reference, Registry};
 use crate::registry::error::RegistryError;
 use crate::registry::manifest::{self, Manifest};
+use registry_counts::RequestCounts;
 
 /// What to check: the images with their pins and policies, and how to reach their registries.
 #[derive(Debug, Clone)]

@@ -11,8 +11,8 @@ use bundle_gen::{
     SemverPolicy, UpdatePolicy,
 };
 use pin_refresh::{
-    ClientOptions, CredentialSource, Credentials, ImageStatus, Route, StatusReport, StatusRequest,
-    status,
+    ClientOptions, CredentialSource, Credentials, ImageStatus, RequestCounts, Route, StatusReport,
+    StatusRequest, status,
 };
 use registry_fixture::{LkJwtRoute, Pin, Scenario, TestRegistry};
 
@@ -290,37 +290,53 @@ async fn nothing_new_costs_one_token_per_image_the_tag_pages_and_few_manifest_re
     check(&registry, request(&registry, images)).await;
 
     let counts = registry.counts();
-    assert_eq!(counts.total.token, 3, "{counts:#?}");
-    assert_eq!(counts.total.blob_get, 0, "{counts:#?}");
+    assert_eq!(counts.total.requests.token, 3, "{counts:#?}");
+    assert_eq!(counts.total.requests.blob, 0, "{counts:#?}");
+    assert_eq!(counts.total.other, 0, "{counts:#?}");
     for scenario in [&tuwunel, &livekit, &lk_jwt] {
-        let repository = counts.repository(&scenario.repository);
+        let repository = counts.repository(&scenario.repository).requests;
         // At most the first request of a repository, its tag list, is answered with the 401
         // challenge that starts the token flow (a client that learnt the token service from
         // another repository on the same host may skip it); then come the pages.
-        assert!(repository.unauthorized <= 1, "{}", scenario.repository);
+        assert!(repository.challenge <= 1, "{}", scenario.repository);
         assert_eq!(
-            repository.tags_page,
-            repository.unauthorized + pages(scenario.tags.len(), page),
+            repository.tag_list,
+            pages(scenario.tags.len(), page),
             "{}: {repository:?}",
             scenario.repository
         );
     }
-    assert!(counts.repository(&livekit.repository).manifests() <= 2);
-    assert!(counts.repository(&lk_jwt.repository).manifests() <= 2);
+    let manifests =
+        |scenario: &Scenario| counts.repository(&scenario.repository).requests.manifests();
+    assert!(manifests(&livekit) <= 2);
+    assert!(manifests(&lk_jwt) <= 2);
     // Tuwunel has two bare tags newer than its pin that are not multi-arch (a single-arch
     // manifest, an amd64-only index): each costs one manifest request before the pin's own.
-    assert!(counts.repository(&tuwunel.repository).manifests() <= 3);
+    assert!(manifests(&tuwunel) <= 3);
 }
 
 #[tokio::test]
 async fn the_client_reports_the_requests_the_registry_saw() {
     let registry = TestRegistry::start().await.unwrap();
-    let (_, _, _, images) = nothing_new(&registry).await;
+    let (tuwunel, livekit, lk_jwt, images) = nothing_new(&registry).await;
 
     let report = check(&registry, request(&registry, images)).await;
 
-    let reported: u32 = report.requests.values().map(|counts| counts.total()).sum();
-    assert_eq!(reported, registry.counts().total.total());
+    // Kind by kind, host by host: the client's vocabulary is the registry's.
+    let counts = registry.counts();
+    let seen = |scenarios: &[&Scenario]| -> RequestCounts {
+        scenarios
+            .iter()
+            .map(|scenario| counts.repository(&scenario.repository).requests)
+            .sum()
+    };
+    assert_eq!(report.requests["ghcr.io"], seen(&[&tuwunel, &lk_jwt]));
+    assert_eq!(report.requests["docker.io"], seen(&[&livekit]));
+    assert_eq!(
+        report.requests.values().copied().sum::<RequestCounts>(),
+        counts.total.requests
+    );
+    assert_eq!(counts.total.other, 0, "{counts:#?}");
 }
 
 #[tokio::test]
@@ -336,10 +352,10 @@ async fn hundreds_of_tags_are_read_across_every_page() {
     let report = check(&registry, request(&registry, images)).await;
 
     assert_latest(image(&report, ImageName::LkJwt), &lk_jwt.newest);
-    let counts = registry.counts().repository(&lk_jwt.repository);
+    let counts = registry.counts().repository(&lk_jwt.repository).requests;
     // The challenged first request, then every page.
-    assert_eq!(counts.unauthorized, 1);
-    assert_eq!(counts.tags_page, 1 + pages(lk_jwt.tags.len(), 100));
+    assert_eq!(counts.challenge, 1);
+    assert_eq!(counts.tag_list, pages(lk_jwt.tags.len(), 100));
 }
 
 #[tokio::test]
@@ -372,7 +388,8 @@ async fn credentials_are_sent_for_a_repository_that_requires_them() {
 
     assert_latest(image(&report, ImageName::Livekit), &livekit.newest);
     let counts = registry.counts().repository(&livekit.repository);
-    assert_eq!(counts.token_with_credentials, counts.token);
+    assert!(counts.requests.token > 0, "{counts:?}");
+    assert_eq!(counts.token_with_credentials, counts.requests.token);
 }
 
 #[tokio::test]

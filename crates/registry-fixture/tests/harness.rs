@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use bundle_gen::{Digest, Platform};
 use registry_fixture::{
     Credentials, LkJwtRoute, ManifestFormat, OCI_INDEX, OCI_MANIFEST, PushedManifest,
-    RequestCounts, Scenario, TestRegistry,
+    RequestCounts, Scenario, ServerCounts, TestRegistry,
 };
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, AUTHORIZATION, LINK, WWW_AUTHENTICATE};
@@ -279,7 +279,18 @@ async fn wrong_credentials_get_no_token() {
     .await;
 
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(registry.counts().repository("private/app").unauthorized, 1);
+    // A refused token request is still a token request, not a challenge.
+    assert_eq!(
+        registry.counts().repository("private/app"),
+        ServerCounts {
+            requests: RequestCounts {
+                token: 1,
+                ..RequestCounts::default()
+            },
+            token_with_credentials: 1,
+            other: 0,
+        }
+    );
 }
 
 #[tokio::test]
@@ -448,31 +459,38 @@ async fn requests_are_counted_per_repository_and_kind() {
     assert_eq!(challenged.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(head.status(), StatusCode::OK);
     assert_eq!(blob.status(), StatusCode::OK);
-    let expected = RequestCounts {
-        token: 2,
+    // The challenged manifest GET counts as the challenge, the second one as a manifest GET.
+    let expected = ServerCounts {
+        requests: RequestCounts {
+            token: 2,
+            tag_list: 1,
+            manifest_head: 1,
+            manifest_get: 1,
+            blob: 1,
+            challenge: 1,
+        },
         token_with_credentials: 0,
-        tags_page: 1,
-        manifest_head: 1,
-        manifest_get: 2,
-        blob_get: 1,
         other: 0,
-        unauthorized: 1,
     };
     let counts = registry.counts();
     assert_eq!(counts.repository("team/app"), expected);
     assert_eq!(counts.total, expected);
-    assert_eq!(counts.repository("team/other"), RequestCounts::default());
+    assert_eq!(counts.repository("team/other"), ServerCounts::default());
 }
 
 #[tokio::test]
 async fn reset_counts_starts_from_zero() {
     let registry = TestRegistry::start().await.expect("start");
     bearer(&registry, "repository:team/app:pull", None).await;
-    assert_eq!(registry.counts().total.token, 1, "a count to reset");
+    assert_eq!(
+        registry.counts().total.requests.token,
+        1,
+        "a count to reset"
+    );
 
     registry.reset_counts();
 
-    assert_eq!(registry.counts().total, RequestCounts::default());
+    assert_eq!(registry.counts().total, ServerCounts::default());
 }
 
 #[tokio::test]

@@ -7,9 +7,9 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use bundle_gen::{Digest, RegistryEndpoint, Tag};
+use registry_counts::{RequestCounts, RequestKind};
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, Response, StatusCode, Url};
-use serde::Serialize;
 
 use super::auth::{Challenge, Credentials, env_var_name};
 use super::error::RegistryError;
@@ -76,67 +76,6 @@ impl Default for ClientOptions {
             max_scan_tags: 500,
             max_bare_candidates: 10,
         }
-    }
-}
-
-/// What a request was for, to count them separately.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequestKind {
-    /// A token from the registry's token service.
-    Token,
-    /// A page of the tag list.
-    TagList,
-    /// A manifest HEAD (digest only).
-    ManifestHead,
-    /// A manifest GET (body).
-    ManifestGet,
-    /// A blob GET (image config, attestation).
-    Blob,
-    /// Any API request answered 401: the registry's challenge, before the first request of a
-    /// repository can carry a token.
-    Challenge,
-}
-
-/// HTTP requests sent for one registry host, by kind. Every request sent counts once:
-/// retried ones and redirect hops in their kind, ones answered 401 only in `challenge`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RequestCounts {
-    /// Token requests.
-    pub token: u32,
-    /// Tag-list page requests.
-    pub tag_list: u32,
-    /// Manifest HEAD requests.
-    pub manifest_head: u32,
-    /// Manifest GET requests.
-    pub manifest_get: u32,
-    /// Blob GET requests.
-    pub blob: u32,
-    /// API requests answered 401 (the challenge that starts the token flow).
-    pub challenge: u32,
-}
-
-impl RequestCounts {
-    /// All requests.
-    pub fn total(&self) -> u32 {
-        self.token
-            + self.tag_list
-            + self.manifest_head
-            + self.manifest_get
-            + self.blob
-            + self.challenge
-    }
-
-    fn add(&mut self, kind: RequestKind) {
-        let slot = match kind {
-            RequestKind::Token => &mut self.token,
-            RequestKind::TagList => &mut self.tag_list,
-            RequestKind::ManifestHead => &mut self.manifest_head,
-            RequestKind::ManifestGet => &mut self.manifest_get,
-            RequestKind::Blob => &mut self.blob,
-            RequestKind::Challenge => &mut self.challenge,
-        };
-        *slot += 1;
     }
 }
 
@@ -287,11 +226,12 @@ impl Registry {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn count(&self, kind: RequestKind) {
+    /// Counts a request sent, with the status it was answered with (`None`: no answer).
+    fn count(&self, kind: RequestKind, status: Option<StatusCode>) {
         self.counts
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .add(kind);
+            .record(kind, status.map(|status| status.as_u16()));
     }
 
     /// The body of `response`, within `limit` bytes and the request timeout (see
@@ -701,11 +641,13 @@ impl Registry {
             if let Some(value) = &basic {
                 request = request.header(header::AUTHORIZATION, value);
             }
-            self.count(RequestKind::Token);
-            let response = request
-                .send()
-                .await
-                .map_err(|e| transport_error(&realm, &e, self.options.request_timeout))?;
+            let response = request.send().await;
+            self.count(
+                RequestKind::Token,
+                response.as_ref().ok().map(Response::status),
+            );
+            let response =
+                response.map_err(|e| transport_error(&realm, &e, self.options.request_timeout))?;
             if !is_retryable(response.status()) {
                 break response;
             }
@@ -768,11 +710,7 @@ impl Registry {
                 request = request.header(header::AUTHORIZATION, value);
             }
             let response = request.send().await;
-            let counted_as = match &response {
-                Ok(r) if r.status() == StatusCode::UNAUTHORIZED => RequestKind::Challenge,
-                _ => kind,
-            };
-            self.count(counted_as);
+            self.count(kind, response.as_ref().ok().map(Response::status));
             let response = response
                 .map_err(|e| transport_error(&current, &e, self.options.request_timeout))?;
             if !response.status().is_redirection() {
