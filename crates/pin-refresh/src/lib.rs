@@ -14,8 +14,8 @@ mod policy;
 mod registry;
 mod status;
 pub use registry::auth::{CredentialSource, Credentials, env_var_name};
-pub use registry::client::ClientOptions;
 pub use registry::error::RegistryError;
+pub use registry::options::ClientOptions;
 pub use registry_counts::RequestCounts;
 pub use status::{
     CurrentPin, ImageError, ImageStatus, Pin, PolicyError, Route, StatusError, StatusReport,
