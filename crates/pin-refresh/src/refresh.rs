@@ -728,6 +728,7 @@ impl<'a> Undo<'a> {
 mod tests {
     use super::*;
     use crate::status::{ImageStatus, Route};
+    use crate::test_fixture::fake_digest as digest;
     use bundle_gen::{Digest, Tag};
 
     /// An operator-written site config with comments, pinned to Tuwunel v1.9.3 and
@@ -745,12 +746,6 @@ mod tests {
             .digest
             .clone()
             .expect("SITE pins digests")
-    }
-
-    fn digest(fill: char) -> Digest {
-        format!("sha256:{}", fill.to_string().repeat(64))
-            .parse()
-            .expect("digest")
     }
 
     fn tag(text: &str) -> Tag {
@@ -803,11 +798,7 @@ mod tests {
         }
 
         fn head(&self) -> git2::Commit<'_> {
-            self.git
-                .head()
-                .expect("head")
-                .peel_to_commit()
-                .expect("commit")
+            crate::test_fixture::head_commit(&self.git)
         }
 
         fn yaml(&self) -> String {
@@ -816,23 +807,7 @@ mod tests {
 
         /// Every file of the work tree (not `.git`), to compare before and after.
         fn snapshot(&self) -> BTreeMap<PathBuf, Vec<u8>> {
-            fn walk(dir: &Path, root: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-                for entry in fs::read_dir(dir).expect("read dir") {
-                    let path = entry.expect("entry").path();
-                    if path.file_name().is_some_and(|n| n == ".git") {
-                        continue;
-                    }
-                    if path.is_dir() {
-                        walk(&path, root, out);
-                    } else {
-                        let relative = path.strip_prefix(root).expect("inside").to_owned();
-                        out.insert(relative, fs::read(&path).expect("read"));
-                    }
-                }
-            }
-            let mut files = BTreeMap::new();
-            walk(self.dir.path(), self.dir.path(), &mut files);
-            files
+            crate::test_fixture::files_below(self.dir.path())
         }
     }
 

@@ -5,13 +5,13 @@
 use std::collections::BTreeMap;
 
 use bundle_gen::{
-    BareMultiarchPolicy, CommitPolicy, Digest, ImagePin, Images, RegistryEndpoint, SemverPolicy,
-    UpdatePolicy,
+    BareMultiarchPolicy, CommitPolicy, Digest, ImageName, ImagePin, SemverPolicy, UpdatePolicy,
 };
-use pin_refresh::{CredentialSource, RequestCounts, Route, StatusRequest};
+use pin_refresh::{RequestCounts, Route};
 
 use crate::commit::{NEW, build, registry_content};
-use crate::fault_server::{Registry, test_options};
+use crate::fault_server::Registry;
+use crate::support::{self, test_options};
 
 fn pin(
     registry: &str,
@@ -39,41 +39,43 @@ async fn three_images_with_nothing_new_cost_three_tokens_the_pages_and_three_hea
         .tags
         .push(("v1.13.7".to_owned(), current.index.clone()));
     let server = Registry::start_content(content).await;
-    let images = Images {
-        homeserver: pin(
-            "ghcr.io",
-            "matrix-construct/tuwunel",
-            "v1.13.7",
-            &digest,
-            UpdatePolicy::BareMultiarch(BareMultiarchPolicy::default()),
+    let images = support::images([
+        (
+            ImageName::Homeserver,
+            pin(
+                "ghcr.io",
+                "matrix-construct/tuwunel",
+                "v1.13.7",
+                &digest,
+                UpdatePolicy::BareMultiarch(BareMultiarchPolicy::default()),
+            ),
         ),
-        livekit: pin(
-            "docker.io",
-            "livekit/livekit-server",
-            "v1.13.7",
-            &digest,
-            UpdatePolicy::Semver(SemverPolicy {
-                range: Some("^1".parse().unwrap()),
-                allow_prerelease: false,
-                tag_prefix: "v".to_owned(),
-            }),
+        (
+            ImageName::Livekit,
+            pin(
+                "docker.io",
+                "livekit/livekit-server",
+                "v1.13.7",
+                &digest,
+                UpdatePolicy::Semver(SemverPolicy {
+                    range: Some("^1".parse().unwrap()),
+                    allow_prerelease: false,
+                    tag_prefix: "v".to_owned(),
+                }),
+            ),
         ),
-        lk_jwt: pin(
-            "ghcr.io",
-            "element-hq/lk-jwt-service",
-            "sha-2222222",
-            &digest,
-            UpdatePolicy::Commit(CommitPolicy {}),
+        (
+            ImageName::LkJwt,
+            pin(
+                "ghcr.io",
+                "element-hq/lk-jwt-service",
+                "sha-2222222",
+                &digest,
+                UpdatePolicy::Commit(CommitPolicy {}),
+            ),
         ),
-    };
-    let endpoint = RegistryEndpoint {
-        endpoint: server.base.clone(),
-        insecure: true,
-    };
-    let request = StatusRequest::new(images)
-        .with_endpoint("ghcr.io", endpoint.clone())
-        .with_endpoint("docker.io", endpoint)
-        .with_credentials(CredentialSource::Explicit(BTreeMap::new()))
+    ]);
+    let request = support::request(images, &server.base, &["ghcr.io", "docker.io"])
         .with_options(test_options());
     let report = pin_refresh::status(&request).await.unwrap();
 

@@ -461,13 +461,3 @@ fn json(value: serde_json::Value) -> Response {
         .body(Body::from(serde_json::to_vec(&value).unwrap()))
         .unwrap()
 }
-
-/// Options for tests: real behaviour, but short waits so no test sleeps long.
-pub fn test_options() -> pin_refresh::ClientOptions {
-    pin_refresh::ClientOptions {
-        request_timeout: Duration::from_secs(5),
-        retry_wait_cap: Duration::from_millis(5),
-        max_total_retry_wait: Duration::from_millis(200),
-        ..pin_refresh::ClientOptions::default()
-    }
-}

@@ -2,13 +2,11 @@
 //! 2.8) with token auth, behind registry-fixture's paginating front, filled with the tag sets
 //! of the three images. Each test asserts the chosen pin and what it cost in requests, as
 //! counted by the front (not by the client).
-#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 
 use bundle_gen::{
-    BareMultiarchPolicy, CommitPolicy, ImageName, ImagePin, Images, ManualPolicy, RegistryEndpoint,
-    SemverPolicy, UpdatePolicy,
+    BareMultiarchPolicy, CommitPolicy, ImageName, ImagePin, Images, SemverPolicy, UpdatePolicy,
 };
 use pin_refresh::{
     ClientOptions, CredentialSource, Credentials, ImageStatus, RequestCounts, Route, StatusReport,
@@ -16,16 +14,7 @@ use pin_refresh::{
 };
 use registry_fixture::{LkJwtRoute, Pin, Scenario, TestRegistry};
 
-/// Images that must not make requests in a test about another image.
-fn manual() -> ImagePin {
-    ImagePin {
-        registry: Some("ghcr.io".to_owned()),
-        repository: "not/under-test".to_owned(),
-        tag: None,
-        digest: None,
-        policy: UpdatePolicy::Manual(ManualPolicy::default()),
-    }
-}
+use crate::support;
 
 /// Where each image lives upstream; the test registry stands in for both hosts.
 fn host(name: ImageName) -> &'static str {
@@ -46,15 +35,9 @@ fn pinned(name: ImageName, scenario: &Scenario, pin: &Pin, policy: UpdatePolicy)
     }
 }
 
-/// Images in which only `name` is checked, [`pinned`]; the other two are [`manual`].
+/// Images in which only `name` is checked, [`pinned`]; the other two are manual.
 fn only(name: ImageName, scenario: &Scenario, pin: &Pin, policy: UpdatePolicy) -> Images {
-    let mut images = Images {
-        homeserver: manual(),
-        livekit: manual(),
-        lk_jwt: manual(),
-    };
-    *images.get_mut(name) = pinned(name, scenario, pin, policy);
-    images
+    support::images([(name, pinned(name, scenario, pin, policy))])
 }
 
 fn bare_multiarch() -> UpdatePolicy {
@@ -76,14 +59,7 @@ fn commit() -> UpdatePolicy {
 /// A request sending both ghcr.io and docker.io to the test registry, with no credentials
 /// from the machine.
 fn request(registry: &TestRegistry, images: Images) -> StatusRequest {
-    let endpoint = RegistryEndpoint {
-        endpoint: registry.endpoint(),
-        insecure: true,
-    };
-    StatusRequest::new(images)
-        .with_endpoint("ghcr.io", endpoint.clone())
-        .with_endpoint("docker.io", endpoint)
-        .with_credentials(CredentialSource::Explicit(BTreeMap::new()))
+    support::request(images, &registry.endpoint(), &["ghcr.io", "docker.io"])
 }
 
 async fn check(registry: &TestRegistry, request: StatusRequest) -> StatusReport {
@@ -246,21 +222,30 @@ async fn nothing_new(registry: &TestRegistry) -> (Scenario, Scenario, Scenario, 
     let tuwunel = Scenario::tuwunel(registry).await.unwrap();
     let livekit = Scenario::livekit(registry).await.unwrap();
     let lk_jwt = Scenario::lk_jwt(registry, LkJwtRoute::Label).await.unwrap();
-    let images = Images {
-        homeserver: pinned(
+    let images = support::images([
+        (
             ImageName::Homeserver,
-            &tuwunel,
-            &tuwunel.newest,
-            bare_multiarch(),
+            pinned(
+                ImageName::Homeserver,
+                &tuwunel,
+                &tuwunel.newest,
+                bare_multiarch(),
+            ),
         ),
-        livekit: pinned(
+        (
             ImageName::Livekit,
-            &livekit,
-            &livekit.newest,
-            semver("v", Some("^1"), false),
+            pinned(
+                ImageName::Livekit,
+                &livekit,
+                &livekit.newest,
+                semver("v", Some("^1"), false),
+            ),
         ),
-        lk_jwt: pinned(ImageName::LkJwt, &lk_jwt, &lk_jwt.newest, commit()),
-    };
+        (
+            ImageName::LkJwt,
+            pinned(ImageName::LkJwt, &lk_jwt, &lk_jwt.newest, commit()),
+        ),
+    ]);
     (tuwunel, livekit, lk_jwt, images)
 }
 
