@@ -322,13 +322,7 @@ async fn tag_pages_hold_100_sorted_tags_each_and_link_to_the_next() {
 
 #[tokio::test]
 async fn n_and_last_choose_the_page() {
-    let registry = TestRegistry::start().await.expect("start");
-    let digest = tagged_image(&registry, "team/app", "a").await;
-    let tags: Vec<String> = ["b", "c", "d", "e"].map(str::to_owned).to_vec();
-    registry
-        .tag_all("team/app", &tags, &digest)
-        .await
-        .expect("tag");
+    let registry = registry_with_tags(&["a", "b", "c", "d", "e"]).await;
 
     let (listed, links) = list_all_pages(&registry, "team/app", "?n=2&last=a").await;
 
@@ -344,13 +338,7 @@ async fn n_and_last_choose_the_page() {
 
 #[tokio::test]
 async fn a_page_size_cap_shortens_pages_and_keeps_the_link() {
-    let registry = TestRegistry::start().await.expect("start");
-    let digest = tagged_image(&registry, "team/app", "a").await;
-    let tags: Vec<String> = ["b", "c"].map(str::to_owned).to_vec();
-    registry
-        .tag_all("team/app", &tags, &digest)
-        .await
-        .expect("tag");
+    let registry = registry_with_tags(&["a", "b", "c"]).await;
     registry.set_page_size_cap(2);
 
     let (listed, links) = list_all_pages(&registry, "team/app", "?n=1000").await;
@@ -367,13 +355,7 @@ async fn a_page_size_cap_shortens_pages_and_keeps_the_link() {
 
 #[tokio::test]
 async fn a_page_size_cap_also_shortens_pages_of_a_request_without_n() {
-    let registry = TestRegistry::start().await.expect("start");
-    let digest = tagged_image(&registry, "team/app", "a").await;
-    let tags: Vec<String> = ["b", "c"].map(str::to_owned).to_vec();
-    registry
-        .tag_all("team/app", &tags, &digest)
-        .await
-        .expect("tag");
+    let registry = registry_with_tags(&["a", "b", "c"]).await;
     registry.set_page_size_cap(2);
 
     let (listed, links) = list_all_pages(&registry, "team/app", "").await;
@@ -500,6 +482,19 @@ async fn fills_are_not_counted() {
     tagged_image(&registry, "team/app", "v1").await;
 
     assert_eq!(registry.counts().total.total(), 0);
+}
+
+/// A registry holding one image in `team/app` under each of `tags`.
+async fn registry_with_tags(tags: &[&str]) -> TestRegistry {
+    let registry = TestRegistry::start().await.expect("start");
+    let (first, more) = tags.split_first().expect("a tag");
+    let digest = tagged_image(&registry, "team/app", first).await;
+    let more: Vec<String> = more.iter().map(|tag| (*tag).to_owned()).collect();
+    registry
+        .tag_all("team/app", &more, &digest)
+        .await
+        .expect("tag");
+    registry
 }
 
 /// The platforms of an index, without attestation entries.
