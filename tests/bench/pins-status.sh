@@ -136,15 +136,15 @@ work, bundle_ms, skopeo_ms, runs, *skopeo_pins = sys.argv[1:]
 bundle = json.load(open(f"{work}/bundle.json"))
 rows = [("bundle pins status", bundle_ms, json.load(open(f"{work}/bundle-counts.json"))),
         (f"skopeo ({runs} runs)", skopeo_ms, json.load(open(f"{work}/skopeo-counts.json")))]
-kinds = ["total", "token", "tagsPage", "manifestHead", "manifestGet", "blobGet", "other", "unauthorized"]
+kinds = ["total", "token", "tagList", "manifestHead", "manifestGet", "blob", "challenge", "other"]
 print(f"{'':22}{'wall ms':>8}" + "".join(f"{k:>13}" for k in kinds))
 for name, ms, counts in rows:
     print(f"{name:22}{ms:>8}" + "".join(f"{counts['total'][k]:>13}" for k in kinds))
-print("\nper repository (total / token / tag pages / manifest HEAD / manifest GET / blob GET):")
+print("\nper repository (total / token / tag pages / manifest HEAD / manifest GET / blob / 401 challenge):")
 for name, _, counts in rows:
     for repo, c in counts["repositories"].items():
-        print(f"  {name:22}{repo:30}{c['total']:>4} {c['token']:>3} {c['tagsPage']:>3} "
-              f"{c['manifestHead']:>3} {c['manifestGet']:>3} {c['blobGet']:>3}")
+        print(f"  {name:22}{repo:30}{c['total']:>4} {c['token']:>3} {c['tagList']:>3} "
+              f"{c['manifestHead']:>3} {c['manifestGet']:>3} {c['blob']:>3} {c['challenge']:>3}")
 print(f"\nbundle's own count of its requests: {bundle.get('requests')}")
 chosen = [f"{i['latest']['tag']}@{i['latest']['digest']}" if i.get('latest') else None
           for i in bundle["images"]]

@@ -3,6 +3,7 @@
 //! broken or unsafe.
 #![deny(missing_docs)]
 
+mod atomic_write;
 mod component;
 mod config;
 mod csp;
@@ -17,6 +18,7 @@ mod schema;
 mod tree;
 mod validate;
 
+pub use atomic_write::{AtomicWrite, FileWriteError};
 pub use config::{
     Config, Global, Homeserver, Ingress, IngressTls, Livekit, LivekitKeys, LivekitKeysSecret,
     LkJwt, NetworkPolicy, OverlayDelta, OverlayName, Persistence, RawConfig, Resources, Rtc,

@@ -281,40 +281,40 @@ async fn nothing_new_costs_three_tokens_two_challenges_one_tag_page_per_image_an
 
     let counts = filled.registry.counts();
     // One token per repository, each fetched anonymously.
-    assert_eq!(counts.total.token, 3, "{counts:#?}");
+    assert_eq!(counts.total.requests.token, 3, "{counts:#?}");
     assert_eq!(counts.total.token_with_credentials, 0, "{counts:#?}");
     // Each host's first request is answered with the 401 challenge that names the token
     // service; the client holds the host's other requests until then, so lk-jwt-service (the
     // second image on ghcr.io) asks for its token straight away. Every list fits one page
     // (lk-jwt-service's 300-odd tags included: the client asks for 1000 a page).
-    assert_eq!(counts.total.unauthorized, 2, "{counts:#?}");
+    assert_eq!(counts.total.requests.challenge, 2, "{counts:#?}");
     for (repository, challenges) in [
         (Scenario::TUWUNEL_REPOSITORY, 1),
         (Scenario::LIVEKIT_REPOSITORY, 1),
         (Scenario::LK_JWT_REPOSITORY, 0),
     ] {
         let repository_counts = counts.repository(repository);
-        assert_eq!(repository_counts.token, 1, "{repository}");
-        assert_eq!(repository_counts.unauthorized, challenges, "{repository}");
+        let requests = repository_counts.requests;
+        assert_eq!(requests.token, 1, "{repository}");
+        assert_eq!(requests.challenge, challenges, "{repository}");
         assert_eq!(
-            repository_counts.tags_page,
-            challenges + 1,
-            "{repository}: the challenged request, then one page"
+            requests.tag_list, 1,
+            "{repository}: one page (after the challenged request, if any)"
         );
-        assert_eq!(repository_counts.blob_get, 0, "{repository}");
+        assert_eq!(requests.blob, 0, "{repository}");
         assert_eq!(repository_counts.other, 0, "{repository}");
     }
     // LiveKit and lk-jwt-service: the newest allowed tag is the pinned one, and one HEAD shows
     // it still points at the pinned digest.
     for repository in [Scenario::LIVEKIT_REPOSITORY, Scenario::LK_JWT_REPOSITORY] {
-        let repository_counts = counts.repository(repository);
-        assert_eq!(repository_counts.manifest_head, 1, "{repository}");
-        assert_eq!(repository_counts.manifest_get, 0, "{repository}");
+        let requests = counts.repository(repository).requests;
+        assert_eq!(requests.manifest_head, 1, "{repository}");
+        assert_eq!(requests.manifest_get, 0, "{repository}");
     }
     // Tuwunel has two bare tags newer than its pin that are not multi-arch indexes (v1.11.0,
     // amd64 only; v1.10.1, a single image): each costs one GET to find that out, then one
     // HEAD confirms the pinned v1.10.0.1.
-    let tuwunel = counts.repository(Scenario::TUWUNEL_REPOSITORY);
+    let tuwunel = counts.repository(Scenario::TUWUNEL_REPOSITORY).requests;
     assert_eq!(tuwunel.manifest_get, 2, "{tuwunel:?}");
     assert_eq!(tuwunel.manifest_head, 1, "{tuwunel:?}");
     // Nothing else: 3 tokens + 5 tag-list requests (2 of them challenged) + 5 manifest

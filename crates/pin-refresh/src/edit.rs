@@ -787,19 +787,18 @@ fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_fixture::fake_digest;
     use bundle_gen::Images;
 
     const OLD_TAG: &str = "v1.9.2";
     const NEW_TAG: &str = "v1.9.3";
 
     fn old_digest() -> String {
-        format!("sha256:{}", "a".repeat(64))
+        fake_digest('a').to_string()
     }
 
     fn new_digest() -> Digest {
-        format!("sha256:{}", "b".repeat(64))
-            .parse()
-            .expect("valid digest")
+        fake_digest('b')
     }
 
     fn tag(text: &str) -> Tag {
@@ -966,7 +965,7 @@ images:
     #[test]
     fn only_the_requested_image_changes() {
         let input = config(FLOW);
-        let lk_jwt_digest: Digest = format!("sha256:{}", "e".repeat(64)).parse().expect("ok");
+        let lk_jwt_digest = fake_digest('e');
         let edited = set_pin(
             &input,
             ImageName::LK_JWT,

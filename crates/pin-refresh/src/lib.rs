@@ -14,8 +14,9 @@ mod policy;
 mod registry;
 mod status;
 pub use registry::auth::{CredentialSource, Credentials, env_var_name};
-pub use registry::client::{ClientOptions, RequestCounts};
 pub use registry::error::RegistryError;
+pub use registry::options::ClientOptions;
+pub use registry_counts::RequestCounts;
 pub use status::{
     CurrentPin, ImageError, ImageStatus, Pin, PolicyError, Route, StatusError, StatusReport,
     StatusRequest, status,

@@ -18,13 +18,13 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use bundle_gen::{Config, ConfigError, ImageName, RegistryEndpoint};
+use bundle_gen::{AtomicWrite, Config, ConfigError, FileWriteError, ImageName, RegistryEndpoint};
 use serde::Serialize;
 
 use crate::edit::{EditError, set_pin};
 use crate::git::{GitError, Identities, Person, Repo, validate_branch_name};
-use crate::registry::client::RequestCounts;
 use crate::status::{CurrentPin, Pin, StatusError, StatusReport, StatusRequest};
+use registry_counts::RequestCounts;
 
 /// The generated files of a config: path relative to the tree root (the directory holding
 /// `bundle.yaml`) to file content.
@@ -207,9 +207,11 @@ pub enum RefreshError {
         source: GitError,
     },
     /// A file could not be written; the files and branches touched were restored.
-    #[error("cannot write `{path}`: {source}; the files and branches touched were restored")]
+    #[error("{action} `{path}` failed: {source}; the files and branches touched were restored")]
     Write {
-        /// The file.
+        /// What failed: `reading`, `creating directory`, `writing` or `removing`.
+        action: &'static str,
+        /// The file or directory.
         path: PathBuf,
         /// The I/O error.
         source: io::Error,
@@ -564,15 +566,20 @@ fn commit_bumps(
     }
     let config_in_repo = git.repo.relative(&prepared.config_path)?;
     for (bump, report) in bumps.iter().zip(reports.iter_mut()) {
-        undo.remember(&prepared.config_path);
-        write_file(&prepared.config_path, Some(bump.yaml.as_bytes()))?;
-        let mut paths = vec![config_in_repo.clone()];
-        for (path, content) in &bump.changes {
-            let on_disk = prepared.root.join(path);
-            undo.remember(&on_disk);
-            write_file(&on_disk, content.as_deref())?;
-            paths.push(git.root_in_repo.join(path));
+        let files: Vec<(PathBuf, Option<&[u8]>)> =
+            std::iter::once((prepared.config_path.clone(), Some(bump.yaml.as_bytes())))
+                .chain(
+                    bump.changes
+                        .iter()
+                        .map(|(path, content)| (prepared.root.join(path), content.as_deref())),
+                )
+                .collect();
+        for (path, _) in &files {
+            undo.remember(path)?;
         }
+        write_files(&files)?;
+        let mut paths = vec![config_in_repo.clone()];
+        paths.extend(bump.changes.keys().map(|path| git.root_in_repo.join(path)));
         let commit = git
             .repo
             .commit_paths(&paths, &report.message, &git.identities)?;
@@ -581,33 +588,47 @@ fn commit_bumps(
     Ok(())
 }
 
-/// Writes `content` to `path` through a temporary file and a rename, or deletes the file.
-fn write_file(path: &Path, content: Option<&[u8]>) -> Result<(), RefreshError> {
-    let failed = |source| RefreshError::Write {
-        path: path.to_owned(),
-        source,
-    };
-    match content {
-        Some(bytes) => {
-            if let Some(parent) = path.parent() {
-                fs::create_dir_all(parent).map_err(failed)?;
-            }
-            let mut temporary = path.as_os_str().to_owned();
-            temporary.push(".bundle-tmp");
-            let temporary = PathBuf::from(temporary);
-            fs::write(&temporary, bytes)
-                .and_then(|()| fs::rename(&temporary, path))
-                .map_err(|error| {
-                    // The error says the files were restored: leave no temporary file behind.
-                    let _ = fs::remove_file(&temporary);
-                    failed(error)
-                })
+/// Writes `files` (`None`: delete the file) through [`AtomicWrite`]: every new content is
+/// staged before any file is replaced, then the deletions follow.
+fn write_files(files: &[(PathBuf, Option<&[u8]>)]) -> Result<(), RefreshError> {
+    let mut write = AtomicWrite::new();
+    for (path, content) in files {
+        if let Some(bytes) = content {
+            write.stage(path, bytes).map_err(write_error)?;
         }
-        None => match fs::remove_file(path) {
-            Err(error) if error.kind() != io::ErrorKind::NotFound => Err(failed(error)),
-            _ => Ok(()),
-        },
     }
+    write.commit().map_err(write_error)?;
+    for (path, content) in files {
+        if content.is_none() {
+            match fs::remove_file(path) {
+                Err(error) if !is_absent(&error) => {
+                    return Err(RefreshError::Write {
+                        action: "removing",
+                        path: path.clone(),
+                        source: error,
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_error(error: FileWriteError) -> RefreshError {
+    RefreshError::Write {
+        action: error.action,
+        path: error.path,
+        source: error.source,
+    }
+}
+
+/// Whether an I/O error says the file is not there (also when a parent is not a directory).
+fn is_absent(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
 }
 
 /// What to put back if writing or committing fails: file contents and branch positions.
@@ -634,17 +655,39 @@ impl<'a> Undo<'a> {
         })
     }
 
-    fn remember(&mut self, path: &Path) {
-        if !self.files.contains_key(path) {
-            self.files.insert(path.to_owned(), fs::read(path).ok());
+    /// Reads what `path` holds now (`None`: no file there), once per path. A file that is
+    /// there but cannot be read could not be put back, so it stops the refresh before
+    /// anything is written over it.
+    fn remember(&mut self, path: &Path) -> Result<(), RefreshError> {
+        if self.files.contains_key(path) {
+            return Ok(());
         }
+        let content = match fs::read(path) {
+            Ok(bytes) => Some(bytes),
+            Err(error) if is_absent(&error) => None,
+            Err(source) => {
+                return Err(RefreshError::Write {
+                    action: "reading",
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        };
+        self.files.insert(path.to_owned(), content);
+        Ok(())
     }
 
     /// Puts files and branches back, and returns the error to report.
     fn restore(self, cause: RefreshError) -> RefreshError {
         let mut problems = Vec::new();
-        for (path, content) in &self.files {
-            if let Err(error) = write_file(path, content.as_deref()) {
+        let files: Vec<(PathBuf, Option<&[u8]>)> = self
+            .files
+            .iter()
+            .map(|(path, content)| (path.clone(), content.as_deref()))
+            .collect();
+        // One file at a time, so that one that cannot be put back does not keep the others.
+        for file in files {
+            if let Err(error) = write_files(&[file]) {
                 problems.push(error.to_string());
             }
         }
@@ -685,6 +728,7 @@ impl<'a> Undo<'a> {
 mod tests {
     use super::*;
     use crate::status::{ImageStatus, Route};
+    use crate::test_fixture::fake_digest as digest;
     use bundle_gen::{Digest, Tag};
 
     /// An operator-written site config with comments, pinned to Tuwunel v1.9.3 and
@@ -702,12 +746,6 @@ mod tests {
             .digest
             .clone()
             .expect("SITE pins digests")
-    }
-
-    fn digest(fill: char) -> Digest {
-        format!("sha256:{}", fill.to_string().repeat(64))
-            .parse()
-            .expect("digest")
     }
 
     fn tag(text: &str) -> Tag {
@@ -760,11 +798,7 @@ mod tests {
         }
 
         fn head(&self) -> git2::Commit<'_> {
-            self.git
-                .head()
-                .expect("head")
-                .peel_to_commit()
-                .expect("commit")
+            crate::test_fixture::head_commit(&self.git)
         }
 
         fn yaml(&self) -> String {
@@ -773,23 +807,7 @@ mod tests {
 
         /// Every file of the work tree (not `.git`), to compare before and after.
         fn snapshot(&self) -> BTreeMap<PathBuf, Vec<u8>> {
-            fn walk(dir: &Path, root: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-                for entry in fs::read_dir(dir).expect("read dir") {
-                    let path = entry.expect("entry").path();
-                    if path.file_name().is_some_and(|n| n == ".git") {
-                        continue;
-                    }
-                    if path.is_dir() {
-                        walk(&path, root, out);
-                    } else {
-                        let relative = path.strip_prefix(root).expect("inside").to_owned();
-                        out.insert(relative, fs::read(&path).expect("read"));
-                    }
-                }
-            }
-            let mut files = BTreeMap::new();
-            walk(self.dir.path(), self.dir.path(), &mut files);
-            files
+            crate::test_fixture::files_below(self.dir.path())
         }
     }
 
@@ -1176,34 +1194,53 @@ mod tests {
         );
     }
 
-    /// Renders like `bundle gen`, plus `base/extra.yaml` once lk-jwt-service is at 0.7.0.
+    /// Where [`ExtraFileForLkJwt070`] puts its file.
+    const EXTRA_FILE: &str = "base/extra/extra.yaml";
+
+    /// Renders like `bundle gen`, plus [`EXTRA_FILE`] once lk-jwt-service is at 0.7.0.
     struct ExtraFileForLkJwt070;
 
     impl TreeRenderer for ExtraFileForLkJwt070 {
         fn render_tree(&self, config: &Config) -> Result<RenderedFiles, RenderFailure> {
             let mut tree = BundleGen.render_tree(config)?;
             if config.raw().images.get(ImageName::LK_JWT).tag == Some(tag("0.7.0")) {
-                tree.insert(PathBuf::from("base/extra.yaml"), b"extra: true\n".to_vec());
+                tree.insert(PathBuf::from(EXTRA_FILE), b"extra: true\n".to_vec());
             }
             Ok(tree)
         }
     }
 
+    /// A committed user file at `base/extra`, where the second bump needs a directory: that
+    /// bump's write fails after its `bundle.yaml` was staged, and after the first bump was
+    /// committed.
+    fn site_where_the_second_bump_cannot_be_written() -> Site {
+        let site = Site::new();
+        fs::write(site.dir.path().join("base/extra"), "mine\n").expect("write");
+        site.commit_everything();
+        site
+    }
+
+    fn assert_the_extra_directory_could_not_be_created(site: &Site, error: &RefreshError) {
+        assert!(
+            matches!(
+                error,
+                RefreshError::Write { action: "creating directory", path, .. }
+                    if *path == site.dir.path().join("base/extra")
+            ),
+            "{error}"
+        );
+    }
+
     #[test]
     fn a_write_failure_after_a_commit_restores_files_and_branches() {
-        let site = Site::new();
-        fs::write(site.dir.path().join(".gitignore"), "*.bundle-tmp\n").expect("ignore");
-        site.commit_everything();
-        // A directory where the second bump's temporary file must go makes that write fail,
-        // after the first bump was committed.
-        fs::create_dir(site.dir.path().join("base/extra.yaml.bundle-tmp")).expect("mkdir");
+        let site = site_where_the_second_bump_cannot_be_written();
         let request = RefreshRequest {
             branch: Some("bundle/pin-bumps".to_owned()),
             ..site.request()
         };
         let error =
             assert_refused_without_changes(&site, &request, &two_bumps(), &ExtraFileForLkJwt070);
-        assert!(matches!(error, RefreshError::Write { .. }), "{error}");
+        assert_the_extra_directory_could_not_be_created(&site, &error);
         let repo = Repo::open(site.dir.path()).expect("open");
         assert_eq!(repo.head_branch().expect("head").as_deref(), Some("main"));
         assert_eq!(
@@ -1215,36 +1252,39 @@ mod tests {
 
     #[test]
     fn a_write_failure_after_a_commit_on_the_current_branch_moves_it_back() {
-        let site = Site::new();
-        fs::write(site.dir.path().join(".gitignore"), "*.bundle-tmp\n").expect("ignore");
-        site.commit_everything();
         // As above, but the bumps go on the branch HEAD is on (no --branch).
-        fs::create_dir(site.dir.path().join("base/extra.yaml.bundle-tmp")).expect("mkdir");
+        let site = site_where_the_second_bump_cannot_be_written();
         let error = assert_refused_without_changes(
             &site,
             &site.request(),
             &two_bumps(),
             &ExtraFileForLkJwt070,
         );
-        assert!(matches!(error, RefreshError::Write { .. }), "{error}");
+        assert_the_extra_directory_could_not_be_created(&site, &error);
         let repo = Repo::open(site.dir.path()).expect("open");
         assert_eq!(repo.head_branch().expect("head").as_deref(), Some("main"));
         assert!(repo.is_clean().expect("status"), "{:?}", repo.dirty_paths());
     }
 
     #[test]
-    fn a_write_that_cannot_be_renamed_into_place_leaves_no_temporary_file() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        // A directory at the target: the temporary file is written, the rename fails.
-        let target = dir.path().join("kustomization.yaml");
-        fs::create_dir(&target).expect("mkdir");
-        let error = write_file(&target, Some(b"x: 1\n")).expect_err("a directory is in the way");
-        assert!(matches!(error, RefreshError::Write { .. }), "{error}");
-        let left: Vec<_> = fs::read_dir(dir.path())
-            .expect("list")
-            .map(|entry| entry.expect("entry").file_name())
-            .collect();
-        assert_eq!(left, ["kustomization.yaml"]);
+    fn a_target_that_cannot_be_read_back_stops_the_refresh_before_it_is_written() {
+        let site = Site::new();
+        // An empty directory (invisible to git) where the second bump writes a file: what is
+        // there could not be put back, so nothing is written over it.
+        let target = site.dir.path().join(EXTRA_FILE);
+        fs::create_dir_all(&target).expect("mkdir");
+        let error = assert_refused_without_changes(
+            &site,
+            &site.request(),
+            &two_bumps(),
+            &ExtraFileForLkJwt070,
+        );
+        assert!(
+            matches!(&error, RefreshError::Write { action: "reading", path, .. } if *path == target),
+            "{error}"
+        );
+        let repo = Repo::open(site.dir.path()).expect("open");
+        assert!(repo.is_clean().expect("status"), "{:?}", repo.dirty_paths());
     }
 
     #[test]

@@ -15,10 +15,12 @@ use futures_util::StreamExt as _;
 use serde::Serialize;
 
 use crate::policy;
+use crate::registry::api::{FetchedManifest, Reference, Registry};
 use crate::registry::auth::CredentialSource;
-use crate::registry::client::{ClientOptions, FetchedManifest, Reference, Registry, RequestCounts};
 use crate::registry::error::RegistryError;
 use crate::registry::manifest::{self, Manifest};
+use crate::registry::options::ClientOptions;
+use registry_counts::RequestCounts;
 
 /// What to check: the images with their pins and policies, and how to reach their registries.
 #[derive(Debug, Clone)]

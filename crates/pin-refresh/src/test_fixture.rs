@@ -1,10 +1,15 @@
 //! Test support (feature `test-fixture`): keeps the machine's git configuration out of tests,
-//! and makes the small repositories they run against.
+//! makes the small repositories they run against, and the helpers every test of a work tree
+//! needs. It is the one home of these helpers for this crate's unit tests, its integration
+//! tests and its dependents' tests alike.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-use git2::{ConfigLevel, Oid, Repository, Signature, Time};
+use bundle_gen::Digest;
+use git2::{Commit, ConfigLevel, Oid, Repository, Signature, Time};
 
 /// Points libgit2's system, global, XDG and program-data config search paths at a directory
 /// that does not exist, so no `~/.gitconfig` or `/etc/gitconfig` can change a test's result.
@@ -85,5 +90,76 @@ pub fn commit_all(repo: &Repository, message: &str) -> Oid {
     match commit() {
         Ok(oid) => oid,
         Err(error) => panic!("cannot commit the test repository's files: {error}"),
+    }
+}
+
+/// The commit HEAD is on.
+///
+/// # Panics
+/// If HEAD does not point at a commit (a broken test).
+pub fn head_commit(repo: &Repository) -> Commit<'_> {
+    match repo.head().and_then(|head| head.peel_to_commit()) {
+        Ok(commit) => commit,
+        Err(error) => panic!("HEAD is not a commit: {error}"),
+    }
+}
+
+/// Writes `content` to `root/relative`, creating the directories it needs.
+///
+/// # Panics
+/// If the file cannot be written (a broken test environment).
+pub fn write_file(root: &Path, relative: &str, content: &str) {
+    let path = root.join(relative);
+    let written = path
+        .parent()
+        .map_or(Ok(()), fs::create_dir_all)
+        .and_then(|()| fs::write(&path, content));
+    if let Err(error) = written {
+        panic!("cannot write {}: {error}", path.display());
+    }
+}
+
+/// Every regular file below `root` (not in `.git`, symlinks not followed), by its path
+/// relative to `root`: a work tree to compare before and after.
+///
+/// # Panics
+/// If a directory or file cannot be read (a broken test environment).
+pub fn files_below(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut pending = vec![root.to_owned()];
+    while let Some(dir) = pending.pop() {
+        let entries = fs::read_dir(&dir)
+            .unwrap_or_else(|error| panic!("cannot list {}: {error}", dir.display()));
+        for entry in entries {
+            let entry =
+                entry.unwrap_or_else(|error| panic!("cannot list {}: {error}", dir.display()));
+            let path = entry.path();
+            let kind = entry
+                .file_type()
+                .unwrap_or_else(|error| panic!("cannot inspect {}: {error}", path.display()));
+            if entry.file_name() == ".git" {
+                continue;
+            }
+            if kind.is_dir() {
+                pending.push(path);
+            } else if kind.is_file() {
+                let bytes = fs::read(&path)
+                    .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+                let relative = path.strip_prefix(root).unwrap_or(&path).to_owned();
+                files.insert(relative, bytes);
+            }
+        }
+    }
+    files
+}
+
+/// `sha256:` and 64 times `fill`: a digest that is plainly made up, told apart by its digit.
+///
+/// # Panics
+/// If `fill` is not a lowercase hex digit.
+pub fn fake_digest(fill: char) -> Digest {
+    match format!("sha256:{}", fill.to_string().repeat(64)).parse() {
+        Ok(digest) => digest,
+        Err(error) => panic!("`{fill}` does not make a digest: {error}"),
     }
 }

@@ -14,24 +14,21 @@ use std::time::Instant;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
-use registry_fixture::{Counts, LkJwtRoute, Pin, RequestCounts, Scenario, TestRegistry};
+use registry_fixture::{Counts, LkJwtRoute, Pin, Scenario, ServerCounts, TestRegistry};
 use serde_json::{Value, json};
 
 fn pin_json(pin: &Pin) -> Value {
     json!({"tag": pin.tag.as_str(), "digest": pin.digest.as_str()})
 }
 
-fn kinds_json(counts: &RequestCounts) -> Value {
-    json!({
-        "total": counts.total(),
-        "token": counts.token,
-        "tagsPage": counts.tags_page,
-        "manifestHead": counts.manifest_head,
-        "manifestGet": counts.manifest_get,
-        "blobGet": counts.blob_get,
-        "other": counts.other,
-        "unauthorized": counts.unauthorized,
-    })
+/// The client's vocabulary (`RequestCounts`'s own JSON names), then what only the server
+/// sees.
+fn kinds_json(counts: &ServerCounts) -> Value {
+    let mut json = serde_json::to_value(counts.requests).unwrap_or_default();
+    json["total"] = json!(counts.total());
+    json["other"] = json!(counts.other);
+    json["tokenWithCredentials"] = json!(counts.token_with_credentials);
+    json
 }
 
 fn counts_json(counts: &Counts) -> Value {

@@ -1,73 +1,30 @@
-//! Request counters of the front and the token server, per repository, so tests can assert how
-//! many requests a client made.
+//! What the front counted, per repository, so tests can assert how many requests a client
+//! made. Requests are counted in the client's own vocabulary and by its rule
+//! ([`RequestCounts`], from `registry-counts`), so a test compares what the client reports with
+//! what the registry saw as whole values. Two things only the server sees come on top: token
+//! requests that carried credentials, and requests that vocabulary has no kind for.
 
 use std::collections::BTreeMap;
 
-/// What a request asked for, as the front classifies it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequestKind {
-    /// `GET /token` on the token server.
-    Token,
-    /// `GET /v2/<name>/tags/list` (one page).
-    TagsPage,
-    /// `HEAD /v2/<name>/manifests/<reference>`.
-    ManifestHead,
-    /// `GET /v2/<name>/manifests/<reference>`.
-    ManifestGet,
-    /// `GET` or `HEAD /v2/<name>/blobs/<digest>`.
-    BlobGet,
-    /// Anything else: the `/v2/` ping, uploads, pushes, unknown paths.
-    Other,
-}
+use registry_counts::{RequestCounts, RequestKind};
 
-/// How many requests of each kind were made (for one repository, or in total).
+/// What the front counted, for one repository or in total.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RequestCounts {
-    /// Token requests.
-    pub token: u32,
+pub struct ServerCounts {
+    /// The requests of the client's vocabulary, counted by its rule: an API request answered
+    /// 401 is a `challenge`, not its kind.
+    pub requests: RequestCounts,
     /// Token requests that carried credentials (HTTP Basic).
     pub token_with_credentials: u32,
-    /// Tag list pages.
-    pub tags_page: u32,
-    /// Manifest HEAD requests.
-    pub manifest_head: u32,
-    /// Manifest GET requests.
-    pub manifest_get: u32,
-    /// Blob GET (or HEAD) requests.
-    pub blob_get: u32,
-    /// Other requests (ping, uploads, ...).
+    /// Requests outside that vocabulary: the `/v2/` ping, uploads and pushes, blob HEADs,
+    /// unknown paths. A client that only reads images sends none.
     pub other: u32,
-    /// Requests of any kind answered `401 Unauthorized` (challenges and refused tokens). These
-    /// are also counted under their kind.
-    pub unauthorized: u32,
 }
 
-impl RequestCounts {
+impl ServerCounts {
     /// Every request counted, of all kinds.
     pub fn total(&self) -> u32 {
-        self.token
-            + self.tags_page
-            + self.manifest_head
-            + self.manifest_get
-            + self.blob_get
-            + self.other
-    }
-
-    /// Manifest requests, HEAD and GET together.
-    pub fn manifests(&self) -> u32 {
-        self.manifest_head + self.manifest_get
-    }
-
-    pub(crate) fn add(&mut self, kind: RequestKind) {
-        let counter = match kind {
-            RequestKind::Token => &mut self.token,
-            RequestKind::TagsPage => &mut self.tags_page,
-            RequestKind::ManifestHead => &mut self.manifest_head,
-            RequestKind::ManifestGet => &mut self.manifest_get,
-            RequestKind::BlobGet => &mut self.blob_get,
-            RequestKind::Other => &mut self.other,
-        };
-        *counter += 1;
+        self.requests.total() + self.other
     }
 }
 
@@ -79,82 +36,76 @@ impl RequestCounts {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {
     /// Counts per repository name (e.g. `element-hq/lk-jwt-service`).
-    pub by_repository: BTreeMap<String, RequestCounts>,
+    pub by_repository: BTreeMap<String, ServerCounts>,
     /// Counts of every request.
-    pub total: RequestCounts,
+    pub total: ServerCounts,
 }
 
 impl Counts {
     /// The counts of one repository (all zero if it saw no request).
-    pub fn repository(&self, name: &str) -> RequestCounts {
+    pub fn repository(&self, name: &str) -> ServerCounts {
         self.by_repository.get(name).copied().unwrap_or_default()
     }
 
-    pub(crate) fn record(&mut self, repositories: &[String], kind: RequestKind) {
-        self.total.add(kind);
-        for repository in repositories {
-            self.by_repository
-                .entry(repository.clone())
-                .or_default()
-                .add(kind);
-        }
+    /// Counts one request about `repositories`: of `kind` (`None`: outside the vocabulary),
+    /// answered with `status`.
+    pub(crate) fn record(
+        &mut self,
+        repositories: &[String],
+        kind: Option<RequestKind>,
+        status: u16,
+    ) {
+        self.each(repositories, |counts| match kind {
+            Some(kind) => counts.requests.record(kind, Some(status)),
+            None => counts.other += 1,
+        });
     }
 
+    /// Notes that a token request about `repositories` carried credentials.
     pub(crate) fn record_credentials(&mut self, repositories: &[String]) {
-        self.total.token_with_credentials += 1;
-        for repository in repositories {
-            self.by_repository
-                .entry(repository.clone())
-                .or_default()
-                .token_with_credentials += 1;
-        }
+        self.each(repositories, |counts| counts.token_with_credentials += 1);
     }
 
-    pub(crate) fn record_unauthorized(&mut self, repositories: &[String]) {
-        self.total.unauthorized += 1;
+    /// Applies `count` to the total and to each of `repositories`.
+    fn each(&mut self, repositories: &[String], count: impl Fn(&mut ServerCounts)) {
+        count(&mut self.total);
         for repository in repositories {
-            self.by_repository
-                .entry(repository.clone())
-                .or_default()
-                .unauthorized += 1;
+            count(self.by_repository.entry(repository.clone()).or_default());
         }
     }
 }
 
-/// Classifies a registry API request by method and path: its kind and the repository it is
-/// about (`None` for the ping and unknown paths).
-pub(crate) fn classify(method: &axum::http::Method, path: &str) -> (RequestKind, Option<String>) {
+/// Classifies a registry API request by method and path: its kind (`None` when the client's
+/// vocabulary has none) and the repository it is about (`None` for the ping and unknown
+/// paths).
+pub(crate) fn classify(
+    method: &axum::http::Method,
+    path: &str,
+) -> (Option<RequestKind>, Option<String>) {
     use axum::http::Method;
     let Some(rest) = path.strip_prefix("/v2/") else {
-        return (RequestKind::Other, None);
+        return (None, None);
     };
     if let Some(name) = rest.strip_suffix("/tags/list") {
-        let kind = if method == Method::GET {
-            RequestKind::TagsPage
-        } else {
-            RequestKind::Other
-        };
+        let kind = (method == Method::GET).then_some(RequestKind::TagList);
         return (kind, Some(name.to_owned()));
     }
     if let Some((name, _reference)) = rest.rsplit_once("/manifests/") {
         let kind = match *method {
-            Method::HEAD => RequestKind::ManifestHead,
-            Method::GET => RequestKind::ManifestGet,
-            _ => RequestKind::Other,
+            Method::HEAD => Some(RequestKind::ManifestHead),
+            Method::GET => Some(RequestKind::ManifestGet),
+            _ => None,
         };
         return (kind, Some(name.to_owned()));
     }
     if let Some((name, _)) = rest.split_once("/blobs/uploads") {
-        return (RequestKind::Other, Some(name.to_owned()));
+        return (None, Some(name.to_owned()));
     }
     if let Some((name, _digest)) = rest.rsplit_once("/blobs/") {
-        let kind = match *method {
-            Method::HEAD | Method::GET => RequestKind::BlobGet,
-            _ => RequestKind::Other,
-        };
+        let kind = (method == Method::GET).then_some(RequestKind::Blob);
         return (kind, Some(name.to_owned()));
     }
-    (RequestKind::Other, None)
+    (None, None)
 }
 
 #[cfg(test)]
@@ -170,7 +121,7 @@ mod tests {
                 "/v2/element-hq/lk-jwt-service/manifests/sha-0a1b2c3"
             ),
             (
-                RequestKind::ManifestHead,
+                Some(RequestKind::ManifestHead),
                 Some("element-hq/lk-jwt-service".to_owned())
             )
         );
@@ -180,20 +131,30 @@ mod tests {
     fn tag_list_and_blob_requests_are_told_apart_from_uploads() {
         assert_eq!(
             classify(&Method::GET, "/v2/a/b/tags/list").0,
-            RequestKind::TagsPage
+            Some(RequestKind::TagList)
         );
         assert_eq!(
             classify(&Method::GET, "/v2/a/b/blobs/sha256:00").0,
-            RequestKind::BlobGet
+            Some(RequestKind::Blob)
         );
         assert_eq!(
             classify(&Method::POST, "/v2/a/b/blobs/uploads/"),
-            (RequestKind::Other, Some("a/b".to_owned()))
+            (None, Some("a/b".to_owned()))
         );
     }
 
     #[test]
     fn the_ping_is_about_no_repository() {
-        assert_eq!(classify(&Method::GET, "/v2/"), (RequestKind::Other, None));
+        assert_eq!(classify(&Method::GET, "/v2/"), (None, None));
+    }
+
+    #[test]
+    fn a_token_naming_two_repositories_counts_for_each_and_once_in_total() {
+        let mut counts = Counts::default();
+        let repositories = ["a/x".to_owned(), "b/y".to_owned()];
+        counts.record(&repositories, Some(RequestKind::Token), 200);
+        assert_eq!(counts.repository("a/x").requests.token, 1);
+        assert_eq!(counts.repository("b/y").requests.token, 1);
+        assert_eq!(counts.total.requests.token, 1);
     }
 }

@@ -11,12 +11,13 @@ use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use registry_counts::RequestKind;
 use serde::Deserialize;
 
 use crate::Error;
-use crate::counts::{Counts, RequestKind, classify};
+use crate::counts::{Counts, classify};
 use crate::keys::TokenSigner;
-use crate::token::{AccessRules, Caller, parse_repository_scope};
+use crate::token::{AccessRules, Caller, RepositoryScope, parse_repository_scope};
 
 /// The `service` (token audience) the registry expects.
 pub(crate) const SERVICE: &str = "registry-fixture";
@@ -116,16 +117,27 @@ async fn token(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
-    {
-        let mut counts = state.counts();
-        counts.record(&repositories, RequestKind::Token);
-        if authorization.is_some() {
-            counts.record_credentials(&repositories);
-        }
+    if authorization.is_some() {
+        state.counts().record_credentials(&repositories);
     }
+    let response = issue_token(&state, &scopes, authorization);
+    state.counts().record(
+        &repositories,
+        Some(RequestKind::Token),
+        response.status().as_u16(),
+    );
+    response
+}
+
+/// The token server's answer: a token granting what the caller may do in `scopes`, or 401
+/// for credentials it does not know.
+fn issue_token(
+    state: &FrontState,
+    scopes: &[RepositoryScope],
+    authorization: Option<&str>,
+) -> Response {
     let caller = state.rules().authenticate(authorization);
     let Some(caller) = caller else {
-        state.counts().record_unauthorized(&repositories);
         return (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Basic realm=\"registry-fixture\"")],
@@ -169,14 +181,13 @@ async fn token(
 async fn registry_api(State(state): State<Arc<FrontState>>, request: Request) -> Response {
     let (kind, repository) = classify(request.method(), request.uri().path());
     let repositories: Vec<String> = repository.iter().cloned().collect();
-    state.counts().record(&repositories, kind);
     let response = match (kind, repository) {
-        (RequestKind::TagsPage, Some(name)) => tags_page(&state, request, &name).await,
+        (Some(RequestKind::TagList), Some(name)) => tags_page(&state, request, &name).await,
         _ => proxy(&state, request).await,
     };
-    if response.status() == StatusCode::UNAUTHORIZED {
-        state.counts().record_unauthorized(&repositories);
-    }
+    state
+        .counts()
+        .record(&repositories, kind, response.status().as_u16());
     response
 }
 

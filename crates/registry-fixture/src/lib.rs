@@ -38,11 +38,12 @@ use std::time::Duration;
 use bundle_gen::{Digest, Platform};
 use tokio::runtime::{Handle, Runtime};
 
-pub use counts::{Counts, RequestCounts, RequestKind};
+pub use counts::{Counts, ServerCounts};
 pub use manifests::{
     BUILDKIT_METADATA_KEY, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, ManifestFormat, OCI_INDEX,
     OCI_MANIFEST, Provenance, PushedManifest, SLSA_PROVENANCE_V02,
 };
+pub use registry_counts::RequestCounts;
 pub use scenario::{LkJwtRoute, Pin, Scenario};
 pub use token::Credentials;
 

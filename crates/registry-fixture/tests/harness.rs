@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use bundle_gen::{Digest, Platform};
 use registry_fixture::{
     Credentials, LkJwtRoute, ManifestFormat, OCI_INDEX, OCI_MANIFEST, PushedManifest,
-    RequestCounts, Scenario, TestRegistry,
+    RequestCounts, Scenario, ServerCounts, TestRegistry,
 };
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, AUTHORIZATION, LINK, WWW_AUTHENTICATE};
@@ -279,7 +279,18 @@ async fn wrong_credentials_get_no_token() {
     .await;
 
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(registry.counts().repository("private/app").unauthorized, 1);
+    // A refused token request is still a token request, not a challenge.
+    assert_eq!(
+        registry.counts().repository("private/app"),
+        ServerCounts {
+            requests: RequestCounts {
+                token: 1,
+                ..RequestCounts::default()
+            },
+            token_with_credentials: 1,
+            other: 0,
+        }
+    );
 }
 
 #[tokio::test]
@@ -311,13 +322,7 @@ async fn tag_pages_hold_100_sorted_tags_each_and_link_to_the_next() {
 
 #[tokio::test]
 async fn n_and_last_choose_the_page() {
-    let registry = TestRegistry::start().await.expect("start");
-    let digest = tagged_image(&registry, "team/app", "a").await;
-    let tags: Vec<String> = ["b", "c", "d", "e"].map(str::to_owned).to_vec();
-    registry
-        .tag_all("team/app", &tags, &digest)
-        .await
-        .expect("tag");
+    let registry = registry_with_tags(&["a", "b", "c", "d", "e"]).await;
 
     let (listed, links) = list_all_pages(&registry, "team/app", "?n=2&last=a").await;
 
@@ -333,13 +338,7 @@ async fn n_and_last_choose_the_page() {
 
 #[tokio::test]
 async fn a_page_size_cap_shortens_pages_and_keeps_the_link() {
-    let registry = TestRegistry::start().await.expect("start");
-    let digest = tagged_image(&registry, "team/app", "a").await;
-    let tags: Vec<String> = ["b", "c"].map(str::to_owned).to_vec();
-    registry
-        .tag_all("team/app", &tags, &digest)
-        .await
-        .expect("tag");
+    let registry = registry_with_tags(&["a", "b", "c"]).await;
     registry.set_page_size_cap(2);
 
     let (listed, links) = list_all_pages(&registry, "team/app", "?n=1000").await;
@@ -356,13 +355,7 @@ async fn a_page_size_cap_shortens_pages_and_keeps_the_link() {
 
 #[tokio::test]
 async fn a_page_size_cap_also_shortens_pages_of_a_request_without_n() {
-    let registry = TestRegistry::start().await.expect("start");
-    let digest = tagged_image(&registry, "team/app", "a").await;
-    let tags: Vec<String> = ["b", "c"].map(str::to_owned).to_vec();
-    registry
-        .tag_all("team/app", &tags, &digest)
-        .await
-        .expect("tag");
+    let registry = registry_with_tags(&["a", "b", "c"]).await;
     registry.set_page_size_cap(2);
 
     let (listed, links) = list_all_pages(&registry, "team/app", "").await;
@@ -448,31 +441,38 @@ async fn requests_are_counted_per_repository_and_kind() {
     assert_eq!(challenged.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(head.status(), StatusCode::OK);
     assert_eq!(blob.status(), StatusCode::OK);
-    let expected = RequestCounts {
-        token: 2,
+    // The challenged manifest GET counts as the challenge, the second one as a manifest GET.
+    let expected = ServerCounts {
+        requests: RequestCounts {
+            token: 2,
+            tag_list: 1,
+            manifest_head: 1,
+            manifest_get: 1,
+            blob: 1,
+            challenge: 1,
+        },
         token_with_credentials: 0,
-        tags_page: 1,
-        manifest_head: 1,
-        manifest_get: 2,
-        blob_get: 1,
         other: 0,
-        unauthorized: 1,
     };
     let counts = registry.counts();
     assert_eq!(counts.repository("team/app"), expected);
     assert_eq!(counts.total, expected);
-    assert_eq!(counts.repository("team/other"), RequestCounts::default());
+    assert_eq!(counts.repository("team/other"), ServerCounts::default());
 }
 
 #[tokio::test]
 async fn reset_counts_starts_from_zero() {
     let registry = TestRegistry::start().await.expect("start");
     bearer(&registry, "repository:team/app:pull", None).await;
-    assert_eq!(registry.counts().total.token, 1, "a count to reset");
+    assert_eq!(
+        registry.counts().total.requests.token,
+        1,
+        "a count to reset"
+    );
 
     registry.reset_counts();
 
-    assert_eq!(registry.counts().total, RequestCounts::default());
+    assert_eq!(registry.counts().total, ServerCounts::default());
 }
 
 #[tokio::test]
@@ -482,6 +482,19 @@ async fn fills_are_not_counted() {
     tagged_image(&registry, "team/app", "v1").await;
 
     assert_eq!(registry.counts().total.total(), 0);
+}
+
+/// A registry holding one image in `team/app` under each of `tags`.
+async fn registry_with_tags(tags: &[&str]) -> TestRegistry {
+    let registry = TestRegistry::start().await.expect("start");
+    let (first, more) = tags.split_first().expect("a tag");
+    let digest = tagged_image(&registry, "team/app", first).await;
+    let more: Vec<String> = more.iter().map(|tag| (*tag).to_owned()).collect();
+    registry
+        .tag_all("team/app", &more, &digest)
+        .await
+        .expect("tag");
+    registry
 }
 
 /// The platforms of an index, without attestation entries.

@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
+use http_auth::ChallengeRef;
 
 /// Credentials for one registry host.
 ///
@@ -231,50 +232,45 @@ pub enum Challenge {
 }
 
 impl Challenge {
-    /// Parses a `WWW-Authenticate` header value (one challenge; parameters may be quoted and
-    /// may contain commas inside quotes). Unknown schemes give `None`.
+    /// The challenge to answer among those of a `WWW-Authenticate` header value. The value
+    /// is a comma-separated list of challenges whose parameters may be quoted and hold
+    /// commas (RFC 9110, section 11.6.1), so it is parsed by `http-auth` rather than split by
+    /// hand. Bearer (with a realm) wins over Basic, as a token is what the API wants; other
+    /// schemes are passed over. The challenges read before a syntax error still count (the
+    /// one the error falls in does not). `None`: neither scheme is offered.
     pub fn parse(header: &str) -> Option<Self> {
-        let header = header.trim();
-        let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
-        if scheme.eq_ignore_ascii_case("basic") {
-            return Some(Challenge::Basic);
-        }
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return None;
-        }
-        let params = parse_auth_params(rest);
-        Some(Challenge::Bearer {
-            realm: params.get("realm")?.clone(),
-            service: params.get("service").cloned(),
+        let challenges: Vec<ChallengeRef<'_>> = http_auth::ChallengeParser::new(header)
+            .map_while(Result::ok)
+            .collect();
+        let has_scheme = |challenge: &ChallengeRef<'_>, scheme: &str| {
+            challenge.scheme.eq_ignore_ascii_case(scheme)
+        };
+        let bearer = challenges
+            .iter()
+            .filter(|challenge| has_scheme(challenge, "bearer"))
+            .find_map(|challenge| {
+                Some(Challenge::Bearer {
+                    realm: param(challenge, "realm")?,
+                    service: param(challenge, "service"),
+                })
+            });
+        bearer.or_else(|| {
+            challenges
+                .iter()
+                .any(|challenge| has_scheme(challenge, "basic"))
+                .then_some(Challenge::Basic)
         })
     }
 }
 
-fn parse_auth_params(text: &str) -> BTreeMap<String, String> {
-    let mut params = BTreeMap::new();
-    let mut chars = text.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
-            chars.next();
-        }
-        let key: String = std::iter::from_fn(|| chars.next_if(|c| *c != '=')).collect();
-        if chars.next() != Some('=') {
-            return params;
-        }
-        let mut value = String::new();
-        if chars.next_if_eq(&'"').is_some() {
-            while let Some(c) = chars.next() {
-                match c {
-                    '"' => break,
-                    '\\' => value.extend(chars.next()),
-                    other => value.push(other),
-                }
-            }
-        } else {
-            value.extend(std::iter::from_fn(|| chars.next_if(|c| *c != ',')));
-        }
-        params.insert(key.trim().to_ascii_lowercase(), value.trim().to_owned());
-    }
+/// The unescaped value of the parameter `name` (compared case-insensitively, as RFC 9110
+/// says) of `challenge`.
+fn param(challenge: &ChallengeRef<'_>, name: &str) -> Option<String> {
+    challenge
+        .params
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.to_unescaped())
 }
 
 #[cfg(test)]
@@ -291,6 +287,48 @@ mod tests {
             Some(Challenge::Bearer {
                 realm: "https://auth.docker.io/token".to_owned(),
                 service: Some("registry.docker.io".to_owned()),
+            })
+        );
+    }
+
+    #[test]
+    fn bearer_is_read_from_a_header_that_offers_basic_first() {
+        let header = r#"Basic realm="registry", Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:a/b:pull""#;
+        assert_eq!(
+            Challenge::parse(header),
+            Some(Challenge::Bearer {
+                realm: "https://ghcr.io/token".to_owned(),
+                service: Some("ghcr.io".to_owned()),
+            })
+        );
+    }
+
+    #[test]
+    fn a_header_offering_only_basic_asks_for_basic() {
+        assert_eq!(
+            Challenge::parse(r#"Basic realm="registry", Negotiate"#),
+            Some(Challenge::Basic)
+        );
+    }
+
+    #[test]
+    fn scheme_and_parameter_names_are_case_insensitive_and_escapes_are_undone() {
+        assert_eq!(
+            Challenge::parse(r#"bearer REALM="https://a/t\"x",Service=s"#),
+            Some(Challenge::Bearer {
+                realm: r#"https://a/t"x"#.to_owned(),
+                service: Some("s".to_owned()),
+            })
+        );
+    }
+
+    #[test]
+    fn challenges_read_before_a_syntax_error_still_count() {
+        assert_eq!(
+            Challenge::parse(r#"Bearer realm="https://a/t", Basic realm="x", ==="#),
+            Some(Challenge::Bearer {
+                realm: "https://a/t".to_owned(),
+                service: None,
             })
         );
     }

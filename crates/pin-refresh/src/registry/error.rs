@@ -170,3 +170,8 @@ pub enum RegistryError {
 fn expected_suffix(expected: Option<u64>) -> String {
     expected.map_or_else(String::new, |n| format!(" of {n} announced"))
 }
+
+/// Text from a registry, cut short and escaped for an error message.
+pub(super) fn shorten(text: &str) -> String {
+    text.escape_debug().take(120).collect()
+}

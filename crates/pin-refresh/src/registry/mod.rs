@@ -7,7 +7,20 @@
 //! side here is thin code of ours on `reqwest` (the same version `oci-client` uses), and
 //! `oci-client` supplies the manifest types and media-type constants we deserialise with.
 
+//!
+//! The layers, each using only those below it:
+//! - [`api`]: the distribution endpoints (tags, manifests, blobs) and digest checks;
+//! - `token`: the Bearer challenge and token flow, with the credentials from [`auth`];
+//! - `retry`: what is retried (429, 503), how long to wait (`Retry-After`), the budget;
+//! - `transport`: one request with its timeouts, redirects, credential scoping to the
+//!   endpoint's origin, body size caps and request counts;
+//! - [`options`]: the limits all of them read.
+
+pub mod api;
 pub mod auth;
-pub mod client;
 pub mod error;
 pub mod manifest;
+pub mod options;
+mod retry;
+mod token;
+mod transport;

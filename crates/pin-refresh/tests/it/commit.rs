@@ -2,14 +2,11 @@
 //! `sha-<7>` tag (label, attestation, scan), against an in-memory registry with lk-jwt-like
 //! content: main builds, a feature-branch `latest-ci`, and many `sha-` tags.
 
-use std::collections::BTreeMap;
+use bundle_gen::{CommitPolicy, Digest, ImageName, ImagePin, UpdatePolicy};
+use pin_refresh::{ImageError, PolicyError, Route, StatusRequest};
 
-use bundle_gen::{
-    CommitPolicy, Digest, ImageName, ImagePin, Images, ManualPolicy, RegistryEndpoint, UpdatePolicy,
-};
-use pin_refresh::{CredentialSource, ImageError, PolicyError, Route, StatusRequest};
-
-use crate::fault_server::{Content, Registry, test_options};
+use crate::fault_server::{Content, Registry};
+use crate::support::{self, test_options};
 
 const REPOSITORY: &str = "matrix-construct/tuwunel";
 const OLD: &str = "1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -132,42 +129,20 @@ pub(crate) fn registry_content(new: &Build, tag_new_build: bool) -> (Content, Di
     (content, Digest::of_bytes(&old.index))
 }
 
-fn manual(repository: &str) -> ImagePin {
-    ImagePin {
-        registry: Some("docker.io".to_owned()),
-        repository: repository.to_owned(),
-        tag: Some("v1.0.0".parse().unwrap()),
-        digest: Some(Digest::of_bytes(repository.as_bytes())),
-        policy: UpdatePolicy::Manual(ManualPolicy {}),
-    }
-}
-
+/// lk-jwt-service on `ghcr.io` (served by `registry`) pinned at `tag@digest` under the commit
+/// policy; the other two images manual.
 fn request(registry: &Registry, tag: &str, digest: Digest) -> StatusRequest {
-    let images = Images::new([
-        (ImageName::HOMESERVER, manual("matrix-construct/tuwunel")),
-        (ImageName::LIVEKIT, manual("livekit/livekit-server")),
-        (
-            ImageName::LK_JWT,
-            ImagePin {
-                registry: Some("ghcr.io".to_owned()),
-                repository: REPOSITORY.to_owned(),
-                tag: Some(tag.parse().unwrap()),
-                digest: Some(digest),
-                policy: UpdatePolicy::Commit(CommitPolicy {}),
-            },
-        ),
-    ])
-    .unwrap();
-    StatusRequest::new(images)
-        .with_endpoint(
-            "ghcr.io",
-            RegistryEndpoint {
-                endpoint: registry.base.clone(),
-                insecure: true,
-            },
-        )
-        .with_credentials(CredentialSource::Explicit(BTreeMap::new()))
-        .with_options(test_options())
+    let images = support::images([(
+        ImageName::LK_JWT,
+        ImagePin {
+            registry: Some("ghcr.io".to_owned()),
+            repository: REPOSITORY.to_owned(),
+            tag: Some(tag.parse().unwrap()),
+            digest: Some(digest),
+            policy: UpdatePolicy::Commit(CommitPolicy {}),
+        },
+    )]);
+    support::request(images, &registry.base, &["ghcr.io"]).with_options(test_options())
 }
 
 /// From the old pin, the status of lk-jwt when `new` is the newest main build and has its
@@ -227,13 +202,10 @@ async fn nothing_new_costs_one_token_the_tag_pages_and_one_manifest_head() {
     let status = &report.images[2];
     assert_eq!(status.route, Route::CommitUnchanged);
     assert!(!status.update);
-    let counts = report.requests["ghcr.io"];
-    assert_eq!(counts.token, 1);
-    assert_eq!(counts.challenge, 1, "the first request is answered 401");
-    assert_eq!(counts.tag_list, 1);
+    // The first request is answered 401; after the token, one page and one HEAD.
     assert_eq!(
-        (counts.manifest_head, counts.manifest_get, counts.blob),
-        (1, 0, 0)
+        report.requests["ghcr.io"],
+        support::one_token_one_page_one_head()
     );
 }
 

@@ -5,13 +5,13 @@
 use std::collections::BTreeMap;
 
 use bundle_gen::{
-    BareMultiarchPolicy, CommitPolicy, Digest, ImageName, ImagePin, Images, RegistryEndpoint,
-    SemverPolicy, UpdatePolicy,
+    BareMultiarchPolicy, CommitPolicy, Digest, ImageName, ImagePin, SemverPolicy, UpdatePolicy,
 };
-use pin_refresh::{CredentialSource, RequestCounts, Route, StatusRequest};
+use pin_refresh::{RequestCounts, Route};
 
 use crate::commit::{NEW, build, registry_content};
-use crate::fault_server::{Registry, test_options};
+use crate::fault_server::Registry;
+use crate::support::{self, test_options};
 
 fn pin(
     registry: &str,
@@ -39,7 +39,7 @@ async fn three_images_with_nothing_new_cost_three_tokens_the_pages_and_three_hea
         .tags
         .push(("v1.13.7".to_owned(), current.index.clone()));
     let server = Registry::start_content(content).await;
-    let images = Images::new([
+    let images = support::images([
         (
             ImageName::HOMESERVER,
             pin(
@@ -74,16 +74,8 @@ async fn three_images_with_nothing_new_cost_three_tokens_the_pages_and_three_hea
                 UpdatePolicy::Commit(CommitPolicy {}),
             ),
         ),
-    ])
-    .unwrap();
-    let endpoint = RegistryEndpoint {
-        endpoint: server.base.clone(),
-        insecure: true,
-    };
-    let request = StatusRequest::new(images)
-        .with_endpoint("ghcr.io", endpoint.clone())
-        .with_endpoint("docker.io", endpoint)
-        .with_credentials(CredentialSource::Explicit(BTreeMap::new()))
+    ]);
+    let request = support::request(images, &server.base, &["ghcr.io", "docker.io"])
         .with_options(test_options());
     let report = pin_refresh::status(&request).await.unwrap();
 

@@ -54,6 +54,10 @@ pub enum Fault {
     TokenRateLimitedOnce,
     /// Every token request answers 503.
     TokenUnavailable,
+    /// The 401 challenge offers Basic first, then Bearer, in one `WWW-Authenticate` header.
+    BasicThenBearerChallenge,
+    /// The 401 challenge offers Basic only.
+    BasicChallengeOnly,
     /// Tag list pages of 2 with relative `Link` headers.
     Paginated,
     /// The first tag page links to the given absolute URL on another host.
@@ -260,10 +264,15 @@ async fn handle(
         return status(StatusCode::NOT_FOUND);
     };
     if state.require_token && authorization.as_deref() != Some(&format!("Bearer {TOKEN}")) {
-        let challenge = format!(
+        let bearer = format!(
             r#"Bearer realm="{}/token",service="fixture",scope="repository:{repository}:pull""#,
             state.base
         );
+        let challenge = match state.fault {
+            Fault::BasicThenBearerChallenge => format!(r#"Basic realm="fault-server", {bearer}"#),
+            Fault::BasicChallengeOnly => r#"Basic realm="fault-server""#.to_owned(),
+            _ => bearer,
+        };
         return Response::builder()
             .status(StatusCode::UNAUTHORIZED)
             .header(header::WWW_AUTHENTICATE, challenge)
@@ -451,14 +460,4 @@ fn json(value: serde_json::Value) -> Response {
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(serde_json::to_vec(&value).unwrap()))
         .unwrap()
-}
-
-/// Options for tests: real behaviour, but short waits so no test sleeps long.
-pub fn test_options() -> pin_refresh::ClientOptions {
-    pin_refresh::ClientOptions {
-        request_timeout: Duration::from_secs(5),
-        retry_wait_cap: Duration::from_millis(5),
-        max_total_retry_wait: Duration::from_millis(200),
-        ..pin_refresh::ClientOptions::default()
-    }
 }

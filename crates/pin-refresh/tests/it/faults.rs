@@ -5,56 +5,33 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bundle_gen::{
-    BareMultiarchPolicy, Digest, ImageName, ImagePin, Images, ManualPolicy, RegistryEndpoint,
-    UpdatePolicy,
+    BareMultiarchPolicy, Digest, ImageName, ImagePin, Images, RegistryEndpoint, UpdatePolicy,
 };
 use pin_refresh::{
     CredentialSource, Credentials, ImageError, PolicyError, RegistryError, Route, StatusError,
     StatusReport, StatusRequest,
 };
 
-use crate::fault_server::{Fault, REPOSITORY, Registry, TOKEN, test_options};
-
-fn manual(repository: &str) -> ImagePin {
-    ImagePin {
-        registry: Some("docker.io".to_owned()),
-        repository: repository.to_owned(),
-        tag: Some("v1.0.0".parse().unwrap()),
-        digest: Some(Digest::of_bytes(repository.as_bytes())),
-        policy: UpdatePolicy::Manual(ManualPolicy {}),
-    }
-}
+use crate::fault_server::{Fault, REPOSITORY, Registry, TOKEN};
+use crate::support::{self, test_options};
 
 /// Tuwunel on `ghcr.io` pinned at `tag@digest` (bare-multiarch); the other two images manual.
 fn images(tag: &str, digest: Digest) -> Images {
-    Images::new([
-        (
-            ImageName::HOMESERVER,
-            ImagePin {
-                registry: Some("ghcr.io".to_owned()),
-                repository: REPOSITORY.to_owned(),
-                tag: Some(tag.parse().unwrap()),
-                digest: Some(digest),
-                policy: UpdatePolicy::BareMultiarch(BareMultiarchPolicy::default()),
-            },
-        ),
-        (ImageName::LIVEKIT, manual("livekit/livekit-server")),
-        (ImageName::LK_JWT, manual("element-hq/lk-jwt-service")),
-    ])
-    .unwrap()
+    support::images([(
+        ImageName::HOMESERVER,
+        ImagePin {
+            registry: Some("ghcr.io".to_owned()),
+            repository: REPOSITORY.to_owned(),
+            tag: Some(tag.parse().unwrap()),
+            digest: Some(digest),
+            policy: UpdatePolicy::BareMultiarch(BareMultiarchPolicy::default()),
+        },
+    )])
 }
 
+/// A request sending `ghcr.io` to the fault server, with short retry waits.
 fn request_to(registry: &Registry, images: Images) -> StatusRequest {
-    StatusRequest::new(images)
-        .with_endpoint(
-            "ghcr.io",
-            RegistryEndpoint {
-                endpoint: registry.base.clone(),
-                insecure: true,
-            },
-        )
-        .with_credentials(CredentialSource::Explicit(BTreeMap::new()))
-        .with_options(test_options())
+    support::request(images, &registry.base, &["ghcr.io"]).with_options(test_options())
 }
 
 /// Tuwunel pinned at the older release, so the newest one is fetched.
@@ -78,6 +55,14 @@ async fn failure(fault: Fault) -> (StatusError, Registry) {
         .expect_err("a fault must not produce a pin");
     assert_names_image_and_registry(&error);
     (error, registry)
+}
+
+/// Tuwunel's newest release was found.
+fn assert_newest_found(report: &StatusReport) {
+    assert_eq!(
+        report.images[0].latest.as_ref().unwrap().tag.as_str(),
+        Registry::NEWEST
+    );
 }
 
 fn assert_names_image_and_registry(error: &StatusError) {
@@ -116,13 +101,10 @@ async fn nothing_new_costs_one_token_the_tag_pages_and_one_manifest_head() {
     let pinned = images(Registry::NEWEST, registry.digest(Registry::NEWEST));
     let report = run(request_to(&registry, pinned)).await.unwrap();
     assert!(!report.images[0].update);
-    let counts = report.requests["ghcr.io"];
-    assert_eq!(counts.token, 1);
-    assert_eq!(counts.challenge, 1, "the first request is answered 401");
-    assert_eq!(counts.tag_list, 1);
+    // The first request is answered 401; after the token, one page and one HEAD.
     assert_eq!(
-        (counts.manifest_head, counts.manifest_get, counts.blob),
-        (1, 0, 0)
+        report.requests["ghcr.io"],
+        support::one_token_one_page_one_head()
     );
     assert_eq!(
         report.requests["docker.io"].total(),
@@ -156,13 +138,48 @@ async fn anonymous_token_request_carries_no_credentials_and_the_token_goes_to_th
 }
 
 #[tokio::test]
+async fn a_bearer_challenge_offered_after_basic_is_answered_with_a_token() {
+    let registry = Registry::start(Fault::BasicThenBearerChallenge).await;
+    let report = run(outdated(&registry)).await.unwrap();
+    assert_newest_found(&report);
+    let counts = report.requests["ghcr.io"];
+    assert_eq!((counts.challenge, counts.token), (1, 1));
+    let token_requests: Vec<_> = registry
+        .seen()
+        .into_iter()
+        .filter(|s| s.path.starts_with("/token"))
+        .collect();
+    assert_eq!(token_requests.len(), 1);
+    assert!(
+        token_requests[0].path.contains("service=fixture"),
+        "the Bearer challenge's service is passed on: {:?}",
+        token_requests[0]
+    );
+}
+
+#[tokio::test]
+async fn a_basic_only_challenge_without_credentials_names_the_variable_to_set() {
+    let (error, registry) = failure(Fault::BasicChallengeOnly).await;
+    match registry_error(error) {
+        RegistryError::Unauthorized { challenge, .. } => assert_eq!(
+            challenge,
+            "Basic authentication needed; set `BUNDLE_REGISTRY_AUTH_GHCR_IO` to user:password"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        registry
+            .seen()
+            .iter()
+            .all(|s| !s.path.starts_with("/token"))
+    );
+}
+
+#[tokio::test]
 async fn rate_limit_is_retried_after_the_wait_and_then_succeeds() {
     let registry = Registry::start(Fault::RateLimitedOnce).await;
     let report = run(outdated(&registry)).await.unwrap();
-    assert_eq!(
-        report.images[0].latest.as_ref().unwrap().tag.as_str(),
-        Registry::NEWEST
-    );
+    assert_newest_found(&report);
     assert_eq!(report.requests["ghcr.io"].manifest_get, 2);
 }
 
@@ -322,10 +339,7 @@ async fn malformed_manifest_is_reported() {
 async fn hostile_tag_names_are_skipped_and_never_requested() {
     let registry = Registry::start(Fault::HostileTags).await;
     let report = run(outdated(&registry)).await.unwrap();
-    assert_eq!(
-        report.images[0].latest.as_ref().unwrap().tag.as_str(),
-        Registry::NEWEST
-    );
+    assert_newest_found(&report);
     for seen in registry.seen() {
         assert!(!seen.path.contains("v9.9.9"), "requested {:?}", seen.path);
         assert!(!seen.path.contains("passwd"), "requested {:?}", seen.path);
@@ -379,10 +393,7 @@ async fn bad_credentials_are_reported_with_the_variable_to_fix() {
 async fn tag_list_pages_are_followed_through_relative_links() {
     let registry = Registry::start(Fault::Paginated).await;
     let report = run(outdated(&registry)).await.unwrap();
-    assert_eq!(
-        report.images[0].latest.as_ref().unwrap().tag.as_str(),
-        Registry::NEWEST
-    );
+    assert_newest_found(&report);
     // Five tags in pages of two.
     assert_eq!(report.requests["ghcr.io"].tag_list, 3);
 }
@@ -465,10 +476,7 @@ async fn user_and_password_go_to_the_token_service_and_only_the_token_to_the_reg
 async fn a_rate_limited_token_request_is_retried_then_succeeds() {
     let registry = Registry::start(Fault::TokenRateLimitedOnce).await;
     let report = run(outdated(&registry)).await.unwrap();
-    assert_eq!(
-        report.images[0].latest.as_ref().unwrap().tag.as_str(),
-        Registry::NEWEST
-    );
+    assert_newest_found(&report);
     assert_eq!(report.requests["ghcr.io"].token, 2);
 }
 

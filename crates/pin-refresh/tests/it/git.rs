@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use pin_refresh::{GitError, Identities, Person, Repo, When};
+use pin_refresh::{GitError, Identities, Person, Repo, When, test_fixture};
 
 fn person(name: &str, seconds: i64) -> Person {
     Person {
@@ -34,7 +34,7 @@ struct Fixture {
 impl Fixture {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let git = pin_refresh::test_fixture::init_repo(dir.path());
+        let git = test_fixture::init_repo(dir.path());
         {
             let mut config = git.config().expect("config");
             config.set_str("user.name", "Config User").expect("set");
@@ -46,7 +46,7 @@ impl Fixture {
         fixture.write("bundle.yaml", "images: {}\n");
         fixture.write("base/a.yaml", "a: 1\n");
         fixture.write(".gitignore", "/target\n");
-        pin_refresh::test_fixture::commit_all(&fixture.git, "initial");
+        test_fixture::commit_all(&fixture.git, "initial");
         fixture
     }
 
@@ -59,17 +59,11 @@ impl Fixture {
     }
 
     fn write(&self, relative: &str, content: &str) {
-        let path = self.path().join(relative);
-        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        fs::write(path, content).expect("write");
+        test_fixture::write_file(self.path(), relative, content);
     }
 
     fn head(&self) -> git2::Commit<'_> {
-        self.git
-            .head()
-            .expect("head")
-            .peel_to_commit()
-            .expect("commit")
+        test_fixture::head_commit(&self.git)
     }
 
     fn file_at_head(&self, relative: &str) -> Option<String> {
@@ -393,7 +387,7 @@ fn opening_outside_a_repository_names_the_path() {
 
 #[test]
 fn tests_read_no_system_or_global_git_config() {
-    pin_refresh::test_fixture::isolate_git_config();
+    test_fixture::isolate_git_config();
     let config = git2::Config::open_default().expect("default config");
     let mut entries = config.entries(None).expect("entries");
     let mut names = Vec::new();

@@ -2,30 +2,19 @@
 //! 2.8) with token auth, behind registry-fixture's paginating front, filled with the tag sets
 //! of the three images. Each test asserts the chosen pin and what it cost in requests, as
 //! counted by the front (not by the client).
-#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 
 use bundle_gen::{
-    BareMultiarchPolicy, CommitPolicy, ImageName, ImagePin, Images, ManualPolicy, RegistryEndpoint,
-    SemverPolicy, UpdatePolicy,
+    BareMultiarchPolicy, CommitPolicy, ImageName, ImagePin, Images, SemverPolicy, UpdatePolicy,
 };
 use pin_refresh::{
-    ClientOptions, CredentialSource, Credentials, ImageStatus, Route, StatusReport, StatusRequest,
-    status,
+    ClientOptions, CredentialSource, Credentials, ImageStatus, RequestCounts, Route, StatusReport,
+    StatusRequest, status,
 };
 use registry_fixture::{LkJwtRoute, Pin, Scenario, TestRegistry};
 
-/// Images that must not make requests in a test about another image.
-fn manual() -> ImagePin {
-    ImagePin {
-        registry: Some("ghcr.io".to_owned()),
-        repository: "not/under-test".to_owned(),
-        tag: None,
-        digest: None,
-        policy: UpdatePolicy::Manual(ManualPolicy::default()),
-    }
-}
+use crate::support;
 
 /// Where each image lives upstream; the test registry stands in for both hosts.
 fn host(name: ImageName) -> &'static str {
@@ -47,16 +36,9 @@ fn pinned(name: ImageName, scenario: &Scenario, pin: &Pin, policy: UpdatePolicy)
     }
 }
 
-/// Images in which only `name` is checked, [`pinned`]; the other two are [`manual`].
+/// Images in which only `name` is checked, [`pinned`]; the other two are manual.
 fn only(name: ImageName, scenario: &Scenario, pin: &Pin, policy: UpdatePolicy) -> Images {
-    let mut images = Images::new([
-        (ImageName::HOMESERVER, manual()),
-        (ImageName::LIVEKIT, manual()),
-        (ImageName::LK_JWT, manual()),
-    ])
-    .unwrap();
-    *images.get_mut(name) = pinned(name, scenario, pin, policy);
-    images
+    support::images([(name, pinned(name, scenario, pin, policy))])
 }
 
 fn bare_multiarch() -> UpdatePolicy {
@@ -78,14 +60,7 @@ fn commit() -> UpdatePolicy {
 /// A request sending both ghcr.io and docker.io to the test registry, with no credentials
 /// from the machine.
 fn request(registry: &TestRegistry, images: Images) -> StatusRequest {
-    let endpoint = RegistryEndpoint {
-        endpoint: registry.endpoint(),
-        insecure: true,
-    };
-    StatusRequest::new(images)
-        .with_endpoint("ghcr.io", endpoint.clone())
-        .with_endpoint("docker.io", endpoint)
-        .with_credentials(CredentialSource::Explicit(BTreeMap::new()))
+    support::request(images, &registry.endpoint(), &["ghcr.io", "docker.io"])
 }
 
 async fn check(registry: &TestRegistry, request: StatusRequest) -> StatusReport {
@@ -248,7 +223,7 @@ async fn nothing_new(registry: &TestRegistry) -> (Scenario, Scenario, Scenario, 
     let tuwunel = Scenario::tuwunel(registry).await.unwrap();
     let livekit = Scenario::livekit(registry).await.unwrap();
     let lk_jwt = Scenario::lk_jwt(registry, LkJwtRoute::Label).await.unwrap();
-    let images = Images::new([
+    let images = support::images([
         (
             ImageName::HOMESERVER,
             pinned(
@@ -271,8 +246,7 @@ async fn nothing_new(registry: &TestRegistry) -> (Scenario, Scenario, Scenario, 
             ImageName::LK_JWT,
             pinned(ImageName::LK_JWT, &lk_jwt, &lk_jwt.newest, commit()),
         ),
-    ])
-    .unwrap();
+    ]);
     (tuwunel, livekit, lk_jwt, images)
 }
 
@@ -302,37 +276,53 @@ async fn nothing_new_costs_one_token_per_image_the_tag_pages_and_few_manifest_re
     check(&registry, request(&registry, images)).await;
 
     let counts = registry.counts();
-    assert_eq!(counts.total.token, 3, "{counts:#?}");
-    assert_eq!(counts.total.blob_get, 0, "{counts:#?}");
+    assert_eq!(counts.total.requests.token, 3, "{counts:#?}");
+    assert_eq!(counts.total.requests.blob, 0, "{counts:#?}");
+    assert_eq!(counts.total.other, 0, "{counts:#?}");
     for scenario in [&tuwunel, &livekit, &lk_jwt] {
-        let repository = counts.repository(&scenario.repository);
+        let repository = counts.repository(&scenario.repository).requests;
         // At most the first request of a repository, its tag list, is answered with the 401
         // challenge that starts the token flow (a client that learnt the token service from
         // another repository on the same host may skip it); then come the pages.
-        assert!(repository.unauthorized <= 1, "{}", scenario.repository);
+        assert!(repository.challenge <= 1, "{}", scenario.repository);
         assert_eq!(
-            repository.tags_page,
-            repository.unauthorized + pages(scenario.tags.len(), page),
+            repository.tag_list,
+            pages(scenario.tags.len(), page),
             "{}: {repository:?}",
             scenario.repository
         );
     }
-    assert!(counts.repository(&livekit.repository).manifests() <= 2);
-    assert!(counts.repository(&lk_jwt.repository).manifests() <= 2);
+    let manifests =
+        |scenario: &Scenario| counts.repository(&scenario.repository).requests.manifests();
+    assert!(manifests(&livekit) <= 2);
+    assert!(manifests(&lk_jwt) <= 2);
     // Tuwunel has two bare tags newer than its pin that are not multi-arch (a single-arch
     // manifest, an amd64-only index): each costs one manifest request before the pin's own.
-    assert!(counts.repository(&tuwunel.repository).manifests() <= 3);
+    assert!(manifests(&tuwunel) <= 3);
 }
 
 #[tokio::test]
 async fn the_client_reports_the_requests_the_registry_saw() {
     let registry = TestRegistry::start().await.unwrap();
-    let (_, _, _, images) = nothing_new(&registry).await;
+    let (tuwunel, livekit, lk_jwt, images) = nothing_new(&registry).await;
 
     let report = check(&registry, request(&registry, images)).await;
 
-    let reported: u32 = report.requests.values().map(|counts| counts.total()).sum();
-    assert_eq!(reported, registry.counts().total.total());
+    // Kind by kind, host by host: the client's vocabulary is the registry's.
+    let counts = registry.counts();
+    let seen = |scenarios: &[&Scenario]| -> RequestCounts {
+        scenarios
+            .iter()
+            .map(|scenario| counts.repository(&scenario.repository).requests)
+            .sum()
+    };
+    assert_eq!(report.requests["ghcr.io"], seen(&[&tuwunel, &lk_jwt]));
+    assert_eq!(report.requests["docker.io"], seen(&[&livekit]));
+    assert_eq!(
+        report.requests.values().copied().sum::<RequestCounts>(),
+        counts.total.requests
+    );
+    assert_eq!(counts.total.other, 0, "{counts:#?}");
 }
 
 #[tokio::test]
@@ -348,10 +338,10 @@ async fn hundreds_of_tags_are_read_across_every_page() {
     let report = check(&registry, request(&registry, images)).await;
 
     assert_latest(image(&report, ImageName::LK_JWT), &lk_jwt.newest);
-    let counts = registry.counts().repository(&lk_jwt.repository);
+    let counts = registry.counts().repository(&lk_jwt.repository).requests;
     // The challenged first request, then every page.
-    assert_eq!(counts.unauthorized, 1);
-    assert_eq!(counts.tags_page, 1 + pages(lk_jwt.tags.len(), 100));
+    assert_eq!(counts.challenge, 1);
+    assert_eq!(counts.tag_list, pages(lk_jwt.tags.len(), 100));
 }
 
 #[tokio::test]
@@ -384,7 +374,8 @@ async fn credentials_are_sent_for_a_repository_that_requires_them() {
 
     assert_latest(image(&report, ImageName::LIVEKIT), &livekit.newest);
     let counts = registry.counts().repository(&livekit.repository);
-    assert_eq!(counts.token_with_credentials, counts.token);
+    assert!(counts.requests.token > 0, "{counts:?}");
+    assert_eq!(counts.token_with_credentials, counts.requests.token);
 }
 
 #[tokio::test]

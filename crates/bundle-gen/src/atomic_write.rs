@@ -1,0 +1,229 @@
+//! The one way this workspace writes files: every file is first staged as a temporary file in
+//! its target's directory, and only when all of them are on disk are they renamed into place.
+//! A failure while staging (disk full, a path that cannot be a directory) therefore leaves
+//! every target as it was, and each rename replaces a whole file, so no reader ever sees half
+//! of one. `bundle gen` writes the tree through it, and `bundle pins refresh` writes
+//! `bundle.yaml` and the tree.
+//!
+//! Built on `tempfile`: it picks names that cannot collide (with another run, or with a user's
+//! file) and removes a staged file when it is dropped, so an early return cannot leave one
+//! behind.
+
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use tempfile::{Builder, TempPath};
+
+/// Why a file could not be written; the target is unchanged.
+#[derive(Debug, thiserror::Error)]
+#[error("{action} {path}: {source}")]
+pub struct FileWriteError {
+    /// What failed: `creating directory` or `writing`.
+    pub action: &'static str,
+    /// The directory that could not be created, or the file that could not be written.
+    pub path: PathBuf,
+    /// The cause.
+    #[source]
+    pub source: io::Error,
+}
+
+/// Files written together: [`AtomicWrite::stage`] each one, then [`AtomicWrite::commit`].
+/// Dropping it without committing removes the staged files and changes nothing.
+#[derive(Debug, Default)]
+pub struct AtomicWrite {
+    /// Temporary files (removed when dropped) and the targets they replace, in staging order.
+    staged: Vec<(TempPath, PathBuf)>,
+}
+
+impl AtomicWrite {
+    /// Nothing staged yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Writes `bytes` to a new temporary file in the directory of `path` (created if missing),
+    /// so that [`AtomicWrite::commit`] can rename it over `path`: a rename within one
+    /// directory is atomic. `path` itself is not touched yet.
+    pub fn stage(&mut self, path: &Path, bytes: &[u8]) -> Result<(), FileWriteError> {
+        let dir = path
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|source| FileWriteError {
+            action: "creating directory",
+            path: dir.to_owned(),
+            source,
+        })?;
+        let writing = |source| FileWriteError {
+            action: "writing",
+            path: path.to_owned(),
+            source,
+        };
+        let file_name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // `.<name>.<random>.tmp`: hidden, and recognisable as ours should a crash leave one.
+        let prefix = format!(".{file_name}.");
+        let mut builder = Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        #[cfg(unix)]
+        builder.permissions(new_file_permissions());
+        let mut temporary = builder.tempfile_in(dir).map_err(writing)?;
+        // No fsync, as with the plain writes this replaces: the files end up in git, which
+        // is where they are kept durable.
+        temporary.write_all(bytes).map_err(writing)?;
+        self.staged
+            .push((temporary.into_temp_path(), path.to_owned()));
+        Ok(())
+    }
+
+    /// Renames every staged file over its target, in staging order. Should a rename fail, the
+    /// files renamed before it stay replaced, the error names the one that failed, and the
+    /// staged files not yet renamed are removed.
+    pub fn commit(self) -> Result<(), FileWriteError> {
+        for (temporary, path) in self.staged {
+            temporary.persist(&path).map_err(|failed| FileWriteError {
+                action: "writing",
+                path,
+                source: failed.error,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// The mode a file created by `std::fs::write` gets (0o666 less the umask), rather than
+/// `tempfile`'s private 0o600: generated files are read by other tools and users.
+#[cfg(unix)]
+fn new_file_permissions() -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::Permissions::from_mode(0o666)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    /// The names in `dir`, sorted.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .expect("list")
+            .map(|entry| {
+                entry
+                    .expect("entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn nothing_changes_before_commit_and_every_file_is_replaced_after() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let existing = dir.path().join("a.yaml");
+        fs::write(&existing, "old\n").expect("write");
+        let mut write = AtomicWrite::new();
+        write.stage(&existing, b"new\n").expect("stage");
+        write
+            .stage(&dir.path().join("sub/b.yaml"), b"b\n")
+            .expect("stage");
+
+        assert_eq!(fs::read_to_string(&existing).expect("read"), "old\n");
+        write.commit().expect("commit");
+
+        assert_eq!(fs::read_to_string(&existing).expect("read"), "new\n");
+        assert_eq!(
+            fs::read_to_string(dir.path().join("sub/b.yaml")).expect("read"),
+            "b\n"
+        );
+        assert_eq!(names(dir.path()), ["a.yaml", "sub"]);
+    }
+
+    #[test]
+    fn dropping_without_commit_removes_the_staged_files() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut write = AtomicWrite::new();
+        write
+            .stage(&dir.path().join("a.yaml"), b"a\n")
+            .expect("stage");
+        assert_eq!(names(dir.path()).len(), 1, "the staged file is on disk");
+
+        drop(write);
+
+        assert!(names(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_failed_stage_names_the_directory_and_writes_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // A file where a directory must go.
+        fs::write(dir.path().join("base"), "mine\n").expect("write");
+        let mut write = AtomicWrite::new();
+        write
+            .stage(&dir.path().join("a.yaml"), b"a\n")
+            .expect("stage");
+
+        let error = write
+            .stage(&dir.path().join("base/b.yaml"), b"b\n")
+            .expect_err("base is a file");
+        drop(write);
+
+        assert_eq!(error.action, "creating directory");
+        assert_eq!(error.path, dir.path().join("base"));
+        assert_eq!(names(dir.path()), ["base"]);
+    }
+
+    #[test]
+    fn a_rename_that_fails_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // A directory at the target: the temporary file is written, the rename fails.
+        let target = dir.path().join("kustomization.yaml");
+        fs::create_dir(&target).expect("mkdir");
+        let mut write = AtomicWrite::new();
+        write.stage(&target, b"x: 1\n").expect("stage");
+
+        let error = write.commit().expect_err("a directory is in the way");
+
+        assert_eq!((error.action, error.path), ("writing", target));
+        assert_eq!(names(dir.path()), ["kustomization.yaml"]);
+    }
+
+    #[test]
+    fn a_failed_rename_keeps_the_files_renamed_before_it_and_removes_the_rest() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::create_dir(dir.path().join("b.yaml")).expect("mkdir");
+        let mut write = AtomicWrite::new();
+        for name in ["a.yaml", "b.yaml", "c.yaml"] {
+            write.stage(&dir.path().join(name), b"x\n").expect("stage");
+        }
+
+        write.commit().expect_err("b.yaml is a directory");
+
+        assert_eq!(names(dir.path()), ["a.yaml", "b.yaml"]);
+        assert_eq!(
+            fs::read_to_string(dir.path().join("a.yaml")).expect("read"),
+            "x\n"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn written_files_get_the_mode_of_a_plain_write() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let plain = dir.path().join("plain");
+        fs::write(&plain, "x").expect("write");
+        let atomic = dir.path().join("atomic");
+        let mut write = AtomicWrite::new();
+        write.stage(&atomic, b"x").expect("stage");
+        write.commit().expect("commit");
+
+        let mode = |path: &Path| fs::metadata(path).expect("stat").permissions().mode();
+        assert_eq!(mode(&atomic), mode(&plain));
+    }
+}

@@ -1,0 +1,62 @@
+//! The limits and timeouts of the registry client, in one place for the API, the transport and
+//! the retries.
+
+use std::time::Duration;
+
+/// Limits and timeouts of the registry client. [`ClientOptions::default`] suits real
+/// registries; tests shorten the timeout and the retry waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientOptions {
+    /// Time allowed for one request, from connecting until the whole body is read.
+    pub request_timeout: Duration,
+    /// Time allowed to establish a connection.
+    pub connect_timeout: Duration,
+    /// Attempts per request when the registry answers 429 or 503 (at least 1).
+    pub max_attempts: u32,
+    /// The longest single wait before a retry: `Retry-After` is honoured up to this value.
+    pub retry_wait_cap: Duration,
+    /// The longest total wait spent on retries of one request.
+    pub max_total_retry_wait: Duration,
+    /// Largest manifest or index accepted, in bytes.
+    pub manifest_size_limit: usize,
+    /// Largest image config or attestation blob accepted, in bytes.
+    pub blob_size_limit: usize,
+    /// Largest tag-list page accepted, in bytes.
+    pub tag_page_size_limit: usize,
+    /// Tags asked for per page (`n`).
+    pub tag_page_length: u32,
+    /// Most tag-list pages read per repository.
+    pub max_tag_pages: usize,
+    /// Most tags read per repository.
+    pub max_tags: usize,
+    /// Redirects followed per request.
+    pub max_redirects: usize,
+    /// Concurrent HEAD requests in the commit policy's tag scan.
+    pub scan_concurrency: usize,
+    /// Most `sha-` tags the commit policy's scan looks at.
+    pub max_scan_tags: usize,
+    /// Most bare tags the bare-multiarch policy inspects before giving up.
+    pub max_bare_candidates: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_attempts: 4,
+            retry_wait_cap: Duration::from_secs(30),
+            max_total_retry_wait: Duration::from_secs(90),
+            manifest_size_limit: 4 << 20,
+            blob_size_limit: 4 << 20,
+            tag_page_size_limit: 4 << 20,
+            tag_page_length: 1000,
+            max_tag_pages: 100,
+            max_tags: 50_000,
+            max_redirects: 5,
+            scan_concurrency: 8,
+            max_scan_tags: 500,
+            max_bare_candidates: 10,
+        }
+    }
+}
