@@ -45,6 +45,20 @@ impl AtomicWrite {
     /// so that [`AtomicWrite::commit`] can rename it over `path`: a rename within one
     /// directory is atomic. `path` itself is not touched yet.
     pub fn stage(&mut self, path: &Path, bytes: &[u8]) -> Result<(), FileWriteError> {
+        let writing = |source| FileWriteError {
+            action: "writing",
+            path: path.to_owned(),
+            source,
+        };
+        // A symlinked target is written through: the link stays, the file it names gets the
+        // bytes (a rename over the link would replace it with a plain file).
+        let is_link = std::fs::symlink_metadata(path).is_ok_and(|meta| meta.is_symlink());
+        let target = if is_link {
+            std::fs::canonicalize(path).map_err(writing)?
+        } else {
+            path.to_owned()
+        };
+        let path = target.as_path();
         let dir = path
             .parent()
             .filter(|dir| !dir.as_os_str().is_empty())
@@ -54,11 +68,6 @@ impl AtomicWrite {
             path: dir.to_owned(),
             source,
         })?;
-        let writing = |source| FileWriteError {
-            action: "writing",
-            path: path.to_owned(),
-            source,
-        };
         let file_name = path
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
@@ -67,8 +76,14 @@ impl AtomicWrite {
         let prefix = format!(".{file_name}.");
         let mut builder = Builder::new();
         builder.prefix(&prefix).suffix(".tmp");
+        // An existing file keeps its mode (a bundle.yaml holding inline secrets may be 0600);
+        // a new one gets the usual 0666 less the umask.
         #[cfg(unix)]
-        builder.permissions(new_file_permissions());
+        builder.permissions(
+            std::fs::metadata(path)
+                .map(|meta| meta.permissions())
+                .unwrap_or_else(|_| new_file_permissions()),
+        );
         let mut temporary = builder.tempfile_in(dir).map_err(writing)?;
         // No fsync, as with the plain writes this replaces: the files end up in git, which
         // is where they are kept durable.
@@ -225,5 +240,38 @@ mod tests {
 
         let mode = |path: &Path| fs::metadata(path).expect("stat").permissions().mode();
         assert_eq!(mode(&atomic), mode(&plain));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_file_keeps_its_permissions() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bundle.yaml");
+        fs::write(&path, "old").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        let mut write = AtomicWrite::new();
+        write.stage(&path, b"new").unwrap();
+        write.commit().unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "new");
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_file_is_written_through_and_stays_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.yaml");
+        let link = dir.path().join("bundle.yaml");
+        fs::write(&real, "old").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let mut write = AtomicWrite::new();
+        write.stage(&link, b"new").unwrap();
+        write.commit().unwrap();
+        assert!(fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert_eq!(fs::read_to_string(&real).unwrap(), "new");
     }
 }

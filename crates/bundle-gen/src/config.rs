@@ -42,7 +42,7 @@ pub struct RawConfig {
     /// three with no changes.
     #[serde(default = "default_overlays")]
     pub overlays: BTreeMap<OverlayName, OverlayDelta>,
-    /// The image pins (single source of truth for `base/kustomization.yaml`).
+    /// The image pins (single source of truth for the `images:` entries of the tree).
     pub images: Images,
     /// Endpoint overrides for registry hosts (mirrors, local registries), used by `bundle pins`.
     #[serde(default)]

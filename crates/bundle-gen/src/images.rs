@@ -1,6 +1,7 @@
 //! Image pins: where each component's image comes from, which `tag@digest` is deployed, and
-//! how the pin updater may move it. These types are shared by the generator (which copies the
-//! pins into `base/kustomization.yaml`) and by `pin-refresh` (which finds newer pins).
+//! how the pin updater may move it. These types are shared by the generator (which copies each
+//! pin into the kustomization of the component that runs the image) and by `pin-refresh`
+//! (which finds newer pins).
 
 use std::collections::BTreeMap;
 use std::fmt;

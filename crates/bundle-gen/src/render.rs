@@ -93,6 +93,7 @@ fn render_overlay(
             Home::Component(dir) => overlay.components.push(format!("../components/{dir}")),
             Home::Overlay => {
                 overlay.add(component, component.home_files(raw, variant, names)?);
+                overlay.add_routes(&component.routes(raw, variant))?;
             }
         }
     }

@@ -8,7 +8,6 @@ use serde_norway::Value;
 
 use crate::component::livekit::{RTC_SERVICE, TURN_PUBLIC_PORT};
 use crate::config::{Config, OverlayName, Variant};
-use crate::images::ImageName;
 
 /// Characters LiveKit requires of an API secret (it only warns below that; we refuse).
 const MIN_API_SECRET_LEN: usize = 32;
@@ -575,7 +574,7 @@ fn check_homeserver(config: &Config, found: &mut Vec<Violation>) {
 
 fn check_images(config: &Config, found: &mut Vec<Violation>) {
     for (name, pin) in config.raw.images.iter() {
-        let key = format!("images.{}", ImageName::key(name));
+        let key = format!("images.{}", name.key());
         if pin.tag.is_none() && pin.digest.is_none() {
             found.push(Violation::ImageUnpinned { key });
         } else if pin.tag.as_ref().is_some_and(|tag| tag.as_str() == "latest") {
@@ -905,7 +904,7 @@ fn check_bundled_overlays_agree(config: &Config, found: &mut Vec<Violation>) {
         let mut livekit = variant.livekit.clone();
         livekit.enabled = None;
         livekit.turn = Default::default();
-        serde_norway::to_value(livekit).unwrap_or(Value::Null)
+        serde_norway::to_value(livekit).expect("LiveKit settings serialize")
     };
     if let Some((path, left, right)) = first_difference(&shared(bundled), &shared(bundled_turn)) {
         found.push(Violation::BundledOverlaysDiffer {

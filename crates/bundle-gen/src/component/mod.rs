@@ -107,7 +107,8 @@ impl Names {
 
     /// How a container refers to `image`.
     pub(crate) fn image(&self, image: ImageName) -> String {
-        self.images.get(&image).cloned().unwrap_or_default()
+        // Built from `Images`, which holds every image.
+        self.images[&image].clone()
     }
 
     /// The name of the ConfigMap generated as `config_map`.

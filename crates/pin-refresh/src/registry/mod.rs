@@ -6,7 +6,6 @@
 //! pagination for tag lists, no response size caps and no `Retry-After` handling. So the HTTP
 //! side here is thin code of ours on `reqwest` (the same version `oci-client` uses), and
 //! `oci-client` supplies the manifest types and media-type constants we deserialise with.
-
 //!
 //! The layers, each using only those below it:
 //! - [`api`]: the distribution endpoints (tags, manifests, blobs) and digest checks;
