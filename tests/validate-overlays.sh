@@ -10,6 +10,8 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 root="$(cd "${1:-$repo}" && pwd)"
+# shellcheck source=tests/lib/test-tools.sh
+source "$repo/tests/lib/test-tools.sh"
 kubernetes_versions=(1.34.0 1.37.0)
 
 built="$(mktemp -d)"
