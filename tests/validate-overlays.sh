@@ -31,6 +31,10 @@ root="$(cd "${1:-$repo}" && pwd)"
 # reason stops the run (exit 2).
 checkov_skips=()
 if [ -n "$skips_from" ]; then
+  if [ ! -f "$skips_from" ]; then
+    echo "validate-overlays: --skips-from $skips_from: no such file" >&2
+    exit 2
+  fi
   skip_line='^# validator-skip: ([^ ]+) ([^ ]+) -- (.*[^ ].*)$'
   while IFS= read -r numbered; do
     number=${numbered%%:*} line=${numbered#*:}
@@ -63,7 +67,7 @@ if [ -n "$skips_from" ]; then
         exit 2
         ;;
     esac
-  done < <(grep -n 'validator-skip' "$skips_from" || true)
+  done < <(grep -in 'validator-skip' "$skips_from" || true)
 fi
 
 built="$(mktemp -d)"
