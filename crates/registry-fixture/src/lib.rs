@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! client ──► front (axum, 127.0.0.1:P) ──► docker-registry (127.0.0.1:Q, auth: token)
-//!              ├─ GET /token            token server: RS256 JWTs, anonymous pull
+//!              ├─ GET /token            token server: ES256 JWTs, anonymous pull
 //!              ├─ GET /v2/<name>/tags/list  sorted, `n`/`last`, `Link: rel="next"`
 //!              └─ everything else       proxied as is (401 challenges, HEAD, Accept, ...)
 //! ```
@@ -198,6 +198,10 @@ impl TestRegistry {
             .local_addr()
             .map_err(Error::io("read the front's address"))?;
 
+        // reqwest comes without a crypto provider of its own (see the workspace Cargo.toml),
+        // and builds its TLS configuration even for plain http: rustls' ring one serves,
+        // unless the process installed another already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))

@@ -25,6 +25,8 @@ fn arm64() -> Platform {
 }
 
 fn client() -> reqwest::Client {
+    // reqwest comes without a crypto provider of its own (see the workspace Cargo.toml).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -33,6 +33,10 @@ impl Transport {
         insecure: bool,
         options: &ClientOptions,
     ) -> Result<Self, reqwest::Error> {
+        // reqwest comes without a crypto provider of its own (see the workspace Cargo.toml):
+        // rustls' ring one serves, unless the process installed another already (then the
+        // call fails and that one serves).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(options.connect_timeout)
