@@ -3,16 +3,19 @@
 //! [`Cli::command`](clap::CommandFactory::command).
 #![deny(missing_docs)]
 
+mod console;
+pub mod logging;
 mod pins;
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use bundle_gen::Config;
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, CommandFactory as _, Parser, Subcommand};
 
+pub use console::Console;
 pub use pins::PinsCommand;
 
 /// Generate the Kustomize tree of a Matrix chat stack (Tuwunel, LiveKit, lk-jwt-service) from
@@ -24,9 +27,44 @@ pub use pins::PinsCommand;
     after_help = ROOT_HELP,
 )]
 pub struct Cli {
+    /// Options of every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `-q` and `-v`, accepted before or after the subcommand. Hand-written rather than
+/// clap-verbosity-flag: here `-q` also drops status lines, which that crate's log-level-only
+/// `-q` does not cover.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Print only the command's data and its errors: no status lines, no log messages.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Show log messages on stderr: -v info, -vv debug, -vvv trace (default: warnings).
+    /// RUST_LOG, when set, replaces this level.
+    #[arg(long, short, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl Cli {
+    /// Parses the command line; on a usage error prints clap's message and exits with 2.
+    /// `-q` with `-v` is refused here rather than with clap's `conflicts_with`, which misses a
+    /// global flag given on another level (`bundle -q validate -v`).
+    pub fn parse_args() -> Self {
+        let cli = Self::parse();
+        if cli.global.quiet && cli.global.verbose > 0 {
+            Self::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "--quiet cannot be used with --verbose: -q drops the log messages -v asks for",
+                )
+                .exit();
+        }
+        cli
+    }
 }
 
 const ROOT_HELP: &str = "\
@@ -35,6 +73,11 @@ Examples:
   bundle gen                             write ./base and ./overlays from it
   bundle gen --check                     CI: fail if the committed tree is out of date
   bundle csp --config site/bundle.yaml   print CSP sources for a web client
+  bundle -v pins status                  newer pins, and the tags each policy skipped
+
+Output: data (tables, JSON, CSP sources, the files `gen --check` lists) goes to stdout;
+status lines and log messages go to stderr. -q keeps only data and errors. RUST_LOG (e.g.
+`RUST_LOG=pin_refresh=debug`) sets the log filter instead of -q/-v.
 
 Exit codes:
   0  success
@@ -54,7 +97,7 @@ pub enum Command {
     #[command(after_help = CSP_HELP)]
     Csp(ConfigArgs),
     /// Inspect and refresh the image pins in bundle.yaml.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = pins::PINS_HELP)]
     Pins(PinsCommand),
 }
 
@@ -65,7 +108,9 @@ Examples:
   bundle gen --check                       list out-of-date files, write nothing
 
 The tree is rendered and checked in memory first: a refused config changes nothing on disk.
-Only files that start with the generated-file header are replaced or removed.
+Only files that start with the generated-file header are replaced or removed. What was
+written goes to stderr; --check lists the files that differ on stdout (`out of date:`,
+`missing:` or `stale:`, then the path), so a script can read the list.
 
 Exit codes:
   0  success (with --check: the tree is up to date)
@@ -126,13 +171,14 @@ pub enum Outcome {
     OutOfDate,
 }
 
-/// Runs one command, printing its results to `out`.
-pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
-    match cli.command {
-        Command::Gen(args) => generate(&args, out),
-        Command::Validate(args) => validate(&args, out),
-        Command::Csp(args) => csp(&args, out),
-        Command::Pins(command) => pins::run(command, out),
+/// Runs one command: its data to the console's data stream, its status lines to its status
+/// stream.
+pub fn run(command: Command, console: &mut Console) -> anyhow::Result<Outcome> {
+    match command {
+        Command::Gen(args) => generate(&args, console),
+        Command::Validate(args) => validate(&args, console),
+        Command::Csp(args) => csp(&args, console),
+        Command::Pins(command) => pins::run(command, console),
     }
 }
 
@@ -143,25 +189,24 @@ fn load_config(path: &Path) -> anyhow::Result<Config> {
     Config::from_yaml(&text).with_context(|| format!("{}", path.display()))
 }
 
-fn validate(args: &ConfigArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+fn validate(args: &ConfigArgs, console: &mut Console) -> anyhow::Result<Outcome> {
     let config = load_config(&args.config)?;
     let overlays: Vec<&str> = config.variants.keys().map(|name| name.dir_name()).collect();
-    writeln!(
-        out,
+    console.status(format_args!(
         "{} is valid; overlays: {}",
         args.config.display(),
         overlays.join(", ")
-    )?;
+    ))?;
     Ok(Outcome::Done)
 }
 
-fn csp(args: &ConfigArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+fn csp(args: &ConfigArgs, console: &mut Console) -> anyhow::Result<Outcome> {
     let config = load_config(&args.config)?;
-    write!(out, "{}", bundle_gen::csp_sources(&config))?;
+    write!(console.data(), "{}", bundle_gen::csp_sources(&config))?;
     Ok(Outcome::Done)
 }
 
-fn generate(args: &GenArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+fn generate(args: &GenArgs, console: &mut Console) -> anyhow::Result<Outcome> {
     let config = load_config(&args.config.config)?;
     let tree = bundle_gen::render(&config).context("cannot render the tree")?;
     let root = args.out.display();
@@ -170,36 +215,42 @@ fn generate(args: &GenArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             .check(&args.out)
             .with_context(|| format!("cannot compare the tree with {root}"))?;
         if report.is_clean() {
-            writeln!(out, "up to date: {} files in {root}", tree.len())?;
+            console.status(format_args!("up to date: {} files in {root}", tree.len()))?;
             return Ok(Outcome::Done);
         }
+        let mut differing = 0;
         for (kind, paths) in [
             ("out of date", &report.out_of_date),
             ("missing", &report.missing),
             ("stale", &report.stale),
         ] {
             for path in paths {
-                writeln!(out, "{kind}: {path}")?;
+                writeln!(console.data(), "{kind}: {path}")?;
+                differing += 1;
             }
         }
+        let files = if differing == 1 { "file" } else { "files" };
+        console.status(format_args!(
+            "{root}: {differing} {files} out of date; `bundle gen` rewrites them from {}",
+            args.config.config.display()
+        ))?;
         return Ok(Outcome::OutOfDate);
     }
     let report = tree
         .write_to(&args.out)
         .with_context(|| format!("cannot write the tree to {root}"))?;
     for path in &report.written {
-        writeln!(out, "wrote {path}")?;
+        console.status(format_args!("wrote {path}"))?;
     }
     for path in &report.removed {
-        writeln!(out, "removed {path}")?;
+        console.status(format_args!("removed {path}"))?;
     }
-    writeln!(
-        out,
+    console.status(format_args!(
         "{root}: {} written, {} unchanged, {} removed",
         report.written.len(),
         report.unchanged.len(),
         report.removed.len()
-    )?;
+    ))?;
     Ok(Outcome::Done)
 }
 
