@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 mod console;
+mod init;
 pub mod logging;
 mod pins;
 
@@ -16,6 +17,7 @@ use bundle_gen::Config;
 use clap::{ArgAction, Args, CommandFactory as _, Parser, Subcommand};
 
 pub use console::Console;
+pub use init::{InitArgs, STARTER_CONFIG};
 pub use pins::PinsCommand;
 
 /// Generate the Kustomize tree of a Matrix chat stack (Tuwunel, LiveKit, lk-jwt-service) from
@@ -69,6 +71,7 @@ impl Cli {
 
 const ROOT_HELP: &str = "\
 Examples:
+  bundle init                            write a commented starter ./bundle.yaml
   bundle validate                        check ./bundle.yaml
   bundle gen                             write ./base and ./overlays from it
   bundle gen --check                     CI: fail if the committed tree is out of date
@@ -87,6 +90,9 @@ Exit codes:
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a commented starter bundle.yaml.
+    #[command(after_help = init::INIT_HELP)]
+    Init(InitArgs),
     /// Generate `base/` and `overlays/` from bundle.yaml (or check them with --check).
     #[command(after_help = GEN_HELP)]
     Gen(GenArgs),
@@ -140,11 +146,14 @@ Exit codes:
   0  success
   2  the config is invalid or refused, or cannot be read";
 
+/// The config file of a site, when `--config` is not given.
+const DEFAULT_CONFIG: &str = "bundle.yaml";
+
 /// Where the config is.
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
     /// The site config.
-    #[arg(long, short, value_name = "FILE", default_value = "bundle.yaml")]
+    #[arg(long, short, value_name = "FILE", default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
 }
 
@@ -175,6 +184,7 @@ pub enum Outcome {
 /// stream.
 pub fn run(command: Command, console: &mut Console) -> anyhow::Result<Outcome> {
     match command {
+        Command::Init(args) => init::run(&args, console),
         Command::Gen(args) => generate(&args, console),
         Command::Validate(args) => validate(&args, console),
         Command::Csp(args) => csp(&args, console),
@@ -184,9 +194,26 @@ pub fn run(command: Command, console: &mut Console) -> anyhow::Result<Outcome> {
 
 /// Reads and checks the config; errors name the file.
 fn load_config(path: &Path) -> anyhow::Result<Config> {
-    let text = fs::read_to_string(path)
-        .with_context(|| format!("cannot read the config {}", path.display()))?;
+    let text = fs::read_to_string(path).map_err(|error| read_error(path, error))?;
     Config::from_yaml(&text).with_context(|| format!("{}", path.display()))
+}
+
+/// Why the config at `path` cannot be read. A missing file is how a new user starts, so that
+/// message says how to make one.
+pub(crate) fn read_error(path: &Path, error: io::Error) -> anyhow::Error {
+    if error.kind() != io::ErrorKind::NotFound {
+        return anyhow::Error::new(error)
+            .context(format!("cannot read the config {}", path.display()));
+    }
+    let init = if path == Path::new(DEFAULT_CONFIG) {
+        "bundle init".to_owned()
+    } else {
+        format!("bundle init --config {}", path.display())
+    };
+    anyhow::anyhow!(
+        "{} not found: run `{init}` to write a commented starter config, or pass --config FILE",
+        path.display()
+    )
 }
 
 fn validate(args: &ConfigArgs, console: &mut Console) -> anyhow::Result<Outcome> {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use bundle_gen::RegistryEndpoint;
 use clap::Args;
-use pin_refresh::{Person, PushRequest, RefreshReport, RefreshRequest};
+use pin_refresh::{Person, PushRequest, RefreshError, RefreshReport, RefreshRequest};
 
 use crate::{ConfigArgs, Console, Outcome};
 
@@ -115,7 +115,12 @@ impl RefreshArgs {
 
 /// Runs `bundle pins refresh`.
 pub(super) fn run(args: &RefreshArgs, console: &mut Console) -> anyhow::Result<Outcome> {
-    let report = super::runtime()?.block_on(pin_refresh::refresh(&args.request()))?;
+    let report = super::runtime()?
+        .block_on(pin_refresh::refresh(&args.request()))
+        .map_err(|error| match error {
+            RefreshError::ReadConfig { path, source } => crate::read_error(&path, source),
+            other => other.into(),
+        })?;
     if args.json {
         let out = console.data();
         serde_json::to_writer_pretty(&mut *out, &report)?;

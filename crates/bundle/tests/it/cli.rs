@@ -93,15 +93,44 @@ fn a_config_that_cannot_be_read_names_the_file_and_the_cause() {
     ");
 }
 
+// ---- a missing bundle.yaml says how to start --------------------------------------------------
+
 #[test]
-fn validate_names_a_missing_config_file() {
-    let work = Workdir::site();
-    let run = work.bundle(&["validate", "--config", "nope.yaml"]);
+fn a_missing_bundle_yaml_points_at_bundle_init() {
+    let work = Workdir::empty();
+    let run = work.bundle(&["validate"]);
     assert_snapshot!(run.transcript(), @r"
     exit: 2
     --- stdout
     --- stderr
-    error: cannot read the config nope.yaml: No such file or directory (os error 2)
+    error: bundle.yaml not found: run `bundle init` to write a commented starter config, or pass --config FILE
+    ");
+    for command in [
+        &["gen"][..],
+        &["gen", "--check"],
+        &["csp"],
+        &["pins", "status"],
+        &["pins", "refresh"],
+    ] {
+        assert_eq!(
+            work.bundle(command).transcript(),
+            run.transcript(),
+            "`bundle {}` said something else",
+            command.join(" ")
+        );
+    }
+    assert!(work.files().is_empty(), "{:?}", work.files().keys());
+}
+
+#[test]
+fn a_missing_config_file_points_at_bundle_init_with_that_file() {
+    let work = Workdir::site();
+    let run = work.bundle(&["validate", "--config", "site/nope.yaml"]);
+    assert_snapshot!(run.transcript(), @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    error: site/nope.yaml not found: run `bundle init --config site/nope.yaml` to write a commented starter config, or pass --config FILE
     ");
 }
 

@@ -1,5 +1,6 @@
 //! The `bundle` binary end to end, one module per command; `support` holds what they share.
 mod cli;
+mod init;
 mod pins_status;
 mod refresh_e2e;
 mod support;
