@@ -7,6 +7,7 @@ mod console;
 mod init;
 pub mod logging;
 mod pins;
+mod shell;
 
 use std::fs;
 use std::io;
@@ -19,6 +20,7 @@ use clap::{ArgAction, Args, CommandFactory as _, Parser, Subcommand};
 pub use console::Console;
 pub use init::{InitArgs, STARTER_CONFIG};
 pub use pins::PinsCommand;
+pub use shell::{CompletionsArgs, ManArgs};
 
 /// Generate the Kustomize tree of a Matrix chat stack (Tuwunel, LiveKit, lk-jwt-service) from
 /// one `bundle.yaml`, and keep its image pins fresh.
@@ -105,6 +107,12 @@ pub enum Command {
     /// Inspect and refresh the image pins in bundle.yaml.
     #[command(subcommand, after_help = pins::PINS_HELP)]
     Pins(PinsCommand),
+    /// Print the completion script for a shell.
+    #[command(after_help = shell::COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+    /// Print the man page (or write every page into a directory).
+    #[command(after_help = shell::MAN_HELP)]
+    Man(ManArgs),
 }
 
 const GEN_HELP: &str = "\
@@ -189,6 +197,8 @@ pub fn run(command: Command, console: &mut Console) -> anyhow::Result<Outcome> {
         Command::Validate(args) => validate(&args, console),
         Command::Csp(args) => csp(&args, console),
         Command::Pins(command) => pins::run(command, console),
+        Command::Completions(args) => shell::completions(&args, console),
+        Command::Man(args) => shell::man(&args, console),
     }
 }
 

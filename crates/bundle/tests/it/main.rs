@@ -3,4 +3,5 @@ mod cli;
 mod init;
 mod pins_status;
 mod refresh_e2e;
+mod shell;
 mod support;
