@@ -11,9 +11,6 @@ use clap_mangen::Man;
 
 use crate::{Cli, Console, Outcome};
 
-/// The program name completions are registered for.
-const BIN_NAME: &str = "bundle";
-
 pub(crate) const COMPLETIONS_HELP: &str = "\
 Examples:
   bundle completions bash > ~/.local/share/bash-completion/completions/bundle
@@ -64,7 +61,10 @@ pub(crate) fn completions(
     args: &CompletionsArgs,
     console: &mut Console,
 ) -> anyhow::Result<Outcome> {
-    clap_complete::generate(args.shell, &mut Cli::command(), BIN_NAME, console.data());
+    let mut command = Cli::command();
+    // Registered for the command's own name, `bundle`, whatever the binary was started as.
+    let name = command.get_name().to_owned();
+    clap_complete::generate(args.shell, &mut command, name, console.data());
     Ok(Outcome::Done)
 }
 
