@@ -2,30 +2,13 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::Path;
 use std::process::Command;
 
 use bundle::STARTER_CONFIG;
 use insta::assert_snapshot;
 use serde_norway::Value;
 
-use crate::support::Workdir;
-
-/// Output of plain `kubectl kustomize <dir>`; panics with kubectl's message if it fails.
-fn kustomize(dir: &Path) -> String {
-    let output = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .expect("kubectl must be installed (tests/setup.sh)");
-    assert!(
-        output.status.success(),
-        "kubectl kustomize {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf-8")
-}
+use crate::support::{Workdir, kustomize};
 
 #[test]
 fn init_writes_the_starter_config_and_says_what_next() {

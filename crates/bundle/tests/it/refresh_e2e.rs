@@ -10,13 +10,12 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command as Process;
 
 use bundle_gen::{Config, Digest, ImageName, Tag};
 use insta::assert_snapshot;
 use registry_fixture::{LkJwtRoute, Scenario, TestRegistry};
 
-use crate::support::{Run, Workdir, files_below, site_yaml};
+use crate::support::{Run, Workdir, files_below, kustomize, site_yaml};
 
 const BUMP_BRANCH: &str = "bundle/pin-bumps";
 const OVERLAYS: [&str; 3] = ["bundled", "bundled-turn", "external"];
@@ -164,21 +163,6 @@ fn endpoint_args(registry: &TestRegistry) -> Vec<String> {
             ]
         })
         .collect()
-}
-
-fn kustomize(dir: &Path) -> String {
-    let output = Process::new("kubectl")
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .expect("kubectl runs");
-    assert!(
-        output.status.success(),
-        "kubectl kustomize {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf8")
 }
 
 #[tokio::test(flavor = "multi_thread")]

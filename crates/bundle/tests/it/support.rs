@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 
 use serde_norway::{Mapping, Value};
 use tempfile::TempDir;
@@ -77,6 +77,23 @@ pub fn files_below(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut files = BTreeMap::new();
     walk(root, root, &mut files);
     files
+}
+
+/// Output of plain `kubectl kustomize <dir>`, as Argo CD and Flux build an overlay; panics
+/// with kubectl's message if it fails.
+pub fn kustomize(dir: &Path) -> String {
+    let output = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .expect("kubectl must be installed (tests/setup.sh)");
+    assert!(
+        output.status.success(),
+        "kubectl kustomize {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8")
 }
 
 /// A temporary working directory, and an empty HOME for the commands run in it.
