@@ -33,7 +33,7 @@ fixtures=crates/bundle-gen/tests/fixtures/configs
 fixture_trees=$(mktemp -d)
 trap 'rm -rf "$fixture_trees"' EXIT
 for fixture in site minimal digest-only no-lk-jwt; do
-  target/debug/bundle gen --config "$fixtures/$fixture.yaml" --out "$fixture_trees/$fixture" >/dev/null
+  target/debug/bundle -q gen --config "$fixtures/$fixture.yaml" --out "$fixture_trees/$fixture"
   tests/validate-overlays.sh "$fixture_trees/$fixture"
 done
 
