@@ -895,6 +895,41 @@ fn an_unknown_argument_exits_2() {
     ");
 }
 
+/// What `bundle <args>` prints on a pseudo-terminal (util-linux `script`), with `env` set.
+fn on_a_terminal(work: &Workdir, args: &str, env: &[(&str, &str)]) -> String {
+    let bundle = assert_cmd::cargo::cargo_bin("bundle");
+    let mut command = std::process::Command::new("script");
+    command
+        .args(["--quiet", "--command"])
+        .arg(format!("'{}' {args}", bundle.display()))
+        .arg("/dev/null")
+        .current_dir(work.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", work.home())
+        // A terminal that shows colour, so that NO_COLOR is the only difference.
+        .env("TERM", "xterm-256color")
+        .stdin(std::process::Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("script runs");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn usage_errors_are_coloured_on_a_terminal_unless_no_color_is_set() {
+    let work = Workdir::site();
+    let coloured = on_a_terminal(&work, "gen --chek", &[]);
+    assert!(coloured.contains("\x1b["), "{coloured:?}");
+    let plain = on_a_terminal(&work, "gen --chek", &[("NO_COLOR", "1")]);
+    assert!(
+        plain.starts_with("error: unexpected argument '--chek' found"),
+        "{plain:?}"
+    );
+    assert!(!plain.contains('\x1b'), "{plain:?}");
+}
+
 #[test]
 fn a_closed_stdout_is_not_an_error() {
     let work = Workdir::site();
