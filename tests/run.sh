@@ -34,7 +34,7 @@ trap 'rm -rf "$fixture_trees"' EXIT
 for fixture in crates/bundle-gen/tests/fixtures/configs/*.yaml; do
   tree="$fixture_trees/$(basename "$fixture" .yaml)"
   echo "fixture $fixture"
-  "$bundle" gen --config "$fixture" --out "$tree" >"$tree.log" 2>&1 || { cat "$tree.log"; exit 1; }
+  "$bundle" -q gen --config "$fixture" --out "$tree" >"$tree.log" 2>&1 || { cat "$tree.log"; exit 1; }
   tests/validate-overlays.sh --skips-from "$fixture" "$tree"
 done
 

@@ -26,13 +26,13 @@ median_ms() { sort -n | awk '{a[NR]=$1} END {printf "%.3f", (a[int((NR+1)/2)] + 
 
 for i in $(seq "$runs"); do
   start=$(now_ns)
-  "$bundle" gen --config bundle.yaml --out "$work/gen-$i" >/dev/null
+  "$bundle" -q gen --config bundle.yaml --out "$work/gen-$i"
   echo $(( $(now_ns) - start ))
 done >"$work/gen.ns"
 
 for i in $(seq "$runs"); do
   start=$(now_ns)
-  "$bundle" gen --config bundle.yaml --out "$work/gen-1" >/dev/null
+  "$bundle" -q gen --config bundle.yaml --out "$work/gen-1"
   echo $(( $(now_ns) - start ))
 done >"$work/regen.ns"
 

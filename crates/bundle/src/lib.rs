@@ -3,17 +3,24 @@
 //! [`Cli::command`](clap::CommandFactory::command).
 #![deny(missing_docs)]
 
+mod console;
+mod init;
+pub mod logging;
 mod pins;
+mod shell;
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use bundle_gen::Config;
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, CommandFactory as _, Parser, Subcommand};
 
+pub use console::Console;
+pub use init::{InitArgs, STARTER_CONFIG};
 pub use pins::PinsCommand;
+pub use shell::{CompletionsArgs, ManArgs};
 
 /// Generate the Kustomize tree of a Matrix chat stack (Tuwunel, LiveKit, lk-jwt-service) from
 /// one `bundle.yaml`, and keep its image pins fresh.
@@ -24,17 +31,58 @@ pub use pins::PinsCommand;
     after_help = ROOT_HELP,
 )]
 pub struct Cli {
+    /// Options of every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// `-q` and `-v`, accepted before or after the subcommand. Hand-written rather than
+/// clap-verbosity-flag: here `-q` also drops status lines, which that crate's log-level-only
+/// `-q` does not cover.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Print only the command's data and its errors: no status lines, no log messages.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Show log messages on stderr: -v info, -vv debug, -vvv trace (default: warnings).
+    /// RUST_LOG, when set, replaces this level.
+    #[arg(long, short, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl Cli {
+    /// Parses the command line; on a usage error prints clap's message and exits with 2.
+    /// `-q` with `-v` is refused here rather than with clap's `conflicts_with`, which misses a
+    /// global flag given on another level (`bundle -q validate -v`).
+    pub fn parse_args() -> Self {
+        let cli = Self::parse();
+        if cli.global.quiet && cli.global.verbose > 0 {
+            Self::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "--quiet cannot be used with --verbose: -q drops the log messages -v asks for",
+                )
+                .exit();
+        }
+        cli
+    }
+}
+
 const ROOT_HELP: &str = "\
 Examples:
+  bundle init                            write a commented starter ./bundle.yaml
   bundle validate                        check ./bundle.yaml
   bundle gen                             write ./base and ./overlays from it
   bundle gen --check                     CI: fail if the committed tree is out of date
   bundle csp --config site/bundle.yaml   print CSP sources for a web client
+  bundle -v pins status                  newer pins, and the tags each policy skipped
+
+Output: data (tables, JSON, CSP sources, the files `gen --check` lists) goes to stdout;
+status lines and log messages go to stderr. -q keeps only data and errors. RUST_LOG (e.g.
+`RUST_LOG=pin_refresh=debug`) sets the log filter instead of -q/-v.
 
 Exit codes:
   0  success
@@ -44,6 +92,9 @@ Exit codes:
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a commented starter bundle.yaml.
+    #[command(after_help = init::INIT_HELP)]
+    Init(InitArgs),
     /// Generate `base/` and `overlays/` from bundle.yaml (or check them with --check).
     #[command(after_help = GEN_HELP)]
     Gen(GenArgs),
@@ -54,8 +105,14 @@ pub enum Command {
     #[command(after_help = CSP_HELP)]
     Csp(ConfigArgs),
     /// Inspect and refresh the image pins in bundle.yaml.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = pins::PINS_HELP)]
     Pins(PinsCommand),
+    /// Print the completion script for a shell.
+    #[command(after_help = shell::COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+    /// Print the man page (or write every page into a directory).
+    #[command(after_help = shell::MAN_HELP)]
+    Man(ManArgs),
 }
 
 const GEN_HELP: &str = "\
@@ -65,7 +122,9 @@ Examples:
   bundle gen --check                       list out-of-date files, write nothing
 
 The tree is rendered and checked in memory first: a refused config changes nothing on disk.
-Only files that start with the generated-file header are replaced or removed.
+Only files that start with the generated-file header are replaced or removed. What was
+written goes to stderr; --check lists the files that differ on stdout (`out of date:`,
+`missing:` or `stale:`, then the path), so a script can read the list.
 
 Exit codes:
   0  success (with --check: the tree is up to date)
@@ -95,11 +154,14 @@ Exit codes:
   0  success
   2  the config is invalid or refused, or cannot be read";
 
+/// The config file of a site, when `--config` is not given.
+const DEFAULT_CONFIG: &str = "bundle.yaml";
+
 /// Where the config is.
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
     /// The site config.
-    #[arg(long, short, value_name = "FILE", default_value = "bundle.yaml")]
+    #[arg(long, short, value_name = "FILE", default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
 }
 
@@ -126,46 +188,84 @@ pub enum Outcome {
     OutOfDate,
 }
 
-/// Runs one command, printing its results to `out`.
-pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
-    match cli.command {
-        Command::Gen(args) => generate(&args, out),
-        Command::Validate(args) => validate(&args, out),
-        Command::Csp(args) => csp(&args, out),
-        Command::Pins(command) => pins::run(command, out),
+/// Runs one command: its data to the console's data stream, its status lines to its status
+/// stream.
+pub fn run(command: Command, console: &mut Console) -> anyhow::Result<Outcome> {
+    match command {
+        Command::Init(args) => init::run(&args, console),
+        Command::Gen(args) => generate(&args, console),
+        Command::Validate(args) => validate(&args, console),
+        Command::Csp(args) => csp(&args, console),
+        Command::Pins(command) => pins::run(command, console),
+        Command::Completions(args) => shell::completions(&args, console),
+        Command::Man(args) => shell::man(&args, console),
     }
 }
 
 /// Reads and checks the config; errors name the file.
 fn load_config(path: &Path) -> anyhow::Result<Config> {
-    let text = fs::read_to_string(path)
-        .with_context(|| format!("cannot read the config {}", path.display()))?;
-    Config::from_yaml(&text).with_context(|| format!("{}", path.display()))
+    let text = fs::read_to_string(path).map_err(|error| read_error(path, error))?;
+    Config::from_yaml(&text).map_err(|error| {
+        ConfigFileError {
+            path: path.to_owned(),
+            error,
+        }
+        .into()
+    })
 }
 
-fn validate(args: &ConfigArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+/// A config that was read but not accepted. It prints as compilers print their errors,
+/// `bundle.yaml:LINE:COLUMN: message`, which editors and CI problem matchers parse, so `main`
+/// prints it without an `error:` prefix.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .error.with_file(.path))]
+pub struct ConfigFileError {
+    /// The config file.
+    pub path: PathBuf,
+    /// Why it was not accepted (its whole text is this error's message).
+    pub error: bundle_gen::ConfigError,
+}
+
+/// Why the config at `path` cannot be read. A missing file is how a new user starts, so that
+/// message says how to make one.
+pub(crate) fn read_error(path: &Path, error: io::Error) -> anyhow::Error {
+    if error.kind() != io::ErrorKind::NotFound {
+        return anyhow::Error::new(error)
+            .context(format!("cannot read the config {}", path.display()));
+    }
+    let init = if path == Path::new(DEFAULT_CONFIG) {
+        "bundle init".to_owned()
+    } else {
+        format!("bundle init --config {}", path.display())
+    };
+    anyhow::anyhow!(
+        "{} not found: run `{init}` to write a commented starter config, or pass --config FILE",
+        path.display()
+    )
+}
+
+fn validate(args: &ConfigArgs, console: &mut Console) -> anyhow::Result<Outcome> {
     let config = load_config(&args.config)?;
     let overlays: Vec<&str> = config
         .variants()
         .keys()
         .map(|name| name.dir_name())
         .collect();
-    writeln!(
-        out,
+    console.status(format_args!(
         "{} is valid; overlays: {}",
         args.config.display(),
         overlays.join(", ")
-    )?;
+    ))?;
     Ok(Outcome::Done)
 }
 
-fn csp(args: &ConfigArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+fn csp(args: &ConfigArgs, console: &mut Console) -> anyhow::Result<Outcome> {
     let config = load_config(&args.config)?;
-    write!(out, "{}", bundle_gen::csp_sources(&config))?;
+    write!(console.data(), "{}", bundle_gen::csp_sources(&config))?;
     Ok(Outcome::Done)
 }
 
-fn generate(args: &GenArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+fn generate(args: &GenArgs, console: &mut Console) -> anyhow::Result<Outcome> {
     let config = load_config(&args.config.config)?;
     let tree = bundle_gen::render(&config).context("cannot render the tree")?;
     let root = args.out.display();
@@ -174,36 +274,42 @@ fn generate(args: &GenArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             .check(&args.out)
             .with_context(|| format!("cannot compare the tree with {root}"))?;
         if report.is_clean() {
-            writeln!(out, "up to date: {} files in {root}", tree.len())?;
+            console.status(format_args!("up to date: {} files in {root}", tree.len()))?;
             return Ok(Outcome::Done);
         }
+        let mut differing = 0;
         for (kind, paths) in [
             ("out of date", &report.out_of_date),
             ("missing", &report.missing),
             ("stale", &report.stale),
         ] {
             for path in paths {
-                writeln!(out, "{kind}: {path}")?;
+                writeln!(console.data(), "{kind}: {path}")?;
+                differing += 1;
             }
         }
+        let files = if differing == 1 { "file" } else { "files" };
+        console.status(format_args!(
+            "{root}: {differing} {files} out of date; `bundle gen` rewrites them from {}",
+            args.config.config.display()
+        ))?;
         return Ok(Outcome::OutOfDate);
     }
     let report = tree
         .write_to(&args.out)
         .with_context(|| format!("cannot write the tree to {root}"))?;
     for path in &report.written {
-        writeln!(out, "wrote {path}")?;
+        console.status(format_args!("wrote {path}"))?;
     }
     for path in &report.removed {
-        writeln!(out, "removed {path}")?;
+        console.status(format_args!("removed {path}"))?;
     }
-    writeln!(
-        out,
+    console.status(format_args!(
         "{root}: {} written, {} unchanged, {} removed",
         report.written.len(),
         report.unchanged.len(),
         report.removed.len()
-    )?;
+    ))?;
     Ok(Outcome::Done)
 }
 

@@ -3,14 +3,13 @@
 //! in [`run`]; `main.rs` and the rest of the CLI need no change.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal as _, Write};
 
 use anyhow::Context as _;
 use bundle_gen::RegistryEndpoint;
 use clap::{Args, Subcommand};
 use pin_refresh::{ImageStatus, StatusReport, StatusRequest};
 
-use crate::{ConfigArgs, Outcome, load_config};
+use crate::{ConfigArgs, Console, Outcome, load_config};
 
 mod refresh;
 pub use refresh::RefreshArgs;
@@ -25,6 +24,16 @@ pub enum PinsCommand {
     #[command(after_help = refresh::REFRESH_HELP)]
     Refresh(RefreshArgs),
 }
+
+pub(crate) const PINS_HELP: &str = "\
+Examples:
+  bundle pins status                        pinned and newest allowed tag@digest of each image
+  bundle pins refresh                       the bumps it would commit, changing nothing
+  bundle pins refresh --commit              one commit per bumped image
+
+Exit codes:
+  0  success
+  2  error: invalid config, registry or git failure (nothing was changed)";
 
 const STATUS_HELP: &str = "\
 Examples:
@@ -61,10 +70,10 @@ pub struct StatusArgs {
 }
 
 /// Runs one `bundle pins` command.
-pub(crate) fn run(command: PinsCommand, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+pub(crate) fn run(command: PinsCommand, console: &mut Console) -> anyhow::Result<Outcome> {
     match command {
-        PinsCommand::Status(args) => status(&args, out),
-        PinsCommand::Refresh(args) => refresh::run(&args, out),
+        PinsCommand::Status(args) => status(&args, console),
+        PinsCommand::Refresh(args) => refresh::run(&args, console),
     }
 }
 
@@ -99,7 +108,7 @@ fn parse_endpoint(text: &str) -> Result<(String, RegistryEndpoint), String> {
     ))
 }
 
-fn status(args: &StatusArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+fn status(args: &StatusArgs, console: &mut Console) -> anyhow::Result<Outcome> {
     let config = load_config(&args.config.config)?;
     let request = StatusRequest::for_config(
         &config,
@@ -107,25 +116,20 @@ fn status(args: &StatusArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             .iter()
             .map(|(host, endpoint)| (host, endpoint)),
     );
-    let progress = std::io::stderr().is_terminal();
-    if progress {
-        eprint!(
-            "Checking {} images on their registries…",
-            request.images.iter().count()
-        );
-    }
+    console.progress(format_args!(
+        "Checking {} images on their registries…",
+        request.images.iter().count()
+    ))?;
     let result = runtime()?.block_on(pin_refresh::status(&request));
-    if progress {
-        // Clear the progress line before anything else is printed.
-        eprint!("\r\x1b[K");
-    }
+    // Cleared before anything else is printed, the error included.
+    console.clear_progress()?;
     let report = result?;
     if args.json {
         // Rendered first, so that a closed stdout surfaces as the io::Error main() looks for.
         let text = serde_json::to_string_pretty(&json_report(&report))?;
-        writeln!(out, "{text}")?;
+        writeln!(console.data(), "{text}")?;
     } else {
-        out.write_all(table(&report).as_bytes())?;
+        console.data().write_all(table(&report).as_bytes())?;
     }
     Ok(Outcome::Done)
 }

@@ -1,13 +1,12 @@
 //! `bundle pins refresh`: the arguments, and the glue to [`pin_refresh::refresh`].
 
 use std::collections::BTreeMap;
-use std::io::Write;
 
 use bundle_gen::RegistryEndpoint;
 use clap::Args;
-use pin_refresh::{Person, PushRequest, RefreshReport, RefreshRequest};
+use pin_refresh::{Person, PushRequest, RefreshError, RefreshReport, RefreshRequest};
 
-use crate::{ConfigArgs, Outcome};
+use crate::{ConfigArgs, Console, Outcome};
 
 pub(super) const REFRESH_HELP: &str = "\
 Examples:
@@ -115,23 +114,32 @@ impl RefreshArgs {
 }
 
 /// Runs `bundle pins refresh`.
-pub(super) fn run(args: &RefreshArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
-    let report = super::runtime()?.block_on(pin_refresh::refresh(&args.request()))?;
+pub(super) fn run(args: &RefreshArgs, console: &mut Console) -> anyhow::Result<Outcome> {
+    let report = super::runtime()?
+        .block_on(pin_refresh::refresh(&args.request()))
+        .map_err(|error| match error {
+            RefreshError::ReadConfig { path, source } => crate::read_error(&path, source),
+            other => other.into(),
+        })?;
     if args.json {
+        let out = console.data();
         serde_json::to_writer_pretty(&mut *out, &report)?;
         writeln!(out)?;
     } else {
-        out.write_all(summary(&report).as_bytes())?;
+        console.data().write_all(summary(&report).as_bytes())?;
+    }
+    if report.bumps.is_empty() {
+        console.status("All pins are current: nothing to commit.")?;
+    } else if report.dry_run {
+        console.status("Dry run: nothing was written; add --commit to write and commit.")?;
     }
     Ok(Outcome::Done)
 }
 
-/// The human-readable report.
+/// The human-readable report: each bump (committed, or what a dry run would commit), the
+/// branch, and the registry requests. The hints around it are status lines.
 fn summary(report: &RefreshReport) -> String {
     let mut text = String::new();
-    if report.bumps.is_empty() {
-        text.push_str("All pins are current: nothing to commit.\n");
-    }
     for bump in &report.bumps {
         let subject = bump.message.lines().next().unwrap_or_default();
         let files: Vec<String> = bump.files.iter().map(|f| f.display().to_string()).collect();
@@ -148,9 +156,6 @@ fn summary(report: &RefreshReport) -> String {
             bump.new.digest,
             files.join(", ")
         ));
-    }
-    if report.dry_run && !report.bumps.is_empty() {
-        text.push_str("Dry run: nothing was written; add --commit to write and commit.\n");
     }
     if let Some(branch) = &report.branch {
         let pushed = if report.pushed { ", pushed" } else { "" };

@@ -7,14 +7,15 @@
 //! pointing at an empty file, so no git config of the machine takes part, and with fixed
 //! author and committer dates.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command as Process;
 
-use assert_cmd::Command;
 use bundle_gen::{Config, Digest, ImageName, Tag};
+use insta::assert_snapshot;
 use registry_fixture::{LkJwtRoute, Scenario, TestRegistry};
-use tempfile::TempDir;
+
+use crate::support::{Run, Workdir, files_below, kustomize, site_yaml};
 
 const BUMP_BRANCH: &str = "bundle/pin-bumps";
 const OVERLAYS: [&str; 3] = ["bundled", "bundled-turn", "external"];
@@ -72,44 +73,36 @@ async fn registries() -> Registries {
 /// A git repository (branch `main`, one commit) holding the repository's `bundle.yaml` with
 /// older pins, and the tree `bundle gen` makes from it.
 struct Site {
-    dir: TempDir,
-    home: TempDir,
+    work: Workdir,
     git: git2::Repository,
 }
 
 impl Site {
     fn new(pins: &[(ImageName, Expected, Expected)]) -> Self {
-        let repository_config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bundle.yaml");
-        let mut yaml = fs::read_to_string(repository_config).expect("the repository's bundle.yaml");
+        let mut yaml = site_yaml();
         for (image, before, _) in pins {
             yaml = pin_refresh::set_pin(&yaml, *image, &before.tag, &before.digest)
                 .expect("older pin written");
         }
-        let dir = tempfile::tempdir().expect("temp dir");
-        let home = tempfile::tempdir().expect("temp home");
-        fs::write(home.path().join("gitconfig"), "").expect("empty global config");
-        fs::write(dir.path().join("bundle.yaml"), &yaml).expect("write config");
+        let work = Workdir::with_config(&yaml);
+        fs::write(work.home().join("gitconfig"), "").expect("empty global config");
         // The fixture's own git2 calls (init, commits, reads) see no machine git config either.
-        let git = pin_refresh::test_fixture::init_repo(dir.path());
-        let site = Self { dir, home, git };
+        let git = pin_refresh::test_fixture::init_repo(work.path());
+        let site = Self { work, git };
         site.bundle(&["gen"]).success();
         pin_refresh::test_fixture::commit_all(&site.git, "site with older pins");
         site
     }
 
     fn path(&self) -> &Path {
-        self.dir.path()
+        self.work.path()
     }
 
     /// `bundle <args>` in the site, isolated from the machine's git config and credentials.
-    fn bundle(&self, args: &[&str]) -> assert_cmd::assert::Assert {
-        let home = self.home.path();
-        Command::cargo_bin("bundle")
-            .expect("the bundle binary")
-            .current_dir(self.path())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", home)
+    fn bundle(&self, args: &[&str]) -> Run {
+        let home = self.work.home();
+        let mut command = self.work.command(args);
+        command
             .env("XDG_CONFIG_HOME", home)
             .env("DOCKER_CONFIG", home)
             .env("GIT_CONFIG_NOSYSTEM", "1")
@@ -119,9 +112,8 @@ impl Site {
             .env("GIT_AUTHOR_DATE", "1767225600 +0000")
             .env("GIT_COMMITTER_NAME", "Pin Bot")
             .env("GIT_COMMITTER_EMAIL", "pins@example.org")
-            .env("GIT_COMMITTER_DATE", "1767225600 +0000")
-            .args(args)
-            .assert()
+            .env("GIT_COMMITTER_DATE", "1767225600 +0000");
+        self.work.run(&mut command)
     }
 
     fn head(&self) -> git2::Commit<'_> {
@@ -156,25 +148,8 @@ impl Site {
     }
 
     /// Every file of the work tree (not `.git`).
-    fn files(&self) -> Vec<(PathBuf, Vec<u8>)> {
-        fn walk(dir: &Path, root: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
-            for entry in fs::read_dir(dir).expect("read dir") {
-                let path = entry.expect("entry").path();
-                if path.ends_with(".git") {
-                    continue;
-                }
-                if path.is_dir() {
-                    walk(&path, root, out);
-                } else {
-                    let relative = path.strip_prefix(root).expect("inside").to_owned();
-                    out.push((relative, fs::read(&path).expect("read")));
-                }
-            }
-        }
-        let mut files = Vec::new();
-        walk(self.path(), self.path(), &mut files);
-        files.sort();
-        files
+    fn files(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+        files_below(self.path())
     }
 }
 
@@ -188,29 +163,6 @@ fn endpoint_args(registry: &TestRegistry) -> Vec<String> {
             ]
         })
         .collect()
-}
-
-fn stdout_of(assert: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
-}
-
-fn stderr_of(assert: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&assert.get_output().stderr).into_owned()
-}
-
-fn kustomize(dir: &Path) -> String {
-    let output = Process::new("kubectl")
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .expect("kubectl runs");
-    assert!(
-        output.status.success(),
-        "kubectl kustomize {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf8")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -227,7 +179,7 @@ async fn refresh_commits_one_bump_per_image_pushes_and_a_second_run_adds_nothing
     let mut args = vec!["pins", "refresh"];
     args.extend(endpoints.iter().map(String::as_str));
     let dry = site.bundle(&args).success();
-    let dry_out = stdout_of(&dry);
+    let dry_out = dry.stdout();
     for (image, before_pin, after) in &pins {
         let subject = format!(
             "would commit: chore(pins): bump {} {} -> {}",
@@ -237,6 +189,10 @@ async fn refresh_commits_one_bump_per_image_pushes_and_a_second_run_adds_nothing
         );
         assert!(dry_out.contains(&subject), "{subject}\n{dry_out}");
     }
+    assert_eq!(
+        dry.stderr(),
+        "Dry run: nothing was written; add --commit to write and commit.\n"
+    );
     assert_eq!(site.files(), before);
     assert_eq!(site.head().id(), start);
 
@@ -253,12 +209,11 @@ async fn refresh_commits_one_bump_per_image_pushes_and_a_second_run_adds_nothing
         remote_path,
     ];
     args.extend(endpoints.iter().map(String::as_str));
-    let run = site.bundle(&args);
-    let run = run.success();
-    let run_out = stdout_of(&run);
+    let run = site.bundle(&args).success();
+    let run_out = run.stdout();
 
     let commits = site.commits_since(start);
-    assert_eq!(commits.len(), pins.len(), "{run_out}{}", stderr_of(&run));
+    assert_eq!(commits.len(), pins.len(), "{}", run.transcript());
     for (commit, (image, before_pin, after)) in commits.iter().zip(&pins) {
         let message = commit.message().expect("utf8 message");
         let expected = format!(
@@ -348,10 +303,16 @@ async fn refresh_commits_one_bump_per_image_pushes_and_a_second_run_adds_nothing
     // The same run again finds every pin current: no commit, no push, no change.
     let files = site.files();
     let again = site.bundle(&args).success();
-    assert!(
-        stdout_of(&again).contains("All pins are current"),
+    assert_eq!(
+        again.stderr(),
+        "All pins are current: nothing to commit.\n",
         "{}",
-        stdout_of(&again)
+        again.transcript()
+    );
+    assert!(
+        !again.stdout().contains("chore(pins)"),
+        "{}",
+        again.transcript()
     );
     assert_eq!(site.head().id(), head);
     assert_eq!(site.files(), files);
@@ -389,10 +350,16 @@ async fn a_registry_failure_for_one_image_changes_nothing_and_exits_2() {
     let endpoints = endpoint_args(&registry);
     let mut args = vec!["pins", "refresh", "--commit", "--branch", BUMP_BRANCH];
     args.extend(endpoints.iter().map(String::as_str));
-    let failed = site.bundle(&args).code(2);
-    let message = stderr_of(&failed);
+    let failed = site.bundle(&args).filter(registry.endpoint(), "[REGISTRY]");
+    let message = failed.stderr();
     assert!(message.contains("lkJwt"), "{message}");
     assert!(message.contains("nothing was changed"), "{message}");
+    assert_snapshot!(failed.transcript(), @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    error: registry lookup failed, nothing was changed: image `lkJwt` (ghcr.io/element-hq/lk-jwt-service): [REGISTRY]/v2/element-hq/lk-jwt-service/tags/list?n=1000: not found (HTTP 404)
+    ");
     assert_eq!(site.head().id(), start);
     assert_eq!(site.files(), before);
     assert!(

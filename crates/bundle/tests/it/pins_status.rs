@@ -8,14 +8,14 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::Path;
 use std::process::{Command as Process, Stdio};
 
-use assert_cmd::Command;
 use bundle_gen::ImageName;
+use insta::assert_snapshot;
 use registry_fixture::{Counts, Credentials, LkJwtRoute, Pin, Scenario, TestRegistry};
 use serde_json::Value;
-use tempfile::TempDir;
+
+use crate::support::{Run, Workdir, site_yaml};
 
 /// The credentials a protected repository accepts in the credential tests.
 const USER: &str = "bundle-bot";
@@ -97,14 +97,12 @@ fn endpoint_args(endpoint: &str) -> Vec<String> {
 
 /// A temporary site directory holding `bundle.yaml`, and an empty HOME for the child.
 struct Site {
-    dir: TempDir,
-    home: TempDir,
+    work: Workdir,
 }
 
 /// The repository's `bundle.yaml` with `pins`, followed by `extra` (top-level YAML).
 fn config(pins: &[(ImageName, Pin)], extra: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bundle.yaml");
-    let mut yaml = fs::read_to_string(path).expect("the repository's bundle.yaml");
+    let mut yaml = site_yaml();
     for (image, pin) in pins {
         yaml = pin_refresh::set_pin(&yaml, *image, &pin.tag, &pin.digest).expect("pin set");
     }
@@ -126,26 +124,24 @@ impl Site {
     }
 
     fn with_config(yaml: &str) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        fs::write(dir.path().join("bundle.yaml"), yaml).expect("write config");
-        let home = tempfile::tempdir().expect("temp home");
-        Self { dir, home }
+        Self {
+            work: Workdir::with_config(yaml),
+        }
     }
 
     /// `bundle pins status <args>` with only PATH, HOME and `env` in its environment.
-    fn status(&self, args: &[String], env: &[(&str, &str)]) -> assert_cmd::assert::Assert {
-        let mut command = Command::cargo_bin("bundle").expect("the bundle binary");
-        command
-            .current_dir(self.dir.path())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.home.path())
-            .args(["pins", "status"])
-            .args(args);
+    fn status(&self, args: &[String], env: &[(&str, &str)]) -> Run {
+        self.bundle(&[], args, env)
+    }
+
+    /// `bundle <global> pins status <args>` with only PATH, HOME and `env` in its environment.
+    fn bundle(&self, global: &[&str], args: &[String], env: &[(&str, &str)]) -> Run {
+        let mut command = self.work.command(global);
+        command.args(["pins", "status"]).args(args);
         for (name, value) in env {
             command.env(name, value);
         }
-        command.assert()
+        self.work.run(&mut command)
     }
 }
 
@@ -154,16 +150,16 @@ fn with_json(mut args: Vec<String>) -> Vec<String> {
     args
 }
 
-fn stdout_of(assert: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
+fn json_of(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout())
+        .unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{}", run.transcript()))
 }
 
-fn stderr_of(assert: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8_lossy(&assert.get_output().stderr).into_owned()
-}
-
-fn json_of(assert: &assert_cmd::assert::Assert) -> Value {
-    serde_json::from_slice(&assert.get_output().stdout).expect("stdout is JSON")
+/// Panics unless `message` contains each of `parts`.
+fn assert_names(message: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(message.contains(part), "no `{part}` in: {message}");
+    }
 }
 
 /// The `images[]` entry named `name` (the `bundle.yaml` key).
@@ -205,7 +201,9 @@ async fn json_has_the_documented_shape_and_the_newest_pin_of_each_image() {
     let filled = Filled::start().await;
     let site = Site::new(&filled.older_pins(), "");
 
-    let run = site.status(&with_json(filled.endpoint_args()), &[]).code(0);
+    let run = site
+        .status(&with_json(filled.endpoint_args()), &[])
+        .success();
 
     let json = json_of(&run);
     let images = json["images"].as_array().expect("`images` is an array");
@@ -230,7 +228,9 @@ async fn json_request_counts_are_what_the_registry_saw() {
     let site = Site::new(&filled.older_pins(), "");
     filled.registry.reset_counts();
 
-    let run = site.status(&with_json(filled.endpoint_args()), &[]).code(0);
+    let run = site
+        .status(&with_json(filled.endpoint_args()), &[])
+        .success();
 
     let json = json_of(&run);
     let counts = filled.registry.counts();
@@ -260,7 +260,9 @@ async fn nothing_new_reports_no_update_for_any_image() {
     let newest = filled.newest_pins();
     let site = Site::new(&newest, "");
 
-    let run = site.status(&with_json(filled.endpoint_args()), &[]).code(0);
+    let run = site
+        .status(&with_json(filled.endpoint_args()), &[])
+        .success();
 
     let json = json_of(&run);
     for (image, pin) in &newest {
@@ -277,7 +279,8 @@ async fn nothing_new_costs_three_tokens_two_challenges_one_tag_page_per_image_an
     let site = Site::new(&filled.newest_pins(), "");
     filled.registry.reset_counts();
 
-    site.status(&with_json(filled.endpoint_args()), &[]).code(0);
+    site.status(&with_json(filled.endpoint_args()), &[])
+        .success();
 
     let counts = filled.registry.counts();
     // One token per repository, each fetched anonymously.
@@ -334,7 +337,9 @@ async fn the_commit_policy_finds_the_newest_main_build_of_lk_jwt_service() {
     let yaml = with_policy(&config(&pins, ""), ImageName::LK_JWT, "kind: commit");
     let site = Site::with_config(&yaml);
 
-    let run = site.status(&with_json(filled.endpoint_args()), &[]).code(0);
+    let run = site
+        .status(&with_json(filled.endpoint_args()), &[])
+        .success();
 
     let json = json_of(&run);
     let lk_jwt = entry(&json, "lkJwt");
@@ -359,9 +364,9 @@ async fn table_names_each_image_its_current_and_latest_pin_and_whether_it_is_an_
     let [newest_homeserver, livekit, newest_lk_jwt] = filled.newest_pins();
     let site = Site::new(&[homeserver.clone(), livekit.clone(), lk_jwt.clone()], "");
 
-    let run = site.status(&filled.endpoint_args(), &[]).code(0);
+    let run = site.status(&filled.endpoint_args(), &[]).success();
 
-    let out = stdout_of(&run);
+    let out = run.stdout();
     let rows: Vec<Vec<&str>> = out
         .lines()
         .map(|line| line.split_whitespace().collect())
@@ -429,7 +434,9 @@ async fn protected_tuwunel() -> (Filled, Site) {
 fn assert_status_opens_protected_tuwunel(filled: &Filled, site: &Site, env: &[(&str, &str)]) {
     filled.registry.reset_counts();
 
-    let run = site.status(&with_json(filled.endpoint_args()), env).code(0);
+    let run = site
+        .status(&with_json(filled.endpoint_args()), env)
+        .success();
 
     let json = json_of(&run);
     assert_eq!(
@@ -538,7 +545,7 @@ async fn docker_hub_credentials_are_read_from_config_json_under_its_index_url() 
             &with_json(filled.endpoint_args()),
             &[("DOCKER_CONFIG", docker_config)],
         )
-        .code(0);
+        .success();
 
     let json = json_of(&run);
     assert_eq!(
@@ -560,18 +567,25 @@ async fn docker_hub_credentials_are_read_from_config_json_under_its_index_url() 
 async fn a_protected_repository_without_credentials_is_an_error_naming_the_variable() {
     let (filled, site) = protected_tuwunel().await;
 
-    let run = site.status(&with_json(filled.endpoint_args()), &[]).code(2);
+    let run = site
+        .status(&with_json(filled.endpoint_args()), &[])
+        .filter(filled.registry.endpoint(), "[REGISTRY]");
 
-    let message = stderr_of(&run);
-    for part in [
-        "homeserver",
-        "ghcr.io",
-        Scenario::TUWUNEL_REPOSITORY,
-        "BUNDLE_REGISTRY_AUTH_GHCR_IO",
-    ] {
-        assert!(message.contains(part), "no `{part}` in: {message}");
-    }
-    assert_eq!(stdout_of(&run), "");
+    assert_names(
+        &run.stderr(),
+        &[
+            "homeserver",
+            "ghcr.io",
+            Scenario::TUWUNEL_REPOSITORY,
+            "BUNDLE_REGISTRY_AUTH_GHCR_IO",
+        ],
+    );
+    assert_snapshot!(run.transcript(), @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    error: image `homeserver` (ghcr.io/matrix-construct/tuwunel): [REGISTRY]/v2/matrix-construct/tuwunel/tags/list?n=1000: registry requires authentication that was not accepted (anonymous pull was refused; set `BUNDLE_REGISTRY_AUTH_GHCR_IO` to user:password, or add ghcr.io to the Docker config.json)
+    ");
 }
 
 #[tokio::test]
@@ -586,22 +600,28 @@ async fn wrong_credentials_are_an_error_naming_the_variable() {
                 &format!("{USER}:{WRONG_PASSWORD}"),
             )],
         )
-        .code(2);
+        .filter(filled.registry.endpoint(), "[REGISTRY]");
 
-    let message = stderr_of(&run);
-    for part in [
-        "homeserver",
-        "ghcr.io",
-        "BUNDLE_REGISTRY_AUTH_GHCR_IO",
-        "refused",
-    ] {
-        assert!(message.contains(part), "no `{part}` in: {message}");
-    }
-    assert!(
-        !message.contains(WRONG_PASSWORD),
-        "the password leaked: {message}"
+    assert_names(
+        &run.stderr(),
+        &[
+            "homeserver",
+            "ghcr.io",
+            "BUNDLE_REGISTRY_AUTH_GHCR_IO",
+            "refused",
+        ],
     );
-    assert_eq!(stdout_of(&run), "");
+    assert!(
+        !run.transcript().contains(WRONG_PASSWORD),
+        "the password leaked: {}",
+        run.transcript()
+    );
+    assert_snapshot!(run.transcript(), @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    error: image `homeserver` (ghcr.io/matrix-construct/tuwunel): token service [REGISTRY]/token refused the configured credentials with HTTP 401: check `BUNDLE_REGISTRY_AUTH_GHCR_IO` or the Docker config.json entry for ghcr.io
+    ");
 }
 
 // ---- unreachable and refused endpoints ----------------------------------------------------------
@@ -619,20 +639,26 @@ fn an_unreachable_registry_is_an_error_naming_the_image_registry_and_cause() {
 
     let run = site
         .status(&with_json(endpoint_args(&endpoint)), &[])
-        .code(2);
+        .filter(&endpoint, "[CLOSED PORT]");
 
-    let message = stderr_of(&run);
     // Images are reported in bundle.yaml order; the first one fails first.
-    for part in [
-        "homeserver",
-        "ghcr.io",
-        Scenario::TUWUNEL_REPOSITORY,
-        endpoint.as_str(),
-        "onnection refused",
-    ] {
-        assert!(message.contains(part), "no `{part}` in: {message}");
-    }
-    assert_eq!(stdout_of(&run), "", "no table and no pin");
+    assert_names(
+        &run.stderr(),
+        &[
+            "homeserver",
+            "ghcr.io",
+            Scenario::TUWUNEL_REPOSITORY,
+            endpoint.as_str(),
+            "onnection refused",
+        ],
+    );
+    // No table and no pin.
+    assert_snapshot!(run.transcript(), @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    error: image `homeserver` (ghcr.io/matrix-construct/tuwunel): [CLOSED PORT]/v2/matrix-construct/tuwunel/tags/list?n=1000: request failed: client error (Connect): tcp connect error: Connection refused (os error 111)
+    ");
 }
 
 #[tokio::test]
@@ -645,7 +671,7 @@ async fn registries_in_bundle_yaml_marked_insecure_may_be_plain_http() {
     );
     let site = Site::new(&filled.older_pins(), &registries);
 
-    let run = site.status(&["--json".to_owned()], &[]).code(0);
+    let run = site.status(&["--json".to_owned()], &[]).success();
 
     let json = json_of(&run);
     for (image, newest) in filled.newest_pins() {
@@ -667,13 +693,18 @@ async fn registries_in_bundle_yaml_with_plain_http_and_not_insecure_are_refused(
         "--registry-endpoint".to_owned(),
         format!("docker.io={endpoint}"),
     ];
-    let run = site.status(&args, &[]).code(2);
+    let run = site.status(&args, &[]).filter(&endpoint, "[REGISTRY]");
 
-    let message = stderr_of(&run);
-    for part in ["registries.ghcr.io", endpoint.as_str(), "insecure: true"] {
-        assert!(message.contains(part), "no `{part}` in: {message}");
-    }
-    assert_eq!(stdout_of(&run), "");
+    assert_names(
+        &run.stderr(),
+        &["registries.ghcr.io", endpoint.as_str(), "insecure: true"],
+    );
+    assert_snapshot!(run.transcript(), @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    error: image `homeserver` (ghcr.io/matrix-construct/tuwunel): registry endpoint `[REGISTRY]` for ghcr.io is not usable: plain http is only allowed for an endpoint marked insecure: add `insecure: true` under `registries.ghcr.io` in bundle.yaml (`--registry-endpoint ghcr.io=http://...` marks it so)
+    ");
     let counts = filled.registry.counts();
     assert_eq!(counts.total.total(), 0, "nothing is sent: {counts:#?}");
 }
@@ -688,7 +719,9 @@ async fn a_command_line_endpoint_overrides_registries_in_bundle_yaml() {
     );
     let site = Site::new(&filled.older_pins(), &registries);
 
-    let run = site.status(&with_json(filled.endpoint_args()), &[]).code(0);
+    let run = site
+        .status(&with_json(filled.endpoint_args()), &[])
+        .success();
 
     let json = json_of(&run);
     for (image, newest) in filled.newest_pins() {
@@ -703,13 +736,12 @@ fn shell_quoted(arg: &str) -> String {
     format!("'{}'", arg.replace('\'', r"'\''"))
 }
 
-#[tokio::test]
-async fn on_a_terminal_a_progress_line_is_shown_and_cleared_before_the_table() {
-    let filled = Filled::start().await;
-    let site = Site::new(&filled.older_pins(), "");
+/// What `bundle <global> pins status` prints on a pseudo-terminal (stdout and stderr both).
+fn on_a_terminal(site: &Site, filled: &Filled, global: &[&str]) -> String {
     let bundle = assert_cmd::cargo::cargo_bin("bundle");
-    let command: Vec<String> = [bundle.to_str().expect("utf-8 path"), "pins", "status"]
-        .into_iter()
+    let command: Vec<String> = std::iter::once(bundle.to_str().expect("utf-8 path"))
+        .chain(global.iter().copied())
+        .chain(["pins", "status"])
         .map(str::to_owned)
         .chain(filled.endpoint_args())
         .map(|arg| shell_quoted(&arg))
@@ -724,20 +756,121 @@ async fn on_a_terminal_a_progress_line_is_shown_and_cleared_before_the_table() {
             &command.join(" "),
             "/dev/null",
         ])
-        .current_dir(site.dir.path())
+        .current_dir(site.work.path())
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", site.home.path())
+        .env("HOME", site.work.home())
         .stdin(Stdio::null())
         .output()
         .expect("script runs");
 
-    let terminal = String::from_utf8_lossy(&output.stdout);
+    let terminal = String::from_utf8_lossy(&output.stdout).into_owned();
     assert_eq!(output.status.code(), Some(0), "{terminal}");
+    terminal
+}
+
+#[tokio::test]
+async fn on_a_terminal_a_progress_line_is_shown_and_cleared_before_the_table() {
+    let filled = Filled::start().await;
+    let site = Site::new(&filled.older_pins(), "");
+
+    let terminal = on_a_terminal(&site, &filled, &[]);
+
     assert!(
         terminal.starts_with("Checking 3 images on their registries\u{2026}\r\x1b[KIMAGE "),
         "{terminal:?}"
     );
+}
+
+#[tokio::test]
+async fn on_a_terminal_quiet_shows_no_progress_line_but_the_table() {
+    let filled = Filled::start().await;
+    let site = Site::new(&filled.older_pins(), "");
+
+    let terminal = on_a_terminal(&site, &filled, &["--quiet"]);
+
+    assert!(terminal.starts_with("IMAGE "), "{terminal:?}");
+    assert!(!terminal.contains('\x1b'), "{terminal:?}");
+}
+
+// ---- log messages: -v and RUST_LOG ----------------------------------------------------------------
+
+/// What the bare-multiarch policy logs at info level while it looks for Tuwunel's newest pin:
+/// the two bare tags newer than the pin that are not multi-arch indexes (see
+/// `nothing_new_costs_...`), newest first.
+const SKIPPED_TAGS_LOG: &str = concat!(
+    " INFO pin_refresh::status: skipping a bare tag that is not a multi-arch index tag=v1.11.0\n",
+    " INFO pin_refresh::status: skipping a bare tag that is not a multi-arch index tag=v1.10.1\n",
+);
+
+#[tokio::test]
+async fn by_default_no_log_message_below_a_warning_is_shown() {
+    let filled = Filled::start().await;
+    let site = Site::new(&filled.older_pins(), "");
+
+    let run = site
+        .status(&with_json(filled.endpoint_args()), &[])
+        .success();
+
+    assert_eq!(run.stderr(), "");
+}
+
+#[tokio::test]
+async fn verbose_shows_the_info_messages_of_the_pin_policies_on_stderr() {
+    let filled = Filled::start().await;
+    let site = Site::new(&filled.older_pins(), "");
+
+    let run = site
+        .bundle(&["-v"], &with_json(filled.endpoint_args()), &[])
+        .success();
+
+    assert_eq!(run.stderr(), SKIPPED_TAGS_LOG);
+    // stdout stays the data alone.
+    json_of(&run);
+}
+
+#[tokio::test]
+async fn rust_log_shows_messages_without_verbose() {
+    let filled = Filled::start().await;
+    let site = Site::new(&filled.older_pins(), "");
+
+    let run = site
+        .status(
+            &with_json(filled.endpoint_args()),
+            &[("RUST_LOG", "pin_refresh=info")],
+        )
+        .success();
+
+    assert_eq!(run.stderr(), SKIPPED_TAGS_LOG);
+}
+
+#[tokio::test]
+async fn rust_log_replaces_the_level_of_verbose() {
+    let filled = Filled::start().await;
+    let site = Site::new(&filled.older_pins(), "");
+
+    let run = site
+        .bundle(
+            &["-vv"],
+            &with_json(filled.endpoint_args()),
+            &[("RUST_LOG", "pin_refresh=warn")],
+        )
+        .success();
+
+    assert_eq!(run.stderr(), "");
+}
+
+#[tokio::test]
+async fn quiet_hides_the_log_messages_and_keeps_the_data() {
+    let filled = Filled::start().await;
+    let site = Site::new(&filled.older_pins(), "");
+
+    let run = site
+        .bundle(&["-q"], &with_json(filled.endpoint_args()), &[])
+        .success();
+
+    assert_eq!(run.stderr(), "");
+    assert_eq!(json_of(&run)["images"].as_array().map(Vec::len), Some(3));
 }
 
 // ---- closed stdout ------------------------------------------------------------------------------
@@ -752,10 +885,10 @@ async fn a_closed_stdout_is_not_an_error() {
     drop(reader);
 
     let output = Process::new(assert_cmd::cargo::cargo_bin("bundle"))
-        .current_dir(site.dir.path())
+        .current_dir(site.work.path())
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", site.home.path())
+        .env("HOME", site.work.home())
         .args(["pins", "status"])
         .args(filled.endpoint_args())
         .stdout(writer)

@@ -1,0 +1,7 @@
+//! The `bundle` binary end to end, one module per command; `support` holds what they share.
+mod cli;
+mod init;
+mod pins_status;
+mod refresh_e2e;
+mod shell;
+mod support;
