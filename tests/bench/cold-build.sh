@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark (issue 8, item 9): a cold `cargo build --release --locked --bin bundle`, first of
+# Benchmark: a cold `cargo build --release --locked --bin bundle`, first of
 # REF and then of the work tree as it is (uncommitted changes included), each in a fresh target
 # directory, in one run on the same machine; prints the wall time and the CPU time (user + sys
 # of cargo and every compiler it ran) of both, and their ratios. The CPU time is the figure to
