@@ -42,6 +42,7 @@ cold_build() {
   wall[$name]=$real
   cpu[$name]=$(awk -v u="$user" -v s="$sys" 'BEGIN {printf "%.1f", u + s}')
   units[$name]=$(grep -c '^ *Compiling ' "$work/$name.log")
+  echo "built $name: wall ${wall[$name]} s, cpu ${cpu[$name]} s" >&2
 }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores" >&2
