@@ -591,13 +591,20 @@ fn check_variant(config: &Config, variant: &Variant, found: &mut Vec<Violation>)
     let key = |path: &str| livekit_key(config, variant.name, path);
     check_overlay_name_is_respected(config, variant, found);
 
-    for (path, port) in [
-        ("rtc.signalingPort", livekit.rtc.signaling_port),
-        ("rtc.udpPort", livekit.rtc.udp_port),
-        ("rtc.tcpPort", livekit.rtc.tcp_port),
-        ("turn.tlsPort", livekit.turn.tls_port),
+    // Only the ports this overlay deploys: an external overlay runs no LiveKit, and only
+    // `bundled-turn` listens on TURN's port.
+    let bundled = variant.livekit_bundled();
+    for (path, port, deployed) in [
+        ("rtc.signalingPort", livekit.rtc.signaling_port, bundled),
+        ("rtc.udpPort", livekit.rtc.udp_port, bundled),
+        ("rtc.tcpPort", livekit.rtc.tcp_port, bundled),
+        (
+            "turn.tlsPort",
+            livekit.turn.tls_port,
+            variant.turn_enabled(),
+        ),
     ] {
-        if port == 0 {
+        if deployed && port == 0 {
             found.push(Violation::PortZero { key: key(path) });
         }
     }

@@ -187,7 +187,7 @@ fn refusing_configs() -> Vec<Value> {
         set(good(), "livekit.turn.tlsPort", "443"),
         set(good(), "livekit.rtc.udpPort", "443"),
         set(good(), "homeserver.clientPort", "0"),
-        set(good(), "overlays.external.livekit.rtc.udpPort", "0"),
+        set(good(), "overlays.bundled.livekit.rtc.udpPort", "0"),
         set(good(), "livekit.rtc.tcpPort", "443"),
         set(good(), "livekit.rtc.tcpPort", "7880"),
         set(good(), "livekit.turn.tlsPort", "7881"),
