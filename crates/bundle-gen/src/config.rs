@@ -464,34 +464,79 @@ pub struct LivekitKeysSecret {
     /// Secret name; empty means unset.
     #[serde(default)]
     pub name: String,
-    /// Key holding the API key (read by lk-jwt).
-    #[serde(default = "default_api_key_key")]
-    pub api_key_key: String,
-    /// Key holding the API secret (read by lk-jwt).
-    #[serde(default = "default_api_secret_key")]
-    pub api_secret_key: String,
-    /// Key holding `"<key>: <secret>"` (read by livekit-server as its key file).
+    /// Key holding the one line `"<key>: <secret>"`, mounted as the key file of both
+    /// livekit-server (`key_file`) and lk-jwt (`LIVEKIT_KEY_FILE`).
     #[serde(default = "default_livekit_keys_key")]
     pub livekit_keys_key: String,
+    /// Removed: lk-jwt reads the API key from `livekitKeysKey`.
+    #[serde(
+        default,
+        deserialize_with = "RemovedKey::written",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "RemovedKey")]
+    pub api_key_key: Option<RemovedKey>,
+    /// Removed: lk-jwt reads the API secret from `livekitKeysKey`.
+    #[serde(
+        default,
+        deserialize_with = "RemovedKey::written",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "RemovedKey")]
+    pub api_secret_key: Option<RemovedKey>,
 }
 
 impl Default for LivekitKeysSecret {
     fn default() -> Self {
         Self {
             name: String::new(),
-            api_key_key: default_api_key_key(),
-            api_secret_key: default_api_secret_key(),
             livekit_keys_key: default_livekit_keys_key(),
+            api_key_key: None,
+            api_secret_key: None,
         }
     }
 }
 
-fn default_api_key_key() -> String {
-    "LIVEKIT_API_KEY".to_owned()
+/// A key `bundle.yaml` no longer has, read whatever its value only so that a guard can say
+/// what replaces it (an unknown-key error could only list the keys that exist). The schema
+/// allows no value, so editors flag it too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemovedKey;
+
+impl RemovedKey {
+    /// `Some` whenever the key is written, an empty value (`~`) included; `None` (the field's
+    /// default) only when it is absent.
+    fn written<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<RemovedKey>, D::Error> {
+        RemovedKey::deserialize(deserializer).map(Some)
+    }
 }
 
-fn default_api_secret_key() -> String {
-    "LIVEKIT_API_SECRET".to_owned()
+impl<'de> Deserialize<'de> for RemovedKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(deserializer).map(|_| RemovedKey)
+    }
+}
+
+/// An empty value where settings are serialized to be compared; a guard refuses it anyway.
+impl Serialize for RemovedKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_unit()
+    }
+}
+
+impl JsonSchema for RemovedKey {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RemovedKey".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A key that no longer exists; `bundle validate` says what replaces it.",
+            "not": {},
+        })
+    }
 }
 
 fn default_livekit_keys_key() -> String {
@@ -636,6 +681,11 @@ pub struct LkJwt {
     /// Skip TLS verification of homeserver lookups (dev only).
     #[serde(default)]
     pub insecure_skip_verify_tls: bool,
+    /// Entries of the pod's `/etc/hosts`, for a cluster that cannot reach its own public
+    /// address from inside: point `homeserver.serverName` (and the host of `livekit.publicUrl`)
+    /// at the ClusterIP of the ingress controller or gateway.
+    #[serde(default)]
+    pub host_aliases: Vec<HostAlias>,
     /// Container resources.
     #[serde(default = "Resources::lk_jwt")]
     pub resources: Resources,
@@ -646,9 +696,21 @@ impl Default for LkJwt {
         Self {
             enabled: true,
             insecure_skip_verify_tls: false,
+            host_aliases: Vec::new(),
             resources: Resources::lk_jwt(),
         }
     }
+}
+
+/// One entry of `lkJwt.hostAliases`: the pod resolves each of `hostnames` to `ip`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HostAlias {
+    /// IPv4 or IPv6 address, e.g. the ingress controller's ClusterIP.
+    pub ip: String,
+    /// DNS names resolved to `ip`, at least one.
+    #[schemars(length(min = 1))]
+    pub hostnames: Vec<String>,
 }
 
 fn yes() -> bool {

@@ -20,9 +20,9 @@ mod validate;
 
 pub use atomic_write::{AtomicWrite, FileWriteError};
 pub use config::{
-    Config, Global, Homeserver, Ingress, IngressTls, Livekit, LivekitKeys, LivekitKeysSecret,
-    LkJwt, NetworkPolicy, OverlayDelta, OverlayName, Persistence, RawConfig, Resources, Rtc,
-    SecretKeyRef, Turn, TurnTls, UnknownOverlay, Variant,
+    Config, Global, Homeserver, HostAlias, Ingress, IngressTls, Livekit, LivekitKeys,
+    LivekitKeysSecret, LkJwt, NetworkPolicy, OverlayDelta, OverlayName, Persistence, RawConfig,
+    RemovedKey, Resources, Rtc, SecretKeyRef, Turn, TurnTls, UnknownOverlay, Variant,
 };
 pub use csp::{CspSources, csp_sources};
 pub use emit::RenderError;

@@ -17,8 +17,7 @@ const MIN_API_SECRET_LEN: usize = 32;
 pub enum Violation {
     /// `namespace` is empty.
     #[error(
-        "`{key}` is empty: every object is deployed to this namespace, and the in-cluster \
-         addresses (`lk-jwt-service.<namespace>.svc`) are built from it. Fix: set it to the \
+        "`{key}` is empty: every object is deployed to this namespace. Fix: set it to the \
          namespace to deploy to, e.g. `matrix`."
     )]
     NamespaceMissing {
@@ -120,12 +119,59 @@ pub enum Violation {
         /// The URL that the ingress serves.
         expected: String,
     },
+    // ---- lk-jwt's host aliases and the one LiveKit key file ----
+    /// A host alias whose `ip` is not an IP address.
+    #[error(
+        "`{key}` is `{value}`, which is not an IP address: Kubernetes writes it into the pod's \
+         `/etc/hosts` and refuses anything else. Fix: write the ClusterIP of the ingress \
+         controller's or gateway's Service (`kubectl get svc -n <controller namespace>`), e.g. \
+         `10.96.0.80`."
+    )]
+    HostAliasIpInvalid {
+        /// `lkJwt.hostAliases[<n>].ip`.
+        key: String,
+        /// The rejected text.
+        value: String,
+    },
+    /// A host alias without a name to resolve.
+    #[error(
+        "`{key}` is empty: a host alias with no names resolves nothing, and Kubernetes refuses \
+         it. Fix: list the names lk-jwt must reach through `ip`, e.g. `[<homeserver.serverName>]`, \
+         or remove the entry."
+    )]
+    HostAliasWithoutHostnames {
+        /// `lkJwt.hostAliases[<n>].hostnames`.
+        key: String,
+    },
+    /// A key that no longer exists, with what replaces it.
+    #[error("`{key}` no longer exists: {reason}. Fix: {fix}.")]
+    KeyRemoved {
+        /// Where the removed key is written.
+        key: String,
+        /// Why it went.
+        reason: &'static str,
+        /// What to do instead, naming the key that replaces it.
+        fix: &'static str,
+    },
+    /// An inline API key or secret that cannot be written as the one key-file line.
+    #[error(
+        "`{key}` contains a `:` or whitespace, but the generator writes the inline key and \
+         secret as the one line `<apiKey>: <apiSecret>` that both servers read: lk-jwt splits \
+         it at `:` and refuses to start unless that gives exactly two parts, and whitespace is \
+         trimmed by lk-jwt and read differently by LiveKit's YAML parser. Fix: use only \
+         letters, digits and punctuation other than `:`, e.g. a secret from \
+         `openssl rand -hex 32`."
+    )]
+    InlineKeyBreaksKeyFile {
+        /// `livekit.keys.apiKey` or `livekit.keys.apiSecret` (or its overlay path).
+        key: String,
+    },
     /// Bundled LiveKit has neither a keys Secret nor inline keys.
     #[error(
         "`{key}` is not set and no inline API key and secret are given: the bundled LiveKit \
          would have no signing key and lk-jwt would reference a missing Secret. Fix: create a \
-         Secret with `LIVEKIT_API_KEY`, `LIVEKIT_API_SECRET` and `LIVEKIT_KEYS` (`<key>: \
-         <secret>`) and set `{key}` to its name."
+         Secret whose `LIVEKIT_KEYS` entry (the key `livekit.keys.existingSecret.livekitKeysKey` \
+         names) holds the one line `<key>: <secret>`, and set `{key}` to its name."
     )]
     LivekitCredentialsMissing {
         /// `livekit.keys.existingSecret.name` (or its overlay path).
@@ -290,8 +336,8 @@ pub enum Violation {
     #[error(
         "`{key}` is not set, but overlay `external` uses an operator-managed LiveKit: lk-jwt \
          needs that SFU's API key and secret, and would reference a missing Secret. Fix: create \
-         a Secret with `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` of the external SFU and set \
-         `{key}` to its name."
+         a Secret whose `LIVEKIT_KEYS` entry holds the external SFU's key as the one line \
+         `<key>: <secret>`, and set `{key}` to its name."
     )]
     ExternalKeysSecretMissing {
         /// `overlays.external.livekit.keys.existingSecret.name`.
@@ -424,6 +470,10 @@ impl Violation {
             | Violation::ServiceUrlMissing { key, .. }
             | Violation::ServiceUrlEndsWithSfu { key, .. }
             | Violation::UrlNotOnIngressHost { key, .. }
+            | Violation::HostAliasIpInvalid { key, .. }
+            | Violation::HostAliasWithoutHostnames { key, .. }
+            | Violation::KeyRemoved { key, .. }
+            | Violation::InlineKeyBreaksKeyFile { key, .. }
             | Violation::LivekitCredentialsMissing { key, .. }
             | Violation::ApiSecretTooShort { key, .. }
             | Violation::ApiKeyNameInvalid { key, .. }
@@ -460,6 +510,7 @@ pub(crate) fn violations(config: &Config) -> Vec<Violation> {
     check_homeserver(config, &mut found);
     check_ingress(config, &mut found);
     check_images(config, &mut found);
+    check_lk_jwt_host_aliases(config, &mut found);
     if config.raw.overlays.is_empty() {
         found.push(Violation::NoOverlays {
             key: "overlays".to_owned(),
@@ -585,11 +636,92 @@ fn check_images(config: &Config, found: &mut Vec<Violation>) {
     }
 }
 
+// ---- lk-jwt's host aliases and the one LiveKit key file ----
+
+fn check_lk_jwt_host_aliases(config: &Config, found: &mut Vec<Violation>) {
+    for (index, alias) in config.raw.lk_jwt.host_aliases.iter().enumerate() {
+        let key = |field: &str| format!("lkJwt.hostAliases[{index}].{field}");
+        if alias.ip.parse::<IpAddr>().is_err() {
+            found.push(Violation::HostAliasIpInvalid {
+                key: key("ip"),
+                value: alias.ip.clone(),
+            });
+        }
+        if alias.hostnames.is_empty() {
+            found.push(Violation::HostAliasWithoutHostnames {
+                key: key("hostnames"),
+            });
+        }
+        for (position, hostname) in alias.hostnames.iter().enumerate() {
+            if let Err(reason) = check_dns_name(hostname) {
+                found.push(Violation::InvalidDnsName {
+                    key: format!("{}[{position}]", key("hostnames")),
+                    value: hostname.clone(),
+                    reason,
+                });
+            }
+        }
+    }
+}
+
+/// Keys of the keys Secret that lk-jwt read before it shared LiveKit's key file.
+fn check_removed_livekit_keys(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
+    let existing = &variant.livekit.keys.existing_secret;
+    for (path, written) in [
+        (
+            "keys.existingSecret.apiKeyKey",
+            existing.api_key_key.is_some(),
+        ),
+        (
+            "keys.existingSecret.apiSecretKey",
+            existing.api_secret_key.is_some(),
+        ),
+    ] {
+        if written {
+            found.push(Violation::KeyRemoved {
+                key: livekit_key(config, variant.name, path),
+                reason: "lk-jwt and LiveKit both read the one `<key>: <secret>` line of the keys \
+                         Secret's `livekit.keys.existingSecret.livekitKeysKey` entry (default \
+                         `LIVEKIT_KEYS`), so a separate API key or secret entry is never read",
+                fix: "remove it, and make sure the `livekitKeysKey` entry of the Secret holds \
+                      `<key>: <secret>` (its separate key and secret entries can go)",
+            });
+        }
+    }
+}
+
+/// The inline keys become the one key-file line both servers read.
+fn check_inline_keys_fit_the_key_file(
+    config: &Config,
+    variant: &Variant,
+    found: &mut Vec<Violation>,
+) {
+    let keys = &variant.livekit.keys;
+    // Without `allowInlineSecrets` the inline keys are refused as such; an external SFU's keys
+    // always come from a Secret.
+    let inline = keys.existing_secret.name.is_empty() && config.raw.allow_inline_secrets;
+    if !inline || !variant.livekit_bundled() {
+        return;
+    }
+    for (path, value) in [
+        ("keys.apiKey", &keys.api_key),
+        ("keys.apiSecret", &keys.api_secret),
+    ] {
+        if value.contains(|c: char| c == ':' || c.is_whitespace()) {
+            found.push(Violation::InlineKeyBreaksKeyFile {
+                key: livekit_key(config, variant.name, path),
+            });
+        }
+    }
+}
+
 fn check_variant(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
     let raw = &config.raw;
     let livekit = &variant.livekit;
     let key = |path: &str| livekit_key(config, variant.name, path);
     check_overlay_name_is_respected(config, variant, found);
+    check_removed_livekit_keys(config, variant, found);
+    check_inline_keys_fit_the_key_file(config, variant, found);
 
     // Only the ports this overlay deploys: an external overlay runs no LiveKit, and only
     // `bundled-turn` listens on TURN's port.

@@ -1,10 +1,12 @@
 //! An operator-managed LiveKit outside the cluster (overlay `external`): nothing is deployed for
-//! it; the overlay points lk-jwt at its public URL and the Secret holding its keys.
+//! it; the overlay points lk-jwt at its public URL and the Secret holding its keys, and routes
+//! the SFU's webhooks to lk-jwt.
 
-use super::lk_jwt::LivekitConnection;
+use super::lk_jwt::{self, LivekitConnection};
 use super::{Component, Home, HomeFiles, Names};
 use crate::config::{RawConfig, Variant};
 use crate::emit::RenderError;
+use crate::route::Route;
 
 /// The SFU of the overlays that do not bundle LiveKit.
 pub(crate) struct ExternalLivekit;
@@ -16,6 +18,16 @@ impl Component for ExternalLivekit {
 
     fn enabled(&self, _raw: &RawConfig, variant: &Variant) -> bool {
         !variant.livekit_bundled()
+    }
+
+    fn routes(&self, raw: &RawConfig, _variant: &Variant) -> Vec<Route> {
+        // The external SFU reaches lk-jwt only through the ingress; the bundled one posts to
+        // the Service directly.
+        if raw.lk_jwt.enabled {
+            vec![lk_jwt::webhook_route()]
+        } else {
+            Vec::new()
+        }
     }
 
     fn home_files(

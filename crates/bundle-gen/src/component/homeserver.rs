@@ -135,6 +135,13 @@ struct Global {
     /// Tuwunel binds loopback unless told otherwise.
     address: [&'static str; 1],
     port: u16,
+    /// Where the client address of rate limits and logs comes from. Unset, Tuwunel takes the
+    /// leftmost `X-Forwarded-For` entry, which the client writes itself; every request from
+    /// outside passes the ingress controller (or gateway), which appends the peer it sees, so
+    /// the rightmost entry is the one a client cannot forge. Tuwunel answers 500 on routes
+    /// that need the address when a request carries no such header (only loopback peers are
+    /// exempt): in-cluster clients go through the ingress, as lk-jwt does.
+    ip_source: &'static str,
     allow_registration: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     registration_token_file: Option<String>,
@@ -164,6 +171,7 @@ impl TuwunelConfig {
                 database_path: DATABASE_PATH,
                 address: ["0.0.0.0"],
                 port: homeserver.client_port,
+                ip_source: "rightmost_x_forwarded_for",
                 allow_registration: homeserver.allow_registration,
                 registration_token_file: token_secret(raw)
                     .map(|_| format!("{TOKEN_DIR}/{TOKEN_FILE}")),

@@ -168,7 +168,7 @@ fn webhook(raw: &RawConfig, livekit: &Settings) -> Option<serde_json::Value> {
     let api_key = livekit.keys.webhook_key_name()?;
     Some(json!({
         "api_key": api_key,
-        "urls": [lk_jwt::webhook_url(&raw.namespace)],
+        "urls": [lk_jwt::webhook_url()],
     }))
 }
 
@@ -381,14 +381,10 @@ fn inline_secret(livekit: &Settings, keys: &KeysSecret) -> Secret {
     Secret {
         metadata: meta(&keys.name, Some(NAME)),
         type_: Some("Opaque".to_owned()),
-        string_data: Some(BTreeMap::from([
-            (
-                keys.livekit_keys_key.clone(),
-                format!("{api_key}: {api_secret}"),
-            ),
-            (keys.api_key_key.clone(), api_key.clone()),
-            (keys.api_secret_key.clone(), api_secret.clone()),
-        ])),
+        string_data: Some(BTreeMap::from([(
+            keys.livekit_keys_key.clone(),
+            format!("{api_key}: {api_secret}"),
+        )])),
         ..Secret::default()
     }
 }

@@ -3,7 +3,7 @@
 //! overlay adds, since it differs per variant.
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
-use k8s_openapi::api::core::v1::{Container, EnvVar, Volume, VolumeMount};
+use k8s_openapi::api::core::v1::{Container, EnvVar, HostAlias, Volume, VolumeMount};
 
 use super::{Component, Home, HomeFiles, Names, Object, PatchFile};
 use crate::config::{RawConfig, Variant};
@@ -44,10 +44,13 @@ impl Component for LkJwt {
     }
 
     fn routes(&self, _raw: &RawConfig, _variant: &Variant) -> Vec<Route> {
-        // `/sfu/get` (lk-jwt before 0.6) and `/get_token` (0.6 and later).
+        // `/sfu/get` (lk-jwt before 0.6), `/get_token` (0.6 and later) and
+        // `/delegate_delayed_leave`, where clients hand lk-jwt the delayed leave event it sends
+        // when their participant leaves the SFU.
         vec![
             Route::prefix("/sfu", NAME, PORT),
             Route::prefix("/get_token", NAME, PORT),
+            Route::prefix("/delegate_delayed_leave", NAME, PORT),
         ]
     }
 
@@ -74,11 +77,22 @@ const INLINE_KEYS_SECRET: &str = "livekit-secret";
 const UID: i64 = 10033;
 const KEYS_VOLUME: &str = "livekit-keys";
 const KEYS_DIR: &str = "/etc/lk-jwt-keys";
+/// The key file, the same Secret item LiveKit reads as its `key_file`.
+const KEYS_FILE: &str = "keys.yaml";
+/// lk-jwt's LiveKit webhook receiver (0.6+).
+const WEBHOOK_PATH: &str = "/sfu_webhook";
 
-/// lk-jwt's LiveKit webhook receiver (0.6+), reached in-cluster through the Service. The
-/// `.svc` name resolves through the pod's DNS search path, whatever the cluster domain.
-pub(crate) fn webhook_url(namespace: &str) -> String {
-    format!("http://{NAME}.{namespace}.svc:{PORT}/sfu_webhook")
+/// lk-jwt's LiveKit webhook receiver, reached in-cluster through the Service by its bare name:
+/// the pod's DNS search path starts with its own namespace, so the URL holds in whatever
+/// namespace the tree is deployed to (a Flux `targetNamespace` included).
+pub(crate) fn webhook_url() -> String {
+    format!("http://{NAME}:{PORT}{WEBHOOK_PATH}")
+}
+
+/// The route of the webhook receiver, for an SFU outside the cluster that posts its webhooks
+/// through the ingress.
+pub(crate) fn webhook_route() -> Route {
+    Route::prefix(WEBHOOK_PATH, NAME, PORT)
 }
 
 /// The Secret holding a variant's LiveKit API keys, and the keys inside it.
@@ -86,11 +100,7 @@ pub(crate) fn webhook_url(namespace: &str) -> String {
 pub(crate) struct KeysSecret {
     /// Secret name.
     pub name: String,
-    /// Key of the API key (read by lk-jwt).
-    pub api_key_key: String,
-    /// Key of the API secret (read by lk-jwt).
-    pub api_secret_key: String,
-    /// Key of the `"<key>: <secret>"` line (read by livekit-server).
+    /// Key of the `"<key>: <secret>"` line, the key file of both livekit-server and lk-jwt.
     pub livekit_keys_key: String,
     /// Whether the generator renders this Secret from inline values.
     pub inline: bool,
@@ -109,8 +119,6 @@ impl KeysSecret {
             } else {
                 existing.name.clone()
             },
-            api_key_key: existing.api_key_key.clone(),
-            api_secret_key: existing.api_secret_key.clone(),
             livekit_keys_key: existing.livekit_keys_key.clone(),
             inline,
         }
@@ -135,8 +143,10 @@ impl LivekitConnection {
         }
     }
 
-    /// `LIVEKIT_URL` and the key files (files, not env values: the secret stays out of the
-    /// process environment).
+    /// `LIVEKIT_URL` and the key file (a file, not env values: the secret stays out of the
+    /// process environment). `LIVEKIT_KEY_FILE` takes the one `<key>: <secret>` line LiveKit
+    /// reads too, so the two cannot drift apart; lk-jwt splits it at `:` into exactly two
+    /// parts and trims spaces and line ends.
     fn env(&self) -> Vec<EnvVar> {
         let var = |name: &str, value: String| EnvVar {
             name: name.to_owned(),
@@ -145,8 +155,7 @@ impl LivekitConnection {
         };
         vec![
             var("LIVEKIT_URL", self.url.clone()),
-            var("LIVEKIT_KEY_FROM_FILE", format!("{KEYS_DIR}/key")),
-            var("LIVEKIT_SECRET_FROM_FILE", format!("{KEYS_DIR}/secret")),
+            var("LIVEKIT_KEY_FILE", format!("{KEYS_DIR}/{KEYS_FILE}")),
         ]
     }
 
@@ -154,10 +163,7 @@ impl LivekitConnection {
         secret_volume(
             KEYS_VOLUME,
             &self.keys.name,
-            &[
-                (self.keys.api_key_key.as_str(), "key"),
-                (self.keys.api_secret_key.as_str(), "secret"),
-            ],
+            &[(self.keys.livekit_keys_key.as_str(), KEYS_FILE)],
         )
     }
 
@@ -258,14 +264,35 @@ fn deployment(
         volume_mounts: Some(mounts),
         ..Container::default()
     };
+    let mut template = pod_template(NAME, UID, container, volumes);
+    if let Some(spec) = template.spec.as_mut() {
+        spec.host_aliases = host_aliases(raw);
+    }
     Deployment {
         metadata: meta(NAME, Some(NAME)),
         spec: Some(DeploymentSpec {
             replicas: Some(1),
             selector: selector(NAME),
-            template: pod_template(NAME, UID, container, volumes),
+            template,
             ..DeploymentSpec::default()
         }),
         ..Deployment::default()
     }
+}
+
+/// `lkJwt.hostAliases` as the pod's `/etc/hosts` entries; none when empty. lk-jwt has no
+/// internal-URL setting: it finds the homeserver by federation discovery of serverName and
+/// calls the SFU at its public URL, so where the cluster cannot reach its own public address
+/// these entries send both to the ingress from inside.
+fn host_aliases(raw: &RawConfig) -> Option<Vec<HostAlias>> {
+    let aliases = &raw.lk_jwt.host_aliases;
+    (!aliases.is_empty()).then(|| {
+        aliases
+            .iter()
+            .map(|alias| HostAlias {
+                ip: alias.ip.clone(),
+                hostnames: Some(alias.hostnames.clone()),
+            })
+            .collect()
+    })
 }

@@ -152,7 +152,7 @@ fn omitted_keys_take_the_documented_defaults() {
         (7880, 7882, 7881)
     );
     assert_eq!(livekit.turn.tls_port, 5349);
-    assert_eq!(livekit.keys.existing_secret.api_key_key, "LIVEKIT_API_KEY");
+    assert!(raw.lk_jwt.host_aliases.is_empty());
     assert_eq!(
         livekit.keys.existing_secret.livekit_keys_key,
         "LIVEKIT_KEYS"
@@ -177,7 +177,10 @@ fn an_overlay_delta_merges_mappings_key_by_key_over_the_top_level_livekit() {
     assert_eq!(external.public_url, "wss://livekit.example.net");
     assert_eq!(external.keys.existing_secret.name, "livekit-external-keys");
     // Keys the delta does not set come from the top level, including inside merged mappings.
-    assert_eq!(external.keys.existing_secret.api_key_key, "LIVEKIT_API_KEY");
+    assert_eq!(
+        external.keys.existing_secret.livekit_keys_key,
+        "LIVEKIT_KEYS"
+    );
     assert_eq!(external.rtc.node_ip.as_deref(), Some("203.0.113.10"));
     let bundled = &config.variants()[&OverlayName::Bundled].livekit();
     assert_eq!(bundled.public_url, "wss://matrix.example.org");
@@ -614,7 +617,7 @@ fn guard_service_url_on_another_host() {
 fn guard_bundled_livekit_without_credentials() {
     insta::assert_snapshot!(refused(remove(good(), "livekit.keys")), @r"
     bundle.yaml: config refused:
-    bundle.yaml:7:1: `livekit.keys.existingSecret.name` is not set and no inline API key and secret are given: the bundled LiveKit would have no signing key and lk-jwt would reference a missing Secret. Fix: create a Secret with `LIVEKIT_API_KEY`, `LIVEKIT_API_SECRET` and `LIVEKIT_KEYS` (`<key>: <secret>`) and set `livekit.keys.existingSecret.name` to its name.
+    bundle.yaml:7:1: `livekit.keys.existingSecret.name` is not set and no inline API key and secret are given: the bundled LiveKit would have no signing key and lk-jwt would reference a missing Secret. Fix: create a Secret whose `LIVEKIT_KEYS` entry (the key `livekit.keys.existingSecret.livekitKeysKey` names) holds the one line `<key>: <secret>`, and set `livekit.keys.existingSecret.name` to its name.
     ");
 }
 
@@ -631,7 +634,7 @@ fn guard_bundled_livekit_with_only_an_inline_key() {
     );
     insta::assert_snapshot!(refused(doc), @r"
     bundle.yaml: config refused:
-    bundle.yaml:15:3: `livekit.keys.existingSecret.name` is not set and no inline API key and secret are given: the bundled LiveKit would have no signing key and lk-jwt would reference a missing Secret. Fix: create a Secret with `LIVEKIT_API_KEY`, `LIVEKIT_API_SECRET` and `LIVEKIT_KEYS` (`<key>: <secret>`) and set `livekit.keys.existingSecret.name` to its name.
+    bundle.yaml:15:3: `livekit.keys.existingSecret.name` is not set and no inline API key and secret are given: the bundled LiveKit would have no signing key and lk-jwt would reference a missing Secret. Fix: create a Secret whose `LIVEKIT_KEYS` entry (the key `livekit.keys.existingSecret.livekitKeysKey` names) holds the one line `<key>: <secret>`, and set `livekit.keys.existingSecret.name` to its name.
     ");
 }
 
@@ -736,7 +739,7 @@ fn guard_external_livekit_without_keys_secret() {
     );
     insta::assert_snapshot!(refused(doc), @r"
     bundle.yaml: config refused:
-    bundle.yaml:17:5: `overlays.external.livekit.keys.existingSecret.name` is not set, but overlay `external` uses an operator-managed LiveKit: lk-jwt needs that SFU's API key and secret, and would reference a missing Secret. Fix: create a Secret with `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` of the external SFU and set `overlays.external.livekit.keys.existingSecret.name` to its name.
+    bundle.yaml:17:5: `overlays.external.livekit.keys.existingSecret.name` is not set, but overlay `external` uses an operator-managed LiveKit: lk-jwt needs that SFU's API key and secret, and would reference a missing Secret. Fix: create a Secret whose `LIVEKIT_KEYS` entry holds the external SFU's key as the one line `<key>: <secret>`, and set `overlays.external.livekit.keys.existingSecret.name` to its name.
     ");
 }
 
@@ -834,7 +837,7 @@ fn guard_no_overlays() {
 fn guard_namespace_empty() {
     insta::assert_snapshot!(refused(set(good(), "namespace", "''")), @r"
     bundle.yaml: config refused:
-    bundle.yaml:1:1: `namespace` is empty: every object is deployed to this namespace, and the in-cluster addresses (`lk-jwt-service.<namespace>.svc`) are built from it. Fix: set it to the namespace to deploy to, e.g. `matrix`.
+    bundle.yaml:1:1: `namespace` is empty: every object is deployed to this namespace. Fix: set it to the namespace to deploy to, e.g. `matrix`.
     ");
 }
 
@@ -995,7 +998,7 @@ fn a_violation_of_a_key_without_a_written_parent_is_shown_with_the_file_only() {
     let doc = set(remove(good(), "livekit"), "lkJwt.enabled", "false");
     insta::assert_snapshot!(refused(doc), @r"
     bundle.yaml: config refused (4 problems):
-    bundle.yaml: `livekit.keys.existingSecret.name` is not set and no inline API key and secret are given: the bundled LiveKit would have no signing key and lk-jwt would reference a missing Secret. Fix: create a Secret with `LIVEKIT_API_KEY`, `LIVEKIT_API_SECRET` and `LIVEKIT_KEYS` (`<key>: <secret>`) and set `livekit.keys.existingSecret.name` to its name.
+    bundle.yaml: `livekit.keys.existingSecret.name` is not set and no inline API key and secret are given: the bundled LiveKit would have no signing key and lk-jwt would reference a missing Secret. Fix: create a Secret whose `LIVEKIT_KEYS` entry (the key `livekit.keys.existingSecret.livekitKeysKey` names) holds the one line `<key>: <secret>`, and set `livekit.keys.existingSecret.name` to its name.
     bundle.yaml: `livekit.rtc.nodeIp` is not set: LiveKit would advertise its pod IP, which clients cannot reach, so calls connect but carry no media. Fix: set it to the public IP of the `livekit-rtc` LoadBalancer, or set `livekit.rtc.useExternalIp: true` to discover it with STUN.
     bundle.yaml: `livekit.turn.domain` is not set, but overlay `bundled-turn` enables TURN: it is the name clients dial and the certificate name they check, so the relay would be unreachable. Fix: set it to a DNS name that resolves to the `livekit-rtc` LoadBalancer IP (not serverName).
     bundle.yaml: `livekit.turn.tls.existingSecret` is not set, but overlay `bundled-turn` enables TURN: LiveKit terminates TURN's TLS itself, and without a certificate clients behind strict NATs fail silently. Fix: set it to the name of a `kubernetes.io/tls` Secret for `livekit.turn.domain`.
@@ -1094,6 +1097,131 @@ fn guard_api_key_name_other_than_the_inline_api_key() {
     insta::assert_snapshot!(refused(doc), @r"
     bundle.yaml: config refused:
     bundle.yaml:19:5: `livekit.keys.apiKeyName` differs from the inline `livekit.keys.apiKey`: LiveKit signs its webhooks with the key of that name and refuses to start when it has no such key. Fix: remove `livekit.keys.apiKeyName` (with inline keys the webhook uses `apiKey`), or make the two equal.
+    ");
+}
+
+#[test]
+fn guard_host_alias_ip_not_an_ip_address() {
+    let doc = set(
+        good(),
+        "lkJwt.hostAliases",
+        "[{ip: ingress-nginx-controller.ingress-nginx.svc, hostnames: [matrix.example.org]}]",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:53:5: `lkJwt.hostAliases[0].ip` is `ingress-nginx-controller.ingress-nginx.svc`, which is not an IP address: Kubernetes writes it into the pod's `/etc/hosts` and refuses anything else. Fix: write the ClusterIP of the ingress controller's or gateway's Service (`kubectl get svc -n <controller namespace>`), e.g. `10.96.0.80`.
+    ");
+}
+
+#[test]
+fn guard_host_alias_without_hostnames() {
+    let doc = set(
+        good(),
+        "lkJwt.hostAliases",
+        "[{ip: 10.96.0.80, hostnames: []}]",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:54:5: `lkJwt.hostAliases[0].hostnames` is empty: a host alias with no names resolves nothing, and Kubernetes refuses it. Fix: list the names lk-jwt must reach through `ip`, e.g. `[<homeserver.serverName>]`, or remove the entry.
+    ");
+}
+
+#[test]
+fn guard_host_alias_hostname_not_a_dns_name() {
+    let doc = set(
+        good(),
+        "lkJwt.hostAliases",
+        "[{ip: 10.96.0.80, hostnames: [matrix.example.org, 'https://matrix.example.org']}]",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:56:7: `lkJwt.hostAliases[0].hostnames[1]` is `https://matrix.example.org`, which is not a DNS name: labels may only hold lowercase letters, digits and `-`. Fix: write a lowercase, fully qualified name such as `matrix.example.org` (no scheme, port or path).
+    ");
+}
+
+#[test]
+fn host_aliases_of_ipv4_and_ipv6_addresses_are_accepted() {
+    let doc = set(
+        good(),
+        "lkJwt.hostAliases",
+        "[{ip: 10.96.0.80, hostnames: [matrix.example.org]}, \
+         {ip: 'fd00::80', hostnames: [matrix.example.org, livekit.example.net]}]",
+    );
+    let config = load(&doc).expect("accepted");
+    assert_eq!(config.raw().lk_jwt.host_aliases.len(), 2);
+}
+
+#[test]
+fn guard_removed_api_key_key_names_what_replaces_it() {
+    let doc = set(
+        good(),
+        "livekit.keys.existingSecret.apiKeyKey",
+        "LIVEKIT_API_KEY",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:12:7: `livekit.keys.existingSecret.apiKeyKey` no longer exists: lk-jwt and LiveKit both read the one `<key>: <secret>` line of the keys Secret's `livekit.keys.existingSecret.livekitKeysKey` entry (default `LIVEKIT_KEYS`), so a separate API key or secret entry is never read. Fix: remove it, and make sure the `livekitKeysKey` entry of the Secret holds `<key>: <secret>` (its separate key and secret entries can go).
+    ");
+}
+
+#[test]
+fn guard_removed_api_secret_key_in_an_overlay_names_what_replaces_it() {
+    let doc = set(
+        good(),
+        "overlays.external.livekit.keys.existingSecret.apiSecretKey",
+        "LIVEKIT_API_SECRET",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:27:11: `overlays.external.livekit.keys.existingSecret.apiSecretKey` no longer exists: lk-jwt and LiveKit both read the one `<key>: <secret>` line of the keys Secret's `livekit.keys.existingSecret.livekitKeysKey` entry (default `LIVEKIT_KEYS`), so a separate API key or secret entry is never read. Fix: remove it, and make sure the `livekitKeysKey` entry of the Secret holds `<key>: <secret>` (its separate key and secret entries can go).
+    ");
+}
+
+#[test]
+fn a_removed_key_is_refused_as_removed_not_as_unknown_whatever_its_value() {
+    for value in ["''", "{a: 1}", "[1]", "~"] {
+        let doc = set(good(), "livekit.keys.existingSecret.apiKeyKey", value);
+        match load(&doc) {
+            Err(ConfigError::Refused { violations }) => assert!(
+                violations.iter().any(|located| matches!(
+                    &located.violation,
+                    bundle_gen::Violation::KeyRemoved { key, .. }
+                        if key == "livekit.keys.existingSecret.apiKeyKey"
+                )),
+                "{value}: {violations:?}"
+            ),
+            other => panic!("{value}: expected a refusal, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn guard_inline_api_secret_with_a_colon() {
+    let doc = set(
+        remove(good(), "livekit.keys"),
+        "livekit.keys",
+        "{apiKey: devkey, apiSecret: '0123456789abcdef:0123456789abcdef'}",
+    );
+    let doc = set(doc, "homeserver.registrationToken", "dev-token");
+    let doc = set(doc, "allowInlineSecrets", "true");
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:18:5: `livekit.keys.apiSecret` contains a `:` or whitespace, but the generator writes the inline key and secret as the one line `<apiKey>: <apiSecret>` that both servers read: lk-jwt splits it at `:` and refuses to start unless that gives exactly two parts, and whitespace is trimmed by lk-jwt and read differently by LiveKit's YAML parser. Fix: use only letters, digits and punctuation other than `:`, e.g. a secret from `openssl rand -hex 32`.
+    ");
+}
+
+#[test]
+fn guard_inline_api_key_with_a_space() {
+    let doc = set(
+        remove(good(), "livekit.keys"),
+        "livekit.keys",
+        "{apiKey: 'dev key', apiSecret: 0123456789abcdef0123456789abcdef}",
+    );
+    let doc = set(doc, "homeserver.registrationToken", "dev-token");
+    let doc = set(doc, "allowInlineSecrets", "true");
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:17:5: `livekit.keys.apiKey` contains a `:` or whitespace, but the generator writes the inline key and secret as the one line `<apiKey>: <apiSecret>` that both servers read: lk-jwt splits it at `:` and refuses to start unless that gives exactly two parts, and whitespace is trimmed by lk-jwt and read differently by LiveKit's YAML parser. Fix: use only letters, digits and punctuation other than `:`, e.g. a secret from `openssl rand -hex 32`.
     ");
 }
 

@@ -189,13 +189,13 @@ fn livekit_config_of(objects: &[Value]) -> Value {
 }
 
 #[test]
-fn livekit_sends_webhooks_to_lk_jwt_in_its_namespace_signed_with_the_named_key() {
+fn livekit_sends_webhooks_to_the_lk_jwt_service_by_its_bare_name_signed_with_the_named_key() {
     for overlay in [OverlayName::Bundled, OverlayName::BundledTurn] {
         assert_eq!(
             livekit_config("site", overlay)["webhook"],
             json!({
                 "api_key": "lk-jwt",
-                "urls": ["http://lk-jwt-service.matrix.svc:8080/sfu_webhook"],
+                "urls": ["http://lk-jwt-service:8080/sfu_webhook"],
             }),
             "{overlay:?}"
         );
@@ -214,18 +214,40 @@ fn livekit_signs_webhooks_with_the_inline_api_key() {
         livekit_config("dev-inline-secrets", OverlayName::Bundled)["webhook"],
         json!({
             "api_key": "devkey",
-            "urls": ["http://lk-jwt-service.matrix-dev.svc:8080/sfu_webhook"],
+            "urls": ["http://lk-jwt-service:8080/sfu_webhook"],
         })
     );
 }
 
 #[test]
+fn no_config_file_addresses_a_service_through_the_namespace() {
+    let mut checked = 0;
+    for (name, config) in all_configs() {
+        let namespace = &config.raw().namespace;
+        for overlay in config.variants().keys() {
+            for object in render_objects(&config, *overlay).unwrap() {
+                if object["kind"] != "ConfigMap" {
+                    continue;
+                }
+                for (file, text) in object["data"].as_object().unwrap() {
+                    let text = text.as_str().unwrap();
+                    // How an in-cluster DNS name carries its namespace.
+                    let service_in_namespace = format!(".{namespace}.svc");
+                    assert!(
+                        !text.contains(&service_in_namespace),
+                        "{name} {overlay:?} {file} names `{namespace}`:\n{text}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 0, "no config file was rendered");
+}
+
+#[test]
 fn livekit_sends_no_webhook_without_lk_jwt() {
-    let config = fixture_edited(
-        "site",
-        "\nimages:\n",
-        "\nlkJwt:\n  enabled: false\nimages:\n",
-    );
+    let config = fixture_edited("site", "\nlkJwt:\n", "\nlkJwt:\n  enabled: false\n");
     let objects = render_objects(&config, OverlayName::Bundled).unwrap();
     let livekit = livekit_config_of(&objects);
     assert!(livekit["webhook"].is_null(), "{livekit}");
@@ -420,8 +442,212 @@ fn inline_secrets_are_rendered_as_secrets_only_when_allowed() {
     find(&objects, "Secret/matrix-homeserver-secret");
     let keys = find(&objects, "Secret/livekit-secret");
     assert_eq!(
-        keys["stringData"]["LIVEKIT_KEYS"],
-        "devkey: dev-secret-that-is-at-least-32-characters-long"
+        keys["stringData"],
+        json!({"LIVEKIT_KEYS": "devkey: dev-secret-that-is-at-least-32-characters-long"})
+    );
+}
+
+/// A Secret volume as a container sees it.
+#[derive(Debug)]
+struct SecretMount {
+    /// Where it is mounted.
+    dir: String,
+    /// The Secret.
+    secret: String,
+    /// `(key in the Secret, file name)` of each item.
+    items: Vec<(String, String)>,
+}
+
+/// The Secret volumes of `pod`, each with where its container mounts it.
+fn secret_mounts(pod: &Value) -> Vec<SecretMount> {
+    let volumes = pod["volumes"].as_array().unwrap();
+    let mounts = pod["containers"][0]["volumeMounts"].as_array().unwrap();
+    volumes
+        .iter()
+        .filter(|volume| volume["secret"].is_object())
+        .map(|volume| {
+            let mount = mounts
+                .iter()
+                .find(|mount| mount["name"] == volume["name"])
+                .unwrap_or_else(|| panic!("volume {} is not mounted", volume["name"]));
+            let items = volume["secret"]["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|item| {
+                    let text = |field: &str| item[field].as_str().unwrap().to_owned();
+                    (text("key"), text("path"))
+                })
+                .collect();
+            SecretMount {
+                dir: mount["mountPath"].as_str().unwrap().to_owned(),
+                secret: volume["secret"]["secretName"].as_str().unwrap().to_owned(),
+                items,
+            }
+        })
+        .collect()
+}
+
+/// The one Secret item lk-jwt mounts, `(Secret, key)`, checked to be the file
+/// `LIVEKIT_KEY_FILE` names, and that lk-jwt is given no other credential setting.
+fn lk_jwt_key_file(objects: &[Value]) -> (String, String) {
+    let pod = &find(objects, "Deployment/lk-jwt-service")["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    let [mount] = &secret_mounts(pod)[..] else {
+        panic!("lk-jwt mounts other than one Secret: {pod}");
+    };
+    let [(key, file)] = &mount.items[..] else {
+        panic!("lk-jwt mounts other than one Secret item: {mount:?}");
+    };
+    assert_eq!(
+        env_value(container, "LIVEKIT_KEY_FILE"),
+        Some(&json!(format!("{}/{file}", mount.dir)))
+    );
+    let credentials: Vec<&Value> = container["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|var| {
+            let name = var["name"].as_str().unwrap();
+            name.starts_with("LIVEKIT_KEY") || name.starts_with("LIVEKIT_SECRET")
+        })
+        .collect();
+    assert_eq!(credentials.len(), 1, "{credentials:?}");
+    (mount.secret.clone(), key.clone())
+}
+
+#[test]
+fn lk_jwt_and_livekit_read_the_same_one_item_of_the_keys_secret() {
+    for overlay in [OverlayName::Bundled, OverlayName::BundledTurn] {
+        let objects = objects("site", overlay);
+        let (secret, key) = lk_jwt_key_file(&objects);
+        assert_eq!(
+            (secret.as_str(), key.as_str()),
+            ("livekit-keys", "LIVEKIT_KEYS")
+        );
+        let livekit = &find(&objects, "Deployment/livekit")["spec"]["template"]["spec"];
+        let key_file = livekit_config_of(&objects)["key_file"].clone();
+        let keys: Vec<SecretMount> = secret_mounts(livekit)
+            .into_iter()
+            .filter(|mount| mount.secret == secret)
+            .collect();
+        let [mount] = &keys[..] else {
+            panic!("{overlay:?}: LiveKit mounts the keys Secret other than once: {keys:?}");
+        };
+        let [(livekit_key, file)] = &mount.items[..] else {
+            panic!("{overlay:?}: LiveKit mounts other than one item: {mount:?}");
+        };
+        assert_eq!(*livekit_key, key, "{overlay:?}");
+        assert_eq!(
+            key_file,
+            json!(format!("{}/{file}", mount.dir)),
+            "{overlay:?}"
+        );
+    }
+}
+
+#[test]
+fn the_external_overlay_mounts_the_one_item_of_the_external_keys_secret() {
+    assert_eq!(
+        lk_jwt_key_file(&objects("site", OverlayName::External)),
+        (
+            "livekit-external-keys".to_owned(),
+            "LIVEKIT_KEYS".to_owned()
+        )
+    );
+    assert_eq!(
+        lk_jwt_key_file(&objects("digest-only", OverlayName::External)),
+        ("sfu-keys".to_owned(), "key-file".to_owned())
+    );
+}
+
+#[test]
+fn the_inline_keys_reach_lk_jwt_through_the_same_key_file_item() {
+    assert_eq!(
+        lk_jwt_key_file(&objects("dev-inline-secrets", OverlayName::Bundled)),
+        ("livekit-secret".to_owned(), "LIVEKIT_KEYS".to_owned())
+    );
+}
+
+#[test]
+fn lk_jwt_resolves_its_host_aliases_to_their_ips() {
+    for overlay in OverlayName::ALL {
+        let objects = objects("site", overlay);
+        let pod = &find(&objects, "Deployment/lk-jwt-service")["spec"]["template"]["spec"];
+        assert_eq!(
+            pod["hostAliases"],
+            json!([
+                {"ip": "10.96.0.80", "hostnames": ["matrix.example.org"]},
+                {"ip": "fd00:10:96::80", "hostnames": ["matrix.example.org"]},
+            ]),
+            "{overlay:?}"
+        );
+    }
+}
+
+#[test]
+fn without_host_aliases_no_pod_has_host_aliases() {
+    for (key, pod) in pod_specs(&objects("minimal", OverlayName::Bundled)) {
+        assert!(pod.get("hostAliases").is_none(), "{key}: {pod}");
+    }
+}
+
+#[test]
+fn every_overlay_routes_delegated_delayed_leave_to_lk_jwt() {
+    for overlay in OverlayName::ALL {
+        let routes = ingress_paths(&objects("site", overlay));
+        assert!(
+            routes.contains(&(
+                "/delegate_delayed_leave".to_owned(),
+                "lk-jwt-service".to_owned()
+            )),
+            "{overlay:?}: {routes:?}"
+        );
+    }
+}
+
+#[test]
+fn only_the_external_overlay_routes_sfu_webhooks_to_lk_jwt() {
+    for overlay in OverlayName::ALL {
+        let routes = ingress_paths(&objects("site", overlay));
+        let webhook: Vec<_> = routes
+            .iter()
+            .filter(|(path, _)| path == "/sfu_webhook")
+            .collect();
+        let expected = usize::from(overlay == OverlayName::External);
+        assert_eq!(webhook.len(), expected, "{overlay:?}: {routes:?}");
+        assert!(
+            webhook
+                .iter()
+                .all(|(_, service)| service == "lk-jwt-service"),
+            "{overlay:?}: {routes:?}"
+        );
+    }
+}
+
+#[test]
+fn without_lk_jwt_nothing_is_routed_to_it() {
+    let routes = ingress_paths(&objects("no-lk-jwt", OverlayName::External));
+    assert!(
+        routes
+            .iter()
+            .all(|(_, service)| service != "lk-jwt-service"),
+        "{routes:?}"
+    );
+}
+
+#[test]
+fn homeserver_takes_the_client_address_from_the_rightmost_forwarded_entry() {
+    let objects = objects("site", OverlayName::Bundled);
+    let config_map = objects
+        .iter()
+        .find(|object| object_key(object).starts_with("ConfigMap/matrix-homeserver-config-"))
+        .unwrap();
+    let text = config_map["data"]["tuwunel.toml"].as_str().unwrap();
+    assert!(
+        text.lines()
+            .any(|line| line == "ip_source = \"rightmost_x_forwarded_for\""),
+        "{text}"
     );
 }
 

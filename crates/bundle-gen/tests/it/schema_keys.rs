@@ -49,14 +49,31 @@ fn children<'a>(root: &'a Json, schema: &'a Json, name: &str) -> Vec<&'a Json> {
         .collect()
 }
 
-/// Whether the dotted `key` is a key of `bundle.yaml` according to the schema.
+/// The schemas of the items of the lists `schema` stands for.
+fn items<'a>(root: &'a Json, schema: &'a Json) -> Vec<&'a Json> {
+    alternatives(root, schema)
+        .into_iter()
+        .filter_map(|schema| schema.get("items"))
+        .collect()
+}
+
+/// Whether the dotted `key` is a key of `bundle.yaml` according to the schema. A list item is
+/// written as serde_path_to_error prints it, `hostAliases[0]`.
 fn in_schema(root: &Json, key: &str) -> bool {
     let mut schemas = vec![root];
     for segment in key.split('.') {
+        let mut parts = segment.split('[');
+        let name = parts.next().unwrap_or_default();
         schemas = schemas
             .into_iter()
-            .flat_map(|schema| children(root, schema, segment))
+            .flat_map(|schema| children(root, schema, name))
             .collect();
+        for _index in parts {
+            schemas = schemas
+                .into_iter()
+                .flat_map(|schema| items(root, schema))
+                .collect();
+        }
     }
     !schemas.is_empty()
 }
@@ -116,6 +133,10 @@ every_variant!(
     ServiceUrlMissing,
     ServiceUrlEndsWithSfu,
     UrlNotOnIngressHost,
+    HostAliasIpInvalid,
+    HostAliasWithoutHostnames,
+    KeyRemoved,
+    InlineKeyBreaksKeyFile,
     LivekitCredentialsMissing,
     ApiSecretTooShort,
     ApiKeyNameInvalid,
@@ -175,6 +196,18 @@ fn refusing_configs() -> Vec<Value> {
             "https://rtc.example.org",
         ),
         set(good(), "livekit.publicUrl", "wss://livekit.example.org"),
+        set(
+            good(),
+            "lkJwt.hostAliases",
+            "[{ip: ingress.example.org, hostnames: []}, {ip: 10.96.0.80, hostnames: [Matrix]}]",
+        ),
+        set(good(), "livekit.keys.existingSecret.apiKeyKey", "key"),
+        set(
+            good(),
+            "overlays.external.livekit.keys.existingSecret.apiSecretKey",
+            "secret",
+        ),
+        with_inline_keys("{apiKey: 'dev:key', apiSecret: 'a secret of 32 or more characters'}"),
         remove(good(), "livekit.keys"),
         with_inline_keys("{apiKey: devkey, apiSecret: too-short}"),
         set(good(), "livekit.keys.apiKeyName", "'lk jwt'"),
@@ -317,11 +350,14 @@ fn the_schema_check_finds_a_misspelt_key() {
         "overlays.external.livekit.keys.existingSecret.name"
     ));
     assert!(in_schema(&schema, "ingress.annotations.any-name"));
+    assert!(in_schema(&schema, "lkJwt.hostAliases[1].hostnames[0]"));
     for misspelt in [
         "homeserver.serverNme",
         "livekit.turn.tlsPrt",
         "overlays.external.livekit.keys.existingSecret.nmae",
         "lkJtw.enabled",
+        "lkJwt.hostAliases[0].hostname",
+        "lkJwt.enabled[0]",
     ] {
         assert!(!in_schema(&schema, misspelt), "`{misspelt}` was found");
     }

@@ -59,7 +59,7 @@ fn validate_names_an_unknown_key_its_line_and_the_nearest_name() {
     exit: 2
     --- stdout
     --- stderr
-    bundle.yaml:28:3: unknown key `homeserver.serverNme`; did you mean `serverName`?
+    bundle.yaml:29:3: unknown key `homeserver.serverNme`; did you mean `serverName`?
     ");
 }
 
@@ -310,7 +310,7 @@ fn guard_bundled_livekit_without_credentials() {
     --- stdout
     --- stderr
     bundle.yaml: config refused:
-    bundle.yaml:19:1: `livekit.keys.existingSecret.name` is not set and no inline API key and secret are given: the bundled LiveKit would have no signing key and lk-jwt would reference a missing Secret. Fix: create a Secret with `LIVEKIT_API_KEY`, `LIVEKIT_API_SECRET` and `LIVEKIT_KEYS` (`<key>: <secret>`) and set `livekit.keys.existingSecret.name` to its name.
+    bundle.yaml:19:1: `livekit.keys.existingSecret.name` is not set and no inline API key and secret are given: the bundled LiveKit would have no signing key and lk-jwt would reference a missing Secret. Fix: create a Secret whose `LIVEKIT_KEYS` entry (the key `livekit.keys.existingSecret.livekitKeysKey` names) holds the one line `<key>: <secret>`, and set `livekit.keys.existingSecret.name` to its name.
     ");
 }
 
@@ -328,6 +328,100 @@ fn guard_inline_api_secret_shorter_than_32() {
     --- stderr
     bundle.yaml: config refused:
     bundle.yaml:24:5: `livekit.keys.apiSecret` is 5 characters long; LiveKit needs at least 32 and would run with a weak key. Fix: generate one with `openssl rand -hex 32`, or use `livekit.keys.existingSecret.name`.
+    ");
+}
+
+#[test]
+fn guard_host_alias_ip_not_an_ip_address() {
+    let bad = site_with(
+        "lkJwt.hostAliases",
+        "[{ip: ingress.example.org, hostnames: [matrix.example.org]}]",
+    );
+    let refused = refused_without_writing(&bad, "lkJwt.hostAliases[0].ip");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused:
+    bundle.yaml:45:5: `lkJwt.hostAliases[0].ip` is `ingress.example.org`, which is not an IP address: Kubernetes writes it into the pod's `/etc/hosts` and refuses anything else. Fix: write the ClusterIP of the ingress controller's or gateway's Service (`kubectl get svc -n <controller namespace>`), e.g. `10.96.0.80`.
+    ");
+}
+
+#[test]
+fn guard_host_alias_without_hostnames() {
+    let bad = site_with("lkJwt.hostAliases", "[{ip: 10.96.0.80, hostnames: []}]");
+    let refused = refused_without_writing(&bad, "lkJwt.hostAliases[0].hostnames");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused:
+    bundle.yaml:46:5: `lkJwt.hostAliases[0].hostnames` is empty: a host alias with no names resolves nothing, and Kubernetes refuses it. Fix: list the names lk-jwt must reach through `ip`, e.g. `[<homeserver.serverName>]`, or remove the entry.
+    ");
+}
+
+#[test]
+fn guard_host_alias_hostname_not_a_dns_name() {
+    let bad = site_with(
+        "lkJwt.hostAliases",
+        "[{ip: 10.96.0.80, hostnames: ['matrix.example.org:443']}]",
+    );
+    let refused = refused_without_writing(&bad, "lkJwt.hostAliases[0].hostnames[0]");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused:
+    bundle.yaml:47:7: `lkJwt.hostAliases[0].hostnames[0]` is `matrix.example.org:443`, which is not a DNS name: labels may only hold lowercase letters, digits and `-`. Fix: write a lowercase, fully qualified name such as `matrix.example.org` (no scheme, port or path).
+    ");
+}
+
+#[test]
+fn guard_removed_api_key_key() {
+    let bad = site_with("livekit.keys.existingSecret.apiKeyKey", "LIVEKIT_API_KEY");
+    let refused = refused_without_writing(&bad, "livekit.keys.existingSecret.apiKeyKey");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused:
+    bundle.yaml:24:7: `livekit.keys.existingSecret.apiKeyKey` no longer exists: lk-jwt and LiveKit both read the one `<key>: <secret>` line of the keys Secret's `livekit.keys.existingSecret.livekitKeysKey` entry (default `LIVEKIT_KEYS`), so a separate API key or secret entry is never read. Fix: remove it, and make sure the `livekitKeysKey` entry of the Secret holds `<key>: <secret>` (its separate key and secret entries can go).
+    ");
+}
+
+#[test]
+fn guard_removed_api_secret_key() {
+    let bad = site_with(
+        "overlays.external.livekit.keys.existingSecret.apiSecretKey",
+        "LIVEKIT_API_SECRET",
+    );
+    let refused = refused_without_writing(
+        &bad,
+        "overlays.external.livekit.keys.existingSecret.apiSecretKey",
+    );
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused:
+    bundle.yaml:43:11: `overlays.external.livekit.keys.existingSecret.apiSecretKey` no longer exists: lk-jwt and LiveKit both read the one `<key>: <secret>` line of the keys Secret's `livekit.keys.existingSecret.livekitKeysKey` entry (default `LIVEKIT_KEYS`), so a separate API key or secret entry is never read. Fix: remove it, and make sure the `livekitKeysKey` entry of the Secret holds `<key>: <secret>` (its separate key and secret entries can go).
+    ");
+}
+
+#[test]
+fn guard_inline_api_secret_with_a_colon() {
+    let bad = site_with(
+        "livekit.keys",
+        "{apiKey: devkey, apiSecret: 'dev:secret-that-is-at-least-32-characters'}",
+    )
+    .replacen("namespace:", "allowInlineSecrets: true\nnamespace:", 1);
+    let refused = refused_without_writing(&bad, "livekit.keys.apiSecret");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused:
+    bundle.yaml:24:5: `livekit.keys.apiSecret` contains a `:` or whitespace, but the generator writes the inline key and secret as the one line `<apiKey>: <apiSecret>` that both servers read: lk-jwt splits it at `:` and refuses to start unless that gives exactly two parts, and whitespace is trimmed by lk-jwt and read differently by LiveKit's YAML parser. Fix: use only letters, digits and punctuation other than `:`, e.g. a secret from `openssl rand -hex 32`.
     ");
 }
 
@@ -439,7 +533,7 @@ fn guard_external_livekit_without_keys_secret() {
     --- stdout
     --- stderr
     bundle.yaml: config refused:
-    bundle.yaml:32:5: `overlays.external.livekit.keys.existingSecret.name` is not set, but overlay `external` uses an operator-managed LiveKit: lk-jwt needs that SFU's API key and secret, and would reference a missing Secret. Fix: create a Secret with `LIVEKIT_API_KEY` and `LIVEKIT_API_SECRET` of the external SFU and set `overlays.external.livekit.keys.existingSecret.name` to its name.
+    bundle.yaml:32:5: `overlays.external.livekit.keys.existingSecret.name` is not set, but overlay `external` uses an operator-managed LiveKit: lk-jwt needs that SFU's API key and secret, and would reference a missing Secret. Fix: create a Secret whose `LIVEKIT_KEYS` entry holds the external SFU's key as the one line `<key>: <secret>`, and set `overlays.external.livekit.keys.existingSecret.name` to its name.
     ");
 }
 
@@ -481,7 +575,7 @@ fn guard_image_without_tag_or_digest() {
     --- stdout
     --- stderr
     bundle.yaml: config refused:
-    bundle.yaml:44:3: `images.homeserver` has neither `tag` nor `digest`: the image would float to whatever the registry serves. Fix: pin it as `tag` plus `digest` (run `bundle pins refresh`).
+    bundle.yaml:49:3: `images.homeserver` has neither `tag` nor `digest`: the image would float to whatever the registry serves. Fix: pin it as `tag` plus `digest` (run `bundle pins refresh`).
     ");
 }
 
@@ -494,7 +588,7 @@ fn guard_image_tag_latest() {
     --- stdout
     --- stderr
     bundle.yaml: config refused:
-    bundle.yaml:54:5: `images.livekit.tag` is `latest`, a tag that moves: two pulls can run different code and an update never shows up in git. Fix: pin a release tag and its digest (run `bundle pins refresh`).
+    bundle.yaml:59:5: `images.livekit.tag` is `latest`, a tag that moves: two pulls can run different code and an update never shows up in git. Fix: pin a release tag and its digest (run `bundle pins refresh`).
     ");
 }
 
@@ -506,7 +600,7 @@ fn guard_malformed_digest() {
     exit: 2
     --- stdout
     --- stderr
-    bundle.yaml:63:5: invalid value at `images.lkJwt.digest`: `sha256:822f0c03` is not a digest: write `sha256:` followed by 64 lowercase hex digits (as printed by `skopeo inspect` or `bundle pins status`)
+    bundle.yaml:68:5: invalid value at `images.lkJwt.digest`: `sha256:822f0c03` is not a digest: write `sha256:` followed by 64 lowercase hex digits (as printed by `skopeo inspect` or `bundle pins status`)
     ");
 }
 
