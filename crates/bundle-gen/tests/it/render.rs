@@ -562,7 +562,10 @@ fn without_turn_no_relay_port_is_published_or_configured() {
 #[test]
 fn the_restricted_peer_allow_list_is_written_into_livekits_turn_config() {
     let turn = &livekit_config("lan", OverlayName::BundledTurn)["turn"];
-    assert_eq!(turn["allow_restricted_peer_cidrs"], json!(["192.168.10.0/24"]));
+    assert_eq!(
+        turn["allow_restricted_peer_cidrs"],
+        json!(["192.168.10.0/24"])
+    );
     let public = &livekit_config("site", OverlayName::BundledTurn)["turn"];
     assert!(public["allow_restricted_peer_cidrs"].is_null(), "{public}");
 }
