@@ -469,7 +469,7 @@ pub enum Violation {
         /// `livekit.rtc.pinLoadBalancerIp`.
         key: String,
         /// The pin, as written.
-        pin: &'static str,
+        pin: String,
         /// `livekit.rtc.nodeIp`.
         node_ip_key: String,
     },
@@ -1075,15 +1075,12 @@ fn check_advertised_address(config: &Config, variant: &Variant, found: &mut Vec<
     }
 }
 
-/// The pin as written in `bundle.yaml`.
-fn pin_name(pin: PinLoadBalancerIp) -> &'static str {
-    match pin {
-        PinLoadBalancerIp::None => "none",
-        PinLoadBalancerIp::Spec => "spec",
-        PinLoadBalancerIp::Metallb => "metallb",
-        PinLoadBalancerIp::Cilium => "cilium",
-        PinLoadBalancerIp::KubeVip => "kube-vip",
-    }
+/// The pin as written in `bundle.yaml` (its serde name).
+fn pin_name(pin: PinLoadBalancerIp) -> String {
+    serde_norway::to_value(pin)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// What `address` is if no single host has it.
