@@ -538,7 +538,7 @@ pub enum PinLoadBalancerIp {
     None,
     /// `spec.loadBalancerIP` (deprecated upstream, still honoured by many providers, e.g. GKE).
     Spec,
-    /// The annotation `metallb.io/loadBalancerIPs` (MetalLB 0.13+).
+    /// The annotation `metallb.io/loadBalancerIPs` (MetalLB).
     Metallb,
     /// The annotation `lbipam.cilium.io/ips` (Cilium LB IPAM).
     Cilium,

@@ -289,7 +289,8 @@ impl RtcPort {
 
 /// The ports of the `livekit-rtc` Service in the order they are rendered, with TURN's when
 /// `turn` is given. The one description of them: the renderer builds the Service, the
-/// container's media ports and the NetworkPolicy from it, and the port guards check it.
+/// NetworkPolicy's media ports and the container's TURN ports from it (the container lists
+/// its signalling and media ports first, in its own order), and the port guards check it.
 pub(crate) fn rtc_ports(livekit: &Settings, turn: Option<&Turn>) -> Vec<RtcPort> {
     let mut ports = media_ports(&livekit.rtc);
     ports.extend(turn.map(turn_ports).unwrap_or_default());
