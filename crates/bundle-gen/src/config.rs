@@ -568,6 +568,39 @@ pub struct Rtc {
     /// Extra annotations on the `livekit-rtc` Service.
     #[serde(default)]
     pub service_annotations: BTreeMap<String, String>,
+    /// How the `livekit-rtc` LoadBalancer is told to take exactly `nodeIp`, so the address
+    /// LiveKit advertises and the one the LoadBalancer gets cannot disagree. Needs `nodeIp`.
+    #[serde(default)]
+    pub pin_load_balancer_ip: PinLoadBalancerIp,
+}
+
+/// `livekit.rtc.pinLoadBalancerIp`: where the `livekit-rtc` Service asks for `nodeIp`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PinLoadBalancerIp {
+    /// Nothing: the LoadBalancer picks its address (or `serviceAnnotations` pick it).
+    #[default]
+    None,
+    /// `spec.loadBalancerIP` (deprecated upstream, still honoured by many providers, e.g. GKE).
+    Spec,
+    /// The annotation `metallb.io/loadBalancerIPs` (MetalLB).
+    Metallb,
+    /// The annotation `lbipam.cilium.io/ips` (Cilium LB IPAM).
+    Cilium,
+    /// The annotation `kube-vip.io/loadbalancerIPs` (kube-vip).
+    KubeVip,
+}
+
+impl PinLoadBalancerIp {
+    /// The Service annotation that asks for the address, for the pins that use one.
+    pub fn annotation(self) -> Option<&'static str> {
+        match self {
+            PinLoadBalancerIp::None | PinLoadBalancerIp::Spec => None,
+            PinLoadBalancerIp::Metallb => Some("metallb.io/loadBalancerIPs"),
+            PinLoadBalancerIp::Cilium => Some("lbipam.cilium.io/ips"),
+            PinLoadBalancerIp::KubeVip => Some("kube-vip.io/loadbalancerIPs"),
+        }
+    }
 }
 
 impl Rtc {
@@ -588,6 +621,7 @@ impl Default for Rtc {
             use_external_ip: false,
             service_labels: BTreeMap::new(),
             service_annotations: BTreeMap::new(),
+            pin_load_balancer_ip: PinLoadBalancerIp::None,
         }
     }
 }
@@ -621,6 +655,16 @@ pub struct Turn {
     /// Certificate for `domain`.
     #[serde(default)]
     pub tls: TurnTls,
+    /// The UDP ports LiveKit relays media from (`turn.relay_range_start`..`relay_range_end`),
+    /// each published on the `livekit-rtc` LoadBalancer. One relayed participant holds one or
+    /// two; at most 100.
+    #[serde(default)]
+    pub relay_port_range: PortRange,
+    /// CIDRs of private, loopback or link-local peers LiveKit's TURN may relay to
+    /// (`turn.allow_restricted_peer_cidrs`; it refuses every such peer by default). Only for a
+    /// site reachable on its own network: a private `rtc.nodeIp` must fall inside one.
+    #[serde(default)]
+    pub allow_restricted_peer_cidrs: Vec<String>,
 }
 
 impl Default for Turn {
@@ -630,12 +674,53 @@ impl Default for Turn {
             domain: String::new(),
             tls_port: default_turn_tls_port(),
             tls: TurnTls::default(),
+            relay_port_range: PortRange::default(),
+            allow_restricted_peer_cidrs: Vec::new(),
         }
     }
 }
 
 fn default_turn_tls_port() -> u16 {
     5349
+}
+
+/// A range of ports, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PortRange {
+    /// First port.
+    pub start: u16,
+    /// Last port (included).
+    pub end: u16,
+}
+
+impl PortRange {
+    /// Every port, in order (none when `end < start`).
+    pub fn ports(self) -> impl Iterator<Item = u16> {
+        self.start..=self.end
+    }
+
+    /// How many ports the range holds (0 when `end < start`).
+    pub fn len(self) -> usize {
+        self.ports().count()
+    }
+
+    /// Whether the range holds no port.
+    pub fn is_empty(self) -> bool {
+        self.end < self.start
+    }
+}
+
+/// The TURN relay ports: 20, inside LiveKit's own default relay range (30000-40000) and above
+/// the NodePort range Kubernetes allocates from by default (30000-32767), so a LoadBalancer
+/// that publishes Service ports on the nodes cannot clash with another Service's NodePort.
+impl Default for PortRange {
+    fn default() -> Self {
+        Self {
+            start: 33000,
+            end: 33019,
+        }
+    }
 }
 
 /// `livekit.turn.tls:`.

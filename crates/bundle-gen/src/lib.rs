@@ -24,6 +24,7 @@ pub use config::{
     LivekitKeysSecret, LkJwt, NetworkPolicy, OverlayDelta, OverlayName, Persistence, RawConfig,
     RemovedKey, Resources, Rtc, SecretKeyRef, Turn, TurnTls, UnknownOverlay, Variant,
 };
+pub use config::{PinLoadBalancerIp, PortRange};
 pub use csp::{CspSources, csp_sources};
 pub use emit::RenderError;
 pub use images::{

@@ -517,7 +517,12 @@ fn expected_in_yaml_terms(expected: &str, key: &str) -> String {
         {
             "a mapping".to_owned()
         }
-        other if other.starts_with("enum ") || other.ends_with(" identifier") => {
+        // serde_norway names a unit-variant enum read from a non-string `a Value::Tagged enum`.
+        other
+            if other.starts_with("enum ")
+                || other.ends_with(" identifier")
+                || other == "a Value::Tagged enum" =>
+        {
             "one of the names allowed here".to_owned()
         }
         other => other.to_owned(),

@@ -2,12 +2,14 @@
 //! names the key to change, the reason and the fix. The Helm chart's guards (G1-G9) are kept;
 //! the others close gaps the chart left open.
 
-use std::net::IpAddr;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
 
+use ipnet::IpNet;
 use serde_norway::Value;
 
-use crate::component::livekit::{RTC_SERVICE, TURN_PUBLIC_PORT};
-use crate::config::{Config, OverlayName, Variant};
+use crate::component::livekit::{RTC_SERVICE, RtcPort, RtcPortOrigin, TURN_PUBLIC_PORT, rtc_ports};
+use crate::config::{Config, OverlayName, PinLoadBalancerIp, Variant};
 
 /// Characters LiveKit requires of an API secret (it only warns below that; we refuse).
 const MIN_API_SECRET_LEN: usize = 32;
@@ -454,6 +456,155 @@ pub enum Violation {
         /// The configured ingress class.
         class: String,
     },
+    // ---- the advertised address and the TURN relay ports ----
+    /// `nodeIp` that no LoadBalancer can take and no client can send media to.
+    #[error(
+        "`{key}` is `{value}`, {kind}: LiveKit advertises it as its ICE candidate, and media can \
+         only be sent to one host's (unicast) address. Fix: write the LoadBalancer's public \
+         IPv4 or IPv6 address, e.g. `203.0.113.10`."
+    )]
+    NodeIpNotUnicast {
+        /// `livekit.rtc.nodeIp`.
+        key: String,
+        /// The rejected address.
+        value: String,
+        /// Which kind of address it is.
+        kind: &'static str,
+    },
+    /// A private `nodeIp` with TURN, not allowed as a TURN peer.
+    #[error(
+        "`{key}` is `{value}`, {kind}, but overlay `bundled-turn` enables TURN: the relay sends \
+         media to that address, LiveKit's TURN refuses private, loopback and link-local peers \
+         unless its `turn.allow_restricted_peer_cidrs` lists them, and clients on the internet \
+         cannot reach such an address anyway. Fix: set `{key}` to the LoadBalancer's public IP; \
+         for a site reachable only on its own network, list a CIDR holding it in \
+         `{allow_key}`, e.g. `[{example}]`."
+    )]
+    NodeIpRestrictedForTurn {
+        /// `livekit.rtc.nodeIp`.
+        key: String,
+        /// The address.
+        value: String,
+        /// Which kind of address it is.
+        kind: &'static str,
+        /// `livekit.turn.allowRestrictedPeerCidrs`.
+        allow_key: String,
+        /// The CIDR of the address alone.
+        example: String,
+    },
+    /// An entry of the TURN peer allow-list that is not a CIDR.
+    #[error(
+        "`{key}` holds `{value}`, which is not a CIDR: LiveKit parses every entry at startup \
+         and refuses to start on one it cannot read. Fix: write an address with its prefix \
+         length, e.g. `192.168.10.0/24` or `fd00::/8`."
+    )]
+    PeerCidrInvalid {
+        /// `livekit.turn.allowRestrictedPeerCidrs`.
+        key: String,
+        /// The rejected entry.
+        value: String,
+    },
+    /// A LoadBalancer pin without the address to pin.
+    #[error(
+        "`{key}` is `{pin}`, but `{node_ip_key}` is not set: the pin asks the LoadBalancer for \
+         exactly that address, and STUN discovery finds an address only after the \
+         LoadBalancer has one. Fix: set `{node_ip_key}` to the address reserved for the \
+         `livekit-rtc` LoadBalancer, or set `{key}: none`."
+    )]
+    PinWithoutNodeIp {
+        /// `livekit.rtc.pinLoadBalancerIp`.
+        key: String,
+        /// The pin, as written.
+        pin: String,
+        /// `livekit.rtc.nodeIp`.
+        node_ip_key: String,
+    },
+    /// A Service annotation that asks the LoadBalancer for another address than the pin.
+    #[error(
+        "`{key}` sets `{annotation}` to `{value}`, but `{pin_key}` writes that annotation with \
+         `{node_ip}`, the address LiveKit advertises: the LoadBalancer would get one of the two \
+         and calls would carry no media if it got the other. Fix: remove `{annotation}` from \
+         `{key}`."
+    )]
+    PinContradictsServiceAnnotation {
+        /// `livekit.rtc.serviceAnnotations`.
+        key: String,
+        /// The annotation both set.
+        annotation: &'static str,
+        /// Its value in `serviceAnnotations`.
+        value: String,
+        /// `livekit.rtc.pinLoadBalancerIp`.
+        pin_key: String,
+        /// `livekit.rtc.nodeIp`'s value.
+        node_ip: String,
+    },
+    /// A relay port the unprivileged pod cannot bind.
+    #[error(
+        "`{key}` is {value}: ports below {MIN_RELAY_PORT} need root or NET_BIND_SERVICE, and the \
+         LiveKit pod runs unprivileged (the `livekit-rtc` LoadBalancer exposes the same \
+         number). Fix: use ports from {MIN_RELAY_PORT} to 65535, e.g. the default 33000-33019."
+    )]
+    RelayPortPrivileged {
+        /// `livekit.turn.relayPortRange.start` or `.end`.
+        key: String,
+        /// The rejected port.
+        value: u16,
+    },
+    /// A relay port range that ends before it starts.
+    #[error(
+        "`{key}` runs from {start} to {end}, which holds no port, so LiveKit's TURN could \
+         relay no media. Fix: make `start` at most `end`, e.g. `{{start: {end}, end: {start}}}`."
+    )]
+    RelayPortRangeReversed {
+        /// `livekit.turn.relayPortRange`.
+        key: String,
+        /// The first port.
+        start: u16,
+        /// The last port.
+        end: u16,
+    },
+    /// A relay port range with more ports than a LoadBalancer should carry.
+    #[error(
+        "`{key}` runs from {start} to {end}, {count} ports: each becomes a port of the \
+         `livekit-rtc` Service and of the pod, and load balancers limit how many ports one \
+         Service may have. Fix: use at most {MAX_RELAY_PORTS} ports (one relayed participant \
+         holds one or two), e.g. `{{start: {start}, end: {suggested_end}}}`."
+    )]
+    RelayPortRangeTooLarge {
+        /// `livekit.turn.relayPortRange`.
+        key: String,
+        /// The first port.
+        start: u16,
+        /// The last port.
+        end: u16,
+        /// How many ports it holds.
+        count: usize,
+        /// The end that would make it as large as allowed.
+        suggested_end: u16,
+    },
+    /// A relay port range over another port of the `livekit-rtc` Service.
+    #[error(
+        "`{key}` runs from {start} to {end}, which holds {protocol} port {value}, but the \
+         `{service}` Service already exposes it for {other}: a Service cannot expose one port \
+         twice, so Kubernetes would refuse it. Fix: move `{key}` clear of the other LiveKit \
+         ports."
+    )]
+    RelayPortRangeCollides {
+        /// `livekit.turn.relayPortRange`.
+        key: String,
+        /// The first port.
+        start: u16,
+        /// The last port.
+        end: u16,
+        /// The shared port.
+        value: u16,
+        /// `UDP`.
+        protocol: &'static str,
+        /// The Service.
+        service: &'static str,
+        /// What already uses the port, naming its key.
+        other: String,
+    },
 }
 
 impl Violation {
@@ -497,7 +648,16 @@ impl Violation {
             | Violation::TurnEnabledContradictsOverlay { key, .. }
             | Violation::BundledOverlaysDiffer { key, .. }
             | Violation::NoOverlays { key, .. }
-            | Violation::AllowListUnsupported { key, .. } => key,
+            | Violation::AllowListUnsupported { key, .. }
+            | Violation::NodeIpNotUnicast { key, .. }
+            | Violation::NodeIpRestrictedForTurn { key, .. }
+            | Violation::PeerCidrInvalid { key, .. }
+            | Violation::PinWithoutNodeIp { key, .. }
+            | Violation::PinContradictsServiceAnnotation { key, .. }
+            | Violation::RelayPortPrivileged { key, .. }
+            | Violation::RelayPortRangeReversed { key, .. }
+            | Violation::RelayPortRangeTooLarge { key, .. }
+            | Violation::RelayPortRangeCollides { key, .. } => key,
         }
     }
 }
@@ -844,6 +1004,7 @@ fn check_bundled_livekit(config: &Config, variant: &Variant, found: &mut Vec<Vio
     }
     check_pod_ports(config, variant, found);
     check_rtc_service_ports(config, variant, found);
+    check_advertised_address(config, variant, found);
 
     match livekit.rtc.node_ip() {
         None if !livekit.rtc.use_external_ip => found.push(Violation::NodeIpMissing {
@@ -885,62 +1046,58 @@ fn check_pod_ports(config: &Config, variant: &Variant, found: &mut Vec<Violation
     }
 }
 
-/// One port of a rendered Service.
-struct ServicePort {
-    /// The key that sets the port; `None` for a fixed port.
-    key: Option<String>,
-    /// What uses the port, for the message.
-    used_for: String,
-    number: u16,
-    protocol: &'static str,
-}
-
 /// The ports of the `livekit-rtc` LoadBalancer as the LiveKit component renders them: the UDP
-/// and TCP media ports as themselves and, with TURN, 443 mapped to `turn.tlsPort`.
+/// and TCP media ports as themselves and, with TURN, 443 mapped to `turn.tlsPort` and every
+/// relay port.
 fn check_rtc_service_ports(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
     let livekit = &variant.livekit;
     let key = |path: &str| livekit_key(config, variant.name, path);
+    let mut ports = rtc_ports(livekit, variant.turn_enabled().then_some(&livekit.turn));
     // Fixed ports first, so that a collision is reported at the key that can move.
-    let mut ports = Vec::new();
-    if variant.turn_enabled() {
-        ports.push(ServicePort {
-            key: None,
-            used_for: format!(
-                "TURN over TLS (LiveKit advertises `turns:<domain>:{TURN_PUBLIC_PORT}`; the \
-                 Service maps it to `{}`)",
-                key("turn.tlsPort")
-            ),
-            number: TURN_PUBLIC_PORT,
-            protocol: "TCP",
-        });
-    }
-    for (path, number, protocol) in [
-        ("rtc.udpPort", livekit.rtc.udp_port, "UDP"),
-        ("rtc.tcpPort", livekit.rtc.tcp_port, "TCP"),
-    ] {
-        ports.push(ServicePort {
-            key: Some(key(path)),
-            used_for: format!("`{}`", key(path)),
-            number,
-            protocol,
-        });
-    }
-    for (index, port) in ports.iter().enumerate() {
+    ports.sort_by_key(|port| port.origin != RtcPortOrigin::TurnTls);
+    let used_for = |port: &RtcPort| match port.origin {
+        RtcPortOrigin::Setting(path) => format!("`{}`", key(path)),
+        RtcPortOrigin::TurnTls => format!(
+            "TURN over TLS (LiveKit advertises `turns:<domain>:{TURN_PUBLIC_PORT}`; the Service \
+             maps it to `{}`)",
+            key("turn.tlsPort")
+        ),
+        RtcPortOrigin::TurnRelay => format!("`{}`", key("turn.relayPortRange")),
+    };
+    let range = livekit.turn.relay_port_range;
+    let mut relay_reported = false;
+    // The first port of each number and protocol (a range may hold many ports).
+    let mut seen: BTreeMap<(u16, &str), &RtcPort> = BTreeMap::new();
+    for port in &ports {
         // Port 0 has its own guard.
-        let Some(key) = port.key.as_ref().filter(|_| port.number != 0) else {
+        if port.port == 0 {
+            continue;
+        }
+        let Some(taken) = seen.get(&(port.port, port.protocol)) else {
+            seen.insert((port.port, port.protocol), port);
             continue;
         };
-        let taken = ports[..index]
-            .iter()
-            .find(|seen| seen.number == port.number && seen.protocol == port.protocol);
-        if let Some(taken) = taken {
-            found.push(Violation::ServicePortsCollide {
-                key: key.clone(),
-                value: port.number,
+        match port.origin {
+            RtcPortOrigin::Setting(path) => found.push(Violation::ServicePortsCollide {
+                key: key(path),
+                value: port.port,
                 protocol: port.protocol,
                 service: RTC_SERVICE,
-                other: taken.used_for.clone(),
-            });
+                other: used_for(taken),
+            }),
+            RtcPortOrigin::TurnRelay if !relay_reported => {
+                relay_reported = true;
+                found.push(Violation::RelayPortRangeCollides {
+                    key: key("turn.relayPortRange"),
+                    start: range.start,
+                    end: range.end,
+                    value: port.port,
+                    protocol: port.protocol,
+                    service: RTC_SERVICE,
+                    other: used_for(taken),
+                });
+            }
+            _ => {}
         }
     }
 }
@@ -975,6 +1132,160 @@ fn check_turn(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
             key: key("turn.tlsPort"),
             value: turn.tls_port,
         });
+    }
+    check_turn_relay(config, variant, found);
+}
+
+// ---- the advertised address and the TURN relay ports ----------------------------------------
+
+/// The lowest relay port: below it, binding needs root.
+const MIN_RELAY_PORT: u16 = 1024;
+/// The most relay ports one `livekit-rtc` Service carries.
+const MAX_RELAY_PORTS: usize = 100;
+
+/// `nodeIp` as LiveKit advertises it and as `pinLoadBalancerIp` asks the LoadBalancer for it.
+fn check_advertised_address(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
+    let rtc = &variant.livekit.rtc;
+    let key = |path: &str| livekit_key(config, variant.name, path);
+    let pin = rtc.pin_load_balancer_ip;
+    let Some(node_ip) = rtc.node_ip() else {
+        if pin != PinLoadBalancerIp::None {
+            found.push(Violation::PinWithoutNodeIp {
+                key: key("rtc.pinLoadBalancerIp"),
+                pin: pin_name(pin),
+                node_ip_key: key("rtc.nodeIp"),
+            });
+        }
+        return;
+    };
+    // Text that is not an address has its own guard.
+    let Ok(address) = node_ip.parse::<IpAddr>() else {
+        return;
+    };
+    let address = address.to_canonical();
+    if let Some(kind) = not_unicast(address) {
+        found.push(Violation::NodeIpNotUnicast {
+            key: key("rtc.nodeIp"),
+            value: node_ip.to_owned(),
+            kind,
+        });
+    } else if variant.turn_enabled()
+        && let Some(kind) = restricted(address)
+    {
+        let allowed = variant
+            .livekit
+            .turn
+            .allow_restricted_peer_cidrs
+            .iter()
+            .filter_map(|cidr| cidr.parse::<IpNet>().ok())
+            .any(|net| net.contains(&address));
+        if !allowed {
+            let example = match address {
+                IpAddr::V4(_) => format!("{address}/32"),
+                IpAddr::V6(_) => format!("{address}/128"),
+            };
+            found.push(Violation::NodeIpRestrictedForTurn {
+                key: key("rtc.nodeIp"),
+                value: node_ip.to_owned(),
+                kind,
+                allow_key: key("turn.allowRestrictedPeerCidrs"),
+                example,
+            });
+        }
+    }
+    if let Some(annotation) = pin.annotation()
+        && let Some(value) = rtc.service_annotations.get(annotation)
+        && value != node_ip
+    {
+        found.push(Violation::PinContradictsServiceAnnotation {
+            key: key("rtc.serviceAnnotations"),
+            annotation,
+            value: value.clone(),
+            pin_key: key("rtc.pinLoadBalancerIp"),
+            node_ip: node_ip.to_owned(),
+        });
+    }
+}
+
+/// The pin as written in `bundle.yaml` (its serde name).
+fn pin_name(pin: PinLoadBalancerIp) -> String {
+    serde_norway::to_value(pin)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// What `address` is if no single host has it.
+fn not_unicast(address: IpAddr) -> Option<&'static str> {
+    match address {
+        _ if address.is_unspecified() => Some("the unspecified address"),
+        _ if address.is_multicast() => Some("a multicast address"),
+        IpAddr::V4(v4) if v4.is_broadcast() => Some("the broadcast address"),
+        _ => None,
+    }
+}
+
+/// What `address` is if it is not reachable from the internet: the private, loopback and
+/// link-local addresses LiveKit's TURN refuses as peers by default, and carrier-grade NAT's
+/// shared space, which LiveKit relays to but no client outside the carrier can reach.
+fn restricted(address: IpAddr) -> Option<&'static str> {
+    match address {
+        IpAddr::V4(v4) if v4.is_private() => Some("a private (RFC 1918) address"),
+        IpAddr::V4(v4) if is_shared(v4) => Some("a carrier-grade NAT (RFC 6598) address"),
+        IpAddr::V4(v4) if v4.is_loopback() => Some("a loopback address"),
+        IpAddr::V4(v4) if v4.is_link_local() => Some("a link-local address"),
+        IpAddr::V6(v6) if v6.is_unique_local() => Some("a unique local (RFC 4193) address"),
+        IpAddr::V6(v6) if v6.is_loopback() => Some("the loopback address"),
+        IpAddr::V6(v6) if v6.is_unicast_link_local() => Some("a link-local address"),
+        _ => None,
+    }
+}
+
+/// 100.64.0.0/10 (`Ipv4Addr::is_shared` is not stable yet).
+fn is_shared(address: Ipv4Addr) -> bool {
+    let [first, second, ..] = address.octets();
+    first == 100 && (second & 0b1100_0000) == 0b0100_0000
+}
+
+/// `turn.relayPortRange` and `turn.allowRestrictedPeerCidrs`, written only where TURN is on.
+fn check_turn_relay(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
+    let turn = &variant.livekit.turn;
+    let key = |path: &str| livekit_key(config, variant.name, path);
+    let range = turn.relay_port_range;
+    for (path, port) in [
+        ("turn.relayPortRange.start", range.start),
+        ("turn.relayPortRange.end", range.end),
+    ] {
+        if port < MIN_RELAY_PORT {
+            found.push(Violation::RelayPortPrivileged {
+                key: key(path),
+                value: port,
+            });
+        }
+    }
+    if range.is_empty() {
+        found.push(Violation::RelayPortRangeReversed {
+            key: key("turn.relayPortRange"),
+            start: range.start,
+            end: range.end,
+        });
+    } else if range.len() > MAX_RELAY_PORTS {
+        let largest = u16::try_from(MAX_RELAY_PORTS - 1).expect("a port count");
+        found.push(Violation::RelayPortRangeTooLarge {
+            key: key("turn.relayPortRange"),
+            start: range.start,
+            end: range.end,
+            count: range.len(),
+            suggested_end: range.start.saturating_add(largest),
+        });
+    }
+    for cidr in &turn.allow_restricted_peer_cidrs {
+        if cidr.parse::<IpNet>().is_err() {
+            found.push(Violation::PeerCidrInvalid {
+                key: key("turn.allowRestrictedPeerCidrs"),
+                value: cidr.clone(),
+            });
+        }
     }
 }
 

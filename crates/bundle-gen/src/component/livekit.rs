@@ -8,12 +8,13 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy}
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, Secret, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
 };
+use k8s_openapi::api::networking::v1::NetworkPolicyPort;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::json;
 
 use super::lk_jwt::{self, KeysSecret, LivekitConnection};
 use super::{Component, ConfigFile, Generate, Home, HomeFiles, Names, Object, PatchFile};
-use crate::config::{Livekit as Settings, RawConfig, Turn, Variant};
+use crate::config::{Livekit as Settings, PinLoadBalancerIp, RawConfig, Rtc, Turn, Variant};
 use crate::emit::{RenderError, to_json, yaml_text};
 use crate::images::ImageName;
 use crate::k8s::pod::{
@@ -141,14 +142,20 @@ pub(crate) fn config_file(
         config["webhook"] = webhook;
     }
     if let Some(turn) = turn {
-        // TURN over TLS only: no `udp_port`, relayed media always rides TLS.
+        // TURN over TLS only: no `udp_port`, clients reach the relay over TLS. The relay ports
+        // are the ones the `livekit-rtc` Service publishes (LiveKit's default is 30000-40000).
         config["turn"] = json!({
             "enabled": true,
             "domain": turn.domain,
             "tls_port": turn.tls_port,
             "cert_file": format!("{TURN_DIR}/tls.crt"),
             "key_file": format!("{TURN_DIR}/tls.key"),
+            "relay_range_start": turn.relay_port_range.start,
+            "relay_range_end": turn.relay_port_range.end,
         });
+        if !turn.allow_restricted_peer_cidrs.is_empty() {
+            config["turn"]["allow_restricted_peer_cidrs"] = json!(turn.allow_restricted_peer_cidrs);
+        }
     }
     Ok(ConfigFile {
         config_map: CONFIG_MAP,
@@ -205,10 +212,10 @@ fn objects(
         });
     }
     if raw.network_policy.enabled {
-        let mut media = vec![udp(livekit.rtc.udp_port), tcp(livekit.rtc.tcp_port)];
-        if let Some(turn) = turn {
-            media.push(tcp(turn.tls_port));
-        }
+        let media = rtc_ports(livekit, turn)
+            .iter()
+            .map(RtcPort::policy_port)
+            .collect();
         let policy = network_policy(
             POLICY,
             NAME,
@@ -227,8 +234,107 @@ fn objects(
     Ok(objects)
 }
 
-fn turn_port(turn: &Turn) -> ContainerPort {
-    container_port("turns", turn.tls_port, "TCP")
+/// Where a port of the `livekit-rtc` Service comes from, so a guard can name its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RtcPortOrigin {
+    /// Set by this key under `livekit` (`rtc.udpPort`).
+    Setting(&'static str),
+    /// TURN over TLS: the fixed public [`TURN_PUBLIC_PORT`], mapped to `turn.tlsPort`.
+    TurnTls,
+    /// One port of `turn.relayPortRange`.
+    TurnRelay,
+}
+
+/// One port of the `livekit-rtc` LoadBalancer: also a port the LiveKit container listens on
+/// and one the NetworkPolicy admits from anywhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RtcPort {
+    pub(crate) name: String,
+    /// The Service port.
+    pub(crate) port: u16,
+    /// The container port.
+    pub(crate) target: u16,
+    /// `TCP` or `UDP`.
+    pub(crate) protocol: &'static str,
+    pub(crate) origin: RtcPortOrigin,
+}
+
+impl RtcPort {
+    /// A port LiveKit advertises as it listens on it: Service port = container port.
+    fn same(name: String, number: u16, protocol: &'static str, origin: RtcPortOrigin) -> Self {
+        Self {
+            name,
+            port: number,
+            target: number,
+            protocol,
+            origin,
+        }
+    }
+
+    fn service_port(&self) -> ServicePort {
+        service_port(&self.name, i32::from(self.port), self.target, self.protocol)
+    }
+
+    fn container_port(&self) -> ContainerPort {
+        container_port(&self.name, self.target, self.protocol)
+    }
+
+    fn policy_port(&self) -> NetworkPolicyPort {
+        match self.protocol {
+            "UDP" => udp(self.target),
+            _ => tcp(self.target),
+        }
+    }
+}
+
+/// The ports of the `livekit-rtc` Service in the order they are rendered, with TURN's when
+/// `turn` is given. The one description of them: the renderer builds the Service, the
+/// NetworkPolicy's media ports and the container's TURN ports from it (the container lists
+/// its signalling and media ports first, in its own order), and the port guards check it.
+pub(crate) fn rtc_ports(livekit: &Settings, turn: Option<&Turn>) -> Vec<RtcPort> {
+    let mut ports = media_ports(&livekit.rtc);
+    ports.extend(turn.map(turn_ports).unwrap_or_default());
+    ports
+}
+
+/// The UDP mux and the ICE-over-TCP port, in every bundled overlay.
+fn media_ports(rtc: &Rtc) -> Vec<RtcPort> {
+    vec![
+        RtcPort::same(
+            "rtc-udp".to_owned(),
+            rtc.udp_port,
+            "UDP",
+            RtcPortOrigin::Setting("rtc.udpPort"),
+        ),
+        RtcPort::same(
+            "rtc-tcp".to_owned(),
+            rtc.tcp_port,
+            "TCP",
+            RtcPortOrigin::Setting("rtc.tcpPort"),
+        ),
+    ]
+}
+
+/// What TURN adds: its TLS listener behind the public 443, then every relay port. A relay
+/// port is named by its number (`relay-33000`): unique, and within the 15 characters of a
+/// port name for every port.
+fn turn_ports(turn: &Turn) -> Vec<RtcPort> {
+    let tls = RtcPort {
+        name: "turns".to_owned(),
+        port: TURN_PUBLIC_PORT,
+        target: turn.tls_port,
+        protocol: "TCP",
+        origin: RtcPortOrigin::TurnTls,
+    };
+    let relays = turn.relay_port_range.ports().map(|number| {
+        RtcPort::same(
+            format!("relay-{number}"),
+            number,
+            "UDP",
+            RtcPortOrigin::TurnRelay,
+        )
+    });
+    std::iter::once(tls).chain(relays).collect()
 }
 
 fn turn_volume(turn: &Turn) -> Volume {
@@ -276,7 +382,7 @@ fn deployment(
         tmp_mount(),
     ];
     if let Some(turn) = turn {
-        ports.push(turn_port(turn));
+        ports.extend(turn_ports(turn).iter().map(RtcPort::container_port));
         volumes.push(turn_volume(turn));
         mounts.push(turn_mount());
     }
@@ -342,31 +448,37 @@ fn signaling_service(livekit: &Settings) -> Service {
     }
 }
 
-fn turn_service_port(turn: &Turn) -> ServicePort {
-    service_port("turns", i32::from(TURN_PUBLIC_PORT), turn.tls_port, "TCP")
-}
-
 /// Media ports with port = targetPort (LiveKit advertises the port it listens on). No
-/// `externalTrafficPolicy: Local`: a moved pod would leave the LoadBalancer IP dark.
+/// `externalTrafficPolicy: Local`: a moved pod would leave the LoadBalancer IP dark. With
+/// `pinLoadBalancerIp`, the Service asks for `nodeIp` itself.
 fn rtc_service(livekit: &Settings, turn: Option<&Turn>) -> Service {
     let rtc = &livekit.rtc;
     let mut labels = app_labels(NAME);
     labels.extend(rtc.service_labels.clone());
-    let mut ports = vec![
-        service_port("rtc-udp", i32::from(rtc.udp_port), rtc.udp_port, "UDP"),
-        service_port("rtc-tcp", i32::from(rtc.tcp_port), rtc.tcp_port, "TCP"),
-    ];
-    if let Some(turn) = turn {
-        ports.push(turn_service_port(turn));
+    let ports = rtc_ports(livekit, turn)
+        .iter()
+        .map(RtcPort::service_port)
+        .collect();
+    let mut annotations = rtc.service_annotations.clone();
+    let mut load_balancer_ip = None;
+    if let Some(node_ip) = rtc.node_ip() {
+        match rtc.pin_load_balancer_ip {
+            PinLoadBalancerIp::None => {}
+            PinLoadBalancerIp::Spec => load_balancer_ip = Some(node_ip.to_owned()),
+            pin => {
+                let annotation = pin.annotation().expect("every other pin is an annotation");
+                annotations.insert(annotation.to_owned(), node_ip.to_owned());
+            }
+        }
     }
     let mut metadata = meta(RTC_SERVICE, None);
     metadata.labels = Some(labels);
-    metadata.annotations =
-        Some(rtc.service_annotations.clone()).filter(|annotations| !annotations.is_empty());
+    metadata.annotations = Some(annotations).filter(|annotations| !annotations.is_empty());
     Service {
         metadata,
         spec: Some(ServiceSpec {
             type_: Some("LoadBalancer".to_owned()),
+            load_balancer_ip,
             selector: Some(app_labels(NAME)),
             ports: Some(ports),
             ..ServiceSpec::default()
@@ -393,42 +505,55 @@ fn inline_secret(livekit: &Settings, keys: &KeysSecret) -> Secret {
 /// appending what [`objects`] appends when given `turn`.
 pub(crate) fn turn_patches(raw: &RawConfig, turn: &Turn) -> Result<Vec<PatchFile>, RenderError> {
     let container = "/spec/template/spec/containers/0";
+    let ports = turn_ports(turn);
+    let mut deployment_ops = Vec::new();
+    for port in &ports {
+        deployment_ops.push(PatchOp::append(
+            &format!("{container}/ports"),
+            to_json(&port.container_port(), "TURN port")?,
+        ));
+    }
+    deployment_ops.push(PatchOp::append(
+        "/spec/template/spec/volumes",
+        to_json(&turn_volume(turn), "TURN volume")?,
+    ));
+    deployment_ops.push(PatchOp::append(
+        &format!("{container}/volumeMounts"),
+        to_json(&turn_mount(), "TURN mount")?,
+    ));
+    let mut service_ops = Vec::new();
+    for port in &ports {
+        service_ops.push(PatchOp::append(
+            "/spec/ports",
+            to_json(&port.service_port(), "TURN Service port")?,
+        ));
+    }
     let mut patches = vec![
         PatchFile {
             file: format!("{NAME}-deployment-patch.yaml"),
             target: PatchTarget::new("apps", "v1", "Deployment", NAME),
-            ops: vec![
-                PatchOp::append(
-                    &format!("{container}/ports"),
-                    to_json(&turn_port(turn), "TURN port")?,
-                ),
-                PatchOp::append(
-                    "/spec/template/spec/volumes",
-                    to_json(&turn_volume(turn), "TURN volume")?,
-                ),
-                PatchOp::append(
-                    &format!("{container}/volumeMounts"),
-                    to_json(&turn_mount(), "TURN mount")?,
-                ),
-            ],
+            ops: deployment_ops,
         },
         PatchFile {
             file: format!("{RTC_SERVICE}-service-patch.yaml"),
             target: PatchTarget::new("", "v1", "Service", RTC_SERVICE),
-            ops: vec![PatchOp::append(
-                "/spec/ports",
-                to_json(&turn_service_port(turn), "TURN Service port")?,
-            )],
+            ops: service_ops,
         },
     ];
     if raw.network_policy.enabled {
+        // Every port listed, not one `endPort` range: a CNI without `endPort` support would
+        // admit only the first port.
+        let mut policy_ops = Vec::new();
+        for port in &ports {
+            policy_ops.push(PatchOp::append(
+                "/spec/ingress/0/ports",
+                to_json(&port.policy_port(), "TURN policy port")?,
+            ));
+        }
         patches.push(PatchFile {
             file: format!("{NAME}-networkpolicy-patch.yaml"),
             target: PatchTarget::new("networking.k8s.io", "v1", "NetworkPolicy", POLICY),
-            ops: vec![PatchOp::append(
-                "/spec/ingress/0/ports",
-                to_json(&tcp(turn.tls_port), "TURN policy port")?,
-            )],
+            ops: policy_ops,
         });
     }
     Ok(patches)

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use bundle_gen::{Config, ConfigError, OverlayName, csp_sources};
+use bundle_gen::{Config, ConfigError, OverlayName, PinLoadBalancerIp, csp_sources};
 use serde_norway::{Mapping, Value};
 
 /// A complete, acceptable site: every guard passes.
@@ -1369,4 +1369,287 @@ fn an_allow_list_is_accepted_for_the_nginx_and_haproxy_classes() {
             panic!("{class}: {error}");
         }
     }
+}
+
+// ---- the advertised address and the TURN relay ports --------------------------------------------
+
+#[test]
+fn the_load_balancer_ip_is_not_pinned_and_turn_relays_on_20_ports_by_default() {
+    let config = load(&good()).expect("accepted");
+    let livekit = config.variants()[&OverlayName::BundledTurn].livekit();
+    assert_eq!(livekit.rtc.pin_load_balancer_ip, PinLoadBalancerIp::None);
+    let range = livekit.turn.relay_port_range;
+    assert_eq!((range.start, range.end, range.len()), (33000, 33019, 20));
+    assert!(livekit.turn.allow_restricted_peer_cidrs.is_empty());
+}
+
+#[test]
+fn the_pins_are_written_in_kebab_case() {
+    for (written, pin) in [
+        ("none", PinLoadBalancerIp::None),
+        ("spec", PinLoadBalancerIp::Spec),
+        ("metallb", PinLoadBalancerIp::Metallb),
+        ("cilium", PinLoadBalancerIp::Cilium),
+        ("kube-vip", PinLoadBalancerIp::KubeVip),
+    ] {
+        let config = load(&set(good(), "livekit.rtc.pinLoadBalancerIp", written))
+            .unwrap_or_else(|error| panic!("{written}: {error}"));
+        let livekit = config.variants()[&OverlayName::Bundled].livekit();
+        assert_eq!(livekit.rtc.pin_load_balancer_ip, pin, "{written}");
+    }
+}
+
+#[test]
+fn an_unknown_pin_suggests_the_nearest_name() {
+    let text = GOOD.replace(
+        "rtc: {nodeIp: 203.0.113.10}",
+        "rtc: {nodeIp: 203.0.113.10, pinLoadBalancerIp: metalb}",
+    );
+    insta::assert_snapshot!(parse_error(&text), @r"
+    bundle.yaml:10:31: invalid value at `livekit.rtc.pinLoadBalancerIp`: unknown value `metalb`; did you mean `metallb`?
+    ");
+}
+
+#[test]
+fn guard_node_ip_unspecified() {
+    insta::assert_snapshot!(refused(set(good(), "livekit.rtc.nodeIp", "0.0.0.0")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:13:5: `livekit.rtc.nodeIp` is `0.0.0.0`, the unspecified address: LiveKit advertises it as its ICE candidate, and media can only be sent to one host's (unicast) address. Fix: write the LoadBalancer's public IPv4 or IPv6 address, e.g. `203.0.113.10`.
+    ");
+}
+
+#[test]
+fn guard_node_ip_multicast() {
+    insta::assert_snapshot!(refused(set(good(), "livekit.rtc.nodeIp", "'ff02::1'")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:13:5: `livekit.rtc.nodeIp` is `ff02::1`, a multicast address: LiveKit advertises it as its ICE candidate, and media can only be sent to one host's (unicast) address. Fix: write the LoadBalancer's public IPv4 or IPv6 address, e.g. `203.0.113.10`.
+    ");
+}
+
+#[test]
+fn guard_node_ip_broadcast() {
+    insta::assert_snapshot!(refused(set(good(), "livekit.rtc.nodeIp", "255.255.255.255")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:13:5: `livekit.rtc.nodeIp` is `255.255.255.255`, the broadcast address: LiveKit advertises it as its ICE candidate, and media can only be sent to one host's (unicast) address. Fix: write the LoadBalancer's public IPv4 or IPv6 address, e.g. `203.0.113.10`.
+    ");
+}
+
+#[test]
+fn guard_private_node_ip_with_turn() {
+    insta::assert_snapshot!(refused(set(good(), "livekit.rtc.nodeIp", "10.0.0.5")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:13:5: `livekit.rtc.nodeIp` is `10.0.0.5`, a private (RFC 1918) address, but overlay `bundled-turn` enables TURN: the relay sends media to that address, LiveKit's TURN refuses private, loopback and link-local peers unless its `turn.allow_restricted_peer_cidrs` lists them, and clients on the internet cannot reach such an address anyway. Fix: set `livekit.rtc.nodeIp` to the LoadBalancer's public IP; for a site reachable only on its own network, list a CIDR holding it in `livekit.turn.allowRestrictedPeerCidrs`, e.g. `[10.0.0.5/32]`.
+    ");
+}
+
+#[test]
+fn guard_carrier_grade_nat_node_ip_with_turn() {
+    insta::assert_snapshot!(refused(set(good(), "livekit.rtc.nodeIp", "100.64.1.2")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:13:5: `livekit.rtc.nodeIp` is `100.64.1.2`, a carrier-grade NAT (RFC 6598) address, but overlay `bundled-turn` enables TURN: the relay sends media to that address, LiveKit's TURN refuses private, loopback and link-local peers unless its `turn.allow_restricted_peer_cidrs` lists them, and clients on the internet cannot reach such an address anyway. Fix: set `livekit.rtc.nodeIp` to the LoadBalancer's public IP; for a site reachable only on its own network, list a CIDR holding it in `livekit.turn.allowRestrictedPeerCidrs`, e.g. `[100.64.1.2/32]`.
+    ");
+}
+
+#[test]
+fn guard_unique_local_node_ip_with_turn() {
+    insta::assert_snapshot!(refused(set(good(), "livekit.rtc.nodeIp", "'fd12:3456::7'")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:13:5: `livekit.rtc.nodeIp` is `fd12:3456::7`, a unique local (RFC 4193) address, but overlay `bundled-turn` enables TURN: the relay sends media to that address, LiveKit's TURN refuses private, loopback and link-local peers unless its `turn.allow_restricted_peer_cidrs` lists them, and clients on the internet cannot reach such an address anyway. Fix: set `livekit.rtc.nodeIp` to the LoadBalancer's public IP; for a site reachable only on its own network, list a CIDR holding it in `livekit.turn.allowRestrictedPeerCidrs`, e.g. `[fd12:3456::7/128]`.
+    ");
+}
+
+#[test]
+fn an_ipv4_mapped_private_node_ip_counts_as_private() {
+    let doc = set(good(), "livekit.rtc.nodeIp", "'::ffff:192.168.1.5'");
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:13:5: `livekit.rtc.nodeIp` is `::ffff:192.168.1.5`, a private (RFC 1918) address, but overlay `bundled-turn` enables TURN: the relay sends media to that address, LiveKit's TURN refuses private, loopback and link-local peers unless its `turn.allow_restricted_peer_cidrs` lists them, and clients on the internet cannot reach such an address anyway. Fix: set `livekit.rtc.nodeIp` to the LoadBalancer's public IP; for a site reachable only on its own network, list a CIDR holding it in `livekit.turn.allowRestrictedPeerCidrs`, e.g. `[192.168.1.5/32]`.
+    ");
+}
+
+#[test]
+fn guard_private_node_ip_outside_every_allowed_cidr() {
+    let doc = set(good(), "livekit.rtc.nodeIp", "10.0.0.5");
+    let doc = set(
+        doc,
+        "livekit.turn.allowRestrictedPeerCidrs",
+        "['192.168.0.0/16']",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:13:5: `livekit.rtc.nodeIp` is `10.0.0.5`, a private (RFC 1918) address, but overlay `bundled-turn` enables TURN: the relay sends media to that address, LiveKit's TURN refuses private, loopback and link-local peers unless its `turn.allow_restricted_peer_cidrs` lists them, and clients on the internet cannot reach such an address anyway. Fix: set `livekit.rtc.nodeIp` to the LoadBalancer's public IP; for a site reachable only on its own network, list a CIDR holding it in `livekit.turn.allowRestrictedPeerCidrs`, e.g. `[10.0.0.5/32]`.
+    ");
+}
+
+#[test]
+fn a_private_node_ip_inside_an_allowed_cidr_is_accepted_with_turn() {
+    for (node_ip, cidr) in [
+        ("10.0.0.5", "10.0.0.0/8"),
+        ("100.64.1.2", "100.64.0.0/10"),
+        ("'fd12:3456::7'", "'fd00::/8'"),
+    ] {
+        let doc = set(good(), "livekit.rtc.nodeIp", node_ip);
+        let doc = set(
+            doc,
+            "livekit.turn.allowRestrictedPeerCidrs",
+            &format!("[{cidr}]"),
+        );
+        if let Err(error) = load(&doc) {
+            panic!("{node_ip} in {cidr}: {error}");
+        }
+    }
+}
+
+#[test]
+fn a_private_node_ip_is_accepted_without_turn() {
+    let doc = set(good(), "livekit.rtc.nodeIp", "192.168.1.5");
+    load(&set(doc, "overlays", "{bundled: {}}")).expect("accepted");
+}
+
+#[test]
+fn guard_allowed_peer_cidr_not_a_cidr() {
+    let doc = set(
+        good(),
+        "livekit.turn.allowRestrictedPeerCidrs",
+        "['10.0.0.0/8', '192.168.1.5']",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:18:5: `livekit.turn.allowRestrictedPeerCidrs` holds `192.168.1.5`, which is not a CIDR: LiveKit parses every entry at startup and refuses to start on one it cannot read. Fix: write an address with its prefix length, e.g. `192.168.10.0/24` or `fd00::/8`.
+    ");
+}
+
+#[test]
+fn guard_pin_without_node_ip() {
+    let doc = set(
+        good(),
+        "livekit.rtc",
+        "{useExternalIp: true, pinLoadBalancerIp: kube-vip}",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:14:5: `livekit.rtc.pinLoadBalancerIp` is `kube-vip`, but `livekit.rtc.nodeIp` is not set: the pin asks the LoadBalancer for exactly that address, and STUN discovery finds an address only after the LoadBalancer has one. Fix: set `livekit.rtc.nodeIp` to the address reserved for the `livekit-rtc` LoadBalancer, or set `livekit.rtc.pinLoadBalancerIp: none`.
+    ");
+}
+
+#[test]
+fn guard_pin_annotation_set_to_another_address_in_service_annotations() {
+    let doc = set(
+        good(),
+        "livekit.rtc",
+        "{nodeIp: 203.0.113.10, pinLoadBalancerIp: metallb, \
+         serviceAnnotations: {metallb.io/loadBalancerIPs: 203.0.113.99}}",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:15:5: `livekit.rtc.serviceAnnotations` sets `metallb.io/loadBalancerIPs` to `203.0.113.99`, but `livekit.rtc.pinLoadBalancerIp` writes that annotation with `203.0.113.10`, the address LiveKit advertises: the LoadBalancer would get one of the two and calls would carry no media if it got the other. Fix: remove `metallb.io/loadBalancerIPs` from `livekit.rtc.serviceAnnotations`.
+    ");
+}
+
+#[test]
+fn the_pin_annotation_may_also_be_written_with_the_node_ip() {
+    let doc = set(
+        good(),
+        "livekit.rtc",
+        "{nodeIp: 203.0.113.10, pinLoadBalancerIp: metallb, \
+         serviceAnnotations: {metallb.io/loadBalancerIPs: 203.0.113.10}}",
+    );
+    load(&doc).expect("accepted");
+}
+
+#[test]
+fn guard_relay_port_below_1024() {
+    let doc = set(
+        good(),
+        "livekit.turn.relayPortRange",
+        "{start: 1000, end: 1019}",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused (2 problems):
+    bundle.yaml:19:7: `livekit.turn.relayPortRange.start` is 1000: ports below 1024 need root or NET_BIND_SERVICE, and the LiveKit pod runs unprivileged (the `livekit-rtc` LoadBalancer exposes the same number). Fix: use ports from 1024 to 65535, e.g. the default 33000-33019.
+    bundle.yaml:20:7: `livekit.turn.relayPortRange.end` is 1019: ports below 1024 need root or NET_BIND_SERVICE, and the LiveKit pod runs unprivileged (the `livekit-rtc` LoadBalancer exposes the same number). Fix: use ports from 1024 to 65535, e.g. the default 33000-33019.
+    ");
+}
+
+#[test]
+fn guard_relay_port_range_ending_before_it_starts() {
+    let doc = set(
+        good(),
+        "livekit.turn.relayPortRange",
+        "{start: 33019, end: 33000}",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:18:5: `livekit.turn.relayPortRange` runs from 33019 to 33000, which holds no port, so LiveKit's TURN could relay no media. Fix: make `start` at most `end`, e.g. `{start: 33000, end: 33019}`.
+    ");
+}
+
+#[test]
+fn guard_relay_port_range_of_more_than_100_ports() {
+    let doc = set(
+        good(),
+        "livekit.turn.relayPortRange",
+        "{start: 30000, end: 40000}",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:18:5: `livekit.turn.relayPortRange` runs from 30000 to 40000, 10001 ports: each becomes a port of the `livekit-rtc` Service and of the pod, and load balancers limit how many ports one Service may have. Fix: use at most 100 ports (one relayed participant holds one or two), e.g. `{start: 30000, end: 30099}`.
+    ");
+}
+
+#[test]
+fn a_relay_port_range_of_100_ports_is_accepted() {
+    let doc = set(
+        good(),
+        "livekit.turn.relayPortRange",
+        "{start: 33000, end: 33099}",
+    );
+    load(&doc).expect("accepted");
+}
+
+#[test]
+fn guard_relay_port_range_over_the_udp_port() {
+    let doc = set(
+        good(),
+        "livekit.turn.relayPortRange",
+        "{start: 7870, end: 7889}",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:18:5: `livekit.turn.relayPortRange` runs from 7870 to 7889, which holds UDP port 7882, but the `livekit-rtc` Service already exposes it for `livekit.rtc.udpPort`: a Service cannot expose one port twice, so Kubernetes would refuse it. Fix: move `livekit.turn.relayPortRange` clear of the other LiveKit ports.
+    ");
+}
+
+#[test]
+fn a_relay_port_range_may_share_numbers_with_the_tcp_ports() {
+    // 5349 (TURN over TLS) and 7880/7881 are TCP; the relay ports are UDP.
+    for range in ["{start: 5340, end: 5359}", "{start: 7880, end: 7881}"] {
+        let doc = set(good(), "livekit.turn.relayPortRange", range);
+        if let Err(error) = load(&doc) {
+            panic!("{range}: {error}");
+        }
+    }
+}
+
+#[test]
+fn the_relay_port_range_is_not_checked_where_no_overlay_runs_turn() {
+    let doc = set(
+        good(),
+        "livekit.turn.relayPortRange",
+        "{start: 33019, end: 33000}",
+    );
+    load(&set(doc, "overlays", "{bundled: {}}")).expect("accepted");
+}
+
+#[test]
+fn guard_relay_port_range_in_the_turn_overlay_delta() {
+    let doc = set(
+        good(),
+        "overlays.bundled-turn.livekit.turn.relayPortRange",
+        "{start: 33000, end: 33200}",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:23:9: `overlays.bundled-turn.livekit.turn.relayPortRange` runs from 33000 to 33200, 201 ports: each becomes a port of the `livekit-rtc` Service and of the pod, and load balancers limit how many ports one Service may have. Fix: use at most 100 ports (one relayed participant holds one or two), e.g. `{start: 33000, end: 33099}`.
+    ");
 }

@@ -683,9 +683,9 @@ fn render_objects_refuses_an_overlay_the_config_does_not_generate() {
 #[test]
 fn stun_discovery_with_an_empty_node_ip_writes_no_node_ip() {
     let config = fixture_edited(
-        "site",
-        "nodeIp: 203.0.113.10",
-        "nodeIp: \"\"\n    useExternalIp: true",
+        "minimal",
+        "nodeIp: 198.51.100.7",
+        "nodeIp: \"\", useExternalIp: true",
     );
     let rtc = &livekit_config_of(&render_objects(&config, OverlayName::Bundled).unwrap())["rtc"];
     assert_eq!(rtc["use_external_ip"], true);
@@ -711,4 +711,124 @@ fn base_is_the_same_whichever_overlays_are_generated() {
     assert_eq!(external_only.variants().len(), 1);
     assert!(!all.is_empty());
     assert_eq!(base_files(&external_only), all);
+}
+
+// ---- the advertised address and the TURN relay ports --------------------------------------------
+
+/// The ports of `object` at the JSON pointer `ports` as `(name, port, target, protocol)`.
+fn port_list(object: &Value, ports: &str) -> Vec<(String, i64, i64, String)> {
+    object
+        .pointer(ports)
+        .and_then(Value::as_array)
+        .unwrap()
+        .iter()
+        .map(|port| {
+            let number = |key: &str| port[key].as_i64().unwrap_or_default();
+            let text = |key: &str| port[key].as_str().unwrap_or_default().to_owned();
+            let target = if port["targetPort"].is_null() {
+                number("containerPort")
+            } else {
+                number("targetPort")
+            };
+            (text("name"), number("port"), target, text("protocol"))
+        })
+        .collect()
+}
+
+#[test]
+fn turn_relays_from_the_configured_range_and_every_port_of_it_is_published() {
+    let objects = objects("site", OverlayName::BundledTurn);
+    let turn = &livekit_config_of(&objects)["turn"];
+    assert_eq!(
+        (&turn["relay_range_start"], &turn["relay_range_end"]),
+        (&json!(40000), &json!(40009))
+    );
+    let relays: Vec<(String, i64, i64, String)> = (40000..=40009)
+        .map(|port| (format!("relay-{port}"), port, port, "UDP".to_owned()))
+        .collect();
+    let service = port_list(find(&objects, "Service/livekit-rtc"), "/spec/ports");
+    assert_eq!(service[service.len() - 10..], relays[..]);
+    let container = port_list(
+        find(&objects, "Deployment/livekit"),
+        "/spec/template/spec/containers/0/ports",
+    );
+    let container_relays: Vec<(String, i64, String)> = container
+        .into_iter()
+        .filter(|(name, ..)| name.starts_with("relay-"))
+        .map(|(name, _, target, protocol)| (name, target, protocol))
+        .collect();
+    let expected: Vec<(String, i64, String)> = relays
+        .iter()
+        .map(|(name, _, target, protocol)| (name.clone(), *target, protocol.clone()))
+        .collect();
+    assert_eq!(container_relays, expected);
+    let admitted = &find(&objects, "NetworkPolicy/livekit-policy")["spec"]["ingress"][0]["ports"];
+    for port in 40000..=40009 {
+        assert!(
+            admitted
+                .as_array()
+                .unwrap()
+                .contains(&json!({"port": port, "protocol": "UDP"})),
+            "{port} is not admitted: {admitted}"
+        );
+    }
+}
+
+#[test]
+fn without_turn_no_relay_port_is_published_or_configured() {
+    let objects = objects("site", OverlayName::Bundled);
+    let service = port_list(find(&objects, "Service/livekit-rtc"), "/spec/ports");
+    assert!(
+        service.iter().all(|(name, ..)| !name.starts_with("relay-")),
+        "{service:?}"
+    );
+    assert!(livekit_config_of(&objects)["turn"].is_null());
+}
+
+#[test]
+fn the_restricted_peer_allow_list_is_written_into_livekits_turn_config() {
+    let turn = &livekit_config("lan", OverlayName::BundledTurn)["turn"];
+    assert_eq!(
+        turn["allow_restricted_peer_cidrs"],
+        json!(["192.168.10.0/24"])
+    );
+    let public = &livekit_config("site", OverlayName::BundledTurn)["turn"];
+    assert!(public["allow_restricted_peer_cidrs"].is_null(), "{public}");
+}
+
+#[test]
+fn each_pin_asks_the_rtc_service_for_exactly_the_node_ip() {
+    for (pin, annotation) in [
+        ("metallb", Some("metallb.io/loadBalancerIPs")),
+        ("cilium", Some("lbipam.cilium.io/ips")),
+        ("kube-vip", Some("kube-vip.io/loadbalancerIPs")),
+        ("spec", None),
+    ] {
+        let config = fixture_edited(
+            "minimal",
+            "rtc: {nodeIp: 198.51.100.7}",
+            &format!("rtc: {{nodeIp: 198.51.100.7, pinLoadBalancerIp: {pin}}}"),
+        );
+        let objects = render_objects(&config, OverlayName::Bundled).unwrap();
+        let service = find(&objects, "Service/livekit-rtc");
+        let annotations = &service["metadata"]["annotations"];
+        match annotation {
+            Some(name) => {
+                assert_eq!(annotations, &json!({name: "198.51.100.7"}), "{pin}");
+                assert!(service["spec"]["loadBalancerIP"].is_null(), "{pin}");
+            }
+            None => {
+                assert!(annotations.is_null(), "{pin}: {annotations}");
+                assert_eq!(service["spec"]["loadBalancerIP"], "198.51.100.7", "{pin}");
+            }
+        }
+    }
+}
+
+#[test]
+fn without_a_pin_the_rtc_service_asks_for_no_address() {
+    let objects = objects("minimal", OverlayName::Bundled);
+    let service = find(&objects, "Service/livekit-rtc");
+    assert!(service["metadata"]["annotations"].is_null(), "{service}");
+    assert!(service["spec"]["loadBalancerIP"].is_null(), "{service}");
 }

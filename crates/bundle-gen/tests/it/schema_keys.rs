@@ -161,6 +161,15 @@ every_variant!(
     BundledOverlaysDiffer,
     NoOverlays,
     AllowListUnsupported,
+    NodeIpNotUnicast,
+    NodeIpRestrictedForTurn,
+    PeerCidrInvalid,
+    PinWithoutNodeIp,
+    PinContradictsServiceAnnotation,
+    RelayPortPrivileged,
+    RelayPortRangeReversed,
+    RelayPortRangeTooLarge,
+    RelayPortRangeCollides,
 );
 
 /// Inline keys with a registration token, allowed: the start of the inline-secret configs.
@@ -257,6 +266,44 @@ fn refusing_configs() -> Vec<Value> {
             set(good(), "ingress.className", "traefik"),
             "ingress.whitelistSourceRange",
             "'192.0.2.0/24'",
+        ),
+        set(good(), "livekit.rtc.nodeIp", "0.0.0.0"),
+        set(good(), "livekit.rtc.nodeIp", "10.0.0.5"),
+        set(
+            good(),
+            "livekit.turn.allowRestrictedPeerCidrs",
+            "['10.0.0.0']",
+        ),
+        set(
+            good(),
+            "livekit.rtc",
+            "{useExternalIp: true, pinLoadBalancerIp: metallb}",
+        ),
+        set(
+            good(),
+            "livekit.rtc",
+            "{nodeIp: 203.0.113.10, pinLoadBalancerIp: cilium, \
+             serviceAnnotations: {lbipam.cilium.io/ips: 203.0.113.11}}",
+        ),
+        set(
+            good(),
+            "livekit.turn.relayPortRange",
+            "{start: 1000, end: 1010}",
+        ),
+        set(
+            good(),
+            "livekit.turn.relayPortRange",
+            "{start: 33010, end: 33000}",
+        ),
+        set(
+            good(),
+            "livekit.turn.relayPortRange",
+            "{start: 33000, end: 34000}",
+        ),
+        set(
+            good(),
+            "livekit.turn.relayPortRange",
+            "{start: 7870, end: 7889}",
         ),
     ]
 }

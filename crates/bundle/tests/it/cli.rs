@@ -203,7 +203,7 @@ fn guard_turn_domain_not_a_dns_name() {
     --- stdout
     --- stderr
     bundle.yaml: config refused:
-    bundle.yaml:30:5: `livekit.turn.domain` is `https://turn.example.org`, which is not a DNS name: labels may only hold lowercase letters, digits and `-`. Fix: write a lowercase, fully qualified name such as `matrix.example.org` (no scheme, port or path).
+    bundle.yaml:31:5: `livekit.turn.domain` is `https://turn.example.org`, which is not a DNS name: labels may only hold lowercase letters, digits and `-`. Fix: write a lowercase, fully qualified name such as `matrix.example.org` (no scheme, port or path).
     ");
 }
 
@@ -434,7 +434,7 @@ fn guard_turn_without_domain() {
     --- stdout
     --- stderr
     bundle.yaml: config refused:
-    bundle.yaml:29:3: `livekit.turn.domain` is not set, but overlay `bundled-turn` enables TURN: it is the name clients dial and the certificate name they check, so the relay would be unreachable. Fix: set it to a DNS name that resolves to the `livekit-rtc` LoadBalancer IP (not serverName).
+    bundle.yaml:30:3: `livekit.turn.domain` is not set, but overlay `bundled-turn` enables TURN: it is the name clients dial and the certificate name they check, so the relay would be unreachable. Fix: set it to a DNS name that resolves to the `livekit-rtc` LoadBalancer IP (not serverName).
     ");
 }
 
@@ -447,7 +447,7 @@ fn guard_turn_without_tls_secret() {
     --- stdout
     --- stderr
     bundle.yaml: config refused:
-    bundle.yaml:29:3: `livekit.turn.tls.existingSecret` is not set, but overlay `bundled-turn` enables TURN: LiveKit terminates TURN's TLS itself, and without a certificate clients behind strict NATs fail silently. Fix: set it to the name of a `kubernetes.io/tls` Secret for `livekit.turn.domain`.
+    bundle.yaml:30:3: `livekit.turn.tls.existingSecret` is not set, but overlay `bundled-turn` enables TURN: LiveKit terminates TURN's TLS itself, and without a certificate clients behind strict NATs fail silently. Fix: set it to the name of a `kubernetes.io/tls` Secret for `livekit.turn.domain`.
     ");
 }
 
@@ -460,7 +460,7 @@ fn guard_turn_domain_equal_to_server_name() {
     --- stdout
     --- stderr
     bundle.yaml: config refused:
-    bundle.yaml:30:5: `livekit.turn.domain` is `matrix.example.org`, the same as `homeserver.serverName`: clients dial `turns:matrix.example.org:443`, which would land on the HTTP ingress instead of LiveKit. Fix: use a separate name, e.g. `turn.matrix.example.org`, resolving to the `livekit-rtc` LoadBalancer IP.
+    bundle.yaml:31:5: `livekit.turn.domain` is `matrix.example.org`, the same as `homeserver.serverName`: clients dial `turns:matrix.example.org:443`, which would land on the HTTP ingress instead of LiveKit. Fix: use a separate name, e.g. `turn.matrix.example.org`, resolving to the `livekit-rtc` LoadBalancer IP.
     ");
 }
 
@@ -473,7 +473,7 @@ fn guard_turn_tls_port_privileged() {
     --- stdout
     --- stderr
     bundle.yaml: config refused:
-    bundle.yaml:31:5: `livekit.turn.tlsPort` is 443: ports up to 1024 need root or NET_BIND_SERVICE, and the pod runs unprivileged. The LoadBalancer already maps 443 to this port. Fix: use a port above 1024, e.g. 5349.
+    bundle.yaml:32:5: `livekit.turn.tlsPort` is 443: ports up to 1024 need root or NET_BIND_SERVICE, and the pod runs unprivileged. The LoadBalancer already maps 443 to this port. Fix: use a port above 1024, e.g. 5349.
     ");
 }
 
@@ -502,7 +502,7 @@ fn guard_public_url_not_wss() {
     --- stdout
     --- stderr
     bundle.yaml: config refused:
-    bundle.yaml:39:7: `overlays.external.livekit.publicUrl` is `ws://livekit.example.net`, which is not a `wss://` URL: browsers on an https page refuse plain `ws://`, and lk-jwt needs the public address. Fix: write `wss://<host>`.
+    bundle.yaml:40:7: `overlays.external.livekit.publicUrl` is `ws://livekit.example.net`, which is not a `wss://` URL: browsers on an https page refuse plain `ws://`, and lk-jwt needs the public address. Fix: write `wss://<host>`.
     ");
 }
 
@@ -545,7 +545,8 @@ fn guard_bundled_livekit_without_node_ip() {
     exit: 2
     --- stdout
     --- stderr
-    bundle.yaml: config refused:
+    bundle.yaml: config refused (2 problems):
+    bundle.yaml:28:5: `livekit.rtc.pinLoadBalancerIp` is `spec`, but `livekit.rtc.nodeIp` is not set: the pin asks the LoadBalancer for exactly that address, and STUN discovery finds an address only after the LoadBalancer has one. Fix: set `livekit.rtc.nodeIp` to the address reserved for the `livekit-rtc` LoadBalancer, or set `livekit.rtc.pinLoadBalancerIp: none`.
     bundle.yaml:25:3: `livekit.rtc.nodeIp` is not set: LiveKit would advertise its pod IP, which clients cannot reach, so calls connect but carry no media. Fix: set it to the public IP of the `livekit-rtc` LoadBalancer, or set `livekit.rtc.useExternalIp: true` to discover it with STUN.
     ");
 }
@@ -612,7 +613,7 @@ fn guard_unknown_key() {
     exit: 2
     --- stdout
     --- stderr
-    bundle.yaml:29:5: unknown key `livekit.rtc.nodeIP`; did you mean `nodeIp`?
+    bundle.yaml:30:5: unknown key `livekit.rtc.nodeIP`; did you mean `nodeIp`?
     ");
 }
 
@@ -625,7 +626,7 @@ fn guard_livekit_disabled_for_a_bundled_overlay() {
     --- stdout
     --- stderr
     bundle.yaml: config refused:
-    bundle.yaml:37:7: `overlays.bundled.livekit.enabled` is false, but overlay `bundled` deploys LiveKit in the cluster: the overlay's name decides whether LiveKit is bundled. Fix: remove `overlays.bundled.livekit.enabled`; for an operator-managed LiveKit, list overlay `external` instead.
+    bundle.yaml:38:7: `overlays.bundled.livekit.enabled` is false, but overlay `bundled` deploys LiveKit in the cluster: the overlay's name decides whether LiveKit is bundled. Fix: remove `overlays.bundled.livekit.enabled`; for an operator-managed LiveKit, list overlay `external` instead.
     ");
 }
 
@@ -638,7 +639,7 @@ fn guard_livekit_enabled_for_the_external_overlay() {
     --- stdout
     --- stderr
     bundle.yaml: config refused:
-    bundle.yaml:43:7: `overlays.external.livekit.enabled` is true, but overlay `external` uses an operator-managed LiveKit: the overlay's name decides whether LiveKit is bundled. Fix: remove `overlays.external.livekit.enabled`; to deploy LiveKit in the cluster, list overlay `bundled` or `bundled-turn`.
+    bundle.yaml:44:7: `overlays.external.livekit.enabled` is true, but overlay `external` uses an operator-managed LiveKit: the overlay's name decides whether LiveKit is bundled. Fix: remove `overlays.external.livekit.enabled`; to deploy LiveKit in the cluster, list overlay `bundled` or `bundled-turn`.
     ");
 }
 
@@ -651,7 +652,7 @@ fn guard_turn_enabled_for_the_bundled_overlay() {
     --- stdout
     --- stderr
     bundle.yaml: config refused:
-    bundle.yaml:38:9: `overlays.bundled.livekit.turn.enabled` is true, but overlay `bundled` runs LiveKit without TURN: the overlay's name decides whether TURN is on. Fix: remove `overlays.bundled.livekit.turn.enabled`; for TURN over TLS, list overlay `bundled-turn`.
+    bundle.yaml:39:9: `overlays.bundled.livekit.turn.enabled` is true, but overlay `bundled` runs LiveKit without TURN: the overlay's name decides whether TURN is on. Fix: remove `overlays.bundled.livekit.turn.enabled`; for TURN over TLS, list overlay `bundled-turn`.
     ");
 }
 
@@ -677,7 +678,7 @@ fn guard_no_overlays() {
     --- stdout
     --- stderr
     bundle.yaml: config refused:
-    bundle.yaml:34:1: `overlays` is empty, so there is nothing to generate. Fix: list at least one of `bundled`, `bundled-turn` and `external`, or remove `overlays` to generate all three.
+    bundle.yaml:35:1: `overlays` is empty, so there is nothing to generate. Fix: list at least one of `bundled`, `bundled-turn` and `external`, or remove `overlays` to generate all three.
     ");
 }
 
@@ -703,7 +704,7 @@ fn guard_livekit_ports_collide() {
     --- stdout
     --- stderr
     bundle.yaml: config refused:
-    bundle.yaml:31:5: `livekit.turn.tlsPort` is 7880, the same TCP port as `livekit.rtc.signalingPort`: LiveKit cannot listen on one port twice and would not start. Fix: give each of `livekit.rtc.signalingPort`, `livekit.rtc.tcpPort` and `livekit.turn.tlsPort` its own port.
+    bundle.yaml:32:5: `livekit.turn.tlsPort` is 7880, the same TCP port as `livekit.rtc.signalingPort`: LiveKit cannot listen on one port twice and would not start. Fix: give each of `livekit.rtc.signalingPort`, `livekit.rtc.tcpPort` and `livekit.turn.tlsPort` its own port.
     ");
 }
 
@@ -721,6 +722,134 @@ fn guard_allow_list_for_an_unsupported_ingress_class() {
     --- stderr
     bundle.yaml: config refused:
     bundle.yaml:7:3: `ingress.whitelistSourceRange` is set, but the generator only knows how to write an allow-list for the `nginx` and `haproxy` ingress classes, and `ingress.className` is `traefik`: the list would be silently dropped and the stack open to everyone. Fix: remove `ingress.whitelistSourceRange` and put your controller's allow-list annotation under `ingress.annotations`.
+    ");
+}
+
+// The advertised address and the TURN relay ports.
+
+#[test]
+fn guard_node_ip_not_unicast() {
+    let bad = site_with("livekit.rtc.nodeIp", "224.0.0.1");
+    let refused = refused_without_writing(&bad, "livekit.rtc.nodeIp");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused:
+    bundle.yaml:28:5: `livekit.rtc.nodeIp` is `224.0.0.1`, a multicast address: LiveKit advertises it as its ICE candidate, and media can only be sent to one host's (unicast) address. Fix: write the LoadBalancer's public IPv4 or IPv6 address, e.g. `203.0.113.10`.
+    ");
+}
+
+#[test]
+fn guard_private_node_ip_with_turn() {
+    let bad = site_with("livekit.rtc.nodeIp", "192.168.1.5");
+    let refused = refused_without_writing(&bad, "livekit.rtc.nodeIp");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused:
+    bundle.yaml:28:5: `livekit.rtc.nodeIp` is `192.168.1.5`, a private (RFC 1918) address, but overlay `bundled-turn` enables TURN: the relay sends media to that address, LiveKit's TURN refuses private, loopback and link-local peers unless its `turn.allow_restricted_peer_cidrs` lists them, and clients on the internet cannot reach such an address anyway. Fix: set `livekit.rtc.nodeIp` to the LoadBalancer's public IP; for a site reachable only on its own network, list a CIDR holding it in `livekit.turn.allowRestrictedPeerCidrs`, e.g. `[192.168.1.5/32]`.
+    ");
+}
+
+#[test]
+fn guard_allowed_peer_cidr_not_a_cidr() {
+    let bad = site_with("livekit.turn.allowRestrictedPeerCidrs", "['fd00::']");
+    let refused = refused_without_writing(&bad, "livekit.turn.allowRestrictedPeerCidrs");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused:
+    bundle.yaml:35:5: `livekit.turn.allowRestrictedPeerCidrs` holds `fd00::`, which is not a CIDR: LiveKit parses every entry at startup and refuses to start on one it cannot read. Fix: write an address with its prefix length, e.g. `192.168.10.0/24` or `fd00::/8`.
+    ");
+}
+
+#[test]
+fn guard_pin_without_node_ip() {
+    let bad = set(
+        &site_without("livekit.rtc.nodeIp"),
+        "livekit.rtc.useExternalIp",
+        "true",
+    );
+    let refused = refused_without_writing(&bad, "livekit.rtc.pinLoadBalancerIp");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused:
+    bundle.yaml:28:5: `livekit.rtc.pinLoadBalancerIp` is `spec`, but `livekit.rtc.nodeIp` is not set: the pin asks the LoadBalancer for exactly that address, and STUN discovery finds an address only after the LoadBalancer has one. Fix: set `livekit.rtc.nodeIp` to the address reserved for the `livekit-rtc` LoadBalancer, or set `livekit.rtc.pinLoadBalancerIp: none`.
+    ");
+}
+
+#[test]
+fn guard_pin_contradicted_by_a_service_annotation() {
+    let bad = set(
+        &site_with("livekit.rtc.pinLoadBalancerIp", "metallb"),
+        "livekit.rtc.serviceAnnotations",
+        "{metallb.io/loadBalancerIPs: 203.0.113.11}",
+    );
+    let refused = refused_without_writing(&bad, "livekit.rtc.serviceAnnotations");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused:
+    bundle.yaml:30:5: `livekit.rtc.serviceAnnotations` sets `metallb.io/loadBalancerIPs` to `203.0.113.11`, but `livekit.rtc.pinLoadBalancerIp` writes that annotation with `203.0.113.10`, the address LiveKit advertises: the LoadBalancer would get one of the two and calls would carry no media if it got the other. Fix: remove `metallb.io/loadBalancerIPs` from `livekit.rtc.serviceAnnotations`.
+    ");
+}
+
+#[test]
+fn guard_relay_port_privileged() {
+    let bad = site_with("livekit.turn.relayPortRange", "{start: 80, end: 99}");
+    let refused = refused_without_writing(&bad, "livekit.turn.relayPortRange.start");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused (2 problems):
+    bundle.yaml:36:7: `livekit.turn.relayPortRange.start` is 80: ports below 1024 need root or NET_BIND_SERVICE, and the LiveKit pod runs unprivileged (the `livekit-rtc` LoadBalancer exposes the same number). Fix: use ports from 1024 to 65535, e.g. the default 33000-33019.
+    bundle.yaml:37:7: `livekit.turn.relayPortRange.end` is 99: ports below 1024 need root or NET_BIND_SERVICE, and the LiveKit pod runs unprivileged (the `livekit-rtc` LoadBalancer exposes the same number). Fix: use ports from 1024 to 65535, e.g. the default 33000-33019.
+    ");
+}
+
+#[test]
+fn guard_relay_port_range_reversed() {
+    let bad = site_with("livekit.turn.relayPortRange", "{start: 33019, end: 33000}");
+    let refused = refused_without_writing(&bad, "livekit.turn.relayPortRange");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused:
+    bundle.yaml:35:5: `livekit.turn.relayPortRange` runs from 33019 to 33000, which holds no port, so LiveKit's TURN could relay no media. Fix: make `start` at most `end`, e.g. `{start: 33000, end: 33019}`.
+    ");
+}
+
+#[test]
+fn guard_relay_port_range_too_large() {
+    let bad = site_with("livekit.turn.relayPortRange", "{start: 30000, end: 40000}");
+    let refused = refused_without_writing(&bad, "livekit.turn.relayPortRange");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused:
+    bundle.yaml:35:5: `livekit.turn.relayPortRange` runs from 30000 to 40000, 10001 ports: each becomes a port of the `livekit-rtc` Service and of the pod, and load balancers limit how many ports one Service may have. Fix: use at most 100 ports (one relayed participant holds one or two), e.g. `{start: 30000, end: 30099}`.
+    ");
+}
+
+#[test]
+fn guard_relay_port_range_collides() {
+    let bad = site_with("livekit.turn.relayPortRange", "{start: 7880, end: 7899}");
+    let refused = refused_without_writing(&bad, "livekit.turn.relayPortRange");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused:
+    bundle.yaml:35:5: `livekit.turn.relayPortRange` runs from 7880 to 7899, which holds UDP port 7882, but the `livekit-rtc` Service already exposes it for `livekit.rtc.udpPort`: a Service cannot expose one port twice, so Kubernetes would refuse it. Fix: move `livekit.turn.relayPortRange` clear of the other LiveKit ports.
     ");
 }
 
