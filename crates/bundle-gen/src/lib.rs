@@ -20,7 +20,7 @@ mod validate;
 
 pub use atomic_write::{AtomicWrite, FileWriteError};
 pub use config::{
-    Config, Global, Homeserver, Ingress, IngressTls, Livekit, LivekitKeys, LivekitKeysSecret,
+    Appservices, Config, Global, Homeserver, Ingress, IngressTls, Livekit, LivekitKeys, LivekitKeysSecret,
     LkJwt, NetworkPolicy, OverlayDelta, OverlayName, Persistence, RawConfig, Resources, Rtc,
     SecretKeyRef, Turn, TurnTls, UnknownOverlay, Variant,
 };

@@ -1242,3 +1242,27 @@ fn an_allow_list_is_accepted_for_the_nginx_and_haproxy_classes() {
         }
     }
 }
+
+#[test]
+fn guard_appservices_secret_name_not_a_dns_subdomain() {
+    let doc = set(
+        good(),
+        "homeserver.appservices.existingSecret",
+        "Matrix_Appservices",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:8:5: `homeserver.appservices.existingSecret` is `Matrix_Appservices`, which Kubernetes refuses as a Secret name: it may only hold lowercase letters, digits, `-` and `.`. Fix: write the name of the existing Secret, a DNS-1123 subdomain: at most 253 lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit, e.g. `matrix-appservices`.
+    ");
+}
+
+#[test]
+fn an_appservices_secret_name_with_dots_and_long_parts_is_accepted() {
+    let long_part = "a".repeat(70);
+    for name in ["matrix-appservices", "bridges.matrix", long_part.as_str()] {
+        let doc = set(good(), "homeserver.appservices.existingSecret", name);
+        if let Err(error) = load(&doc) {
+            panic!("{name}: {error}");
+        }
+    }
+}

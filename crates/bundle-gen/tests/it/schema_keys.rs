@@ -140,6 +140,7 @@ every_variant!(
     BundledOverlaysDiffer,
     NoOverlays,
     AllowListUnsupported,
+    SecretNameInvalid,
 );
 
 /// Inline keys with a registration token, allowed: the start of the inline-secret configs.
@@ -224,6 +225,11 @@ fn refusing_configs() -> Vec<Value> {
             set(good(), "ingress.className", "traefik"),
             "ingress.whitelistSourceRange",
             "'192.0.2.0/24'",
+        ),
+        set(
+            good(),
+            "homeserver.appservices.existingSecret",
+            "Matrix_Appservices",
         ),
     ]
 }
