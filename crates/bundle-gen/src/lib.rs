@@ -18,7 +18,7 @@ mod schema;
 mod tree;
 mod validate;
 
-pub use atomic_write::{AtomicWrite, FileWriteError};
+pub use atomic_write::{AtomicWrite, FileWriteError, IfExists, NewFileMode, WriteOneError};
 pub use config::{
     Appservices, Config, Global, Homeserver, Ingress, IngressTls, Livekit, LivekitKeys, LivekitKeysSecret,
     LkJwt, NetworkPolicy, OverlayDelta, OverlayName, Persistence, RawConfig, Resources, Rtc,
