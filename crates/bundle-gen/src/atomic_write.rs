@@ -418,7 +418,10 @@ mod tests {
         let error = AtomicWrite::write_one(&link, b"new", IfExists::Refuse, NewFileMode::Private)
             .expect_err("the link exists");
 
-        assert!(matches!(error, WriteOneError::AlreadyExists { .. }), "{error:?}");
+        assert!(
+            matches!(error, WriteOneError::AlreadyExists { .. }),
+            "{error:?}"
+        );
         assert!(!dir.path().join("elsewhere").exists());
         assert_eq!(names(dir.path()), ["secrets.yaml"]);
     }
