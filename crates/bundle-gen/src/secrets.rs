@@ -59,16 +59,16 @@ pub struct SecretReference {
 }
 
 impl SecretReference {
-    /// The readers as one line: `Deployment/lk-jwt-service (bundled, external), ...`.
+    /// The readers as one line: `Deployment/lk-jwt-service in bundled, external; ...`.
     pub fn readers_text(&self) -> String {
         self.readers
             .iter()
             .map(|(object, overlays)| {
                 let overlays: Vec<&str> = overlays.iter().map(|name| name.dir_name()).collect();
-                format!("{object} ({})", overlays.join(", "))
+                format!("{object} in {}", overlays.join(", "))
             })
             .collect::<Vec<_>>()
-            .join(", ")
+            .join("; ")
     }
 }
 
@@ -420,12 +420,21 @@ fn describe(
         }
         return vec!["every key its readers expect".to_owned()];
     };
+    if reference.name == raw.ingress.tls.secret_name
+        && let Some(issuer) = &raw.ingress.tls.cluster_issuer
+    {
+        return vec![format!(
+            "nothing: cert-manager fills it (cluster issuer `{issuer}`, \
+             `ingress.tls.clusterIssuer`)"
+        )];
+    }
     let turn = config
         .variants()
         .values()
         .find(|variant| variant.turn_enabled())
         .map(|variant| &variant.livekit().turn);
-    keys.iter()
+    let mut lines: Vec<String> = keys
+        .iter()
         .map(|key| {
             let what = match contents.and_then(|contents| contents.get(key)) {
                 Some(Content::External(KeyPart::Line)) => {
@@ -443,19 +452,28 @@ fn describe(
                     certificate_part(*key == turn.tls.key_key, &turn.domain)
                 }
                 _ if reference.name == raw.ingress.tls.secret_name => {
-                    let part = certificate_part(key == "tls.key", &raw.homeserver.server_name);
-                    match &raw.ingress.tls.cluster_issuer {
-                        Some(issuer) => {
-                            format!("{part} (cert-manager fills it: cluster issuer `{issuer}`)")
-                        }
-                        None => part,
-                    }
+                    certificate_part(key == "tls.key", &raw.homeserver.server_name)
                 }
                 _ => "a value its readers expect".to_owned(),
             };
             format!("`{key}`: {what}")
         })
-        .collect()
+        .collect();
+    let keys_of = |bundled: bool| {
+        config.variants().values().any(|variant| {
+            variant.livekit_bundled() == bundled
+                && variant.livekit().keys.existing_secret.name == reference.name
+        })
+    };
+    if keys_of(true) && keys_of(false) {
+        lines.push(
+            "(the bundled LiveKit and overlay `external` share this Secret, so its values must \
+             be the external SFU's; give `overlays.external.livekit.keys.existingSecret.name` \
+             a Secret of its own to have this one generated)"
+                .to_owned(),
+        );
+    }
+    lines
 }
 
 /// A key of a TLS Secret: the certificate or its private key, for `domain`.
@@ -540,7 +558,7 @@ impl fmt::Display for SecretToCreate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{} (read by {}):",
+            "{}, read by {}:",
             self.reference.name,
             self.reference.readers_text()
         )?;
