@@ -60,8 +60,12 @@ pub(crate) fn run(args: &SecretsArgs, console: &mut Console) -> anyhow::Result<O
         .context("cannot write the Secret manifests")?;
     match &args.out {
         Some(out) => {
-            match AtomicWrite::write_one(out, yaml.as_bytes(), IfExists::Refuse, NewFileMode::Private)
-            {
+            match AtomicWrite::write_one(
+                out,
+                yaml.as_bytes(),
+                IfExists::Refuse,
+                NewFileMode::Private,
+            ) {
                 Err(WriteOneError::AlreadyExists { .. }) => anyhow::bail!(
                     "{} already exists: bundle secrets never replaces a file (it may hold the \
                      only copy of Secrets already deployed). Fix: pass another --out FILE, or \

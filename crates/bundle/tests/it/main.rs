@@ -3,5 +3,6 @@ mod cli;
 mod init;
 mod pins_status;
 mod refresh_e2e;
+mod secrets;
 mod shell;
 mod support;
