@@ -3,7 +3,9 @@
 //! A failure while staging (disk full, a path that cannot be a directory) therefore leaves
 //! every target as it was, and each rename replaces a whole file, so no reader ever sees half
 //! of one. `bundle gen` writes the tree through it, and `bundle pins refresh` writes
-//! `bundle.yaml` and the tree.
+//! `bundle.yaml` and the tree. [`AtomicWrite::write_one`] writes a single file the same way
+//! and can refuse to replace one: `bundle init` writes the starter config with it, `bundle
+//! secrets --out` the Secret manifests.
 //!
 //! Built on `tempfile`: it picks names that cannot collide (with another run, or with a user's
 //! file) and removes a staged file when it is dropped, so an early return cannot leave one
@@ -25,6 +27,47 @@ pub struct FileWriteError {
     /// The cause.
     #[source]
     pub source: io::Error,
+}
+
+/// What [`AtomicWrite::write_one`] does when its target exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfExists {
+    /// Replace it.
+    Replace,
+    /// Leave it and fail with [`WriteOneError::AlreadyExists`]. The check is the rename itself
+    /// (`renameat2(RENAME_NOREPLACE)`, or a hard link where that is missing), so no file that
+    /// appears between a check and the write can be overwritten.
+    Refuse,
+}
+
+/// The permissions [`AtomicWrite::write_one`] gives the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewFileMode {
+    /// 0666 less the umask, as `std::fs::write` gives a new file: for files others read.
+    Shared,
+    /// 0600: for files holding secret values, readable by their owner only whatever the umask.
+    Private,
+}
+
+/// Why [`AtomicWrite::write_one`] wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteOneError {
+    /// The target exists and [`IfExists::Refuse`] was asked for; it is unchanged.
+    #[error("{} already exists", path.display())]
+    AlreadyExists {
+        /// The target.
+        path: PathBuf,
+    },
+    /// The target's directory does not exist. It is not created: a mistyped directory should
+    /// be reported, not made.
+    #[error("the directory {} does not exist", directory.display())]
+    NoDirectory {
+        /// The directory.
+        directory: PathBuf,
+    },
+    /// Any other failure.
+    #[error(transparent)]
+    Write(#[from] FileWriteError),
 }
 
 /// Files written together: [`AtomicWrite::stage`] each one, then [`AtomicWrite::commit`].
@@ -93,6 +136,72 @@ impl AtomicWrite {
         Ok(())
     }
 
+    /// Writes one file: `bytes` go to a temporary file in the directory of `path`, which must
+    /// exist, are flushed to disk (the file may be the only copy of what it holds, as the
+    /// generated Secrets are), and the temporary file is renamed to `path`. The file gets
+    /// `mode`, not the mode of a file it replaces.
+    pub fn write_one(
+        path: &Path,
+        bytes: &[u8],
+        if_exists: IfExists,
+        mode: NewFileMode,
+    ) -> Result<(), WriteOneError> {
+        let writing = |source| FileWriteError {
+            action: "writing",
+            path: path.to_owned(),
+            source,
+        };
+        let directory = path
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let file_name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let prefix = format!(".{file_name}.");
+        let mut builder = Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        #[cfg(unix)]
+        builder.permissions(match mode {
+            NewFileMode::Shared => new_file_permissions(),
+            NewFileMode::Private => private_file_permissions(),
+        });
+        #[cfg(not(unix))]
+        let _ = mode;
+        let mut temporary = builder.tempfile_in(directory).map_err(|error| {
+            if error.kind() == io::ErrorKind::NotFound {
+                WriteOneError::NoDirectory {
+                    directory: directory.to_owned(),
+                }
+            } else {
+                // tempfile's message names the random temporary file, which means nothing to
+                // the reader: keep the operating system's own.
+                writing(
+                    error
+                        .raw_os_error()
+                        .map_or(error, io::Error::from_raw_os_error),
+                )
+                .into()
+            }
+        })?;
+        temporary.write_all(bytes).map_err(writing)?;
+        temporary.as_file().sync_all().map_err(writing)?;
+        let persisted = match if_exists {
+            IfExists::Replace => temporary.persist(path),
+            IfExists::Refuse => temporary.persist_noclobber(path),
+        };
+        match persisted {
+            Ok(_) => Ok(()),
+            Err(failed) if failed.error.kind() == io::ErrorKind::AlreadyExists => {
+                Err(WriteOneError::AlreadyExists {
+                    path: path.to_owned(),
+                })
+            }
+            Err(failed) => Err(writing(failed.error).into()),
+        }
+    }
+
     /// Renames every staged file over its target, in staging order. Should a rename fail, the
     /// files renamed before it stay replaced, the error names the one that failed, and the
     /// staged files not yet renamed are removed.
@@ -114,6 +223,13 @@ impl AtomicWrite {
 fn new_file_permissions() -> std::fs::Permissions {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::Permissions::from_mode(0o666)
+}
+
+/// Owner read and write only.
+#[cfg(unix)]
+fn private_file_permissions() -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::Permissions::from_mode(0o600)
 }
 
 #[cfg(test)]
@@ -273,5 +389,85 @@ mod tests {
         write.commit().unwrap();
         assert!(fs::symlink_metadata(&link).unwrap().is_symlink());
         assert_eq!(fs::read_to_string(&real).unwrap(), "new");
+    }
+
+    #[test]
+    fn write_one_refusing_an_existing_file_leaves_it_and_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.yaml");
+        fs::write(&path, "mine").unwrap();
+
+        let error = AtomicWrite::write_one(&path, b"new", IfExists::Refuse, NewFileMode::Private)
+            .expect_err("the file exists");
+
+        assert!(
+            matches!(&error, WriteOneError::AlreadyExists { path: named } if *named == path),
+            "{error:?}"
+        );
+        assert_eq!(fs::read_to_string(&path).unwrap(), "mine");
+        assert_eq!(names(dir.path()), ["secrets.yaml"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn write_one_refuses_a_dangling_symlink_at_the_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("secrets.yaml");
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), &link).unwrap();
+
+        let error = AtomicWrite::write_one(&link, b"new", IfExists::Refuse, NewFileMode::Private)
+            .expect_err("the link exists");
+
+        assert!(
+            matches!(error, WriteOneError::AlreadyExists { .. }),
+            "{error:?}"
+        );
+        assert!(!dir.path().join("elsewhere").exists());
+        assert_eq!(names(dir.path()), ["secrets.yaml"]);
+    }
+
+    #[test]
+    fn write_one_replaces_an_existing_file_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bundle.yaml");
+        fs::write(&path, "old").unwrap();
+
+        AtomicWrite::write_one(&path, b"new", IfExists::Replace, NewFileMode::Shared).unwrap();
+
+        assert_eq!(fs::read_to_string(&path).unwrap(), "new");
+        assert_eq!(names(dir.path()), ["bundle.yaml"]);
+    }
+
+    #[test]
+    fn write_one_into_a_missing_directory_names_it_and_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site/bundle.yaml");
+
+        let error = AtomicWrite::write_one(&path, b"x", IfExists::Refuse, NewFileMode::Shared)
+            .expect_err("no directory");
+
+        assert!(
+            matches!(&error, WriteOneError::NoDirectory { directory } if *directory == dir.path().join("site")),
+            "{error:?}"
+        );
+        assert!(names(dir.path()).is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn write_one_private_files_are_owner_only_and_shared_ones_follow_the_umask() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        let private = dir.path().join("private");
+        let shared = dir.path().join("shared");
+        let plain = dir.path().join("plain");
+
+        AtomicWrite::write_one(&private, b"x", IfExists::Refuse, NewFileMode::Private).unwrap();
+        AtomicWrite::write_one(&shared, b"x", IfExists::Refuse, NewFileMode::Shared).unwrap();
+        fs::write(&plain, "x").unwrap();
+
+        assert_eq!(mode(&private), 0o600);
+        assert_eq!(mode(&shared), mode(&plain));
     }
 }

@@ -274,6 +274,9 @@ pub struct Homeserver {
     /// Secret holding the registration token.
     #[serde(default)]
     pub registration_token_existing_secret: SecretKeyRef,
+    /// Appservice registrations loaded from a Secret at startup.
+    #[serde(default)]
+    pub appservices: Appservices,
     /// The database volume.
     #[serde(default)]
     pub persistence: Persistence,
@@ -288,6 +291,17 @@ fn default_client_port() -> u16 {
 
 fn default_max_request_size() -> u64 {
     104_857_600
+}
+
+/// `homeserver.appservices:`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Appservices {
+    /// Secret whose keys are appservice registration files (`<name>.yaml` or `<name>.yml`;
+    /// other keys are ignored). Mounted read-only and set as Tuwunel's `appservice_dir`, which
+    /// Tuwunel reads at startup only. Empty means unset.
+    #[serde(default)]
+    pub existing_secret: String,
 }
 
 /// A key in an existing Secret.

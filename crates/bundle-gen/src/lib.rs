@@ -15,12 +15,13 @@ mod load;
 mod render;
 mod route;
 mod schema;
+mod secrets;
 mod tree;
 mod validate;
 
-pub use atomic_write::{AtomicWrite, FileWriteError};
+pub use atomic_write::{AtomicWrite, FileWriteError, IfExists, NewFileMode, WriteOneError};
 pub use config::{
-    Config, Global, Homeserver, HostAlias, Ingress, IngressTls, Livekit, LivekitKeys,
+    Appservices, Config, Global, Homeserver, HostAlias, Ingress, IngressTls, Livekit, LivekitKeys,
     LivekitKeysSecret, LkJwt, NetworkPolicy, OverlayDelta, OverlayName, Persistence, RawConfig,
     RemovedKey, Resources, Rtc, SecretKeyRef, Turn, TurnTls, UnknownOverlay, Variant,
 };
@@ -35,5 +36,9 @@ pub use images::{
 pub use load::{ConfigError, LocatedViolation, Location};
 pub use render::{render, render_objects};
 pub use schema::{CONFIG_SCHEMA_FILE, config_schema, config_schema_text};
+pub use secrets::{
+    InTreePath, SecretKeys, SecretManifests, SecretReference, SecretToCreate, SecretsError,
+    generate_secrets, referenced_secrets, refuse_in_tree_path,
+};
 pub use tree::{CheckReport, GENERATED_HEADER, Tree, WriteError, WriteReport};
 pub use validate::Violation;

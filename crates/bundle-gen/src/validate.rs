@@ -605,6 +605,21 @@ pub enum Violation {
         /// What already uses the port, naming its key.
         other: String,
     },
+    /// A Secret name Kubernetes refuses.
+    #[error(
+        "`{key}` is `{value}`, which Kubernetes refuses as a Secret name: {reason}. Fix: write \
+         the name of the existing Secret, a DNS-1123 subdomain: at most 253 lowercase letters, \
+         digits, `-` and `.`, starting and ending with a letter or digit, e.g. \
+         `matrix-appservices`."
+    )]
+    SecretNameInvalid {
+        /// The key holding the name.
+        key: String,
+        /// The rejected name.
+        value: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
 }
 
 impl Violation {
@@ -657,7 +672,8 @@ impl Violation {
             | Violation::RelayPortPrivileged { key, .. }
             | Violation::RelayPortRangeReversed { key, .. }
             | Violation::RelayPortRangeTooLarge { key, .. }
-            | Violation::RelayPortRangeCollides { key, .. } => key,
+            | Violation::RelayPortRangeCollides { key, .. }
+            | Violation::SecretNameInvalid { key, .. } => key,
         }
     }
 }
@@ -671,6 +687,7 @@ pub(crate) fn violations(config: &Config) -> Vec<Violation> {
     check_ingress(config, &mut found);
     check_images(config, &mut found);
     check_lk_jwt_host_aliases(config, &mut found);
+    check_appservices(config, &mut found);
     if config.raw.overlays.is_empty() {
         found.push(Violation::NoOverlays {
             key: "overlays".to_owned(),
@@ -1492,6 +1509,46 @@ fn check_dns_label(label: &str) -> Result<(), LabelProblem> {
     }
     if label.starts_with('-') || label.ends_with('-') {
         return Err(LabelProblem::EdgeHyphen);
+    }
+    Ok(())
+}
+
+/// `homeserver.appservices.existingSecret`, when set, must be a name the API accepts for a
+/// Secret: the homeserver pod would otherwise never be created.
+fn check_appservices(config: &Config, found: &mut Vec<Violation>) {
+    let name = config.raw.homeserver.appservices.existing_secret.as_str();
+    if name.is_empty() {
+        return;
+    }
+    if let Err(reason) = check_dns_subdomain(name) {
+        found.push(Violation::SecretNameInvalid {
+            key: "homeserver.appservices.existingSecret".to_owned(),
+            value: name.to_owned(),
+            reason,
+        });
+    }
+}
+
+/// Checks a DNS-1123 subdomain as Kubernetes does for object names (`IsDNS1123Subdomain`): at
+/// most 253 characters, dot-separated parts of lowercase letters, digits and `-`, each
+/// starting and ending with a letter or digit (the parts have no length limit of their own).
+fn check_dns_subdomain(name: &str) -> Result<(), &'static str> {
+    if name.len() > 253 {
+        return Err("it is longer than 253 characters");
+    }
+    for part in name.split('.') {
+        if part.is_empty() {
+            return Err("it starts or ends with `.` or holds two dots in a row");
+        }
+        if !part
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err("it may only hold lowercase letters, digits, `-` and `.`");
+        }
+        if part.starts_with('-') || part.ends_with('-') {
+            return Err("each dot-separated part must start and end with a letter or digit");
+        }
     }
     Ok(())
 }

@@ -1,9 +1,7 @@
 //! `bundle init`: writes the commented starter config embedded in the binary.
 
-use std::io::{self, Write as _};
-use std::path::Path;
-
 use anyhow::Context as _;
+use bundle_gen::{AtomicWrite, IfExists, NewFileMode, WriteOneError};
 use clap::Args;
 
 use crate::{ConfigArgs, Console, Outcome};
@@ -40,8 +38,18 @@ pub struct InitArgs {
 /// Runs `bundle init`.
 pub(crate) fn run(args: &InitArgs, console: &mut Console) -> anyhow::Result<Outcome> {
     let path = &args.config.config;
-    match write_atomically(path, STARTER_CONFIG.as_bytes(), args.force) {
-        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => anyhow::bail!(
+    let if_exists = if args.force {
+        IfExists::Replace
+    } else {
+        IfExists::Refuse
+    };
+    match AtomicWrite::write_one(
+        path,
+        STARTER_CONFIG.as_bytes(),
+        if_exists,
+        NewFileMode::Shared,
+    ) {
+        Err(WriteOneError::AlreadyExists { .. }) => anyhow::bail!(
             "{} already exists: pass --force to replace it, or --config FILE to write the \
              starter config elsewhere",
             path.display()
@@ -53,40 +61,4 @@ pub(crate) fn run(args: &InitArgs, console: &mut Console) -> anyhow::Result<Outc
         path.display()
     ))?;
     Ok(Outcome::Done)
-}
-
-/// Writes `bytes` to a temporary file next to `path`, then renames it into place, so `path`
-/// is never seen half written. Without `replace`, the rename itself refuses an existing file
-/// (`AlreadyExists`), so no check-then-write race can overwrite one. The file gets the usual
-/// mode (0666 less the umask), not the temporary file's 0600.
-fn write_atomically(path: &Path, bytes: &[u8], replace: bool) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let mut file = tempfile::Builder::new()
-        .prefix(".bundle-init-")
-        .permissions(std::fs::Permissions::from_mode(0o666))
-        .tempfile_in(directory)
-        .map_err(|error| match error.kind() {
-            io::ErrorKind::NotFound => io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("the directory {} does not exist", directory.display()),
-            ),
-            // tempfile's message names the random temporary file, which means nothing to
-            // the reader: keep the operating system's own.
-            _ => error
-                .raw_os_error()
-                .map_or(error, io::Error::from_raw_os_error),
-        })?;
-    file.write_all(bytes)?;
-    file.as_file().sync_all()?;
-    if replace {
-        file.persist(path)?;
-    } else {
-        file.persist_noclobber(path)?;
-    }
-    Ok(())
 }

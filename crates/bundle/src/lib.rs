@@ -7,6 +7,7 @@ mod console;
 mod init;
 pub mod logging;
 mod pins;
+mod secrets;
 mod shell;
 
 use std::fs;
@@ -20,6 +21,7 @@ use clap::{ArgAction, Args, CommandFactory as _, Parser, Subcommand};
 pub use console::Console;
 pub use init::{InitArgs, STARTER_CONFIG};
 pub use pins::PinsCommand;
+pub use secrets::SecretsArgs;
 pub use shell::{CompletionsArgs, ManArgs};
 
 /// Generate the Kustomize tree of a Matrix chat stack (Tuwunel, LiveKit, lk-jwt-service) from
@@ -78,6 +80,7 @@ Examples:
   bundle gen                             write ./base and ./overlays from it
   bundle gen --check                     CI: fail if the committed tree is out of date
   bundle csp --config site/bundle.yaml   print CSP sources for a web client
+  bundle secrets | kubeseal -o yaml      generated Secrets, sealed
   bundle -v pins status                  newer pins, and the tags each policy skipped
 
 Output: data (tables, JSON, CSP sources, the files `gen --check` lists) goes to stdout;
@@ -104,6 +107,9 @@ pub enum Command {
     /// Print the Content-Security-Policy sources a web client on another origin needs.
     #[command(after_help = CSP_HELP)]
     Csp(ConfigArgs),
+    /// Print the Secrets the tree reads with generated values, and list the others.
+    #[command(after_help = secrets::SECRETS_HELP)]
+    Secrets(SecretsArgs),
     /// Inspect and refresh the image pins in bundle.yaml.
     #[command(subcommand, after_help = pins::PINS_HELP)]
     Pins(PinsCommand),
@@ -196,6 +202,7 @@ pub fn run(command: Command, console: &mut Console) -> anyhow::Result<Outcome> {
         Command::Gen(args) => generate(&args, console),
         Command::Validate(args) => validate(&args, console),
         Command::Csp(args) => csp(&args, console),
+        Command::Secrets(args) => secrets::run(&args, console),
         Command::Pins(command) => pins::run(command, console),
         Command::Completions(args) => shell::completions(&args, console),
         Command::Man(args) => shell::man(&args, console),

@@ -18,7 +18,7 @@ use crate::emit::{RenderError, to_json, toml_text};
 use crate::images::ImageName;
 use crate::k8s::pod::{
     config_map_volume, container_port, container_security, http_probe, http_service, meta, mount,
-    pod_template, resources, secret_volume, selector, tmp_mount, tmp_volume,
+    pod_template, resources, secret_dir_volume, secret_volume, selector, tmp_mount, tmp_volume,
 };
 use crate::k8s::policy::ingress_only_policy;
 use crate::route::{PathMatch, Route};
@@ -103,6 +103,12 @@ const CONFIG_DIR: &str = "/etc/tuwunel";
 const DATABASE_PATH: &str = "/var/lib/tuwunel";
 const TOKEN_DIR: &str = "/etc/tuwunel-registration";
 const TOKEN_FILE: &str = "registration_token";
+/// Tuwunel's `appservice_dir`: every key of `homeserver.appservices.existingSecret`, one file
+/// each. Tuwunel (1.7+) loads the regular files named `*.yaml` or `*.yml` there and follows
+/// symlinks, so the Secret volume's own entries (`..data`, a symlinked directory, and the
+/// timestamped directory it points at) are skipped and each key, a symlink into `..data`, is
+/// read. It only reads the directory, so the mount is read-only.
+const APPSERVICE_DIR: &str = "/etc/tuwunel-appservices";
 /// Room for a clean RocksDB shutdown (upstream's systemd unit allows 2 minutes).
 const TERMINATION_GRACE_SECONDS: i64 = 120;
 /// Startup probe window: 360 x 10 s = 1 hour for database migrations before liveness applies.
@@ -119,6 +125,12 @@ fn token_secret(raw: &RawConfig) -> Option<(String, String)> {
     } else {
         Some((INLINE_SECRET.to_owned(), INLINE_SECRET_KEY.to_owned()))
     }
+}
+
+/// The Secret of appservice registrations, if one is named.
+fn appservice_secret(raw: &RawConfig) -> Option<&str> {
+    let name = raw.homeserver.appservices.existing_secret.as_str();
+    (!name.is_empty()).then_some(name)
 }
 
 /// Tuwunel's config file: one `[global]` table.
@@ -147,6 +159,8 @@ struct Global {
     registration_token_file: Option<String>,
     max_request_size: u64,
     allow_federation: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    appservice_dir: Option<&'static str>,
     well_known: WellKnown,
 }
 
@@ -177,6 +191,7 @@ impl TuwunelConfig {
                     .map(|_| format!("{TOKEN_DIR}/{TOKEN_FILE}")),
                 max_request_size: homeserver.max_request_size,
                 allow_federation: homeserver.allow_federation,
+                appservice_dir: appservice_secret(raw).map(|_| APPSERVICE_DIR),
                 well_known: WellKnown {
                     client: format!("https://{server_name}"),
                     server: format!("{server_name}:443"),
@@ -250,6 +265,10 @@ fn statefulset(
             &[(key.as_str(), TOKEN_FILE)],
         ));
         mounts.push(mount("registration-token", TOKEN_DIR, true));
+    }
+    if let Some(secret) = appservice_secret(raw) {
+        volumes.push(secret_dir_volume("appservices", secret));
+        mounts.push(mount("appservices", APPSERVICE_DIR, true));
     }
     let mut claim_templates = None;
     match (&persistence.enabled, &persistence.existing_claim) {

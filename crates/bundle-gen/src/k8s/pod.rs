@@ -160,6 +160,20 @@ pub(crate) fn secret_volume(volume: &str, secret: &str, items: &[(&str, &str)]) 
     }
 }
 
+/// A Secret volume exposing every key of the Secret as a file of that name, with
+/// [`SECRET_FILE_MODE`]: for a directory whose files the operator chooses.
+pub(crate) fn secret_dir_volume(volume: &str, secret: &str) -> Volume {
+    Volume {
+        name: volume.to_owned(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(secret.to_owned()),
+            default_mode: Some(SECRET_FILE_MODE),
+            ..SecretVolumeSource::default()
+        }),
+        ..Volume::default()
+    }
+}
+
 /// Requests and limits from the config (empty maps are left out).
 pub(crate) fn resources(config: &Resources) -> ResourceRequirements {
     let quantities = |map: &BTreeMap<String, String>| {

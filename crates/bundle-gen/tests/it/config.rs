@@ -1478,6 +1478,16 @@ fn guard_private_node_ip_outside_every_allowed_cidr() {
     insta::assert_snapshot!(refused(doc), @r"
     bundle.yaml: config refused:
     bundle.yaml:13:5: `livekit.rtc.nodeIp` is `10.0.0.5`, a private (RFC 1918) address, but overlay `bundled-turn` enables TURN: the relay sends media to that address, LiveKit's TURN refuses private, loopback and link-local peers unless its `turn.allow_restricted_peer_cidrs` lists them, and clients on the internet cannot reach such an address anyway. Fix: set `livekit.rtc.nodeIp` to the LoadBalancer's public IP; for a site reachable only on its own network, list a CIDR holding it in `livekit.turn.allowRestrictedPeerCidrs`, e.g. `[10.0.0.5/32]`.
+#[test]
+fn guard_appservices_secret_name_not_a_dns_subdomain() {
+    let doc = set(
+        good(),
+        "homeserver.appservices.existingSecret",
+        "Matrix_Appservices",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:8:5: `homeserver.appservices.existingSecret` is `Matrix_Appservices`, which Kubernetes refuses as a Secret name: it may only hold lowercase letters, digits, `-` and `.`. Fix: write the name of the existing Secret, a DNS-1123 subdomain: at most 253 lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit, e.g. `matrix-appservices`.
     ");
 }
 
@@ -1652,4 +1662,13 @@ fn guard_relay_port_range_in_the_turn_overlay_delta() {
     bundle.yaml: config refused:
     bundle.yaml:23:9: `overlays.bundled-turn.livekit.turn.relayPortRange` runs from 33000 to 33200, 201 ports: each becomes a port of the `livekit-rtc` Service and of the pod, and load balancers limit how many ports one Service may have. Fix: use at most 100 ports (one relayed participant holds one or two), e.g. `{start: 33000, end: 33099}`.
     ");
+}
+fn an_appservices_secret_name_with_dots_and_long_parts_is_accepted() {
+    let long_part = "a".repeat(70);
+    for name in ["matrix-appservices", "bridges.matrix", long_part.as_str()] {
+        let doc = set(good(), "homeserver.appservices.existingSecret", name);
+        if let Err(error) = load(&doc) {
+            panic!("{name}: {error}");
+        }
+    }
 }

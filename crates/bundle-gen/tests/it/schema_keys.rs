@@ -170,6 +170,7 @@ every_variant!(
     RelayPortRangeReversed,
     RelayPortRangeTooLarge,
     RelayPortRangeCollides,
+    SecretNameInvalid,
 );
 
 /// Inline keys with a registration token, allowed: the start of the inline-secret configs.
@@ -304,6 +305,10 @@ fn refusing_configs() -> Vec<Value> {
             good(),
             "livekit.turn.relayPortRange",
             "{start: 7870, end: 7889}",
+        set(
+            good(),
+            "homeserver.appservices.existingSecret",
+            "Matrix_Appservices",
         ),
     ]
 }

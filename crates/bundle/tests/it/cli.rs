@@ -109,6 +109,7 @@ fn a_missing_bundle_yaml_points_at_bundle_init() {
         &["gen"][..],
         &["gen", "--check"],
         &["csp"],
+        &["secrets"],
         &["pins", "status"],
         &["pins", "refresh"],
     ] {
@@ -136,10 +137,10 @@ fn a_missing_config_file_points_at_bundle_init_with_that_file() {
 
 // ---- every guard: refused with exit 2, the key named, nothing written ---------------------------
 
-/// Generates the site's tree, then runs `validate`, `gen`, `gen --check` and `csp` with the bad
-/// config: each must exit 2 with the same transcript, which names `key`, and every byte of the
-/// existing tree must be unchanged. Returns that transcript.
-fn refused_without_writing(bad_config: &str, key: &str) -> String {
+/// Generates the site's tree, then runs `validate`, `gen`, `gen --check`, `csp` and `secrets`
+/// with the bad config: each must exit 2 with the same transcript, which names `key`, and every
+/// byte of the existing tree must be unchanged. Returns that transcript.
+pub(crate) fn refused_without_writing(bad_config: &str, key: &str) -> String {
     let work = Workdir::site();
     work.bundle(&["gen"]).success();
     let before = work.files();
@@ -155,7 +156,7 @@ fn refused_without_writing(bad_config: &str, key: &str) -> String {
         transcript.contains(&format!("`{key}`")),
         "`bundle validate` did not name `{key}`:\n{transcript}"
     );
-    for command in [&["gen"][..], &["gen", "--check"], &["csp"]] {
+    for command in [&["gen"][..], &["gen", "--check"], &["csp"], &["secrets"]] {
         assert_eq!(
             work.bundle(command).transcript(),
             transcript,

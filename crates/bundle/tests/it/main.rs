@@ -2,6 +2,8 @@
 mod cli;
 mod init;
 mod pins_status;
+mod readme;
 mod refresh_e2e;
+mod secrets;
 mod shell;
 mod support;

@@ -1,0 +1,657 @@
+//! The Secrets a deployed tree reads but does not hold, found in the rendered objects, and the
+//! manifests `bundle secrets` generates for those whose values the tool can make: random
+//! credentials only it and the stack share (the LiveKit API key of the bundled SFU, the
+//! registration token). The keys of each Secret come from what the pods mount, never from a
+//! list kept here, so a component that mounts another key changes the output by itself.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::core::v1::{PodSpec, Secret};
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde_json::Value;
+
+use crate::config::{Config, OverlayName, Variant};
+use crate::emit::RenderError;
+use crate::render::render_objects;
+use crate::tree::GENERATED_HEADER;
+
+/// Bytes of randomness in a generated LiveKit API secret: 64 hex characters (LiveKit asks
+/// for at least 32 characters).
+const API_SECRET_BYTES: usize = 32;
+/// Bytes of randomness in a generated API key name (`lk-` and 16 hex characters).
+const KEY_NAME_BYTES: usize = 8;
+/// Bytes of randomness in a generated registration token: 32 hex characters, 128 bits, short
+/// enough for a person to paste.
+const REGISTRATION_TOKEN_BYTES: usize = 16;
+
+/// Which keys of a Secret the objects read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretKeys {
+    /// These keys, by name.
+    Listed(BTreeSet<String>),
+    /// Every key the Secret has (`envFrom`, a volume without `items`): the operator chooses
+    /// them.
+    All,
+}
+
+impl SecretKeys {
+    fn add(&mut self, other: SecretKeys) {
+        match (self, other) {
+            (SecretKeys::All, _) => {}
+            (this, SecretKeys::All) => *this = SecretKeys::All,
+            (SecretKeys::Listed(keys), SecretKeys::Listed(more)) => keys.extend(more),
+        }
+    }
+}
+
+/// A Secret that the objects of some overlay read and the tree does not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretReference {
+    /// Its name.
+    pub name: String,
+    /// The keys read from it, over every overlay.
+    pub keys: SecretKeys,
+    /// Who reads it: `Kind/name` of each object, with the overlays that deploy it.
+    pub readers: BTreeMap<String, BTreeSet<OverlayName>>,
+}
+
+impl SecretReference {
+    /// The readers as one line: `Deployment/lk-jwt-service in bundled, external; ...`.
+    pub fn readers_text(&self) -> String {
+        self.readers
+            .iter()
+            .map(|(object, overlays)| {
+                let overlays: Vec<&str> = overlays.iter().map(|name| name.dir_name()).collect();
+                format!("{object} in {}", overlays.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// Every Secret the objects of the configured overlays read (pod specs: `env` `secretKeyRef`,
+/// `envFrom`, Secret and projected volumes; the Ingress's TLS Secrets) and the tree does not
+/// render itself, by name.
+pub fn referenced_secrets(config: &Config) -> Result<Vec<SecretReference>, RenderError> {
+    let mut found: BTreeMap<String, SecretReference> = BTreeMap::new();
+    for &overlay in config.variants().keys() {
+        let objects = render_objects(config, overlay)?;
+        let in_tree: BTreeSet<&str> = objects
+            .iter()
+            .filter(|object| object["kind"] == "Secret")
+            .filter_map(|object| object["metadata"]["name"].as_str())
+            .collect();
+        for object in &objects {
+            let reader = format!(
+                "{}/{}",
+                object["kind"].as_str().unwrap_or_default(),
+                object["metadata"]["name"].as_str().unwrap_or_default()
+            );
+            for (name, keys) in secrets_read_by(object)? {
+                if in_tree.contains(name.as_str()) {
+                    continue;
+                }
+                let reference = found
+                    .entry(name.clone())
+                    .or_insert_with(|| SecretReference {
+                        name,
+                        keys: SecretKeys::Listed(BTreeSet::new()),
+                        readers: BTreeMap::new(),
+                    });
+                reference.keys.add(keys);
+                reference
+                    .readers
+                    .entry(reader.clone())
+                    .or_default()
+                    .insert(overlay);
+            }
+        }
+    }
+    Ok(found.into_values().collect())
+}
+
+/// The Secrets one object reads, each with the keys it reads, in the order it names them.
+fn secrets_read_by(object: &Value) -> Result<Vec<(String, SecretKeys)>, RenderError> {
+    let kind = object["kind"].as_str().unwrap_or_default();
+    if kind == "Ingress" {
+        let ingress: Ingress = from_json(object, "Ingress")?;
+        let tls = ingress.spec.and_then(|spec| spec.tls).unwrap_or_default();
+        // What an ingress controller reads from a TLS Secret.
+        let tls_keys = || SecretKeys::Listed(["tls.crt", "tls.key"].map(str::to_owned).into());
+        return Ok(tls
+            .into_iter()
+            .filter_map(|tls| tls.secret_name)
+            .map(|name| (name, tls_keys()))
+            .collect());
+    }
+    let pointer = match kind {
+        "Pod" => "/spec",
+        "CronJob" => "/spec/jobTemplate/spec/template/spec",
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => "/spec/template/spec",
+        _ => return Ok(Vec::new()),
+    };
+    let Some(spec) = object.pointer(pointer) else {
+        return Ok(Vec::new());
+    };
+    let spec: PodSpec = from_json(spec, kind)?;
+    Ok(secrets_read_by_pod(&spec))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(value: &Value, what: &str) -> Result<T, RenderError> {
+    serde_json::from_value(value.clone()).map_err(|error| RenderError::Serialize {
+        what: format!("rendered {what}"),
+        reason: error.to_string(),
+    })
+}
+
+/// The Secrets a pod reads: its containers' (init containers included) `env` and `envFrom`,
+/// and its Secret and projected volumes.
+fn secrets_read_by_pod(spec: &PodSpec) -> Vec<(String, SecretKeys)> {
+    let listed = |keys: Option<Vec<String>>| match keys {
+        Some(keys) if !keys.is_empty() => SecretKeys::Listed(keys.into_iter().collect()),
+        _ => SecretKeys::All,
+    };
+    let mut read = Vec::new();
+    let containers = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(&spec.containers);
+    for container in containers {
+        for var in container.env.iter().flatten() {
+            let reference = var
+                .value_from
+                .as_ref()
+                .and_then(|from| from.secret_key_ref.as_ref());
+            if let Some(reference) = reference {
+                read.push((
+                    reference.name.clone(),
+                    SecretKeys::Listed(BTreeSet::from([reference.key.clone()])),
+                ));
+            }
+        }
+        for source in container.env_from.iter().flatten() {
+            if let Some(secret) = &source.secret_ref {
+                read.push((secret.name.clone(), SecretKeys::All));
+            }
+        }
+    }
+    for volume in spec.volumes.iter().flatten() {
+        if let Some(secret) = &volume.secret
+            && let Some(name) = &secret.secret_name
+        {
+            let keys = secret
+                .items
+                .as_ref()
+                .map(|items| items.iter().map(|item| item.key.clone()).collect());
+            read.push((name.clone(), listed(keys)));
+        }
+        let sources = volume.projected.as_ref().and_then(|p| p.sources.as_ref());
+        for secret in sources
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.secret.as_ref())
+        {
+            let keys = secret
+                .items
+                .as_ref()
+                .map(|items| items.iter().map(|item| item.key.clone()).collect());
+            read.push((secret.name.clone(), listed(keys)));
+        }
+    }
+    read
+}
+
+/// What the tool knows a key of a Secret named in `bundle.yaml` holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Content {
+    /// The `<key name>: <secret>` line of the bundled LiveKit's API key (LiveKit's and
+    /// lk-jwt's key file), which the tool can generate.
+    BundledKeyLine,
+    /// The same line for an external SFU, which only its operator knows.
+    ExternalKeyLine,
+    /// Tuwunel's registration token.
+    RegistrationToken,
+}
+
+/// What `bundle.yaml` says the keys of each Secret it names hold, by Secret and key.
+fn known_contents(config: &Config) -> BTreeMap<String, BTreeMap<String, Content>> {
+    let raw = config.raw();
+    let mut known: BTreeMap<String, BTreeMap<String, Content>> = BTreeMap::new();
+    let token = &raw.homeserver.registration_token_existing_secret;
+    if !token.name.is_empty() {
+        known
+            .entry(token.name.clone())
+            .or_default()
+            .insert(token.key.clone(), Content::RegistrationToken);
+    }
+    for variant in config.variants().values() {
+        let secret = &variant.livekit().keys.existing_secret;
+        if secret.name.is_empty() {
+            continue;
+        }
+        let content = if variant.livekit_bundled() {
+            Content::BundledKeyLine
+        } else {
+            Content::ExternalKeyLine
+        };
+        let slot = known
+            .entry(secret.name.clone())
+            .or_default()
+            .entry(secret.livekit_keys_key.clone())
+            .or_insert(content);
+        // An external SFU's credentials win: a Secret that holds them is never generated.
+        if content == Content::ExternalKeyLine {
+            *slot = content;
+        }
+    }
+    known
+}
+
+/// The key name of the bundled LiveKit, if `bundle.yaml` fixes one (`apiKeyName`).
+fn configured_key_name(config: &Config) -> Option<String> {
+    config
+        .variants()
+        .values()
+        .filter(|variant| variant.livekit_bundled())
+        .find_map(|variant: &Variant| variant.livekit().keys.api_key_name.clone())
+}
+
+/// A Secret `bundle secrets` cannot fill, and what the operator puts in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretToCreate {
+    /// The Secret, its keys and who reads it.
+    pub reference: SecretReference,
+    /// What goes into it, one line per key (or one for the whole Secret).
+    pub contents: Vec<String>,
+}
+
+/// The output of `bundle secrets`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecretManifests {
+    /// Generated Secrets, with random values, in the tree's namespace, by name.
+    pub generated: Vec<Secret>,
+    /// The other Secrets the tree reads, which the operator must create.
+    pub to_create: Vec<SecretToCreate>,
+}
+
+impl SecretManifests {
+    /// The generated Secrets as one multi-document YAML text (`---` before each), as
+    /// `kubectl apply -f`, `kubeseal` and `sops` read it. Empty when nothing was generated.
+    pub fn yaml(&self) -> Result<String, RenderError> {
+        let mut text = String::new();
+        for secret in &self.generated {
+            let body = serde_norway::to_string(secret).map_err(|error| RenderError::Serialize {
+                what: "generated Secret".to_owned(),
+                reason: error.to_string(),
+            })?;
+            text.push_str("---\n");
+            text.push_str(&body);
+        }
+        Ok(text)
+    }
+}
+
+/// Why `bundle secrets` produced nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    /// The objects could not be rendered.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// The operating system's random number generator failed.
+    #[error("cannot read random bytes from the operating system: {0}")]
+    Random(getrandom::Error),
+}
+
+/// Generates, from the operating system's CSPRNG, the Secrets the tree reads whose every key
+/// the tool can fill, and lists the others with what goes into them.
+pub fn generate_secrets(config: &Config) -> Result<SecretManifests, SecretsError> {
+    generate_with(config, &mut |bytes| getrandom::fill(bytes))
+}
+
+/// [`generate_secrets`] with a given source of random bytes.
+fn generate_with(
+    config: &Config,
+    random: &mut dyn FnMut(&mut [u8]) -> Result<(), getrandom::Error>,
+) -> Result<SecretManifests, SecretsError> {
+    let mut hex = |bytes: usize| -> Result<String, SecretsError> {
+        let mut buffer = vec![0; bytes];
+        random(&mut buffer).map_err(SecretsError::Random)?;
+        Ok(hex::encode(buffer))
+    };
+    let known = known_contents(config);
+    let mut generated = Vec::new();
+    let mut to_create = Vec::new();
+    for reference in referenced_secrets(config)? {
+        let contents = known.get(&reference.name);
+        let fillable = match (&reference.keys, contents) {
+            (SecretKeys::Listed(keys), Some(contents)) => keys
+                .iter()
+                // Whether a key holds the bundled key line (else the registration token).
+                .map(|key| match contents.get(key) {
+                    Some(Content::BundledKeyLine) => Some((key.clone(), true)),
+                    Some(Content::RegistrationToken) => Some((key.clone(), false)),
+                    Some(Content::ExternalKeyLine) | None => None,
+                })
+                .collect::<Option<Vec<_>>>(),
+            _ => None,
+        };
+        let Some(fillable) = fillable else {
+            let contents = describe(config, &reference, contents);
+            to_create.push(SecretToCreate {
+                reference,
+                contents,
+            });
+            continue;
+        };
+        let needs_key = fillable.iter().any(|&(_, key_line)| key_line);
+        let (key_name, key_secret) = if needs_key {
+            let name = match configured_key_name(config) {
+                Some(name) => name,
+                None => format!("lk-{}", hex(KEY_NAME_BYTES)?),
+            };
+            (name, hex(API_SECRET_BYTES)?)
+        } else {
+            (String::new(), String::new())
+        };
+        let mut data = BTreeMap::new();
+        for (key, key_line) in fillable {
+            let value = if key_line {
+                format!("{key_name}: {key_secret}")
+            } else {
+                hex(REGISTRATION_TOKEN_BYTES)?
+            };
+            data.insert(key, value);
+        }
+        generated.push(Secret {
+            metadata: ObjectMeta {
+                name: Some(reference.name.clone()),
+                namespace: Some(config.raw().namespace.clone()),
+                ..ObjectMeta::default()
+            },
+            type_: Some("Opaque".to_owned()),
+            string_data: Some(data),
+            ..Secret::default()
+        });
+    }
+    Ok(SecretManifests {
+        generated,
+        to_create,
+    })
+}
+
+/// What the operator puts into a Secret the tool does not fill, one line per key.
+fn describe(
+    config: &Config,
+    reference: &SecretReference,
+    contents: Option<&BTreeMap<String, Content>>,
+) -> Vec<String> {
+    let raw = config.raw();
+    let SecretKeys::Listed(keys) = &reference.keys else {
+        if reference.name == raw.homeserver.appservices.existing_secret {
+            return vec![
+                "one key per appservice, `<id>.yaml`, holding its registration file".to_owned(),
+            ];
+        }
+        return vec!["every key its readers expect".to_owned()];
+    };
+    if reference.name == raw.ingress.tls.secret_name
+        && let Some(issuer) = &raw.ingress.tls.cluster_issuer
+    {
+        return vec![format!(
+            "nothing: cert-manager fills it (cluster issuer `{issuer}`, \
+             `ingress.tls.clusterIssuer`)"
+        )];
+    }
+    let turn = config
+        .variants()
+        .values()
+        .find(|variant| variant.turn_enabled())
+        .map(|variant| &variant.livekit().turn);
+    let mut lines: Vec<String> = keys
+        .iter()
+        .map(|key| {
+            let what = match contents.and_then(|contents| contents.get(key)) {
+                Some(Content::ExternalKeyLine) => {
+                    "`<API key>: <API secret>` of your external LiveKit".to_owned()
+                }
+                _ if let Some(turn) = turn
+                    && turn.tls.existing_secret == reference.name =>
+                {
+                    certificate_part(*key == turn.tls.key_key, &turn.domain)
+                }
+                _ if reference.name == raw.ingress.tls.secret_name => {
+                    certificate_part(key == "tls.key", &raw.homeserver.server_name)
+                }
+                _ => "a value its readers expect".to_owned(),
+            };
+            format!("`{key}`: {what}")
+        })
+        .collect();
+    let keys_of = |bundled: bool| {
+        config.variants().values().any(|variant| {
+            variant.livekit_bundled() == bundled
+                && variant.livekit().keys.existing_secret.name == reference.name
+        })
+    };
+    if keys_of(true) && keys_of(false) {
+        lines.push(
+            "(the bundled LiveKit and overlay `external` share this Secret, so its values must \
+             be the external SFU's; give `overlays.external.livekit.keys.existingSecret.name` \
+             a Secret of its own to have this one generated)"
+                .to_owned(),
+        );
+    }
+    lines
+}
+
+/// A key of a TLS Secret: the certificate or its private key, for `domain`.
+fn certificate_part(private_key: bool, domain: &str) -> String {
+    if private_key {
+        format!("the PEM private key of the certificate for `{domain}`")
+    } else {
+        format!("a PEM certificate (with its chain) for `{domain}`")
+    }
+}
+
+/// Why a path cannot take the generated Secrets.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{} is inside the generated tree ({}): secret values must never be committed there, and \
+     `bundle gen` manages that directory. Fix: write them outside `base/` and `overlays/`, \
+     e.g. `--out secrets.yaml`, then seal or encrypt them",
+    path.display(),
+    tree_dir.display()
+)]
+pub struct InTreePath {
+    /// The refused path.
+    pub path: PathBuf,
+    /// The tree directory it is in.
+    pub tree_dir: PathBuf,
+}
+
+/// Refuses `path` when it lies in a `base/` or `overlays/` directory of a tree rooted at one
+/// of `roots` (the directory `bundle gen` writes to by default, the config's directory), or
+/// below any directory holding a generated `kustomization.yaml` (a tree written elsewhere).
+/// Paths are compared after resolving symlinks of the directories that exist.
+pub fn refuse_in_tree_path(path: &Path, roots: &[&Path]) -> Result<(), InTreePath> {
+    let target = resolved(path);
+    for root in roots {
+        let root = resolved(root);
+        for dir in ["base", "overlays"] {
+            let tree_dir = root.join(dir);
+            if target.starts_with(&tree_dir) {
+                return Err(InTreePath {
+                    path: path.to_owned(),
+                    tree_dir,
+                });
+            }
+        }
+    }
+    for dir in target.ancestors().skip(1) {
+        let kustomization = std::fs::read(dir.join("kustomization.yaml")).unwrap_or_default();
+        if kustomization.starts_with(GENERATED_HEADER.as_bytes()) {
+            return Err(InTreePath {
+                path: path.to_owned(),
+                tree_dir: dir.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `path` made absolute, with its longest existing prefix canonicalized (the rest, not on
+/// disk yet, appended as written).
+fn resolved(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(canonical) = existing.canonicalize() {
+            return rest
+                .iter()
+                .rev()
+                .fold(canonical, |path, part| path.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return absolute,
+        }
+    }
+}
+
+impl fmt::Display for SecretToCreate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{}, read by {}:",
+            self.reference.name,
+            self.reference.readers_text()
+        )?;
+        for line in &self.contents {
+            writeln!(f, "  {line}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source of random bytes that counts up, so each value is distinct and known.
+    fn counting() -> impl FnMut(&mut [u8]) -> Result<(), getrandom::Error> {
+        let mut next = 0u8;
+        move |bytes: &mut [u8]| {
+            for byte in bytes {
+                *byte = next;
+                next = next.wrapping_add(1);
+            }
+            Ok(())
+        }
+    }
+
+    /// The site fixture, with `edit` applied to its text.
+    fn site(edit: impl FnOnce(String) -> String) -> Config {
+        let text = edit(include_str!("../tests/fixtures/configs/site.yaml").to_owned());
+        Config::from_yaml(&text).unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    fn without_key_name(text: String) -> String {
+        text.replace(", apiKeyName: lk-jwt}", "}")
+    }
+
+    #[test]
+    fn every_key_of_the_keys_secret_holds_a_part_of_one_credential() {
+        let manifests = generate_with(&site(without_key_name), &mut counting()).unwrap();
+        let keys = manifests
+            .generated
+            .iter()
+            .find(|secret| secret.metadata.name.as_deref() == Some("livekit-keys"))
+            .and_then(|secret| secret.string_data.clone())
+            .expect("the keys Secret is generated");
+        let line = &keys["LIVEKIT_KEYS"];
+        let (name, secret) = line.split_once(": ").expect("`<name>: <secret>`");
+        assert!(
+            name.starts_with("lk-") && name.len() == 3 + 2 * KEY_NAME_BYTES,
+            "{name}"
+        );
+        assert_eq!(secret.len(), 64);
+        assert!(secret.bytes().all(|b| b.is_ascii_hexdigit()), "{secret}");
+        for (key, expected) in [("LIVEKIT_API_KEY", name), ("LIVEKIT_API_SECRET", secret)] {
+            if let Some(value) = keys.get(key) {
+                assert_eq!(value, expected, "{key}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_configured_api_key_name_names_the_generated_key() {
+        let manifests = generate_with(&site(|text| text), &mut counting()).unwrap();
+        let line = manifests
+            .generated
+            .iter()
+            .find_map(|secret| secret.string_data.as_ref()?.get("LIVEKIT_KEYS").cloned())
+            .expect("a key file");
+        assert!(line.starts_with("lk-jwt: "), "{line}");
+    }
+
+    #[test]
+    fn a_failing_random_source_is_an_error_not_a_weak_value() {
+        let mut failing = |_: &mut [u8]| Err(getrandom::Error::UNSUPPORTED);
+        let error = generate_with(&site(|text| text), &mut failing).expect_err("no randomness");
+        assert!(matches!(error, SecretsError::Random(_)), "{error:?}");
+    }
+
+    #[test]
+    fn a_secret_the_tree_renders_itself_is_not_referenced() {
+        let config = site(|text| {
+            let inline = "registrationToken: dev-token";
+            format!("allowInlineSecrets: true\n{text}").replace(
+                "registrationTokenExistingSecret: {name: matrix-registration, key: registration_token}",
+                inline,
+            )
+        });
+        let names: Vec<String> = referenced_secrets(&config)
+            .unwrap()
+            .into_iter()
+            .map(|reference| reference.name)
+            .collect();
+        assert!(
+            !names.contains(&"matrix-homeserver-secret".to_owned()),
+            "{names:?}"
+        );
+        assert!(names.contains(&"livekit-keys".to_owned()), "{names:?}");
+    }
+
+    #[test]
+    fn the_external_sfus_keys_and_the_certificates_are_left_to_the_operator() {
+        let manifests = generate_with(&site(|text| text), &mut counting()).unwrap();
+        let generated: Vec<&str> = manifests
+            .generated
+            .iter()
+            .filter_map(|secret| secret.metadata.name.as_deref())
+            .collect();
+        let to_create: Vec<&str> = manifests
+            .to_create
+            .iter()
+            .map(|secret| secret.reference.name.as_str())
+            .collect();
+        assert_eq!(generated, ["livekit-keys", "matrix-registration"]);
+        assert_eq!(
+            to_create,
+            [
+                "livekit-external-keys",
+                "matrix-appservices",
+                "matrix-certificate",
+                "turn-tls"
+            ]
+        );
+    }
+}
