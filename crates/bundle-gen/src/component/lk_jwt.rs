@@ -44,7 +44,7 @@ impl Component for LkJwt {
     }
 
     fn routes(&self, _raw: &RawConfig, _variant: &Variant) -> Vec<Route> {
-        // `/sfu/get` (lk-jwt before 0.6), `/get_token` (0.6 and later) and
+        // `/sfu/get` (the legacy endpoint, deprecated since 0.4), `/get_token` (0.4 and later) and
         // `/delegate_delayed_leave`, where clients hand lk-jwt the delayed leave event it sends
         // when their participant leaves the SFU.
         vec![
