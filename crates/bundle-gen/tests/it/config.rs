@@ -1478,6 +1478,9 @@ fn guard_private_node_ip_outside_every_allowed_cidr() {
     insta::assert_snapshot!(refused(doc), @r"
     bundle.yaml: config refused:
     bundle.yaml:13:5: `livekit.rtc.nodeIp` is `10.0.0.5`, a private (RFC 1918) address, but overlay `bundled-turn` enables TURN: the relay sends media to that address, LiveKit's TURN refuses private, loopback and link-local peers unless its `turn.allow_restricted_peer_cidrs` lists them, and clients on the internet cannot reach such an address anyway. Fix: set `livekit.rtc.nodeIp` to the LoadBalancer's public IP; for a site reachable only on its own network, list a CIDR holding it in `livekit.turn.allowRestrictedPeerCidrs`, e.g. `[10.0.0.5/32]`.
+    ");
+}
+
 #[test]
 fn guard_appservices_secret_name_not_a_dns_subdomain() {
     let doc = set(

@@ -305,6 +305,7 @@ fn refusing_configs() -> Vec<Value> {
             good(),
             "livekit.turn.relayPortRange",
             "{start: 7870, end: 7889}",
+        ),
         set(
             good(),
             "homeserver.appservices.existingSecret",
