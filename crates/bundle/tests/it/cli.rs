@@ -344,7 +344,7 @@ fn guard_host_alias_ip_not_an_ip_address() {
     --- stdout
     --- stderr
     bundle.yaml: config refused:
-    bundle.yaml:45:5: `lkJwt.hostAliases[0].ip` is `ingress.example.org`, which is not an IP address: Kubernetes writes it into the pod's `/etc/hosts` and refuses anything else. Fix: write the ClusterIP of the ingress controller's or gateway's Service (`kubectl get svc -n <controller namespace>`), e.g. `10.96.0.80`.
+    bundle.yaml:46:5: `lkJwt.hostAliases[0].ip` is `ingress.example.org`, which is not an IP address: Kubernetes writes it into the pod's `/etc/hosts` and refuses anything else. Fix: write the ClusterIP of the ingress controller's or gateway's Service (`kubectl get svc -n <controller namespace>`), e.g. `10.96.0.80`.
     ");
 }
 
@@ -357,7 +357,7 @@ fn guard_host_alias_without_hostnames() {
     --- stdout
     --- stderr
     bundle.yaml: config refused:
-    bundle.yaml:46:5: `lkJwt.hostAliases[0].hostnames` is empty: a host alias with no names resolves nothing, and Kubernetes refuses it. Fix: list the names lk-jwt must reach through `ip`, e.g. `[<homeserver.serverName>]`, or remove the entry.
+    bundle.yaml:47:5: `lkJwt.hostAliases[0].hostnames` is empty: a host alias with no names resolves nothing, and Kubernetes refuses it. Fix: list the names lk-jwt must reach through `ip`, e.g. `[<homeserver.serverName>]`, or remove the entry.
     ");
 }
 
@@ -373,7 +373,7 @@ fn guard_host_alias_hostname_not_a_dns_name() {
     --- stdout
     --- stderr
     bundle.yaml: config refused:
-    bundle.yaml:47:7: `lkJwt.hostAliases[0].hostnames[0]` is `matrix.example.org:443`, which is not a DNS name: labels may only hold lowercase letters, digits and `-`. Fix: write a lowercase, fully qualified name such as `matrix.example.org` (no scheme, port or path).
+    bundle.yaml:48:7: `lkJwt.hostAliases[0].hostnames[0]` is `matrix.example.org:443`, which is not a DNS name: labels may only hold lowercase letters, digits and `-`. Fix: write a lowercase, fully qualified name such as `matrix.example.org` (no scheme, port or path).
     ");
 }
 
@@ -405,7 +405,7 @@ fn guard_removed_api_secret_key() {
     --- stdout
     --- stderr
     bundle.yaml: config refused:
-    bundle.yaml:43:11: `overlays.external.livekit.keys.existingSecret.apiSecretKey` no longer exists: lk-jwt and LiveKit both read the one `<key>: <secret>` line of the keys Secret's `livekit.keys.existingSecret.livekitKeysKey` entry (default `LIVEKIT_KEYS`), so a separate API key or secret entry is never read. Fix: remove it, and make sure the `livekitKeysKey` entry of the Secret holds `<key>: <secret>` (its separate key and secret entries can go).
+    bundle.yaml:44:11: `overlays.external.livekit.keys.existingSecret.apiSecretKey` no longer exists: lk-jwt and LiveKit both read the one `<key>: <secret>` line of the keys Secret's `livekit.keys.existingSecret.livekitKeysKey` entry (default `LIVEKIT_KEYS`), so a separate API key or secret entry is never read. Fix: remove it, and make sure the `livekitKeysKey` entry of the Secret holds `<key>: <secret>` (its separate key and secret entries can go).
     ");
 }
 
@@ -534,7 +534,7 @@ fn guard_external_livekit_without_keys_secret() {
     --- stdout
     --- stderr
     bundle.yaml: config refused:
-    bundle.yaml:32:5: `overlays.external.livekit.keys.existingSecret.name` is not set, but overlay `external` uses an operator-managed LiveKit: lk-jwt needs that SFU's API key and secret, and would reference a missing Secret. Fix: create a Secret whose `LIVEKIT_KEYS` entry holds the external SFU's key as the one line `<key>: <secret>`, and set `overlays.external.livekit.keys.existingSecret.name` to its name.
+    bundle.yaml:33:5: `overlays.external.livekit.keys.existingSecret.name` is not set, but overlay `external` uses an operator-managed LiveKit: lk-jwt needs that SFU's API key and secret, and would reference a missing Secret. Fix: create a Secret whose `LIVEKIT_KEYS` entry holds the external SFU's key as the one line `<key>: <secret>`, and set `overlays.external.livekit.keys.existingSecret.name` to its name.
     ");
 }
 
@@ -577,7 +577,7 @@ fn guard_image_without_tag_or_digest() {
     --- stdout
     --- stderr
     bundle.yaml: config refused:
-    bundle.yaml:49:3: `images.homeserver` has neither `tag` nor `digest`: the image would float to whatever the registry serves. Fix: pin it as `tag` plus `digest` (run `bundle pins refresh`).
+    bundle.yaml:50:3: `images.homeserver` has neither `tag` nor `digest`: the image would float to whatever the registry serves. Fix: pin it as `tag` plus `digest` (run `bundle pins refresh`).
     ");
 }
 
@@ -590,7 +590,7 @@ fn guard_image_tag_latest() {
     --- stdout
     --- stderr
     bundle.yaml: config refused:
-    bundle.yaml:59:5: `images.livekit.tag` is `latest`, a tag that moves: two pulls can run different code and an update never shows up in git. Fix: pin a release tag and its digest (run `bundle pins refresh`).
+    bundle.yaml:60:5: `images.livekit.tag` is `latest`, a tag that moves: two pulls can run different code and an update never shows up in git. Fix: pin a release tag and its digest (run `bundle pins refresh`).
     ");
 }
 
@@ -602,7 +602,7 @@ fn guard_malformed_digest() {
     exit: 2
     --- stdout
     --- stderr
-    bundle.yaml:68:5: invalid value at `images.lkJwt.digest`: `sha256:822f0c03` is not a digest: write `sha256:` followed by 64 lowercase hex digits (as printed by `skopeo inspect` or `bundle pins status`)
+    bundle.yaml:69:5: invalid value at `images.lkJwt.digest`: `sha256:822f0c03` is not a digest: write `sha256:` followed by 64 lowercase hex digits (as printed by `skopeo inspect` or `bundle pins status`)
     ");
 }
 

@@ -159,8 +159,6 @@ fn secrets_prints_the_generated_secrets_and_lists_the_others_on_stderr() {
       name: livekit-keys
       namespace: matrix
     stringData:
-      LIVEKIT_API_KEY: lk-jwt
-      LIVEKIT_API_SECRET: [64 HEX]
       LIVEKIT_KEYS: 'lk-jwt: [64 HEX]'
     type: Opaque
     ---
@@ -173,12 +171,11 @@ fn secrets_prints_the_generated_secrets_and_lists_the_others_on_stderr() {
       registration_token: [32 HEX]
     type: Opaque
     --- stderr
-    generated Secret livekit-keys: LIVEKIT_API_KEY, LIVEKIT_API_SECRET, LIVEKIT_KEYS
+    generated Secret livekit-keys: LIVEKIT_KEYS
     generated Secret matrix-registration: registration_token
     create these Secrets yourself, in namespace `matrix`:
     livekit-external-keys, read by Deployment/lk-jwt-service in external:
-      `LIVEKIT_API_KEY`: the API key of your external LiveKit
-      `LIVEKIT_API_SECRET`: the API secret of your external LiveKit
+      `LIVEKIT_KEYS`: `<API key>: <API secret>` of your external LiveKit
     matrix-certificate, read by Ingress/matrix-ingress in bundled, bundled-turn, external:
       nothing: cert-manager fills it (cluster issuer `letsencrypt-prod`, `ingress.tls.clusterIssuer`)
     turn-tls, read by Deployment/livekit in bundled-turn:
@@ -329,7 +326,7 @@ fn out_writes_an_owner_only_file_and_prints_the_rest_on_stderr() {
     exit: 0
     --- stdout
     --- stderr
-    generated Secret livekit-keys: LIVEKIT_API_KEY, LIVEKIT_API_SECRET, LIVEKIT_KEYS
+    generated Secret livekit-keys: LIVEKIT_KEYS
     generated Secret matrix-registration: registration_token
     wrote secrets.yaml (mode 0600): seal or encrypt it before committing it
     ");
