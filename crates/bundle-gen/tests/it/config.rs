@@ -1666,6 +1666,8 @@ fn guard_relay_port_range_in_the_turn_overlay_delta() {
     bundle.yaml:23:9: `overlays.bundled-turn.livekit.turn.relayPortRange` runs from 33000 to 33200, 201 ports: each becomes a port of the `livekit-rtc` Service and of the pod, and load balancers limit how many ports one Service may have. Fix: use at most 100 ports (one relayed participant holds one or two), e.g. `{start: 33000, end: 33099}`.
     ");
 }
+
+#[test]
 fn an_appservices_secret_name_with_dots_and_long_parts_is_accepted() {
     let long_part = "a".repeat(70);
     for name in ["matrix-appservices", "bridges.matrix", long_part.as_str()] {
