@@ -22,7 +22,7 @@ use bundle_gen::{AtomicWrite, Config, ConfigError, FileWriteError, ImageName, Re
 use serde::Serialize;
 
 use crate::edit::{EditError, set_pin};
-use crate::git::{GitError, Identities, Person, Repo, validate_branch_name};
+use crate::git::{CommitId, GitError, Identities, Person, Repo, validate_branch_name};
 use crate::status::{CurrentPin, Pin, StatusError, StatusReport, StatusRequest};
 use registry_counts::RequestCounts;
 
@@ -55,7 +55,8 @@ pub struct RefreshRequest {
     pub push: Option<PushRequest>,
     /// `--author "Name <email>"`; else `GIT_AUTHOR_*` from `git_env`, else git config.
     pub author: Option<Person>,
-    /// The `GIT_AUTHOR_*` / `GIT_COMMITTER_*` variables of the environment.
+    /// Variables set for every git command the refresh runs, on top of the process
+    /// environment: the `GIT_AUTHOR_*` / `GIT_COMMITTER_*` ones also decide the identities.
     pub git_env: BTreeMap<String, String>,
     /// Registry endpoint overrides (`--registry-endpoint`), on top of `registries:`.
     pub endpoints: BTreeMap<String, RegistryEndpoint>,
@@ -365,7 +366,7 @@ fn check_repository(
     config_path: &Path,
     root: &Path,
 ) -> Result<GitState, RefreshError> {
-    let repo = Repo::open(root)?;
+    let repo = Repo::open_with_env(root, &request.git_env)?;
     let dirty = repo.dirty_paths()?;
     if !dirty.is_empty() {
         return Err(RefreshError::Dirty { paths: dirty });
@@ -636,9 +637,9 @@ struct Undo<'a> {
     git: &'a GitState,
     files: BTreeMap<PathBuf, Option<Vec<u8>>>,
     /// The commit HEAD was on.
-    head: git2::Oid,
+    head: CommitId,
     /// The bump branch and where it pointed before (`None`: it did not exist).
-    bump_branch: Option<(String, Option<git2::Oid>)>,
+    bump_branch: Option<(String, Option<CommitId>)>,
 }
 
 impl<'a> Undo<'a> {
@@ -694,15 +695,15 @@ impl<'a> Undo<'a> {
         let repo = &self.git.repo;
         let result = match (&self.git.head_branch, &self.bump_branch) {
             (Some(original), Some((bump, before))) if original != bump => repo
-                .move_branch(original, self.head)
+                .move_branch(original, &self.head)
                 .and_then(|()| repo.check_out_branch(original))
                 .and_then(|()| match before {
-                    Some(commit) => repo.move_branch(bump, *commit),
+                    Some(commit) => repo.move_branch(bump, commit),
                     None => repo.delete_branch(bump),
                 }),
-            (Some(original), _) => repo.move_branch(original, self.head),
-            (None, Some((bump, before))) => repo.detach_at(self.head).and_then(|()| match before {
-                Some(commit) => repo.move_branch(bump, *commit),
+            (Some(original), _) => repo.move_branch(original, &self.head),
+            (None, Some((bump, before))) => repo.detach_at(&self.head).and_then(|()| match before {
+                Some(commit) => repo.move_branch(bump, commit),
                 None => repo.delete_branch(bump),
             }),
             (None, None) => Ok(()),
