@@ -242,6 +242,11 @@ fn run_text(command: Command) -> Result<String, GitCommandError> {
 pub struct CommitId(String);
 
 impl CommitId {
+    /// The commit named by `hex`, an object name git printed.
+    pub(crate) fn from_hex(hex: String) -> Self {
+        Self(hex)
+    }
+
     /// The object name in hex.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -540,7 +545,7 @@ impl Repo {
     /// The commit HEAD points at.
     pub(crate) fn head_commit(&self) -> Result<CommitId, GitError> {
         match run_text(self.command(["rev-parse", "-q", "--verify", "HEAD^{commit}"])) {
-            Ok(id) => Ok(CommitId(id)),
+            Ok(id) => Ok(CommitId::from_hex(id)),
             // Exit code 1 with `--verify -q`: HEAD names no commit, its branch is unborn.
             Err(error) if error.exit_code() == Some(1) => Err(GitError::NoCommits),
             Err(error) => Err(git("read HEAD")(error)),
@@ -648,7 +653,7 @@ impl Repo {
         }
         let output =
             run(commit_tree, Some(message.as_bytes())).map_err(git("create the commit"))?;
-        let commit = CommitId(String::from_utf8_lossy(&output.stdout).trim().to_owned());
+        let commit = CommitId::from_hex(String::from_utf8_lossy(&output.stdout).trim().to_owned());
 
         let subject = message.lines().next().unwrap_or_default();
         let mut update_head = self.command(["update-ref", "-m"]);
@@ -703,7 +708,7 @@ impl Repo {
         let mut command = self.command(["rev-parse", "-q", "--verify"]);
         command.arg(format!("refs/heads/{name}^{{commit}}"));
         match run_text(command) {
-            Ok(id) => Ok(Some(CommitId(id))),
+            Ok(id) => Ok(Some(CommitId::from_hex(id))),
             // Exit code 1 with `--verify -q`: no such branch.
             Err(error) if error.exit_code() == Some(1) => Ok(None),
             Err(error) => Err(git("look up the branch")(error)),

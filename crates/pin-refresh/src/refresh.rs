@@ -730,6 +730,7 @@ mod tests {
     use super::*;
     use crate::status::{ImageStatus, Route};
     use crate::test_fixture::fake_digest as digest;
+    use crate::test_fixture::{CommitInfo, TestRepo, isolated_git_env};
     use bundle_gen::{Digest, Tag};
 
     /// An operator-written site config with comments, pinned to Tuwunel v1.9.3 and
@@ -756,7 +757,7 @@ mod tests {
     /// A git repository holding SITE and its generated tree in one commit on `main`.
     struct Site {
         dir: tempfile::TempDir,
-        git: git2::Repository,
+        git: TestRepo,
     }
 
     impl Site {
@@ -790,16 +791,19 @@ mod tests {
                         offset_minutes: 0,
                     }),
                 }),
-                git_env: BTreeMap::from([(
-                    "GIT_COMMITTER_DATE".to_owned(),
-                    "1750000000 +0000".to_owned(),
-                )]),
+                git_env: isolated_git_env()
+                    .into_iter()
+                    .chain([(
+                        "GIT_COMMITTER_DATE".to_owned(),
+                        "1750000000 +0000".to_owned(),
+                    )])
+                    .collect(),
                 ..RefreshRequest::default()
             }
         }
 
-        fn head(&self) -> git2::Commit<'_> {
-            crate::test_fixture::head_commit(&self.git)
+        fn head(&self) -> CommitInfo {
+            self.git.head()
         }
 
         fn yaml(&self) -> String {
@@ -873,22 +877,11 @@ mod tests {
         )
     }
 
-    fn changed_paths(site: &Site, commit: &git2::Commit) -> Vec<String> {
-        let parent = commit.parent(0).expect("parent").tree().expect("tree");
-        let diff = site
-            .git
-            .diff_tree_to_tree(Some(&parent), Some(&commit.tree().expect("tree")), None)
-            .expect("diff");
-        diff.deltas()
-            .filter_map(|d| d.new_file().path().map(|p| p.display().to_string()))
-            .collect()
-    }
-
     #[test]
     fn a_dry_run_reports_the_bumps_and_changes_nothing() {
         let site = Site::new();
         let before = site.snapshot();
-        let head = site.head().id();
+        let head = site.head().id;
         let request = RefreshRequest {
             commit: false,
             ..site.request()
@@ -899,29 +892,29 @@ mod tests {
         assert_eq!(images, ["homeserver", "lkJwt"]);
         assert_eq!(report.bumps[0].commit, None);
         assert_eq!(site.snapshot(), before);
-        assert_eq!(site.head().id(), head);
+        assert_eq!(site.head().id, head);
     }
 
     #[test]
     fn each_bumped_image_gets_one_commit_with_the_config_and_the_regenerated_tree() {
         let site = Site::new();
-        let start = site.head().id();
+        let start = site.head().id;
         let report = run(&site.request(), &two_bumps(), &BundleGen).expect("refresh");
 
         let last = site.head();
-        let first = last.parent(0).expect("first bump");
-        assert_eq!(first.parent_id(0).expect("parent"), start);
-        assert_eq!(report.bumps[0].commit, Some(first.id().to_string()));
-        assert_eq!(report.bumps[1].commit, Some(last.id().to_string()));
+        let first = site.git.commit("HEAD~1");
+        assert_eq!(first.parents, [start]);
+        assert_eq!(report.bumps[0].commit, Some(first.id.to_string()));
+        assert_eq!(report.bumps[1].commit, Some(last.id.to_string()));
         assert_eq!(report.branch.as_deref(), Some("main"));
         for commit in [&first, &last] {
             assert_eq!(
-                changed_paths(&site, commit),
+                site.git.changed_paths(commit.id.as_str()),
                 ["base/kustomization.yaml", "bundle.yaml"]
             );
         }
         assert_eq!(
-            first.message().expect("utf8"),
+            first.message,
             format!(
                 "chore(pins): bump tuwunel v1.9.3 -> v1.9.4\n\nimages.homeserver:\n  \
                  old: v1.9.3@{}\n  new: v1.9.4@{}\n\n\
@@ -932,17 +925,16 @@ mod tests {
             )
         );
         assert!(
-            last.message()
-                .expect("utf8")
+            last.message
                 .starts_with("chore(pins): bump lk-jwt-service 0.6.0 -> 0.7.0")
         );
-        assert_eq!(last.author().name().expect("utf8"), "Pin Bot");
-        assert_eq!(last.author().when().seconds(), 1_750_000_000);
-        assert_eq!(last.committer().when().seconds(), 1_750_000_000);
+        assert_eq!(last.author_name(), "Pin Bot");
+        assert_eq!(last.author_when().0, 1_750_000_000);
+        assert_eq!(last.committer_when().0, 1_750_000_000);
 
         // The work tree is clean, bundle.yaml differs only in the two pins' values, and the
         // committed tree is exactly what the new config generates.
-        let repo = Repo::open(site.dir.path()).expect("open");
+        let repo = site.git.open();
         assert!(repo.is_clean().expect("status"));
         let expected_yaml = SITE
             .replacen("tag: v1.9.3", "tag: v1.9.4", 1)
@@ -993,7 +985,7 @@ mod tests {
     fn no_newer_pin_means_no_commit_and_no_change() {
         let site = Site::new();
         let before = site.snapshot();
-        let head = site.head().id();
+        let head = site.head().id;
         let request = RefreshRequest {
             branch: Some("bundle/pin-bumps".to_owned()),
             ..site.request()
@@ -1001,12 +993,10 @@ mod tests {
         let report = run(&request, &status(SITE, &[]), &BundleGen).expect("refresh");
         assert!(report.bumps.is_empty());
         assert_eq!(report.branch, None);
-        assert_eq!(site.head().id(), head);
+        assert_eq!(site.head().id, head);
         assert_eq!(site.snapshot(), before);
         assert!(
-            site.git
-                .find_branch("bundle/pin-bumps", git2::BranchType::Local)
-                .is_err(),
+            site.git.branch("bundle/pin-bumps").is_none(),
             "no branch is created when there is nothing to commit"
         );
     }
@@ -1015,38 +1005,31 @@ mod tests {
     fn a_second_run_against_the_same_registry_adds_nothing() {
         let site = Site::new();
         run(&site.request(), &two_bumps(), &BundleGen).expect("first run");
-        let head = site.head().id();
+        let head = site.head().id;
         // The registry still offers the same pins, which bundle.yaml now holds.
         let again = status(&site.yaml(), &[]);
         let report = run(&site.request(), &again, &BundleGen).expect("second run");
         assert!(report.bumps.is_empty());
-        assert_eq!(site.head().id(), head);
+        assert_eq!(site.head().id, head);
     }
 
     #[test]
     fn a_branch_is_created_from_head_and_the_original_branch_is_left_alone() {
         let site = Site::new();
-        let start = site.head().id();
+        let start = site.head().id;
         let request = RefreshRequest {
             branch: Some("bundle/pin-bumps".to_owned()),
             ..site.request()
         };
         let report = run(&request, &two_bumps(), &BundleGen).expect("refresh");
         assert_eq!(report.branch.as_deref(), Some("bundle/pin-bumps"));
-        let main = site
-            .git
-            .find_branch("main", git2::BranchType::Local)
-            .expect("main");
-        assert_eq!(main.get().target(), Some(start));
-        let repo = Repo::open(site.dir.path()).expect("open");
+        assert_eq!(site.git.branch("main"), Some(start.clone()));
+        let repo = site.git.open();
         assert_eq!(
             repo.head_branch().expect("head").as_deref(),
             Some("bundle/pin-bumps")
         );
-        assert_eq!(
-            site.head().parent(0).expect("p").parent_id(0).ok(),
-            Some(start)
-        );
+        assert_eq!(site.git.commit("HEAD~1").parents, [start]);
     }
 
     fn assert_refused_without_changes(
@@ -1056,10 +1039,10 @@ mod tests {
         renderer: &dyn TreeRenderer,
     ) -> RefreshError {
         let before = site.snapshot();
-        let head = site.head().id();
+        let head = site.head().id;
         let error = run(request, status, renderer).expect_err("must be refused");
         assert_eq!(site.snapshot(), before, "files changed after: {error}");
-        assert_eq!(site.head().id(), head, "a commit was made: {error}");
+        assert_eq!(site.head().id, head, "a commit was made: {error}");
         error
     }
 
@@ -1078,9 +1061,7 @@ mod tests {
     #[test]
     fn a_detached_head_is_refused_without_a_branch_and_accepted_with_one() {
         let site = Site::new();
-        site.git
-            .set_head_detached(site.head().id())
-            .expect("detach");
+        site.git.detach_head();
         let error =
             assert_refused_without_changes(&site, &site.request(), &two_bumps(), &BundleGen);
         assert!(matches!(error, RefreshError::DetachedHead), "{error}");
@@ -1097,11 +1078,7 @@ mod tests {
     fn an_untracked_config_is_refused() {
         let site = Site::new();
         fs::write(site.dir.path().join(".gitignore"), "bundle.yaml\n").expect("ignore");
-        let mut index = site.git.index().expect("index");
-        index
-            .remove_path(Path::new("bundle.yaml"))
-            .expect("untrack");
-        index.write().expect("write");
+        site.git.git(["rm", "--cached", "--quiet", "bundle.yaml"]);
         site.commit_everything();
         let error =
             assert_refused_without_changes(&site, &site.request(), &two_bumps(), &BundleGen);
@@ -1242,7 +1219,7 @@ mod tests {
         let error =
             assert_refused_without_changes(&site, &request, &two_bumps(), &ExtraFileForLkJwt070);
         assert_the_extra_directory_could_not_be_created(&site, &error);
-        let repo = Repo::open(site.dir.path()).expect("open");
+        let repo = site.git.open();
         assert_eq!(repo.head_branch().expect("head").as_deref(), Some("main"));
         assert_eq!(
             repo.branch_commit("bundle/pin-bumps").expect("lookup"),
@@ -1262,7 +1239,7 @@ mod tests {
             &ExtraFileForLkJwt070,
         );
         assert_the_extra_directory_could_not_be_created(&site, &error);
-        let repo = Repo::open(site.dir.path()).expect("open");
+        let repo = site.git.open();
         assert_eq!(repo.head_branch().expect("head").as_deref(), Some("main"));
         assert!(repo.is_clean().expect("status"), "{:?}", repo.dirty_paths());
     }
@@ -1284,7 +1261,7 @@ mod tests {
             matches!(&error, RefreshError::Write { action: "reading", path, .. } if *path == target),
             "{error}"
         );
-        let repo = Repo::open(site.dir.path()).expect("open");
+        let repo = site.git.open();
         assert!(repo.is_clean().expect("status"), "{:?}", repo.dirty_paths());
     }
 
@@ -1353,15 +1330,14 @@ mod tests {
             )),
             "{message}"
         );
-        let repo = Repo::open(site.dir.path()).expect("open");
+        let repo = site.git.open();
         assert_eq!(
             repo.branch_commit("bundle/pin-bumps").expect("lookup"),
-            Some(site.head().id())
+            Some(site.head().id)
         );
         assert!(
             site.head()
-                .message()
-                .expect("utf8")
+                .message
                 .starts_with("chore(pins): bump lk-jwt-service"),
             "the bump commits stay"
         );
