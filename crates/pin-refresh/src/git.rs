@@ -94,6 +94,12 @@ pub enum GitError {
         /// The URL that asked for credentials.
         url: String,
     },
+    /// The temporary index a commit is built in could not be created.
+    #[error("cannot create a temporary git index for the commit: {source}")]
+    TemporaryIndex {
+        /// Why the temporary directory could not be made.
+        source: io::Error,
+    },
     /// Any other git failure, with what was being done.
     #[error("git failed to {action}: {source}")]
     Git {
@@ -309,7 +315,12 @@ impl When {
     fn git_date(self) -> String {
         let sign = if self.offset_minutes < 0 { '-' } else { '+' };
         let offset = self.offset_minutes.unsigned_abs();
-        format!("@{} {sign}{:02}{:02}", self.seconds, offset / 60, offset % 60)
+        format!(
+            "@{} {sign}{:02}{:02}",
+            self.seconds,
+            offset / 60,
+            offset % 60
+        )
     }
 }
 
@@ -605,12 +616,7 @@ impl Repo {
             .iter()
             .map(|path| self.relative(path))
             .collect::<Result<Vec<_>, _>>()?;
-        let scratch = tempfile::tempdir().map_err(|source| {
-            git("create a temporary index")(GitCommandError::Spawn {
-                subcommand: "read-tree".to_owned(),
-                source,
-            })
-        })?;
+        let scratch = tempfile::tempdir().map_err(|source| GitError::TemporaryIndex { source })?;
         let scratch_index = scratch.path().join("index");
         let in_scratch = |mut command: Command| {
             command.env("GIT_INDEX_FILE", &scratch_index);
@@ -657,9 +663,11 @@ impl Repo {
 
         let subject = message.lines().next().unwrap_or_default();
         let mut update_head = self.command(["update-ref", "-m"]);
-        update_head
-            .arg(format!("commit: {subject}"))
-            .args(["HEAD", commit.as_str(), head.as_str()]);
+        update_head.arg(format!("commit: {subject}")).args([
+            "HEAD",
+            commit.as_str(),
+            head.as_str(),
+        ]);
         run(update_head, None).map_err(git("move the branch to the new commit"))?;
         for command in self.stage_commands(&relative) {
             run(command, None).map_err(git("write the index"))?;

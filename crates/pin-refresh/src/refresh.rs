@@ -702,10 +702,12 @@ impl<'a> Undo<'a> {
                     None => repo.delete_branch(bump),
                 }),
             (Some(original), _) => repo.move_branch(original, &self.head),
-            (None, Some((bump, before))) => repo.detach_at(&self.head).and_then(|()| match before {
-                Some(commit) => repo.move_branch(bump, commit),
-                None => repo.delete_branch(bump),
-            }),
+            (None, Some((bump, before))) => {
+                repo.detach_at(&self.head).and_then(|()| match before {
+                    Some(commit) => repo.move_branch(bump, commit),
+                    None => repo.delete_branch(bump),
+                })
+            }
             (None, None) => Ok(()),
         };
         if let Err(error) = result {

@@ -24,7 +24,10 @@ pub fn isolated_git_env() -> BTreeMap<String, String> {
     let nowhere = nowhere.display().to_string();
     BTreeMap::from([
         ("GIT_CONFIG_NOSYSTEM".to_owned(), "1".to_owned()),
-        ("GIT_CONFIG_GLOBAL".to_owned(), format!("{nowhere}/gitconfig")),
+        (
+            "GIT_CONFIG_GLOBAL".to_owned(),
+            format!("{nowhere}/gitconfig"),
+        ),
         ("GIT_CONFIG_COUNT".to_owned(), "0".to_owned()),
         ("GIT_CONFIG_PARAMETERS".to_owned(), String::new()),
         ("HOME".to_owned(), nowhere.clone()),
@@ -167,9 +170,10 @@ impl TestRepo {
         let mut command = git_command(&self.workdir);
         command.args(["rev-parse", "-q", "--verify", &format!("refs/heads/{name}")]);
         let output = output_of(command);
-        output.status.success().then(|| {
-            CommitId::from_hex(String::from_utf8_lossy(&output.stdout).trim().to_owned())
-        })
+        output
+            .status
+            .success()
+            .then(|| CommitId::from_hex(String::from_utf8_lossy(&output.stdout).trim().to_owned()))
     }
 
     /// The paths `revision` changes against its first parent, sorted.

@@ -125,7 +125,12 @@ impl Site {
     /// Commits from HEAD back to (not including) `stop` along first parents, oldest first.
     fn commits_since(&self, stop: &CommitId) -> Vec<CommitInfo> {
         self.git
-            .git(["rev-list", "--first-parent", "--reverse", &format!("{stop}..HEAD")])
+            .git([
+                "rev-list",
+                "--first-parent",
+                "--reverse",
+                &format!("{stop}..HEAD"),
+            ])
             .lines()
             .map(|id| self.git.commit(id))
             .collect()
@@ -226,10 +231,7 @@ async fn refresh_commits_one_bump_per_image_pushes_and_a_second_run_adds_nothing
             .file_at(commit.id.as_str(), kustomization)
             .expect("in the commit");
         let pin = format!("{}@{}", after.tag, after.digest);
-        assert!(
-            content.contains(&pin),
-            "{kustomization} lacks {pin}"
-        );
+        assert!(content.contains(&pin), "{kustomization} lacks {pin}");
         assert_eq!(commit.author_name(), "Pin Bot");
         assert_eq!(commit.committer_when().0, 1_767_225_600);
     }
@@ -264,7 +266,11 @@ async fn refresh_commits_one_bump_per_image_pushes_and_a_second_run_adds_nothing
     // The main branch is where it was; the bump branch is checked out and pushed.
     let head = site.head().id;
     assert_eq!(site.git.branch("main"), Some(start));
-    assert_eq!(bare.branch(BUMP_BRANCH), Some(head.clone()), "pushed branch");
+    assert_eq!(
+        bare.branch(BUMP_BRANCH),
+        Some(head.clone()),
+        "pushed branch"
+    );
     assert!(
         run_out.contains(&format!("On branch {BUMP_BRANCH}, pushed.")),
         "{run_out}"

@@ -137,10 +137,7 @@ fn commit_paths_commits_exactly_those_paths_with_the_given_identities() {
     assert_eq!(head.id, commit);
     assert_eq!(head.parents, vec![parent]);
     assert_eq!(head.message, "subject\n\nbody\n");
-    assert_eq!(
-        head.author,
-        "Author <author@example.org> 1700000000 +0100"
-    );
+    assert_eq!(head.author, "Author <author@example.org> 1700000000 +0100");
     assert_eq!(head.author_name(), "Author");
     assert_eq!(head.author_when(), (1_700_000_000, "+0100"));
     assert_eq!(head.committer_name(), "Committer");
@@ -370,7 +367,10 @@ fn tests_read_no_system_or_global_git_config() {
         .lines()
         .filter(|line| !line.starts_with("local\t"))
         .collect();
-    assert!(leaked.is_empty(), "machine git config leaked in: {leaked:?}");
+    assert!(
+        leaked.is_empty(),
+        "machine git config leaked in: {leaked:?}"
+    );
     assert!(
         listed.contains("local\tuser.name=Config User"),
         "the repository's own config is read: {listed}"
