@@ -105,8 +105,8 @@ pub enum GitError {
     Git {
         /// What was being done, e.g. "read the index".
         action: &'static str,
-        /// The failed command.
-        source: GitCommandError,
+        /// The failed command (boxed: it is large, and rare).
+        source: Box<GitCommandError>,
     },
 }
 
@@ -160,7 +160,10 @@ fn said(stderr: &str) -> String {
 }
 
 fn git(action: &'static str) -> impl FnOnce(GitCommandError) -> GitError {
-    move |source| GitError::Git { action, source }
+    move |source| GitError::Git {
+        action,
+        source: Box::new(source),
+    }
 }
 
 /// The variables that would make git use another repository, index or object store than the
