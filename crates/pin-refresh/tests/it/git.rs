@@ -360,6 +360,56 @@ fn opening_outside_a_repository_names_the_path() {
 }
 
 #[test]
+fn a_bare_repository_is_refused_with_its_git_directory() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    test_fixture::init_bare_repo(dir.path());
+    match Repo::open_with_env(dir.path(), &test_fixture::isolated_git_env()) {
+        Err(GitError::Bare { path }) => assert_eq!(
+            path.canonicalize().expect("path"),
+            dir.path().canonicalize().expect("path")
+        ),
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("a bare repository was opened"),
+    }
+}
+
+#[test]
+fn a_repository_without_commits_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let git = test_fixture::init_repo(dir.path());
+    let result = git.open().head_branch();
+    assert!(matches!(result, Err(GitError::NoCommits)), "{result:?}");
+}
+
+#[test]
+fn commit_paths_leaves_other_staged_changes_staged_and_out_of_the_commit() {
+    let fixture = Fixture::new();
+    fixture.write("base/a.yaml", "a: staged\n");
+    fixture.git.git(["add", "base/a.yaml"]);
+    fixture.write("bundle.yaml", "images: {bumped: true}\n");
+
+    fixture
+        .repo()
+        .commit_paths(&[PathBuf::from("bundle.yaml")], "bump", &identities())
+        .expect("commit");
+
+    assert_eq!(fixture.git.changed_paths("HEAD"), ["bundle.yaml"]);
+    assert_eq!(
+        fixture.file_at_head("base/a.yaml").as_deref(),
+        Some("a: 1\n")
+    );
+    assert_eq!(
+        fixture.repo().dirty_paths().expect("status"),
+        vec![PathBuf::from("base/a.yaml")],
+        "the other change is still staged"
+    );
+    assert_eq!(
+        fixture.git.git(["diff", "--cached", "--name-only"]),
+        "base/a.yaml"
+    );
+}
+
+#[test]
 fn tests_read_no_system_or_global_git_config() {
     let fixture = Fixture::new();
     let listed = fixture.git.git(["config", "--list", "--show-scope"]);
