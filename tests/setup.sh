@@ -19,6 +19,8 @@ apt_packages=(
   skopeo
   # The interpreter of the virtual environment below (a minimal image may lack it).
   python3
+  # The tests make real repositories and `bundle pins refresh` runs the git command line.
+  git
 )
 
 # apt_install PACKAGE...: installs those of the packages that are not installed yet.

@@ -1,17 +1,26 @@
-//! A small typed wrapper over git2: the few repository operations `bundle pins refresh` needs,
-//! each refusing unsafe states with an error that says what to do.
+//! A small typed wrapper over the `git` command line: the few repository operations
+//! `bundle pins refresh` needs, each refusing unsafe states with an error that says what to do.
+//!
+//! Why the command line rather than libgit2 (`git2`): libgit2's C source was the longest unit
+//! of a cold build, and the operations here are a handful of plumbing commands on a small
+//! repository; `git` is already needed to push. Each command runs in the work tree with the
+//! variables that would point git at another repository (`GIT_DIR`, `GIT_INDEX_FILE`...)
+//! removed, so the repository is the one found from the path, as with libgit2's discovery.
 //!
 //! Cleanliness: a work tree is clean when `git status` would show nothing, so modified,
 //! staged, deleted, conflicted *and untracked* (not ignored) files all count as dirty. An
 //! untracked file could be one the regeneration overwrites and then commits, so a refresh
 //! would silently take it over; ignored files (build output) are fine.
 
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fmt;
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64_STANDARD;
-use git2::{BranchType, ErrorCode, Oid, Status};
 
 /// Why a git operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -85,18 +94,178 @@ pub enum GitError {
         /// The URL that asked for credentials.
         url: String,
     },
-    /// Any other libgit2 failure, with what was being done.
+    /// The temporary index a commit is built in could not be created.
+    #[error("cannot create a temporary git index for the commit: {source}")]
+    TemporaryIndex {
+        /// Why the temporary directory could not be made.
+        source: io::Error,
+    },
+    /// Any other git failure, with what was being done.
     #[error("git failed to {action}: {source}")]
     Git {
         /// What was being done, e.g. "read the index".
         action: &'static str,
-        /// The libgit2 error.
-        source: git2::Error,
+        /// The failed command (boxed: it is large, and rare).
+        source: Box<GitCommandError>,
     },
 }
 
-fn git(action: &'static str) -> impl FnOnce(git2::Error) -> GitError {
-    move |source| GitError::Git { action, source }
+/// Why one `git` command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GitCommandError {
+    /// The program could not be started.
+    #[error("cannot run `git {subcommand}` ({source}); is git installed and on the PATH?")]
+    Spawn {
+        /// The git subcommand, e.g. `status`.
+        subcommand: String,
+        /// Why it could not be started.
+        source: io::Error,
+    },
+    /// It ran and exited with an error.
+    #[error("`git {subcommand}` exited with {status}{}", said(stderr))]
+    Failed {
+        /// The git subcommand, e.g. `status`.
+        subcommand: String,
+        /// How it exited.
+        status: ExitStatus,
+        /// What it wrote on stderr, trimmed.
+        stderr: String,
+    },
+    /// It printed something that is not UTF-8 where text was expected.
+    #[error("`git {subcommand}` printed output that is not UTF-8")]
+    NotUtf8 {
+        /// The git subcommand, e.g. `rev-parse`.
+        subcommand: String,
+        /// The decoding error.
+        source: std::string::FromUtf8Error,
+    },
+}
+
+impl GitCommandError {
+    /// The exit code of a command that ran and failed.
+    fn exit_code(&self) -> Option<i32> {
+        match self {
+            GitCommandError::Failed { status, .. } => status.code(),
+            _ => None,
+        }
+    }
+}
+
+fn said(stderr: &str) -> String {
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!(": {stderr}")
+    }
+}
+
+fn git(action: &'static str) -> impl FnOnce(GitCommandError) -> GitError {
+    move |source| GitError::Git {
+        action,
+        source: Box::new(source),
+    }
+}
+
+/// The variables that would make git use another repository, index or object store than the
+/// one found from the work tree (set, for example, while a git hook runs).
+const REPOSITORY_VARIABLES: [&str; 8] = [
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+    "GIT_PREFIX",
+];
+
+/// A `git` command run in `dir` with `env` on top of the process environment.
+fn git_command(dir: &Path, env: &BTreeMap<String, String>) -> Command {
+    let mut command = Command::new("git");
+    command.arg("-C").arg(dir);
+    for variable in REPOSITORY_VARIABLES {
+        command.env_remove(variable);
+    }
+    command.envs(env).stdin(Stdio::null());
+    command
+}
+
+/// The first argument after git's own options: the subcommand, for messages.
+fn subcommand_of(command: &Command) -> String {
+    let mut args = command.get_args().map(OsStr::to_string_lossy);
+    // `-C <dir>` comes first (see `git_command`).
+    args.find(|arg| arg == "-C");
+    args.nth(1).map(|arg| arg.into_owned()).unwrap_or_default()
+}
+
+/// Runs `command`, feeding it `stdin` if given; its output if it succeeded.
+fn run(mut command: Command, stdin: Option<&[u8]>) -> Result<Output, GitCommandError> {
+    let subcommand = subcommand_of(&command);
+    let spawn_error = |source| GitCommandError::Spawn {
+        subcommand: subcommand.clone(),
+        source,
+    };
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let output = match stdin {
+        None => command.output().map_err(spawn_error)?,
+        Some(input) => {
+            command.stdin(Stdio::piped());
+            let mut child = command.spawn().map_err(spawn_error)?;
+            let written = child
+                .stdin
+                .take()
+                .map_or(Ok(()), |mut pipe| pipe.write_all(input));
+            let output = child.wait_with_output().map_err(spawn_error)?;
+            // A child that failed before reading its input reports why on stderr.
+            if output.status.success() {
+                written.map_err(spawn_error)?;
+            }
+            output
+        }
+    };
+    if output.status.success() {
+        Ok(output)
+    } else {
+        Err(GitCommandError::Failed {
+            subcommand,
+            status: output.status,
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        })
+    }
+}
+
+/// Runs `command` and returns its stdout as text without the final line break.
+fn run_text(command: Command) -> Result<String, GitCommandError> {
+    let subcommand = subcommand_of(&command);
+    let output = run(command, None)?;
+    let mut text = String::from_utf8(output.stdout)
+        .map_err(|source| GitCommandError::NotUtf8 { subcommand, source })?;
+    if text.ends_with('\n') {
+        text.pop();
+    }
+    Ok(text)
+}
+
+/// A commit's object name (hex), as git prints it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CommitId(String);
+
+impl CommitId {
+    /// The commit named by `hex`, an object name git printed.
+    pub(crate) fn from_hex(hex: String) -> Self {
+        Self(hex)
+    }
+
+    /// The object name in hex.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CommitId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// A point in time as git records it.
@@ -144,6 +313,18 @@ impl When {
             offset_minutes,
         })
     }
+
+    /// The time in the form git reads from `GIT_AUTHOR_DATE`: `@<unix seconds> <+hhmm|-hhmm>`.
+    fn git_date(self) -> String {
+        let sign = if self.offset_minutes < 0 { '-' } else { '+' };
+        let offset = self.offset_minutes.unsigned_abs();
+        format!(
+            "@{} {sign}{:02}{:02}",
+            self.seconds,
+            offset / 60,
+            offset % 60
+        )
+    }
 }
 
 /// A name and email for a commit's author or committer, and optionally a fixed time (else now).
@@ -176,18 +357,6 @@ impl Person {
             email: email.to_owned(),
             when: None,
         })
-    }
-
-    fn signature(&self) -> Result<git2::Signature<'static>, GitError> {
-        match self.when {
-            Some(when) => git2::Signature::new(
-                &self.name,
-                &self.email,
-                &git2::Time::new(when.seconds, when.offset_minutes),
-            ),
-            None => git2::Signature::now(&self.name, &self.email),
-        }
-        .map_err(git("build a commit signature"))
     }
 }
 
@@ -241,36 +410,82 @@ impl Identities {
     }
 }
 
-/// Refuses a branch name git would refuse (`a..b`, `-x`, `x.lock`, spaces...).
+/// Refuses a branch name git would refuse (`a..b`, `-x`, `x.lock`, spaces...): the rules of
+/// `git check-ref-format --branch` for a new branch, and never `HEAD` or a leading `-`.
 pub fn validate_branch_name(name: &str) -> Result<(), GitError> {
-    if git2::Branch::name_is_valid(name).unwrap_or(false) {
-        Ok(())
-    } else {
-        Err(GitError::InvalidBranch {
-            name: name.to_owned(),
-        })
+    let invalid = || GitError::InvalidBranch {
+        name: name.to_owned(),
+    };
+    if name.is_empty() || name == "HEAD" || name.starts_with('-') {
+        return Err(invalid());
+    }
+    let mut command = git_command(Path::new("."), &BTreeMap::new());
+    command
+        .arg("check-ref-format")
+        .arg(format!("refs/heads/{name}"));
+    match run(command, None) {
+        Ok(_) => Ok(()),
+        Err(error) if error.exit_code() == Some(1) => Err(invalid()),
+        Err(error) => Err(git("check the branch name")(error)),
     }
 }
 
 /// An open repository with a work tree.
 pub struct Repo {
-    repo: git2::Repository,
     workdir: PathBuf,
+    /// Variables set for every git command, on top of the process environment.
+    env: BTreeMap<String, String>,
 }
 
 impl Repo {
     /// Opens the repository containing `path` (a file or directory inside its work tree).
     pub fn open(path: &Path) -> Result<Self, GitError> {
-        let repo = git2::Repository::discover(path).map_err(|_| GitError::NotARepository {
-            path: path.to_owned(),
+        Self::open_with_env(path, &BTreeMap::new())
+    }
+
+    /// [`Repo::open`], with `env` set for every git command run on the repository (on top of
+    /// the process environment): the identity variables a caller read, or a test's isolation
+    /// from the machine's git config.
+    pub fn open_with_env(path: &Path, env: &BTreeMap<String, String>) -> Result<Self, GitError> {
+        let start = if path.is_file() {
+            path.parent()
+                .filter(|parent| !parent.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+        } else {
+            path
+        };
+        let mut command = git_command(start, env);
+        command.args(["rev-parse", "--is-bare-repository", "--absolute-git-dir"]);
+        let found = run_text(command).map_err(|error| match error {
+            GitCommandError::Failed { .. } => GitError::NotARepository {
+                path: path.to_owned(),
+            },
+            other => git("find the repository")(other),
         })?;
-        let workdir = repo
-            .workdir()
-            .ok_or_else(|| GitError::Bare {
-                path: repo.path().to_owned(),
-            })?
-            .to_owned();
-        Ok(Self { repo, workdir })
+        let mut lines = found.lines();
+        if lines.next() == Some("true") {
+            return Err(GitError::Bare {
+                path: PathBuf::from(lines.next().unwrap_or_default()),
+            });
+        }
+        let mut command = git_command(start, env);
+        command.args(["rev-parse", "--show-toplevel"]);
+        let workdir = run_text(command).map_err(git("find the work tree"))?;
+        Ok(Self {
+            workdir: PathBuf::from(workdir),
+            env: env.clone(),
+        })
+    }
+
+    /// A git command in the work tree.
+    fn command<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut command = git_command(&self.workdir, &self.env);
+        command.args(args);
+        command
     }
 
     /// `path` relative to the work tree root; relative paths are taken from the work tree root.
@@ -300,19 +515,20 @@ impl Repo {
 
     /// The paths `git status` would list (see the module documentation), sorted.
     pub fn dirty_paths(&self) -> Result<Vec<PathBuf>, GitError> {
-        let mut options = git2::StatusOptions::new();
-        options
-            .include_untracked(true)
-            .recurse_untracked_dirs(true)
-            .include_ignored(false);
-        let statuses = self
-            .repo
-            .statuses(Some(&mut options))
-            .map_err(git("read the work tree status"))?;
-        let mut paths: Vec<PathBuf> = statuses
-            .iter()
-            .filter(|entry| entry.status() != Status::CURRENT && !entry.status().is_ignored())
-            .filter_map(|entry| entry.path().ok().map(PathBuf::from))
+        let command = self.command([
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--no-renames",
+        ]);
+        let output = run(command, None).map_err(git("read the work tree status"))?;
+        // Entries are `XY <path>` separated by NUL; without rename detection, one path each.
+        let mut paths: Vec<PathBuf> = output
+            .stdout
+            .split(|&byte| byte == 0)
+            .filter_map(|entry| entry.get(3..).filter(|path| !path.is_empty()))
+            .map(|path| PathBuf::from(String::from_utf8_lossy(path).into_owned()))
             .collect();
         paths.sort();
         Ok(paths)
@@ -325,27 +541,27 @@ impl Repo {
 
     /// The branch HEAD points at, `None` when HEAD is detached.
     pub fn head_branch(&self) -> Result<Option<String>, GitError> {
-        if self.repo.head_detached().map_err(git("read HEAD"))? {
-            return Ok(None);
-        }
-        let head = match self.repo.head() {
-            Ok(head) => head,
-            Err(error) if error.code() == ErrorCode::UnbornBranch => {
-                return Err(GitError::NoCommits);
-            }
+        let reference = match run_text(self.command(["symbolic-ref", "-q", "HEAD"])) {
+            Ok(reference) => reference,
+            // Exit code 1: HEAD is not a symbolic reference, i.e. detached.
+            Err(error) if error.exit_code() == Some(1) => return Ok(None),
             Err(error) => return Err(git("read HEAD")(error)),
         };
-        Ok(head.shorthand().ok().map(str::to_owned))
+        self.head_commit()?;
+        Ok(Some(
+            reference
+                .strip_prefix("refs/heads/")
+                .unwrap_or(&reference)
+                .to_owned(),
+        ))
     }
 
     /// The commit HEAD points at.
-    pub(crate) fn head_commit(&self) -> Result<Oid, GitError> {
-        match self.repo.head() {
-            Ok(head) => head
-                .peel_to_commit()
-                .map(|commit| commit.id())
-                .map_err(git("read the HEAD commit")),
-            Err(error) if error.code() == ErrorCode::UnbornBranch => Err(GitError::NoCommits),
+    pub(crate) fn head_commit(&self) -> Result<CommitId, GitError> {
+        match run_text(self.command(["rev-parse", "-q", "--verify", "HEAD^{commit}"])) {
+            Ok(id) => Ok(CommitId::from_hex(id)),
+            // Exit code 1 with `--verify -q`: HEAD names no commit, its branch is unborn.
+            Err(error) if error.exit_code() == Some(1) => Err(GitError::NoCommits),
             Err(error) => Err(git("read HEAD")(error)),
         }
     }
@@ -353,15 +569,31 @@ impl Repo {
     /// Whether `path` (relative to the work tree, or absolute inside it) is in the index.
     pub fn is_tracked(&self, path: &Path) -> Result<bool, GitError> {
         let relative = self.relative(path)?;
-        let index = self.repo.index().map_err(git("read the index"))?;
-        Ok(index.get_path(&relative, 0).is_some())
+        let mut command = self.command(["ls-files", "-z", "--"]);
+        command.arg(literal_pathspec(&relative));
+        let output = run(command, None).map_err(git("read the index"))?;
+        let wanted = relative.to_string_lossy();
+        // A directory's files are listed too; only the path itself counts.
+        Ok(output
+            .stdout
+            .split(|&byte| byte == 0)
+            .any(|listed| String::from_utf8_lossy(listed) == wanted))
+    }
+
+    /// A config value as git reads it (system, global and repository config), if set.
+    fn config_value(&self, key: &str) -> Result<Option<String>, GitError> {
+        match run_text(self.command(["config", "--get", key])) {
+            Ok(value) => Ok(Some(value)),
+            // Exit code 1: the key is not set.
+            Err(error) if error.exit_code() == Some(1) => Ok(None),
+            Err(error) => Err(git("read the git config")(error)),
+        }
     }
 
     /// The identity in the repository's git config (`user.name`, `user.email`), if complete.
     fn configured_person(&self) -> Result<Option<Person>, GitError> {
-        let config = self.repo.config().map_err(git("read the git config"))?;
-        let name = config.get_string("user.name").ok();
-        let email = config.get_string("user.email").ok();
+        let name = self.config_value("user.name")?;
+        let email = self.config_value("user.email")?;
         Ok(name.zip(email).map(|(name, email)| Person {
             name,
             email,
@@ -373,42 +605,39 @@ impl Repo {
     /// path that no longer exists is removed) on top of HEAD, moves HEAD's branch to the new
     /// commit, and stages the same content so the work tree stays clean. Other changes are
     /// not included. Returns the new commit.
+    ///
+    /// The commit's tree is built in a temporary index that starts as HEAD's tree, so what
+    /// else is staged does not reach the commit.
     pub fn commit_paths(
         &self,
         paths: &[PathBuf],
         message: &str,
         who: &Identities,
-    ) -> Result<Oid, GitError> {
-        let head = self
-            .repo
-            .find_commit(self.head_commit()?)
-            .map_err(git("read the HEAD commit"))?;
-        let head_tree = head.tree().map_err(git("read the HEAD tree"))?;
-        let mut index = self.repo.index().map_err(git("read the index"))?;
-        let mut update = git2::build::TreeUpdateBuilder::new();
-        for path in paths {
-            let relative = self.relative(path)?;
-            if self.workdir.join(&relative).is_file() {
-                index.add_path(&relative).map_err(git("stage a file"))?;
-                let entry = index
-                    .get_path(&relative, 0)
-                    .ok_or_else(|| git("stage a file")(git2::Error::from_str("entry vanished")))?;
-                let mode = if entry.mode & 0o111 != 0 {
-                    git2::FileMode::BlobExecutable
-                } else {
-                    git2::FileMode::Blob
-                };
-                update.upsert(&relative, entry.id, mode);
-            } else {
-                // Removing a path that is not in the index is not an error: nothing to stage.
-                let _ = index.remove_path(&relative);
-                update.remove(&relative);
-            }
+    ) -> Result<CommitId, GitError> {
+        let head = self.head_commit()?;
+        let relative = paths
+            .iter()
+            .map(|path| self.relative(path))
+            .collect::<Result<Vec<_>, _>>()?;
+        let scratch = tempfile::tempdir().map_err(|source| GitError::TemporaryIndex { source })?;
+        let scratch_index = scratch.path().join("index");
+        let in_scratch = |mut command: Command| {
+            command.env("GIT_INDEX_FILE", &scratch_index);
+            command
+        };
+
+        let mut read_tree = in_scratch(self.command(["read-tree"]));
+        read_tree.arg(head.as_str());
+        run(read_tree, None).map_err(git("read the HEAD tree"))?;
+        for command in self.stage_commands(&relative) {
+            run(in_scratch(command), None).map_err(git("stage a file"))?;
         }
-        let tree_id = update
-            .create_updated(&self.repo, &head_tree)
+        let tree = run_text(in_scratch(self.command(["write-tree"])))
             .map_err(git("build the commit tree"))?;
-        if tree_id == head_tree.id() {
+        let mut head_tree = self.command(["rev-parse", "--verify"]);
+        head_tree.arg(format!("{head}^{{tree}}"));
+        let head_tree = run_text(head_tree).map_err(git("read the HEAD tree"))?;
+        if tree == head_tree {
             return Err(GitError::NothingToCommit {
                 paths: paths
                     .iter()
@@ -417,150 +646,176 @@ impl Repo {
                     .join(", "),
             });
         }
-        let tree = self
-            .repo
-            .find_tree(tree_id)
-            .map_err(git("read the new tree"))?;
-        let commit = self
-            .repo
-            .commit(
-                Some("HEAD"),
-                &who.author.signature()?,
-                &who.committer.signature()?,
-                message,
-                &tree,
-                &[&head],
-            )
-            .map_err(git("create the commit"))?;
-        index.write().map_err(git("write the index"))?;
+
+        // `commit-tree` runs no hooks and, with `--no-gpg-sign`, signs nothing: the commit is
+        // exactly the tree, parent, identities and message given.
+        let mut commit_tree = self.command(["commit-tree", "--no-gpg-sign", "-F", "-", "-p"]);
+        commit_tree.arg(head.as_str()).arg(&tree);
+        for (role, person) in [("AUTHOR", &who.author), ("COMMITTER", &who.committer)] {
+            commit_tree
+                .env(format!("GIT_{role}_NAME"), &person.name)
+                .env(format!("GIT_{role}_EMAIL"), &person.email);
+            match person.when {
+                Some(when) => commit_tree.env(format!("GIT_{role}_DATE"), when.git_date()),
+                None => commit_tree.env_remove(format!("GIT_{role}_DATE")),
+            };
+        }
+        let output =
+            run(commit_tree, Some(message.as_bytes())).map_err(git("create the commit"))?;
+        let commit = CommitId::from_hex(String::from_utf8_lossy(&output.stdout).trim().to_owned());
+
+        let subject = message.lines().next().unwrap_or_default();
+        let mut update_head = self.command(["update-ref", "-m"]);
+        update_head.arg(format!("commit: {subject}")).args([
+            "HEAD",
+            commit.as_str(),
+            head.as_str(),
+        ]);
+        run(update_head, None).map_err(git("move the branch to the new commit"))?;
+        for command in self.stage_commands(&relative) {
+            run(command, None).map_err(git("write the index"))?;
+        }
         Ok(commit)
+    }
+
+    /// The `update-index` commands that make the index hold the work tree's content of
+    /// `paths`: files are added or updated, any other path (gone, or not a file) is removed.
+    fn stage_commands(&self, paths: &[PathBuf]) -> Vec<Command> {
+        let (files, others): (Vec<&PathBuf>, Vec<&PathBuf>) = paths
+            .iter()
+            .partition(|path| self.workdir.join(path).is_file());
+        let mut commands = Vec::new();
+        if !files.is_empty() {
+            let mut add = self.command(["update-index", "--add", "--"]);
+            add.args(files);
+            commands.push(add);
+        }
+        if !others.is_empty() {
+            // Removing a path that is not in the index is not an error: nothing to stage.
+            let mut remove = self.command(["update-index", "--force-remove", "--"]);
+            remove.args(others);
+            commands.push(remove);
+        }
+        commands
     }
 
     /// Points branch `name` at the current HEAD commit (creating it, or resetting it if it
     /// exists) and checks it out. The work tree is not touched: it already matches HEAD.
     pub fn reset_branch(&self, name: &str) -> Result<(), GitError> {
         validate_branch_name(name)?;
-        let head = self
-            .repo
-            .find_commit(self.head_commit()?)
-            .map_err(git("read the HEAD commit"))?;
+        let head = self.head_commit()?;
         let current = self.head_branch()?;
         if current.as_deref() == Some(name) {
             return Ok(());
         }
-        let branch = self
-            .repo
-            .branch(name, &head, true)
-            .map_err(git("create the branch"))?;
-        let reference = branch
-            .get()
-            .name()
-            .map_err(git("name the branch"))?
-            .to_owned();
-        self.repo
-            .set_head(&reference)
-            .map_err(git("check out the branch"))
+        let mut branch = self.command(["branch", "--force", "--no-track"]);
+        branch.arg(name).arg(head.as_str());
+        run(branch, None).map_err(git("create the branch"))?;
+        self.check_out_branch(name)
     }
 
     /// The commit a local branch points at, if the branch exists.
-    pub fn branch_commit(&self, name: &str) -> Result<Option<Oid>, GitError> {
-        match self.repo.find_branch(name, BranchType::Local) {
-            Ok(branch) => Ok(branch.get().target()),
-            Err(error) if error.code() == ErrorCode::NotFound => Ok(None),
+    pub fn branch_commit(&self, name: &str) -> Result<Option<CommitId>, GitError> {
+        let mut command = self.command(["rev-parse", "-q", "--verify"]);
+        command.arg(format!("refs/heads/{name}^{{commit}}"));
+        match run_text(command) {
+            Ok(id) => Ok(Some(CommitId::from_hex(id))),
+            // Exit code 1 with `--verify -q`: no such branch.
+            Err(error) if error.exit_code() == Some(1) => Ok(None),
             Err(error) => Err(git("look up the branch")(error)),
         }
     }
 
     /// Points local branch `name` at `commit` (creating it if needed), without touching the
-    /// work tree or HEAD. Also for the branch HEAD is on, which libgit2's branch creation
-    /// refuses to force-update, so the reference is written directly.
-    pub(crate) fn move_branch(&self, name: &str, commit: Oid) -> Result<(), GitError> {
-        self.repo
-            .find_commit(commit)
-            .map_err(git("find the commit"))?;
-        self.repo
-            .reference(
-                &format!("refs/heads/{name}"),
-                commit,
-                true,
-                "bundle pins refresh: restore the branch",
-            )
-            .map(|_| ())
-            .map_err(git("move the branch"))
+    /// work tree or HEAD, also for the branch HEAD is on. The commit must exist.
+    pub(crate) fn move_branch(&self, name: &str, commit: &CommitId) -> Result<(), GitError> {
+        let mut command = self.command([
+            "update-ref",
+            "-m",
+            "bundle pins refresh: restore the branch",
+        ]);
+        command
+            .arg(format!("refs/heads/{name}"))
+            .arg(format!("{commit}^{{commit}}"));
+        run(command, None).map(drop).map_err(git("move the branch"))
     }
 
     /// Makes HEAD point at branch `name` (the work tree is not touched).
     pub(crate) fn check_out_branch(&self, name: &str) -> Result<(), GitError> {
-        self.repo
-            .set_head(&format!("refs/heads/{name}"))
+        let mut command = self.command(["symbolic-ref", "HEAD"]);
+        command.arg(format!("refs/heads/{name}"));
+        run(command, None)
+            .map(drop)
             .map_err(git("check out the branch"))
     }
 
     /// Detaches HEAD at `commit` (the work tree is not touched).
-    pub(crate) fn detach_at(&self, commit: Oid) -> Result<(), GitError> {
-        self.repo
-            .set_head_detached(commit)
-            .map_err(git("detach HEAD"))
+    pub(crate) fn detach_at(&self, commit: &CommitId) -> Result<(), GitError> {
+        let mut command = self.command([
+            "update-ref",
+            "--no-deref",
+            "-m",
+            "bundle pins refresh: detach HEAD",
+            "HEAD",
+        ]);
+        command.arg(format!("{commit}^{{commit}}"));
+        run(command, None).map(drop).map_err(git("detach HEAD"))
     }
 
-    /// Deletes local branch `name`; a missing branch is not an error.
+    /// Deletes local branch `name`; a missing branch is not an error. The branch HEAD is on
+    /// is refused.
     pub(crate) fn delete_branch(&self, name: &str) -> Result<(), GitError> {
-        match self.repo.find_branch(name, BranchType::Local) {
-            Ok(mut branch) => branch.delete().map_err(git("delete the branch")),
-            Err(error) if error.code() == ErrorCode::NotFound => Ok(()),
-            Err(error) => Err(git("look up the branch")(error)),
+        if self.branch_commit(name)?.is_none() {
+            return Ok(());
         }
+        let mut command = self.command(["branch", "--delete", "--force"]);
+        command.arg(name);
+        run(command, None)
+            .map(drop)
+            .map_err(git("delete the branch"))
     }
 
     /// Makes the index match the HEAD commit's tree (unstages everything).
     pub(crate) fn reset_index_to_head(&self) -> Result<(), GitError> {
-        let head = self
-            .repo
-            .find_commit(self.head_commit()?)
-            .map_err(git("read the HEAD commit"))?;
-        let tree = head.tree().map_err(git("read the HEAD tree"))?;
-        let mut index = self.repo.index().map_err(git("read the index"))?;
-        index.read_tree(&tree).map_err(git("reset the index"))?;
-        index.write().map_err(git("write the index"))
+        let head = self.head_commit()?;
+        let mut command = self.command(["read-tree"]);
+        command.arg(head.as_str());
+        run(command, None).map(drop).map_err(git("reset the index"))
+    }
+
+    /// The URL `git push` would use for `remote`: its `pushurl`, else its `url`; `None` when
+    /// no remote of that name is configured (then `remote` is a URL or path itself).
+    fn configured_push_url(&self, remote: &str) -> Result<Option<String>, GitError> {
+        let push_url = self.config_value(&format!("remote.{remote}.pushurl"))?;
+        match push_url {
+            Some(url) => Ok(Some(url)),
+            None => self.config_value(&format!("remote.{remote}.url")),
+        }
     }
 
     /// Force-pushes local `branch` to the same branch on `remote` (a configured remote name or
     /// a URL/path). The bump branch belongs to the bot and is rebuilt from HEAD on every run,
     /// so it is overwritten. `token`, if given, is sent as an HTTPS Basic credential (user
     /// `x-access-token`, as GitHub expects) to that URL only, and never over any other
-    /// transport.
-    ///
-    /// The push runs the `git` command line rather than libgit2: libgit2's https transport
-    /// would link OpenSSL into every run of `bundle`, and loading it took about a third of a
-    /// `bundle gen` run, for the one command that pushes. The token travels in the child's
-    /// environment (`GIT_CONFIG_*`), never on its command line.
+    /// transport. The token travels in the child's environment (`GIT_CONFIG_*`), never on its
+    /// command line.
     pub fn push(&self, remote: &str, branch: &str, token: Option<&str>) -> Result<(), GitError> {
-        let url = match self.repo.find_remote(remote) {
-            Ok(found) => {
-                let configured = match found.pushurl() {
-                    Ok(Some(push_url)) => Ok(push_url),
-                    Ok(None) => found.url(),
-                    Err(error) => Err(error),
-                };
-                configured
-                    .ok()
-                    .filter(|url| !url.is_empty())
-                    .map(str::to_owned)
-                    .ok_or_else(|| GitError::PushFailed {
-                        remote: remote.to_owned(),
-                        detail: "the remote has no URL, or one that is not UTF-8".to_owned(),
-                    })?
+        let url = match self.configured_push_url(remote) {
+            Ok(Some(url)) if !url.is_empty() => url,
+            Ok(Some(_)) => {
+                return Err(GitError::PushFailed {
+                    remote: remote.to_owned(),
+                    detail: "the remote has an empty URL".to_owned(),
+                });
             }
-            Err(_) => remote.to_owned(),
+            // Not a configured remote (or not a name git config can hold): a URL or path.
+            Ok(None) | Err(_) => remote.to_owned(),
         };
-        let mut command = Command::new("git");
+        let mut command = self.command(["push", "--porcelain", "--quiet", "--"]);
         command
-            .current_dir(&self.workdir)
-            .args(["push", "--porcelain", "--quiet", "--"])
             .arg(&url)
             .arg(format!("+refs/heads/{branch}:refs/heads/{branch}"))
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .stdin(Stdio::null());
+            .env("GIT_TERMINAL_PROMPT", "0");
         if let Some(token) = token {
             if !url.starts_with("https://") {
                 return Err(GitError::InsecureCredentials { url });
@@ -577,6 +832,7 @@ impl Repo {
                 .env("GIT_CONFIG_KEY_1", "http.followRedirects")
                 .env("GIT_CONFIG_VALUE_1", "false");
         }
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
         let output = command.output().map_err(|error| GitError::PushFailed {
             remote: remote.to_owned(),
             detail: format!("cannot run `git push` ({error}); is git installed?"),
@@ -595,4 +851,11 @@ impl Repo {
             detail,
         })
     }
+}
+
+/// `path` as a pathspec that matches only itself (no globbing, from the work tree root).
+fn literal_pathspec(path: &Path) -> std::ffi::OsString {
+    let mut spec = std::ffi::OsString::from(":(top,literal)");
+    spec.push(path);
+    spec
 }

@@ -8,7 +8,7 @@ pub use edit::{EditError, set_pin};
 mod git;
 #[cfg(any(test, feature = "test-fixture"))]
 pub mod test_fixture;
-pub use git::{GitError, Identities, Person, Repo, When};
+pub use git::{CommitId, GitCommandError, GitError, Identities, Person, Repo, When};
 
 mod policy;
 mod registry;

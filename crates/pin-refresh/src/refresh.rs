@@ -22,7 +22,7 @@ use bundle_gen::{AtomicWrite, Config, ConfigError, FileWriteError, ImageName, Re
 use serde::Serialize;
 
 use crate::edit::{EditError, set_pin};
-use crate::git::{GitError, Identities, Person, Repo, validate_branch_name};
+use crate::git::{CommitId, GitError, Identities, Person, Repo, validate_branch_name};
 use crate::status::{CurrentPin, Pin, StatusError, StatusReport, StatusRequest};
 use registry_counts::RequestCounts;
 
@@ -55,7 +55,8 @@ pub struct RefreshRequest {
     pub push: Option<PushRequest>,
     /// `--author "Name <email>"`; else `GIT_AUTHOR_*` from `git_env`, else git config.
     pub author: Option<Person>,
-    /// The `GIT_AUTHOR_*` / `GIT_COMMITTER_*` variables of the environment.
+    /// Variables set for every git command the refresh runs, on top of the process
+    /// environment: the `GIT_AUTHOR_*` / `GIT_COMMITTER_*` ones also decide the identities.
     pub git_env: BTreeMap<String, String>,
     /// Registry endpoint overrides (`--registry-endpoint`), on top of `registries:`.
     pub endpoints: BTreeMap<String, RegistryEndpoint>,
@@ -365,7 +366,7 @@ fn check_repository(
     config_path: &Path,
     root: &Path,
 ) -> Result<GitState, RefreshError> {
-    let repo = Repo::open(root)?;
+    let repo = Repo::open_with_env(root, &request.git_env)?;
     let dirty = repo.dirty_paths()?;
     if !dirty.is_empty() {
         return Err(RefreshError::Dirty { paths: dirty });
@@ -636,9 +637,9 @@ struct Undo<'a> {
     git: &'a GitState,
     files: BTreeMap<PathBuf, Option<Vec<u8>>>,
     /// The commit HEAD was on.
-    head: git2::Oid,
+    head: CommitId,
     /// The bump branch and where it pointed before (`None`: it did not exist).
-    bump_branch: Option<(String, Option<git2::Oid>)>,
+    bump_branch: Option<(String, Option<CommitId>)>,
 }
 
 impl<'a> Undo<'a> {
@@ -694,17 +695,19 @@ impl<'a> Undo<'a> {
         let repo = &self.git.repo;
         let result = match (&self.git.head_branch, &self.bump_branch) {
             (Some(original), Some((bump, before))) if original != bump => repo
-                .move_branch(original, self.head)
+                .move_branch(original, &self.head)
                 .and_then(|()| repo.check_out_branch(original))
                 .and_then(|()| match before {
-                    Some(commit) => repo.move_branch(bump, *commit),
+                    Some(commit) => repo.move_branch(bump, commit),
                     None => repo.delete_branch(bump),
                 }),
-            (Some(original), _) => repo.move_branch(original, self.head),
-            (None, Some((bump, before))) => repo.detach_at(self.head).and_then(|()| match before {
-                Some(commit) => repo.move_branch(bump, *commit),
-                None => repo.delete_branch(bump),
-            }),
+            (Some(original), _) => repo.move_branch(original, &self.head),
+            (None, Some((bump, before))) => {
+                repo.detach_at(&self.head).and_then(|()| match before {
+                    Some(commit) => repo.move_branch(bump, commit),
+                    None => repo.delete_branch(bump),
+                })
+            }
             (None, None) => Ok(()),
         };
         if let Err(error) = result {
@@ -729,6 +732,7 @@ mod tests {
     use super::*;
     use crate::status::{ImageStatus, Route};
     use crate::test_fixture::fake_digest as digest;
+    use crate::test_fixture::{CommitInfo, TestRepo, isolated_git_env};
     use bundle_gen::{Digest, Tag};
 
     /// An operator-written site config with comments, pinned to Tuwunel v1.9.3 and
@@ -755,7 +759,7 @@ mod tests {
     /// A git repository holding SITE and its generated tree in one commit on `main`.
     struct Site {
         dir: tempfile::TempDir,
-        git: git2::Repository,
+        git: TestRepo,
     }
 
     impl Site {
@@ -789,16 +793,19 @@ mod tests {
                         offset_minutes: 0,
                     }),
                 }),
-                git_env: BTreeMap::from([(
-                    "GIT_COMMITTER_DATE".to_owned(),
-                    "1750000000 +0000".to_owned(),
-                )]),
+                git_env: isolated_git_env()
+                    .into_iter()
+                    .chain([(
+                        "GIT_COMMITTER_DATE".to_owned(),
+                        "1750000000 +0000".to_owned(),
+                    )])
+                    .collect(),
                 ..RefreshRequest::default()
             }
         }
 
-        fn head(&self) -> git2::Commit<'_> {
-            crate::test_fixture::head_commit(&self.git)
+        fn head(&self) -> CommitInfo {
+            self.git.head()
         }
 
         fn yaml(&self) -> String {
@@ -872,22 +879,11 @@ mod tests {
         )
     }
 
-    fn changed_paths(site: &Site, commit: &git2::Commit) -> Vec<String> {
-        let parent = commit.parent(0).expect("parent").tree().expect("tree");
-        let diff = site
-            .git
-            .diff_tree_to_tree(Some(&parent), Some(&commit.tree().expect("tree")), None)
-            .expect("diff");
-        diff.deltas()
-            .filter_map(|d| d.new_file().path().map(|p| p.display().to_string()))
-            .collect()
-    }
-
     #[test]
     fn a_dry_run_reports_the_bumps_and_changes_nothing() {
         let site = Site::new();
         let before = site.snapshot();
-        let head = site.head().id();
+        let head = site.head().id;
         let request = RefreshRequest {
             commit: false,
             ..site.request()
@@ -898,29 +894,29 @@ mod tests {
         assert_eq!(images, ["homeserver", "lkJwt"]);
         assert_eq!(report.bumps[0].commit, None);
         assert_eq!(site.snapshot(), before);
-        assert_eq!(site.head().id(), head);
+        assert_eq!(site.head().id, head);
     }
 
     #[test]
     fn each_bumped_image_gets_one_commit_with_the_config_and_the_regenerated_tree() {
         let site = Site::new();
-        let start = site.head().id();
+        let start = site.head().id;
         let report = run(&site.request(), &two_bumps(), &BundleGen).expect("refresh");
 
         let last = site.head();
-        let first = last.parent(0).expect("first bump");
-        assert_eq!(first.parent_id(0).expect("parent"), start);
-        assert_eq!(report.bumps[0].commit, Some(first.id().to_string()));
-        assert_eq!(report.bumps[1].commit, Some(last.id().to_string()));
+        let first = site.git.commit("HEAD~1");
+        assert_eq!(first.parents, [start]);
+        assert_eq!(report.bumps[0].commit, Some(first.id.to_string()));
+        assert_eq!(report.bumps[1].commit, Some(last.id.to_string()));
         assert_eq!(report.branch.as_deref(), Some("main"));
         for commit in [&first, &last] {
             assert_eq!(
-                changed_paths(&site, commit),
+                site.git.changed_paths(commit.id.as_str()),
                 ["base/kustomization.yaml", "bundle.yaml"]
             );
         }
         assert_eq!(
-            first.message().expect("utf8"),
+            first.message,
             format!(
                 "chore(pins): bump tuwunel v1.9.3 -> v1.9.4\n\nimages.homeserver:\n  \
                  old: v1.9.3@{}\n  new: v1.9.4@{}\n\n\
@@ -931,17 +927,16 @@ mod tests {
             )
         );
         assert!(
-            last.message()
-                .expect("utf8")
+            last.message
                 .starts_with("chore(pins): bump lk-jwt-service 0.6.0 -> 0.7.0")
         );
-        assert_eq!(last.author().name().expect("utf8"), "Pin Bot");
-        assert_eq!(last.author().when().seconds(), 1_750_000_000);
-        assert_eq!(last.committer().when().seconds(), 1_750_000_000);
+        assert_eq!(last.author_name(), "Pin Bot");
+        assert_eq!(last.author_when().0, 1_750_000_000);
+        assert_eq!(last.committer_when().0, 1_750_000_000);
 
         // The work tree is clean, bundle.yaml differs only in the two pins' values, and the
         // committed tree is exactly what the new config generates.
-        let repo = Repo::open(site.dir.path()).expect("open");
+        let repo = site.git.open();
         assert!(repo.is_clean().expect("status"));
         let expected_yaml = SITE
             .replacen("tag: v1.9.3", "tag: v1.9.4", 1)
@@ -992,7 +987,7 @@ mod tests {
     fn no_newer_pin_means_no_commit_and_no_change() {
         let site = Site::new();
         let before = site.snapshot();
-        let head = site.head().id();
+        let head = site.head().id;
         let request = RefreshRequest {
             branch: Some("bundle/pin-bumps".to_owned()),
             ..site.request()
@@ -1000,12 +995,10 @@ mod tests {
         let report = run(&request, &status(SITE, &[]), &BundleGen).expect("refresh");
         assert!(report.bumps.is_empty());
         assert_eq!(report.branch, None);
-        assert_eq!(site.head().id(), head);
+        assert_eq!(site.head().id, head);
         assert_eq!(site.snapshot(), before);
         assert!(
-            site.git
-                .find_branch("bundle/pin-bumps", git2::BranchType::Local)
-                .is_err(),
+            site.git.branch("bundle/pin-bumps").is_none(),
             "no branch is created when there is nothing to commit"
         );
     }
@@ -1014,38 +1007,31 @@ mod tests {
     fn a_second_run_against_the_same_registry_adds_nothing() {
         let site = Site::new();
         run(&site.request(), &two_bumps(), &BundleGen).expect("first run");
-        let head = site.head().id();
+        let head = site.head().id;
         // The registry still offers the same pins, which bundle.yaml now holds.
         let again = status(&site.yaml(), &[]);
         let report = run(&site.request(), &again, &BundleGen).expect("second run");
         assert!(report.bumps.is_empty());
-        assert_eq!(site.head().id(), head);
+        assert_eq!(site.head().id, head);
     }
 
     #[test]
     fn a_branch_is_created_from_head_and_the_original_branch_is_left_alone() {
         let site = Site::new();
-        let start = site.head().id();
+        let start = site.head().id;
         let request = RefreshRequest {
             branch: Some("bundle/pin-bumps".to_owned()),
             ..site.request()
         };
         let report = run(&request, &two_bumps(), &BundleGen).expect("refresh");
         assert_eq!(report.branch.as_deref(), Some("bundle/pin-bumps"));
-        let main = site
-            .git
-            .find_branch("main", git2::BranchType::Local)
-            .expect("main");
-        assert_eq!(main.get().target(), Some(start));
-        let repo = Repo::open(site.dir.path()).expect("open");
+        assert_eq!(site.git.branch("main"), Some(start.clone()));
+        let repo = site.git.open();
         assert_eq!(
             repo.head_branch().expect("head").as_deref(),
             Some("bundle/pin-bumps")
         );
-        assert_eq!(
-            site.head().parent(0).expect("p").parent_id(0).ok(),
-            Some(start)
-        );
+        assert_eq!(site.git.commit("HEAD~1").parents, [start]);
     }
 
     fn assert_refused_without_changes(
@@ -1055,10 +1041,10 @@ mod tests {
         renderer: &dyn TreeRenderer,
     ) -> RefreshError {
         let before = site.snapshot();
-        let head = site.head().id();
+        let head = site.head().id;
         let error = run(request, status, renderer).expect_err("must be refused");
         assert_eq!(site.snapshot(), before, "files changed after: {error}");
-        assert_eq!(site.head().id(), head, "a commit was made: {error}");
+        assert_eq!(site.head().id, head, "a commit was made: {error}");
         error
     }
 
@@ -1077,9 +1063,7 @@ mod tests {
     #[test]
     fn a_detached_head_is_refused_without_a_branch_and_accepted_with_one() {
         let site = Site::new();
-        site.git
-            .set_head_detached(site.head().id())
-            .expect("detach");
+        site.git.detach_head();
         let error =
             assert_refused_without_changes(&site, &site.request(), &two_bumps(), &BundleGen);
         assert!(matches!(error, RefreshError::DetachedHead), "{error}");
@@ -1096,11 +1080,7 @@ mod tests {
     fn an_untracked_config_is_refused() {
         let site = Site::new();
         fs::write(site.dir.path().join(".gitignore"), "bundle.yaml\n").expect("ignore");
-        let mut index = site.git.index().expect("index");
-        index
-            .remove_path(Path::new("bundle.yaml"))
-            .expect("untrack");
-        index.write().expect("write");
+        site.git.git(["rm", "--cached", "--quiet", "bundle.yaml"]);
         site.commit_everything();
         let error =
             assert_refused_without_changes(&site, &site.request(), &two_bumps(), &BundleGen);
@@ -1241,7 +1221,7 @@ mod tests {
         let error =
             assert_refused_without_changes(&site, &request, &two_bumps(), &ExtraFileForLkJwt070);
         assert_the_extra_directory_could_not_be_created(&site, &error);
-        let repo = Repo::open(site.dir.path()).expect("open");
+        let repo = site.git.open();
         assert_eq!(repo.head_branch().expect("head").as_deref(), Some("main"));
         assert_eq!(
             repo.branch_commit("bundle/pin-bumps").expect("lookup"),
@@ -1261,7 +1241,7 @@ mod tests {
             &ExtraFileForLkJwt070,
         );
         assert_the_extra_directory_could_not_be_created(&site, &error);
-        let repo = Repo::open(site.dir.path()).expect("open");
+        let repo = site.git.open();
         assert_eq!(repo.head_branch().expect("head").as_deref(), Some("main"));
         assert!(repo.is_clean().expect("status"), "{:?}", repo.dirty_paths());
     }
@@ -1283,7 +1263,7 @@ mod tests {
             matches!(&error, RefreshError::Write { action: "reading", path, .. } if *path == target),
             "{error}"
         );
-        let repo = Repo::open(site.dir.path()).expect("open");
+        let repo = site.git.open();
         assert!(repo.is_clean().expect("status"), "{:?}", repo.dirty_paths());
     }
 
@@ -1352,15 +1332,14 @@ mod tests {
             )),
             "{message}"
         );
-        let repo = Repo::open(site.dir.path()).expect("open");
+        let repo = site.git.open();
         assert_eq!(
             repo.branch_commit("bundle/pin-bumps").expect("lookup"),
-            Some(site.head().id())
+            Some(site.head().id)
         );
         assert!(
             site.head()
-                .message()
-                .expect("utf8")
+                .message
                 .starts_with("chore(pins): bump lk-jwt-service"),
             "the bump commits stay"
         );

@@ -1,70 +1,282 @@
 //! Test support (feature `test-fixture`): keeps the machine's git configuration out of tests,
-//! makes the small repositories they run against, and the helpers every test of a work tree
-//! needs. It is the one home of these helpers for this crate's unit tests, its integration
+//! makes the small repositories they run against (through the git command line), and the
+//! helpers every test of a work tree needs. It is the one home of these helpers for this crate's unit tests, its integration
 //! tests and its dependents' tests alike.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Once;
+use std::process::Command;
 
 use bundle_gen::Digest;
-use git2::{Commit, ConfigLevel, Oid, Repository, Signature, Time};
 
-/// Points libgit2's system, global, XDG and program-data config search paths at a directory
-/// that does not exist, so no `~/.gitconfig` or `/etc/gitconfig` can change a test's result.
-/// Call it before a test touches git; later calls do nothing.
-///
-/// # Panics
-/// If libgit2 refuses the search path (a broken test environment).
-pub fn isolate_git_config() {
-    static ISOLATE: Once = Once::new();
-    ISOLATE.call_once(|| {
-        let nowhere =
-            std::env::temp_dir().join(format!("pin-refresh-no-git-config-{}", std::process::id()));
-        for level in [
-            ConfigLevel::System,
-            ConfigLevel::Global,
-            ConfigLevel::XDG,
-            ConfigLevel::ProgramData,
-        ] {
-            // SAFETY: this changes libgit2's process-wide settings. `Once` runs it exactly once,
-            // and every test fixture calls it before opening a repository, so no other thread
-            // is reading those settings while they change.
-            #[allow(unsafe_code)]
-            let result = unsafe { git2::opts::set_search_path(level, nowhere.as_os_str()) };
-            if let Err(error) = result {
-                panic!("cannot isolate tests from the git config ({level:?}): {error}");
-            }
+use crate::git::{CommitId, Repo};
+
+/// The variables that keep the machine's git configuration out of a git command: no system
+/// config, a global config and a HOME that do not exist, and no config from the environment
+/// (`GIT_CONFIG_COUNT`, `GIT_CONFIG_PARAMETERS`). Set them on every git command a test runs,
+/// including the ones the code under test runs ([`Repo::open_with_env`],
+/// `RefreshRequest::git_env`).
+pub fn isolated_git_env() -> BTreeMap<String, String> {
+    let nowhere =
+        std::env::temp_dir().join(format!("pin-refresh-no-git-config-{}", std::process::id()));
+    let nowhere = nowhere.display().to_string();
+    BTreeMap::from([
+        ("GIT_CONFIG_NOSYSTEM".to_owned(), "1".to_owned()),
+        (
+            "GIT_CONFIG_GLOBAL".to_owned(),
+            format!("{nowhere}/gitconfig"),
+        ),
+        ("GIT_CONFIG_COUNT".to_owned(), "0".to_owned()),
+        ("GIT_CONFIG_PARAMETERS".to_owned(), String::new()),
+        ("HOME".to_owned(), nowhere.clone()),
+        ("XDG_CONFIG_HOME".to_owned(), nowhere),
+    ])
+}
+
+/// A repository for tests, driven through the git command line with [`isolated_git_env`].
+#[derive(Debug, Clone)]
+pub struct TestRepo {
+    workdir: PathBuf,
+}
+
+/// A commit as git stores it, for tests to look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitInfo {
+    /// The commit.
+    pub id: CommitId,
+    /// Its parents, in order.
+    pub parents: Vec<CommitId>,
+    /// The author line: `Name <email> <unix seconds> <+hhmm>`.
+    pub author: String,
+    /// The committer line, in the same form.
+    pub committer: String,
+    /// The message, byte for byte.
+    pub message: String,
+}
+
+impl CommitInfo {
+    /// The author's name.
+    pub fn author_name(&self) -> &str {
+        self.author.split(" <").next().unwrap_or_default()
+    }
+
+    /// The author's time: unix seconds and the offset as git writes it (`+0100`).
+    pub fn author_when(&self) -> (i64, &str) {
+        signature_time(&self.author)
+    }
+
+    /// The committer's name.
+    pub fn committer_name(&self) -> &str {
+        self.committer.split(" <").next().unwrap_or_default()
+    }
+
+    /// The committer's time: unix seconds and the offset as git writes it.
+    pub fn committer_when(&self) -> (i64, &str) {
+        signature_time(&self.committer)
+    }
+}
+
+/// The time of an author or committer line (`... <email> <seconds> <zone>`).
+fn signature_time(line: &str) -> (i64, &str) {
+    let mut words = line.rsplit(' ');
+    let zone = words.next().unwrap_or_default();
+    let seconds = words
+        .next()
+        .and_then(|seconds| seconds.parse().ok())
+        .unwrap_or_else(|| panic!("no time in the signature `{line}`"));
+    (seconds, zone)
+}
+
+impl TestRepo {
+    /// The work tree.
+    pub fn path(&self) -> &Path {
+        &self.workdir
+    }
+
+    /// Runs `git args` in the work tree with [`isolated_git_env`] and fixed commit dates;
+    /// returns its stdout without the final line break.
+    ///
+    /// # Panics
+    /// If git cannot be run or fails (a broken test environment or test).
+    pub fn git<I, S>(&self, args: I) -> String
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        run_git(&self.workdir, args)
+    }
+
+    /// The repository as the code under test sees it, with [`isolated_git_env`].
+    ///
+    /// # Panics
+    /// If it cannot be opened (a broken test).
+    pub fn open(&self) -> Repo {
+        match Repo::open_with_env(&self.workdir, &isolated_git_env()) {
+            Ok(repo) => repo,
+            Err(error) => panic!("cannot open {}: {error}", self.workdir.display()),
         }
-    });
+    }
+
+    /// The commit `revision` (a name git understands: `HEAD`, `main`, `HEAD~1`, an id).
+    ///
+    /// # Panics
+    /// If `revision` names no commit.
+    pub fn commit(&self, revision: &str) -> CommitInfo {
+        let id = self.git(["rev-parse", "--verify", &format!("{revision}^{{commit}}")]);
+        let mut command = git_command(&self.workdir);
+        command.args(["cat-file", "commit", &id]);
+        let raw = String::from_utf8(output_of(command).stdout)
+            .unwrap_or_else(|error| panic!("commit {id} is not UTF-8: {error}"));
+        let (headers, message) = raw
+            .split_once("\n\n")
+            .unwrap_or_else(|| panic!("commit {id} has no message"));
+        let header = |name: &str| -> Vec<String> {
+            headers
+                .lines()
+                .filter_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+                .map(str::to_owned)
+                .collect()
+        };
+        let only = |name: &str| {
+            header(name)
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| panic!("commit {id} has no {name}"))
+        };
+        CommitInfo {
+            parents: header("parent")
+                .into_iter()
+                .map(CommitId::from_hex)
+                .collect(),
+            author: only("author"),
+            committer: only("committer"),
+            message: message.to_owned(),
+            id: CommitId::from_hex(id.clone()),
+        }
+    }
+
+    /// The commit HEAD is on.
+    ///
+    /// # Panics
+    /// If HEAD does not point at a commit (a broken test).
+    pub fn head(&self) -> CommitInfo {
+        self.commit("HEAD")
+    }
+
+    /// The commit local branch `name` points at, `None` if there is no such branch.
+    pub fn branch(&self, name: &str) -> Option<CommitId> {
+        let mut command = git_command(&self.workdir);
+        command.args(["rev-parse", "-q", "--verify", &format!("refs/heads/{name}")]);
+        let output = output_of(command);
+        output
+            .status
+            .success()
+            .then(|| CommitId::from_hex(String::from_utf8_lossy(&output.stdout).trim().to_owned()))
+    }
+
+    /// The paths `revision` changes against its first parent, sorted.
+    pub fn changed_paths(&self, revision: &str) -> Vec<String> {
+        let listed = self.git([
+            "diff-tree",
+            "--no-commit-id",
+            "--name-only",
+            "-r",
+            "--no-renames",
+            &format!("{revision}^"),
+            revision,
+        ]);
+        let mut paths: Vec<String> = listed.lines().map(str::to_owned).collect();
+        paths.sort();
+        paths
+    }
+
+    /// The content of `relative` in commit `revision`, `None` if it has no such file.
+    pub fn file_at(&self, revision: &str, relative: &str) -> Option<String> {
+        let mut command = git_command(&self.workdir);
+        command.args(["show", &format!("{revision}:{relative}")]);
+        let output = output_of(command);
+        output.status.success().then(|| {
+            String::from_utf8(output.stdout)
+                .unwrap_or_else(|error| panic!("{relative} at {revision} is not UTF-8: {error}"))
+        })
+    }
+
+    /// Detaches HEAD at the commit it is on.
+    pub fn detach_head(&self) {
+        self.git(["checkout", "--quiet", "--detach"]);
+    }
+}
+
+/// A git command in `dir`, isolated from the machine's config ([`isolated_git_env`]), with
+/// fixed author and committer dates.
+fn git_command(dir: &Path) -> Command {
+    let mut command = Command::new("git");
+    command
+        .arg("-C")
+        .arg(dir)
+        .envs(isolated_git_env())
+        .env("GIT_AUTHOR_DATE", "1600000000 +0000")
+        .env("GIT_COMMITTER_DATE", "1600000000 +0000");
+    command
+}
+
+fn output_of(mut command: Command) -> std::process::Output {
+    match command.output() {
+        Ok(output) => output,
+        Err(error) => panic!("cannot run {command:?}: {error}"),
+    }
+}
+
+/// Runs `git args` in `dir` (see [`TestRepo::git`]).
+fn run_git<I, S>(dir: &Path, args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut command = git_command(dir);
+    command.args(args);
+    let output = output_of(command);
+    if !output.status.success() {
+        panic!(
+            "git failed in {}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    if text.ends_with('\n') {
+        text.pop();
+    }
+    text
 }
 
 /// A new repository at `dir` on branch `main`, with the repository config keys that change
 /// what git sees (line endings, excludes file) fixed, so no machine setting reaches a test.
-/// Isolates the git config first ([`isolate_git_config`]).
 ///
 /// # Panics
 /// If the repository cannot be created or configured (a broken test environment).
-pub fn init_repo(dir: &Path) -> Repository {
-    isolate_git_config();
-    let mut options = git2::RepositoryInitOptions::new();
-    options.initial_head("main");
-    let repo = match Repository::init_opts(dir, &options) {
-        Ok(repo) => repo,
-        Err(error) => panic!(
-            "cannot create a test repository in {}: {error}",
-            dir.display()
-        ),
+pub fn init_repo(dir: &Path) -> TestRepo {
+    run_git(dir, ["init", "--quiet", "--initial-branch=main"]);
+    let repo = TestRepo {
+        workdir: dir.to_owned(),
     };
-    let configured = repo.config().and_then(|mut config| {
-        config.set_bool("core.autocrlf", false)?;
-        config.set_str("core.excludesFile", "")
-    });
-    if let Err(error) = configured {
-        panic!("cannot configure the test repository: {error}");
-    }
+    repo.git(["config", "core.autocrlf", "false"]);
+    repo.git(["config", "core.excludesFile", ""]);
     repo
+}
+
+/// A new bare repository at `dir` (a remote to push to); only its refs and objects are for
+/// looking at, it has no work tree.
+///
+/// # Panics
+/// If the repository cannot be created (a broken test environment).
+pub fn init_bare_repo(dir: &Path) -> TestRepo {
+    run_git(dir, ["init", "--quiet", "--bare", "--initial-branch=main"]);
+    TestRepo {
+        workdir: dir.to_owned(),
+    }
 }
 
 /// Stages every file of the work tree that is not ignored and commits it on HEAD (on top of
@@ -72,36 +284,23 @@ pub fn init_repo(dir: &Path) -> Repository {
 ///
 /// # Panics
 /// If git fails (a broken test environment or test).
-pub fn commit_all(repo: &Repository, message: &str) -> Oid {
-    let commit = || -> Result<Oid, git2::Error> {
-        let mut index = repo.index()?;
-        index.add_all(["*"], git2::IndexAddOption::DEFAULT, None)?;
-        index.write()?;
-        let tree = repo.find_tree(index.write_tree()?)?;
-        let who = Signature::new(
-            "Fixture",
-            "fixture@example.org",
-            &Time::new(1_600_000_000, 0),
-        )?;
-        let parent = repo.head().ok().and_then(|head| head.peel_to_commit().ok());
-        let parents: Vec<&git2::Commit> = parent.iter().collect();
-        repo.commit(Some("HEAD"), &who, &who, message, &tree, &parents)
-    };
-    match commit() {
-        Ok(oid) => oid,
-        Err(error) => panic!("cannot commit the test repository's files: {error}"),
-    }
-}
-
-/// The commit HEAD is on.
-///
-/// # Panics
-/// If HEAD does not point at a commit (a broken test).
-pub fn head_commit(repo: &Repository) -> Commit<'_> {
-    match repo.head().and_then(|head| head.peel_to_commit()) {
-        Ok(commit) => commit,
-        Err(error) => panic!("HEAD is not a commit: {error}"),
-    }
+pub fn commit_all(repo: &TestRepo, message: &str) -> CommitId {
+    repo.git(["add", "--all"]);
+    repo.git([
+        "-c",
+        "user.name=Fixture",
+        "-c",
+        "user.email=fixture@example.org",
+        "commit",
+        "--quiet",
+        "--allow-empty",
+        "--no-verify",
+        "--no-gpg-sign",
+        "--cleanup=verbatim",
+        "-m",
+        message,
+    ]);
+    repo.head().id
 }
 
 /// Writes `content` to `root/relative`, creating the directories it needs.

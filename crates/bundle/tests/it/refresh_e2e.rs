@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 use bundle_gen::{Config, Digest, ImageName, Tag};
 use insta::assert_snapshot;
+use pin_refresh::CommitId;
+use pin_refresh::test_fixture::{CommitInfo, TestRepo};
 use registry_fixture::{LkJwtRoute, Scenario, TestRegistry};
 
 use crate::support::{Run, Workdir, files_below, kustomize, site_yaml};
@@ -74,7 +76,7 @@ async fn registries() -> Registries {
 /// older pins, and the tree `bundle gen` makes from it.
 struct Site {
     work: Workdir,
-    git: git2::Repository,
+    git: TestRepo,
 }
 
 impl Site {
@@ -86,7 +88,7 @@ impl Site {
         }
         let work = Workdir::with_config(&yaml);
         fs::write(work.home().join("gitconfig"), "").expect("empty global config");
-        // The fixture's own git2 calls (init, commits, reads) see no machine git config either.
+        // The fixture's own git commands (init, commits, reads) see no machine git config either.
         let git = pin_refresh::test_fixture::init_repo(work.path());
         let site = Self { work, git };
         site.bundle(&["gen"]).success();
@@ -116,34 +118,21 @@ impl Site {
         self.work.run(&mut command)
     }
 
-    fn head(&self) -> git2::Commit<'_> {
-        self.git
-            .head()
-            .expect("head")
-            .peel_to_commit()
-            .expect("commit")
+    fn head(&self) -> CommitInfo {
+        self.git.head()
     }
 
-    /// Commits from HEAD back to (not including) `stop`, oldest first.
-    fn commits_since(&self, stop: git2::Oid) -> Vec<git2::Commit<'_>> {
-        let mut commits = Vec::new();
-        let mut commit = self.head();
-        while commit.id() != stop {
-            let parent = commit.parent(0).expect("a parent before the stop commit");
-            commits.push(commit);
-            commit = parent;
-        }
-        commits.reverse();
-        commits
-    }
-
-    fn changed_paths(&self, commit: &git2::Commit) -> Vec<String> {
-        let parent = commit.parent(0).expect("parent").tree().expect("tree");
+    /// Commits from HEAD back to (not including) `stop` along first parents, oldest first.
+    fn commits_since(&self, stop: &CommitId) -> Vec<CommitInfo> {
         self.git
-            .diff_tree_to_tree(Some(&parent), Some(&commit.tree().expect("tree")), None)
-            .expect("diff")
-            .deltas()
-            .filter_map(|delta| delta.new_file().path().map(|p| p.display().to_string()))
+            .git([
+                "rev-list",
+                "--first-parent",
+                "--reverse",
+                &format!("{stop}..HEAD"),
+            ])
+            .lines()
+            .map(|id| self.git.commit(id))
             .collect()
     }
 
@@ -169,9 +158,9 @@ fn endpoint_args(registry: &TestRegistry) -> Vec<String> {
 async fn refresh_commits_one_bump_per_image_pushes_and_a_second_run_adds_nothing() {
     let Registries { registry, pins } = registries().await;
     let site = Site::new(&pins);
-    let start = site.head().id();
+    let start = site.head().id;
     let remote = tempfile::tempdir().expect("temp dir");
-    let bare = git2::Repository::init_bare(remote.path()).expect("bare repository");
+    let bare = pin_refresh::test_fixture::init_bare_repo(remote.path());
     let endpoints = endpoint_args(&registry);
 
     // A dry run names every bump and changes nothing.
@@ -194,7 +183,7 @@ async fn refresh_commits_one_bump_per_image_pushes_and_a_second_run_adds_nothing
         "Dry run: nothing was written; add --commit to write and commit.\n"
     );
     assert_eq!(site.files(), before);
-    assert_eq!(site.head().id(), start);
+    assert_eq!(site.head().id, start);
 
     // --commit --branch --push: one commit per image on the bump branch, pushed.
     let remote_path = remote.path().to_str().expect("utf8 path");
@@ -212,10 +201,10 @@ async fn refresh_commits_one_bump_per_image_pushes_and_a_second_run_adds_nothing
     let run = site.bundle(&args).success();
     let run_out = run.stdout();
 
-    let commits = site.commits_since(start);
+    let commits = site.commits_since(&start);
     assert_eq!(commits.len(), pins.len(), "{}", run.transcript());
     for (commit, (image, before_pin, after)) in commits.iter().zip(&pins) {
-        let message = commit.message().expect("utf8 message");
+        let message = &commit.message;
         let expected = format!(
             "chore(pins): bump {component} {old_tag} -> {new_tag}\n\n\
              images.{key}:\n  old: {old_tag}@{old_digest}\n  new: {new_tag}@{new_digest}\n\n\
@@ -227,34 +216,24 @@ async fn refresh_commits_one_bump_per_image_pushes_and_a_second_run_adds_nothing
             new_tag = after.tag,
             new_digest = after.digest,
         );
-        assert_eq!(message, expected);
+        assert_eq!(message, &expected);
         // bundle.yaml and the one kustomization that lists this image (the generator owns
         // which one that is).
-        let changed = site.changed_paths(commit);
+        let changed = site.git.changed_paths(commit.id.as_str());
         assert_eq!(changed.len(), 2, "{changed:?}");
         assert!(changed.contains(&"bundle.yaml".to_owned()), "{changed:?}");
         let kustomization = changed
             .iter()
             .find(|path| path.ends_with("kustomization.yaml"))
             .expect("a kustomization.yaml");
-        let content = commit
-            .tree()
-            .expect("tree")
-            .get_path(Path::new(kustomization))
-            .expect("in the commit")
-            .to_object(&site.git)
-            .expect("blob")
-            .peel_to_blob()
-            .expect("blob")
-            .content()
-            .to_vec();
+        let content = site
+            .git
+            .file_at(commit.id.as_str(), kustomization)
+            .expect("in the commit");
         let pin = format!("{}@{}", after.tag, after.digest);
-        assert!(
-            String::from_utf8_lossy(&content).contains(&pin),
-            "{kustomization} lacks {pin}"
-        );
-        assert_eq!(commit.author().name().expect("utf8"), "Pin Bot");
-        assert_eq!(commit.committer().when().seconds(), 1_767_225_600);
+        assert!(content.contains(&pin), "{kustomization} lacks {pin}");
+        assert_eq!(commit.author_name(), "Pin Bot");
+        assert_eq!(commit.committer_when().0, 1_767_225_600);
     }
 
     // bundle.yaml holds the new pins, the tree is what it generates, and every overlay that
@@ -285,16 +264,13 @@ async fn refresh_commits_one_bump_per_image_pushes_and_a_second_run_adds_nothing
     }
 
     // The main branch is where it was; the bump branch is checked out and pushed.
-    let head = site.head().id();
-    let main = site
-        .git
-        .find_branch("main", git2::BranchType::Local)
-        .expect("main");
-    assert_eq!(main.get().target(), Some(start));
-    let pushed = bare
-        .find_reference(&format!("refs/heads/{BUMP_BRANCH}"))
-        .expect("pushed branch");
-    assert_eq!(pushed.target(), Some(head));
+    let head = site.head().id;
+    assert_eq!(site.git.branch("main"), Some(start));
+    assert_eq!(
+        bare.branch(BUMP_BRANCH),
+        Some(head.clone()),
+        "pushed branch"
+    );
     assert!(
         run_out.contains(&format!("On branch {BUMP_BRANCH}, pushed.")),
         "{run_out}"
@@ -314,7 +290,7 @@ async fn refresh_commits_one_bump_per_image_pushes_and_a_second_run_adds_nothing
         "{}",
         again.transcript()
     );
-    assert_eq!(site.head().id(), head);
+    assert_eq!(site.head().id, head);
     assert_eq!(site.files(), files);
 }
 
@@ -344,7 +320,7 @@ async fn a_registry_failure_for_one_image_changes_nothing_and_exits_2() {
         (ImageName::LK_JWT, lk_jwt_pin.clone(), lk_jwt_pin),
     ];
     let site = Site::new(&pins);
-    let start = site.head().id();
+    let start = site.head().id;
     let before = site.files();
 
     let endpoints = endpoint_args(&registry);
@@ -360,11 +336,7 @@ async fn a_registry_failure_for_one_image_changes_nothing_and_exits_2() {
     --- stderr
     error: registry lookup failed, nothing was changed: image `lkJwt` (ghcr.io/element-hq/lk-jwt-service): [REGISTRY]/v2/element-hq/lk-jwt-service/tags/list?n=1000: not found (HTTP 404)
     ");
-    assert_eq!(site.head().id(), start);
+    assert_eq!(site.head().id, start);
     assert_eq!(site.files(), before);
-    assert!(
-        site.git
-            .find_branch(BUMP_BRANCH, git2::BranchType::Local)
-            .is_err()
-    );
+    assert!(site.git.branch(BUMP_BRANCH).is_none());
 }

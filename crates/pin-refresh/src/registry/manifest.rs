@@ -1,14 +1,63 @@
 //! Reading manifests, image configs and build-provenance attestations: pure functions from
-//! bytes to the few facts the policies need. Deserialisation uses `oci-client`'s manifest
-//! types, which read both the OCI and the Docker media types (same JSON shape).
+//! bytes to the few facts the policies need. The OCI and Docker media types share one JSON
+//! shape, so one set of types reads both.
 
 use std::collections::BTreeMap;
 
 use bundle_gen::{Digest, Platform};
-use oci_client::manifest::{
-    IMAGE_MANIFEST_LIST_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_INDEX_MEDIA_TYPE,
-    OCI_IMAGE_MEDIA_TYPE, OciImageIndex, OciImageManifest,
-};
+use serde::Deserialize;
+
+/// The media type of an OCI image index.
+pub const OCI_IMAGE_INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
+/// The media type of an OCI image manifest.
+pub const OCI_IMAGE_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+/// The media type of a Docker manifest list (schema 2), the index's Docker form.
+pub const IMAGE_MANIFEST_LIST_MEDIA_TYPE: &str =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
+/// The media type of a Docker image manifest (schema 2).
+pub const IMAGE_MANIFEST_MEDIA_TYPE: &str = "application/vnd.docker.distribution.manifest.v2+json";
+
+// Our own wire types rather than `oci-client`'s (or `oci-spec`'s): those crates bring a whole
+// registry client, or a builder for every OCI type, and their dependency trees into the build
+// for a few structs. These hold only the fields read here; serde ignores the others, which
+// registries and build tools keep adding.
+
+/// An OCI image index or Docker manifest list, as far as it is read.
+#[derive(Debug, Deserialize)]
+struct WireIndex {
+    manifests: Vec<WireIndexEntry>,
+}
+
+/// One entry of an index.
+#[derive(Debug, Deserialize)]
+struct WireIndexEntry {
+    digest: String,
+    platform: Option<WirePlatform>,
+    annotations: Option<BTreeMap<String, String>>,
+}
+
+/// The platform of an index entry.
+#[derive(Debug, Deserialize)]
+struct WirePlatform {
+    os: String,
+    architecture: String,
+    variant: Option<String>,
+}
+
+/// An image (or artifact) manifest, as far as it is read.
+#[derive(Debug, Deserialize)]
+struct WireImageManifest {
+    config: WireDescriptor,
+    #[serde(default)]
+    layers: Vec<WireDescriptor>,
+}
+
+/// A content descriptor: the config or a layer.
+#[derive(Debug, Deserialize)]
+struct WireDescriptor {
+    digest: String,
+    annotations: Option<BTreeMap<String, String>>,
+}
 
 /// The annotation BuildKit puts on an index entry that is an attestation manifest.
 const REFERENCE_TYPE_ANNOTATION: &str = "vnd.docker.reference.type";
@@ -75,15 +124,15 @@ pub fn parse_manifest(bytes: &[u8], content_type: Option<&str>) -> Result<Manife
         _ => value.get("manifests").is_some(),
     };
     if is_index {
-        let index: OciImageIndex = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        let index: WireIndex = serde_json::from_value(value).map_err(|e| e.to_string())?;
         let entries = index
             .manifests
             .into_iter()
             .map(|entry| {
                 let digest = parse_digest(&entry.digest)?;
                 let platform = entry.platform.map(|p| Platform {
-                    os: p.os.to_string(),
-                    architecture: p.architecture.to_string(),
+                    os: p.os,
+                    architecture: p.architecture,
                     variant: p.variant,
                 });
                 let annotated = entry.annotations.as_ref().is_some_and(|a| {
@@ -102,7 +151,7 @@ pub fn parse_manifest(bytes: &[u8], content_type: Option<&str>) -> Result<Manife
             .collect::<Result<_, String>>()?;
         Ok(Manifest::Index(entries))
     } else {
-        let image: OciImageManifest = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        let image: WireImageManifest = serde_json::from_value(value).map_err(|e| e.to_string())?;
         Ok(Manifest::Image(ImageManifest {
             config: parse_digest(&image.config.digest)?,
             layers: image

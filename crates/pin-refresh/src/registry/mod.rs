@@ -4,8 +4,8 @@
 //! auth flow, so it cannot count our requests per kind, follows `reqwest`'s default redirect
 //! policy (which would carry our headers across hosts we do not control), has no `Link`
 //! pagination for tag lists, no response size caps and no `Retry-After` handling. So the HTTP
-//! side here is thin code of ours on `reqwest` (the same version `oci-client` uses), and
-//! `oci-client` supplies the manifest types and media-type constants we deserialise with.
+//! side here is thin code of ours on `reqwest`, and the manifest types and media types are
+//! ours too (see [`manifest`]).
 //!
 //! The layers, each using only those below it:
 //! - [`api`]: the distribution endpoints (tags, manifests, blobs) and digest checks;

@@ -1,11 +1,12 @@
 //! The git wrapper against real repositories in temp dirs. Identities and dates are explicit,
-//! libgit2 reads no system or global git config, and each fixture repository sets the keys that
-//! matter in its own config.
+//! every git command (the wrapper's and the fixture's) reads no system or global git config,
+//! and each fixture repository sets the keys that matter in its own config.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use pin_refresh::{GitError, Identities, Person, Repo, When, test_fixture};
+use pin_refresh::test_fixture::{self, CommitInfo, TestRepo};
+use pin_refresh::{GitError, Identities, Person, Repo, When};
 
 fn person(name: &str, seconds: i64) -> Person {
     Person {
@@ -28,20 +29,15 @@ fn identities() -> Identities {
 /// A repository on branch `main` with one commit holding `bundle.yaml` and `base/a.yaml`.
 struct Fixture {
     dir: tempfile::TempDir,
-    git: git2::Repository,
+    git: TestRepo,
 }
 
 impl Fixture {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let git = test_fixture::init_repo(dir.path());
-        {
-            let mut config = git.config().expect("config");
-            config.set_str("user.name", "Config User").expect("set");
-            config
-                .set_str("user.email", "config@example.org")
-                .expect("set");
-        }
+        git.git(["config", "user.name", "Config User"]);
+        git.git(["config", "user.email", "config@example.org"]);
         let fixture = Self { dir, git };
         fixture.write("bundle.yaml", "images: {}\n");
         fixture.write("base/a.yaml", "a: 1\n");
@@ -55,26 +51,24 @@ impl Fixture {
     }
 
     fn repo(&self) -> Repo {
-        Repo::open(self.path()).expect("open")
+        self.git.open()
     }
 
     fn write(&self, relative: &str, content: &str) {
         test_fixture::write_file(self.path(), relative, content);
     }
 
-    fn head(&self) -> git2::Commit<'_> {
-        test_fixture::head_commit(&self.git)
+    fn head(&self) -> CommitInfo {
+        self.git.head()
     }
 
     fn file_at_head(&self, relative: &str) -> Option<String> {
-        let entry = self
-            .head()
-            .tree()
-            .expect("tree")
-            .get_path(Path::new(relative))
-            .ok()?;
-        let blob = self.git.find_blob(entry.id()).expect("blob");
-        Some(String::from_utf8(blob.content().to_vec()).expect("utf8"))
+        self.git.file_at("HEAD", relative)
+    }
+
+    /// Checks out `main` again, discarding what the work tree holds.
+    fn back_to_main(&self) {
+        self.git.git(["checkout", "--quiet", "--force", "main"]);
     }
 }
 
@@ -107,10 +101,7 @@ fn head_branch_names_the_branch_and_is_none_when_detached() {
         fixture.repo().head_branch().expect("head"),
         Some("main".to_owned())
     );
-    fixture
-        .git
-        .set_head_detached(fixture.head().id())
-        .expect("detach");
+    fixture.git.detach_head();
     assert_eq!(fixture.repo().head_branch().expect("head"), None);
 }
 
@@ -130,7 +121,7 @@ fn is_tracked_tells_committed_from_untracked_files() {
 #[test]
 fn commit_paths_commits_exactly_those_paths_with_the_given_identities() {
     let fixture = Fixture::new();
-    let parent = fixture.head().id();
+    let parent = fixture.head().id;
     fixture.write("bundle.yaml", "images: {bumped: true}\n");
     fixture.write("base/b.yaml", "b: 2\n");
     fs::remove_file(fixture.path().join("base/a.yaml")).expect("rm");
@@ -143,14 +134,14 @@ fn commit_paths_commits_exactly_those_paths_with_the_given_identities() {
         .expect("commit");
 
     let head = fixture.head();
-    assert_eq!(head.id(), commit);
-    assert_eq!(head.parent_ids().collect::<Vec<_>>(), vec![parent]);
-    assert_eq!(head.message().ok(), Some("subject\n\nbody\n"));
-    assert_eq!(head.author().name().ok(), Some("Author"));
-    assert_eq!(head.author().when().seconds(), 1_700_000_000);
-    assert_eq!(head.author().when().offset_minutes(), 60);
-    assert_eq!(head.committer().name().ok(), Some("Committer"));
-    assert_eq!(head.committer().when().seconds(), 1_700_000_100);
+    assert_eq!(head.id, commit);
+    assert_eq!(head.parents, vec![parent]);
+    assert_eq!(head.message, "subject\n\nbody\n");
+    assert_eq!(head.author, "Author <author@example.org> 1700000000 +0100");
+    assert_eq!(head.author_name(), "Author");
+    assert_eq!(head.author_when(), (1_700_000_000, "+0100"));
+    assert_eq!(head.committer_name(), "Committer");
+    assert_eq!(head.committer_when().0, 1_700_000_100);
     assert_eq!(
         fixture.file_at_head("bundle.yaml").as_deref(),
         Some("images: {bumped: true}\n")
@@ -192,7 +183,7 @@ fn reset_branch_creates_a_branch_at_head_and_checks_it_out() {
     );
     assert_eq!(
         repo.branch_commit("bundle/pin-bumps").expect("branch"),
-        Some(fixture.head().id())
+        Some(fixture.head().id)
     );
     assert!(repo.is_clean().expect("status"));
 }
@@ -201,19 +192,12 @@ fn reset_branch_creates_a_branch_at_head_and_checks_it_out() {
 fn reset_branch_moves_an_existing_branch_back_to_head() {
     let fixture = Fixture::new();
     let repo = fixture.repo();
-    let start = fixture.head().id();
+    let start = fixture.head().id;
     repo.reset_branch("bundle/pin-bumps").expect("branch");
     fixture.write("bundle.yaml", "images: {old: bump}\n");
     repo.commit_paths(&[PathBuf::from("bundle.yaml")], "old bump", &identities())
         .expect("commit");
-    fixture
-        .git
-        .set_head("refs/heads/main")
-        .expect("back to main");
-    fixture
-        .git
-        .checkout_head(Some(git2::build::CheckoutBuilder::new().force()))
-        .expect("checkout");
+    fixture.back_to_main();
 
     repo.reset_branch("bundle/pin-bumps").expect("reset");
     assert_eq!(
@@ -236,7 +220,7 @@ fn reset_branch_refuses_an_invalid_name() {
 fn push_force_updates_the_branch_in_a_bare_repository() {
     let fixture = Fixture::new();
     let remote_dir = tempfile::tempdir().expect("temp dir");
-    let remote = git2::Repository::init_bare(remote_dir.path()).expect("bare");
+    let remote = test_fixture::init_bare_repo(remote_dir.path());
     let repo = fixture.repo();
     let url = remote_dir.path().to_str().expect("utf8 path");
 
@@ -245,21 +229,11 @@ fn push_force_updates_the_branch_in_a_bare_repository() {
     repo.commit_paths(&[PathBuf::from("bundle.yaml")], "first", &identities())
         .expect("commit");
     repo.push(url, "bundle/pin-bumps", None).expect("push");
-    let first = fixture.head().id();
-    let pushed = |remote: &git2::Repository| {
-        remote
-            .find_reference("refs/heads/bundle/pin-bumps")
-            .expect("ref")
-            .target()
-    };
-    assert_eq!(pushed(&remote), Some(first));
+    let first = fixture.head().id;
+    assert_eq!(remote.branch("bundle/pin-bumps"), Some(first));
 
     // A rebuilt branch that does not contain the pushed commit still replaces it.
-    fixture.git.set_head("refs/heads/main").expect("main");
-    fixture
-        .git
-        .checkout_head(Some(git2::build::CheckoutBuilder::new().force()))
-        .expect("checkout");
+    fixture.back_to_main();
     repo.reset_branch("bundle/pin-bumps").expect("reset");
     fixture.write("bundle.yaml", "images: {second: 2}\n");
     let second = repo
@@ -267,7 +241,7 @@ fn push_force_updates_the_branch_in_a_bare_repository() {
         .expect("commit");
     repo.push(&format!("file://{url}"), "bundle/pin-bumps", None)
         .expect("push");
-    assert_eq!(pushed(&remote), Some(second));
+    assert_eq!(remote.branch("bundle/pin-bumps"), Some(second));
 }
 
 /// A plain-http git server on loopback that answers every request with a Basic auth
@@ -386,20 +360,71 @@ fn opening_outside_a_repository_names_the_path() {
 }
 
 #[test]
-fn tests_read_no_system_or_global_git_config() {
-    test_fixture::isolate_git_config();
-    let config = git2::Config::open_default().expect("default config");
-    let mut entries = config.entries(None).expect("entries");
-    let mut names = Vec::new();
-    while let Some(entry) = entries.next() {
-        let entry = entry.expect("entry");
-        names.push(format!(
-            "{:?} {}",
-            entry.level(),
-            entry.name().unwrap_or("?")
-        ));
+fn a_bare_repository_is_refused_with_its_git_directory() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    test_fixture::init_bare_repo(dir.path());
+    match Repo::open_with_env(dir.path(), &test_fixture::isolated_git_env()) {
+        Err(GitError::Bare { path }) => assert_eq!(
+            path.canonicalize().expect("path"),
+            dir.path().canonicalize().expect("path")
+        ),
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("a bare repository was opened"),
     }
-    assert!(names.is_empty(), "machine git config leaked in: {names:?}");
+}
+
+#[test]
+fn a_repository_without_commits_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let git = test_fixture::init_repo(dir.path());
+    let result = git.open().head_branch();
+    assert!(matches!(result, Err(GitError::NoCommits)), "{result:?}");
+}
+
+#[test]
+fn commit_paths_leaves_other_staged_changes_staged_and_out_of_the_commit() {
+    let fixture = Fixture::new();
+    fixture.write("base/a.yaml", "a: staged\n");
+    fixture.git.git(["add", "base/a.yaml"]);
+    fixture.write("bundle.yaml", "images: {bumped: true}\n");
+
+    fixture
+        .repo()
+        .commit_paths(&[PathBuf::from("bundle.yaml")], "bump", &identities())
+        .expect("commit");
+
+    assert_eq!(fixture.git.changed_paths("HEAD"), ["bundle.yaml"]);
+    assert_eq!(
+        fixture.file_at_head("base/a.yaml").as_deref(),
+        Some("a: 1\n")
+    );
+    assert_eq!(
+        fixture.repo().dirty_paths().expect("status"),
+        vec![PathBuf::from("base/a.yaml")],
+        "the other change is still staged"
+    );
+    assert_eq!(
+        fixture.git.git(["diff", "--cached", "--name-only"]),
+        "base/a.yaml"
+    );
+}
+
+#[test]
+fn tests_read_no_system_or_global_git_config() {
+    let fixture = Fixture::new();
+    let listed = fixture.git.git(["config", "--list", "--show-scope"]);
+    let leaked: Vec<&str> = listed
+        .lines()
+        .filter(|line| !line.starts_with("local\t"))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "machine git config leaked in: {leaked:?}"
+    );
+    assert!(
+        listed.contains("local\tuser.name=Config User"),
+        "the repository's own config is read: {listed}"
+    );
 }
 
 #[test]
