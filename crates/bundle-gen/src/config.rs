@@ -277,6 +277,9 @@ pub struct Homeserver {
     /// Appservice registrations loaded from a Secret at startup.
     #[serde(default)]
     pub appservices: Appservices,
+    /// Where Tuwunel takes each client's address from (its `ip_source`).
+    #[serde(default)]
+    pub ip_source: IpSource,
     /// The database volume.
     #[serde(default)]
     pub persistence: Persistence,
@@ -291,6 +294,33 @@ fn default_client_port() -> u16 {
 
 fn default_max_request_size() -> u64 {
     104_857_600
+}
+
+/// `homeserver.ipSource`: Tuwunel's `ip_source`, with Tuwunel's own names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IpSource {
+    /// The rightmost `X-Forwarded-For` entry, the one the ingress controller (or gateway)
+    /// appends and a client cannot forge. A request without the header (an in-cluster client
+    /// that bypasses the ingress) gets 500 on the routes that need the address.
+    #[default]
+    RightmostXForwardedFor,
+    /// The rightmost entry of the standard `Forwarded` header.
+    RightmostForwarded,
+    /// `X-Real-IP`, as nginx sets it.
+    XRealIp,
+    /// The TCP peer: the ingress controller's pod for every client behind it, but any client
+    /// works, in-cluster bridges that call the homeserver's Service included.
+    ConnectInfo,
+    /// `CF-Connecting-IP` (Cloudflare, cloudflared).
+    CfConnectingIp,
+    /// `True-Client-IP` (Akamai, Cloudflare Enterprise).
+    TrueClientIp,
+    /// `Fly-Client-IP` (Fly.io).
+    FlyClientIp,
+    /// `CloudFront-Viewer-Address` (AWS CloudFront).
+    #[serde(rename = "cloudfront_viewer_address")]
+    CloudFrontViewerAddress,
 }
 
 /// `homeserver.appservices:`.

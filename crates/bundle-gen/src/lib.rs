@@ -21,9 +21,9 @@ mod validate;
 
 pub use atomic_write::{AtomicWrite, FileWriteError, IfExists, NewFileMode, WriteOneError};
 pub use config::{
-    Appservices, Config, Global, Homeserver, HostAlias, Ingress, IngressTls, Livekit, LivekitKeys,
-    LivekitKeysSecret, LkJwt, NetworkPolicy, OverlayDelta, OverlayName, Persistence, RawConfig,
-    RemovedKey, Resources, Rtc, SecretKeyRef, Turn, TurnTls, UnknownOverlay, Variant,
+    Appservices, Config, Global, Homeserver, HostAlias, Ingress, IngressTls, IpSource, Livekit,
+    LivekitKeys, LivekitKeysSecret, LkJwt, NetworkPolicy, OverlayDelta, OverlayName, Persistence,
+    RawConfig, RemovedKey, Resources, Rtc, SecretKeyRef, Turn, TurnTls, UnknownOverlay, Variant,
 };
 pub use config::{PinLoadBalancerIp, PortRange};
 pub use csp::{CspSources, csp_sources};

@@ -303,7 +303,7 @@ pub enum SecretsError {
     Render(#[from] RenderError),
     /// The operating system's random number generator failed.
     #[error("cannot read random bytes from the operating system: {0}")]
-    Random(getrandom::Error),
+    Random(#[source] getrandom::Error),
 }
 
 /// Generates, from the operating system's CSPRNG, the Secrets the tree reads whose every key

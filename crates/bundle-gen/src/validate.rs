@@ -1238,6 +1238,8 @@ fn not_unicast(address: IpAddr) -> Option<&'static str> {
         _ if address.is_unspecified() => Some("the unspecified address"),
         _ if address.is_multicast() => Some("a multicast address"),
         IpAddr::V4(v4) if v4.is_broadcast() => Some("the broadcast address"),
+        IpAddr::V4(v4) if v4.octets()[0] == 0 => Some("an address of \"this network\" (0.0.0.0/8)"),
+        IpAddr::V4(v4) if v4.octets()[0] >= 240 => Some("a reserved address (240.0.0.0/4)"),
         _ => None,
     }
 }

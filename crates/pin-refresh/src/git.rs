@@ -179,9 +179,12 @@ const REPOSITORY_VARIABLES: [&str; 8] = [
     "GIT_PREFIX",
 ];
 
-/// A `git` command run in `dir` with `env` on top of the process environment.
+/// A `git` command run in `dir` with `env` on top of the process environment. No hook runs
+/// (`core.hooksPath` at a path that holds none): a bump commit, a branch update or the push of
+/// the scheduled job must not depend on scripts of the machine or the clone.
 fn git_command(dir: &Path, env: &BTreeMap<String, String>) -> Command {
     let mut command = Command::new("git");
+    command.args(["-c", "core.hooksPath=/dev/null"]);
     command.arg("-C").arg(dir);
     for variable in REPOSITORY_VARIABLES {
         command.env_remove(variable);
@@ -193,7 +196,7 @@ fn git_command(dir: &Path, env: &BTreeMap<String, String>) -> Command {
 /// The first argument after git's own options: the subcommand, for messages.
 fn subcommand_of(command: &Command) -> String {
     let mut args = command.get_args().map(OsStr::to_string_lossy);
-    // `-C <dir>` comes first (see `git_command`).
+    // `-c core.hooksPath=...` and `-C <dir>` come first (see `git_command`).
     args.find(|arg| arg == "-C");
     args.nth(1).map(|arg| arg.into_owned()).unwrap_or_default()
 }
@@ -811,7 +814,9 @@ impl Repo {
             // Not a configured remote (or not a name git config can hold): a URL or path.
             Ok(None) | Err(_) => remote.to_owned(),
         };
-        let mut command = self.command(["push", "--porcelain", "--quiet", "--"]);
+        // `--no-signed`: a user's `push.gpgSign` would make the push fail on forges that do not
+        // take signed pushes.
+        let mut command = self.command(["push", "--porcelain", "--quiet", "--no-signed", "--"]);
         command
             .arg(&url)
             .arg(format!("+refs/heads/{branch}:refs/heads/{branch}"))

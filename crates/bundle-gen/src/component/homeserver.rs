@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
 use super::{Component, ConfigFile, Generate, Home, HomeFiles, Names, Object};
-use crate::config::{RawConfig, Variant};
+use crate::config::{IpSource, RawConfig, Variant};
 use crate::emit::{RenderError, to_json, toml_text};
 use crate::images::ImageName;
 use crate::k8s::pod::{
@@ -147,13 +147,10 @@ struct Global {
     /// Tuwunel binds loopback unless told otherwise.
     address: [&'static str; 1],
     port: u16,
-    /// Where the client address of rate limits and logs comes from. Unset, Tuwunel takes the
-    /// leftmost `X-Forwarded-For` entry, which the client writes itself; every request from
-    /// outside passes the ingress controller (or gateway), which appends the peer it sees, so
-    /// the rightmost entry is the one a client cannot forge. Tuwunel answers 500 on routes
-    /// that need the address when a request carries no such header (only loopback peers are
-    /// exempt): in-cluster clients go through the ingress, as lk-jwt does.
-    ip_source: &'static str,
+    /// Where the client address of rate limits and logs comes from (`homeserver.ipSource`).
+    /// Always written: unset, Tuwunel takes the leftmost `X-Forwarded-For` entry, which the
+    /// client writes itself.
+    ip_source: IpSource,
     allow_registration: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     registration_token_file: Option<String>,
@@ -185,7 +182,7 @@ impl TuwunelConfig {
                 database_path: DATABASE_PATH,
                 address: ["0.0.0.0"],
                 port: homeserver.client_port,
-                ip_source: "rightmost_x_forwarded_for",
+                ip_source: homeserver.ip_source,
                 allow_registration: homeserver.allow_registration,
                 registration_token_file: token_secret(raw)
                     .map(|_| format!("{TOKEN_DIR}/{TOKEN_FILE}")),

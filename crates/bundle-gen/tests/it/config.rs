@@ -1427,6 +1427,22 @@ fn guard_node_ip_multicast() {
 }
 
 #[test]
+fn guard_node_ip_reserved() {
+    insta::assert_snapshot!(refused(set(good(), "livekit.rtc.nodeIp", "240.0.0.1")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:13:5: `livekit.rtc.nodeIp` is `240.0.0.1`, a reserved address (240.0.0.0/4): LiveKit advertises it as its ICE candidate, and media can only be sent to one host's (unicast) address. Fix: write the LoadBalancer's public IPv4 or IPv6 address, e.g. `203.0.113.10`.
+    ");
+}
+
+#[test]
+fn guard_node_ip_this_network() {
+    insta::assert_snapshot!(refused(set(good(), "livekit.rtc.nodeIp", "0.1.2.3")), @r#"
+    bundle.yaml: config refused:
+    bundle.yaml:13:5: `livekit.rtc.nodeIp` is `0.1.2.3`, an address of "this network" (0.0.0.0/8): LiveKit advertises it as its ICE candidate, and media can only be sent to one host's (unicast) address. Fix: write the LoadBalancer's public IPv4 or IPv6 address, e.g. `203.0.113.10`.
+    "#);
+}
+
+#[test]
 fn guard_node_ip_broadcast() {
     insta::assert_snapshot!(refused(set(good(), "livekit.rtc.nodeIp", "255.255.255.255")), @r"
     bundle.yaml: config refused:
