@@ -102,21 +102,12 @@ impl AtomicWrite {
             path.to_owned()
         };
         let path = target.as_path();
-        let dir = path
-            .parent()
-            .filter(|dir| !dir.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let (dir, prefix) = staging_place(path);
         std::fs::create_dir_all(dir).map_err(|source| FileWriteError {
             action: "creating directory",
             path: dir.to_owned(),
             source,
         })?;
-        let file_name = path
-            .file_name()
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        // `.<name>.<random>.tmp`: hidden, and recognisable as ours should a crash leave one.
-        let prefix = format!(".{file_name}.");
         let mut builder = Builder::new();
         builder.prefix(&prefix).suffix(".tmp");
         // An existing file keeps its mode (a bundle.yaml holding inline secrets may be 0600);
@@ -151,15 +142,7 @@ impl AtomicWrite {
             path: path.to_owned(),
             source,
         };
-        let directory = path
-            .parent()
-            .filter(|dir| !dir.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let file_name = path
-            .file_name()
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let prefix = format!(".{file_name}.");
+        let (directory, prefix) = staging_place(path);
         let mut builder = Builder::new();
         builder.prefix(&prefix).suffix(".tmp");
         #[cfg(unix)]
@@ -230,6 +213,21 @@ fn new_file_permissions() -> std::fs::Permissions {
 fn private_file_permissions() -> std::fs::Permissions {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::Permissions::from_mode(0o600)
+}
+
+/// Where the temporary file for `path` goes, and the prefix of its name: the directory of
+/// `path` (so the rename stays on one file system), and `.<name>.`, so that the file,
+/// `.<name>.<random>.tmp`, is hidden and recognisable as ours should a crash leave one.
+fn staging_place(path: &Path) -> (&Path, String) {
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .map(|name| name.to_string_lossy())
+        .unwrap_or_default();
+    (dir, format!(".{file_name}."))
 }
 
 #[cfg(test)]

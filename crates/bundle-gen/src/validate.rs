@@ -1500,9 +1500,6 @@ fn check_dns_label(label: &str) -> Result<(), LabelProblem> {
     if label.is_empty() {
         return Err(LabelProblem::Empty);
     }
-    if label.len() > 63 {
-        return Err(LabelProblem::TooLong);
-    }
     if !label
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
@@ -1511,6 +1508,11 @@ fn check_dns_label(label: &str) -> Result<(), LabelProblem> {
     }
     if label.starts_with('-') || label.ends_with('-') {
         return Err(LabelProblem::EdgeHyphen);
+    }
+    // Last, so that `TooLong` means "a valid label but for its length" (see
+    // `check_dns_subdomain`, whose parts have no length limit).
+    if label.len() > 63 {
+        return Err(LabelProblem::TooLong);
     }
     Ok(())
 }
@@ -1539,17 +1541,17 @@ fn check_dns_subdomain(name: &str) -> Result<(), &'static str> {
         return Err("it is longer than 253 characters");
     }
     for part in name.split('.') {
-        if part.is_empty() {
-            return Err("it starts or ends with `.` or holds two dots in a row");
-        }
-        if !part
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            return Err("it may only hold lowercase letters, digits, `-` and `.`");
-        }
-        if part.starts_with('-') || part.ends_with('-') {
-            return Err("each dot-separated part must start and end with a letter or digit");
+        match check_dns_label(part) {
+            Ok(()) | Err(LabelProblem::TooLong) => {}
+            Err(LabelProblem::Empty) => {
+                return Err("it starts or ends with `.` or holds two dots in a row");
+            }
+            Err(LabelProblem::BadCharacter) => {
+                return Err("it may only hold lowercase letters, digits, `-` and `.`");
+            }
+            Err(LabelProblem::EdgeHyphen) => {
+                return Err("each dot-separated part must start and end with a letter or digit");
+            }
         }
     }
     Ok(())
