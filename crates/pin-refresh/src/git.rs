@@ -88,6 +88,22 @@ pub enum GitError {
         /// What git reported.
         detail: String,
     },
+    /// The forge refused the push token (HTTP 401).
+    #[error(
+        "the forge at `{remote}` refused the push token (HTTP 401): check that it is the right token, has not expired or been revoked, and is given for this forge"
+    )]
+    PushTokenRefused {
+        /// The remote name or URL.
+        remote: String,
+    },
+    /// The forge took the push token but does not let it write (HTTP 403).
+    #[error(
+        "the forge at `{remote}` does not let the push token write to the repository (HTTP 403): give it write access to the repository's contents (`contents: write` for a GitHub token)"
+    )]
+    PushTokenCannotWrite {
+        /// The remote name or URL.
+        remote: String,
+    },
     /// A push token was given for a remote that is not https.
     #[error("refusing to send the push token to `{url}`: tokens are only sent over https")]
     InsecureCredentials {
@@ -826,16 +842,31 @@ impl Repo {
                 return Err(GitError::InsecureCredentials { url });
             }
             let credential = BASE64_STANDARD.encode(format!("x-access-token:{token}"));
-            command
-                .env("GIT_CONFIG_COUNT", "2")
-                .env("GIT_CONFIG_KEY_0", format!("http.{url}.extraHeader"))
-                .env(
-                    "GIT_CONFIG_VALUE_0",
-                    format!("Authorization: Basic {credential}"),
-                )
+            let header_key = format!("http.{url}.extraHeader");
+            let settings = [
+                // An empty value first empties the list of extra headers: a credential that
+                // actions/checkout left in the clone's config (`http.https://github.com/
+                // .extraheader`) would otherwise be sent beside the token.
+                (header_key.clone(), String::new()),
+                (header_key, format!("Authorization: Basic {credential}")),
                 // A redirect must not carry the credential to another host.
-                .env("GIT_CONFIG_KEY_1", "http.followRedirects")
-                .env("GIT_CONFIG_VALUE_1", "false");
+                ("http.followRedirects".to_owned(), "false".to_owned()),
+            ];
+            // Added after the settings the environment already passes this way (a runner's
+            // `safe.directory`, say), which must keep working.
+            let passed = self
+                .env
+                .get("GIT_CONFIG_COUNT")
+                .cloned()
+                .or_else(|| std::env::var("GIT_CONFIG_COUNT").ok())
+                .and_then(|count| count.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            for (offset, (key, value)) in settings.iter().enumerate() {
+                command
+                    .env(format!("GIT_CONFIG_KEY_{}", passed + offset), key)
+                    .env(format!("GIT_CONFIG_VALUE_{}", passed + offset), value);
+            }
+            command.env("GIT_CONFIG_COUNT", (passed + settings.len()).to_string());
         }
         command.stdout(Stdio::piped()).stderr(Stdio::piped());
         let output = command.output().map_err(|error| GitError::PushFailed {
@@ -846,6 +877,26 @@ impl Repo {
             return Ok(());
         }
         let said = |bytes: &[u8]| String::from_utf8_lossy(bytes).trim().to_owned();
+        if token.is_some() {
+            let stderr = said(&output.stderr);
+            // git has no exit code per HTTP status; these are its messages for a 401 (after
+            // which it finds no other credential, prompts being off) and a 403.
+            let refused = [
+                "returned error: 401",
+                "terminal prompts disabled",
+                "Authentication failed",
+            ];
+            if refused.iter().any(|message| stderr.contains(message)) {
+                return Err(GitError::PushTokenRefused {
+                    remote: remote.to_owned(),
+                });
+            }
+            if stderr.contains("returned error: 403") {
+                return Err(GitError::PushTokenCannotWrite {
+                    remote: remote.to_owned(),
+                });
+            }
+        }
         let detail = [said(&output.stderr), said(&output.stdout)]
             .into_iter()
             .filter(|text| !text.is_empty())
