@@ -31,6 +31,9 @@ pub enum Behaviour {
     /// Serves the repository to requests whose only `Authorization` header is exactly this
     /// value; answers 401 with a Basic challenge otherwise, as a forge does.
     RequireAuthorization(String),
+    /// Takes this `Authorization` value (401 for any other) but answers 403: the token may
+    /// not write to the repository.
+    RefuseWrites(String),
     /// Answers every request with a 302 to the same path under this base URL.
     RedirectTo(String),
 }
@@ -234,7 +237,9 @@ fn serve_one(
             &[("Location", format!("{base}{target}"))],
             b"",
         ),
-        Behaviour::RequireAuthorization(expected) if authorization != [expected.clone()] => {
+        Behaviour::RequireAuthorization(expected) | Behaviour::RefuseWrites(expected)
+            if authorization != [expected.clone()] =>
+        {
             respond(
                 tls,
                 "401 Unauthorized",
@@ -242,6 +247,7 @@ fn serve_one(
                 b"",
             )
         }
+        Behaviour::RefuseWrites(_) => respond(tls, "403 Forbidden", &[], b""),
         Behaviour::RequireAuthorization(_) => {
             let (status, headers, body) =
                 http_backend(project_root, &method, &target, &headers, &body);

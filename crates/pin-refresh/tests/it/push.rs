@@ -261,6 +261,26 @@ fn a_refused_token_is_named_as_the_thing_to_fix_without_revealing_it() {
     assert_eq!(pushed_commit(&server), None);
 }
 
+#[test]
+fn a_token_without_write_access_is_named_as_the_thing_to_fix_without_revealing_it() {
+    let ca = TestCa::new();
+    let server = GitHttpsServer::start(&ca, Behaviour::RefuseWrites(forge_authorization(TOKEN)));
+    let clone = Clone::new(&ca);
+    let url = server.url("127.0.0.1");
+    let error = clone
+        .repo()
+        .push(&url, BRANCH, Some(TOKEN))
+        .expect_err("the forge refuses the write");
+    let message = format!("{error} {error:?}");
+    assert!(
+        matches!(&error, GitError::PushTokenCannotWrite { remote } if *remote == url),
+        "{message}"
+    );
+    assert!(error.to_string().contains("`contents: write`"), "{message}");
+    assert!(!message.contains(TOKEN), "{message}");
+    assert_eq!(pushed_commit(&server), None);
+}
+
 /// The `git` the code under test would run (the first on PATH).
 fn real_git() -> PathBuf {
     std::env::var("PATH")
