@@ -224,7 +224,12 @@ fn writing_the_value_the_overlay_name_implies_is_accepted() {
         "{enabled: true, turn: {enabled: true}}",
     );
     let doc = set(doc, "overlays.external.livekit.enabled", "false");
-    assert!(load(&doc).is_ok());
+    let config = load(&doc).expect("accepted");
+    let variant = |name| &config.variants()[&name];
+    assert!(variant(OverlayName::BundledTurn).livekit_bundled());
+    assert!(variant(OverlayName::BundledTurn).turn_enabled());
+    assert!(!variant(OverlayName::External).livekit_bundled());
+    assert!(!variant(OverlayName::External).turn_enabled());
 }
 
 #[test]
@@ -868,7 +873,8 @@ fn guard_namespace_longer_than_63_characters() {
 #[test]
 fn a_namespace_of_63_characters_starting_with_a_digit_is_accepted() {
     let namespace = format!("1{}", "m".repeat(62));
-    assert!(load(&set(good(), "namespace", &namespace)).is_ok());
+    let config = load(&set(good(), "namespace", &namespace)).expect("accepted");
+    assert_eq!(config.raw().namespace, namespace);
 }
 
 #[test]
@@ -1232,7 +1238,28 @@ fn stun_discovery_replaces_node_ip_when_chosen_explicitly() {
         "livekit.rtc.useExternalIp",
         "true",
     );
-    assert!(load(&doc).is_ok());
+    let config = load(&doc).expect("accepted");
+    for overlay in [OverlayName::Bundled, OverlayName::BundledTurn] {
+        let rtc = &rendered_livekit_config(&config, overlay)["rtc"];
+        assert_eq!(rtc["use_external_ip"], true, "{overlay:?}: {rtc}");
+        assert!(rtc.get("node_ip").is_none(), "{overlay:?}: {rtc}");
+    }
+}
+
+/// The LiveKit config file the bundled `overlay` deploys, as LiveKit reads it.
+fn rendered_livekit_config(config: &Config, overlay: OverlayName) -> serde_json::Value {
+    let objects = bundle_gen::render_objects(config, overlay).expect("renders");
+    let config_map = objects
+        .iter()
+        .find(|object| {
+            object["kind"] == "ConfigMap"
+                && object["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|name| name.starts_with("livekit-config"))
+        })
+        .expect("a LiveKit ConfigMap");
+    serde_norway::from_str(config_map["data"]["config.yaml"].as_str().expect("text"))
+        .expect("LiveKit's config is YAML")
 }
 
 #[test]
@@ -1246,13 +1273,31 @@ fn without_lk_jwt_no_service_url_public_url_or_external_keys_are_required() {
         "overlays.external.livekit.keys.existingSecret.name",
         "''",
     );
-    assert!(load(&set(doc, "lkJwt.enabled", "false")).is_ok());
+    let config = load(&set(doc, "lkJwt.enabled", "false")).expect("accepted");
+    assert!(!config.raw().lk_jwt.enabled);
+    for (overlay, _) in config.variants() {
+        let objects = bundle_gen::render_objects(&config, *overlay).expect("renders");
+        let lk_jwt: Vec<_> = objects
+            .iter()
+            .filter_map(|object| object["metadata"]["name"].as_str())
+            .filter(|name| name.starts_with("lk-jwt"))
+            .collect();
+        assert_eq!(lk_jwt, Vec::<&str>::new(), "{overlay:?}");
+    }
 }
 
 #[test]
 fn registration_may_be_closed_without_a_token() {
     let doc = remove(good(), "homeserver.registrationTokenExistingSecret");
-    assert!(load(&set(doc, "homeserver.allowRegistration", "false")).is_ok());
+    let config = load(&set(doc, "homeserver.allowRegistration", "false")).expect("accepted");
+    let objects = bundle_gen::render_objects(&config, OverlayName::Bundled).expect("renders");
+    let tuwunel = objects
+        .iter()
+        .find_map(|object| object["data"]["tuwunel.toml"].as_str())
+        .expect("the Tuwunel config");
+    let lines: Vec<&str> = tuwunel.lines().collect();
+    assert!(lines.contains(&"allow_registration = false"), "{tuwunel}");
+    assert!(!tuwunel.contains("registration_token"), "{tuwunel}");
 }
 
 // ---- CSP sources ---------------------------------------------------------------------------------
@@ -1333,7 +1378,12 @@ fn guard_turn_tls_port_on_the_livekit_tcp_port() {
 
 #[test]
 fn the_udp_port_may_share_its_number_with_a_tcp_port() {
-    assert!(load(&set(good(), "livekit.rtc.udpPort", "7881")).is_ok());
+    let config = load(&set(good(), "livekit.rtc.udpPort", "7881")).expect("accepted");
+    let rtc = &rendered_livekit_config(&config, OverlayName::Bundled)["rtc"];
+    assert_eq!(
+        (&rtc["udp_port"], &rtc["tcp_port"]),
+        (&7881.into(), &7881.into())
+    );
 }
 
 #[test]

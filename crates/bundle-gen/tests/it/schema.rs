@@ -23,12 +23,26 @@ fn yaml_file(path: &Path) -> Value {
     serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// The schema's complaints about `instance`, as `<path>: <message>` lines.
+/// The schema's complaints about `instance`, as `<path>: <message>` lines. An `anyOf` or
+/// `oneOf` complaint (an optional section is one) is followed by the complaints of each of its
+/// branches, so the key at fault is among the lines.
 fn schema_errors(instance: &Value) -> Vec<String> {
-    validator()
-        .iter_errors(instance)
-        .map(|error| format!("{}: {error}", error.instance_path()))
-        .collect()
+    let mut lines = Vec::new();
+    for error in validator().iter_errors(instance) {
+        push_with_branches(&error, &mut lines);
+    }
+    lines
+}
+
+fn push_with_branches(error: &jsonschema::ValidationError<'_>, lines: &mut Vec<String>) {
+    lines.push(format!("{}: {error}", error.instance_path()));
+    if let jsonschema::error::ValidationErrorKind::AnyOf { context }
+    | jsonschema::error::ValidationErrorKind::OneOfNotValid { context } = error.kind()
+    {
+        for branch in context.iter().flatten() {
+            push_with_branches(branch, lines);
+        }
+    }
 }
 
 /// The repository's `bundle.yaml` with `value` (YAML) set at the dotted `path`.
@@ -82,8 +96,15 @@ fn every_fixture_config_satisfies_the_schema() {
     assert!(checked >= 6, "only {checked} fixtures found");
 }
 
+/// The JSON pointer of a dotted key path.
+fn pointer(path: &str) -> String {
+    path.split('.')
+        .map(|segment| format!("/{segment}"))
+        .collect()
+}
+
 #[test]
-fn the_schema_refuses_unknown_keys_at_every_depth() {
+fn the_schema_refuses_unknown_keys_at_every_depth_naming_each() {
     for (path, value) in [
         ("serverNme", "matrix.example.org"),
         ("homeserver.serverNme", "matrix.example.org"),
@@ -94,23 +115,53 @@ fn the_schema_refuses_unknown_keys_at_every_depth() {
         ("images.homeserver.policy", "{kind: commit, range: '^1'}"),
     ] {
         let errors = schema_errors(&bundle_yaml_with(path, value));
-        assert!(!errors.is_empty(), "`{path}` was accepted");
+        let (parent, key) = path.rsplit_once('.').unwrap_or(("", path));
+        // `policy: {kind: commit, range: ...}`: `range` is the key the commit policy lacks.
+        let (parent, key) = if key == "policy" {
+            (path, "range")
+        } else {
+            (parent, key)
+        };
+        let parent = if parent.is_empty() {
+            String::new()
+        } else {
+            pointer(parent)
+        };
+        assert!(
+            errors
+                .iter()
+                .any(|error| error.starts_with(&format!("{parent}: ")) && error.contains(key)),
+            "`{path}`: no error at `{parent}` names `{key}`: {errors:#?}"
+        );
     }
 }
 
 #[test]
-fn the_schema_refuses_malformed_digests_tags_platforms_and_policy_kinds() {
-    for (path, value) in [
-        ("images.homeserver.digest", "sha256:ABC"),
-        ("images.homeserver.tag", "-v1"),
+fn the_schema_refuses_malformed_digests_tags_platforms_and_policy_kinds_at_their_key() {
+    for (path, value, at) in [
+        (
+            "images.homeserver.digest",
+            "sha256:ABC",
+            "images.homeserver.digest",
+        ),
+        ("images.homeserver.tag", "-v1", "images.homeserver.tag"),
         (
             "images.homeserver.policy",
             "{kind: bare-multiarch, platforms: [linux]}",
+            "images.homeserver.policy",
         ),
-        ("images.homeserver.policy", "{kind: newest}"),
+        (
+            "images.homeserver.policy",
+            "{kind: newest}",
+            "images.homeserver.policy",
+        ),
     ] {
         let errors = schema_errors(&bundle_yaml_with(path, value));
-        assert!(!errors.is_empty(), "`{path}: {value}` was accepted");
+        let at = pointer(at);
+        assert!(
+            errors.iter().any(|error| error.starts_with(&at)),
+            "`{path}: {value}`: no error at `{at}`: {errors:#?}"
+        );
     }
 }
 
