@@ -1275,7 +1275,7 @@ fn without_lk_jwt_no_service_url_public_url_or_external_keys_are_required() {
     );
     let config = load(&set(doc, "lkJwt.enabled", "false")).expect("accepted");
     assert!(!config.raw().lk_jwt.enabled);
-    for (overlay, _) in config.variants() {
+    for overlay in config.variants().keys() {
         let objects = bundle_gen::render_objects(&config, *overlay).expect("renders");
         let lk_jwt: Vec<_> = objects
             .iter()
