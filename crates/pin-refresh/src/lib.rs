@@ -24,4 +24,6 @@ pub use status::{
 };
 
 mod refresh;
-pub use refresh::{BumpReport, FailedImage, PushRequest, RefreshError, RefreshReport, RefreshRequest, refresh};
+pub use refresh::{
+    BumpReport, FailedImage, PushRequest, RefreshError, RefreshReport, RefreshRequest, refresh,
+};

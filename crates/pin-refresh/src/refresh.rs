@@ -932,6 +932,56 @@ mod tests {
         assert_eq!(site.head().id, head);
     }
 
+    /// [`two_bumps`], except that lk-jwt-service's registry failed.
+    fn one_bump_and_one_failure() -> StatusReport {
+        let mut report = two_bumps();
+        report
+            .images
+            .retain(|image| image.name != ImageName::LK_JWT);
+        report.failures.push(StatusError {
+            image: ImageName::LK_JWT,
+            registry: "ghcr.io".to_owned(),
+            repository: "element-hq/lk-jwt-service".to_owned(),
+            cause: Box::new(
+                crate::registry::error::RegistryError::NotFound {
+                    url: "https://ghcr.io/v2/element-hq/lk-jwt-service/tags/list".to_owned(),
+                }
+                .into(),
+            ),
+        });
+        report
+    }
+
+    #[test]
+    fn an_image_that_could_not_be_checked_is_reported_and_the_others_are_committed() {
+        let site = Site::new();
+        let start = site.head().id;
+        let report =
+            run(&site.request(), &one_bump_and_one_failure(), &BundleGen).expect("refresh");
+
+        let images: Vec<&str> = report.bumps.iter().map(|b| b.image.as_str()).collect();
+        assert_eq!(images, ["homeserver"]);
+        assert_eq!(site.git.commit("HEAD~1").id, start);
+        assert_eq!(report.bumps[0].commit, Some(site.head().id.to_string()));
+        assert_eq!(
+            report.failed,
+            [FailedImage {
+                image: "lkJwt".to_owned(),
+                registry: "ghcr.io".to_owned(),
+                repository: "element-hq/lk-jwt-service".to_owned(),
+                error: "https://ghcr.io/v2/element-hq/lk-jwt-service/tags/list: not found \
+                        (HTTP 404)"
+                    .to_owned(),
+            }]
+        );
+        // lk-jwt-service keeps its pin.
+        assert!(
+            site.yaml()
+                .contains(site_digest(ImageName::LK_JWT).as_str())
+        );
+        assert!(site.git.open().is_clean().expect("status"));
+    }
+
     #[test]
     fn each_bumped_image_gets_one_commit_with_the_config_and_the_regenerated_tree() {
         let site = Site::new();

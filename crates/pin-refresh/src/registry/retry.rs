@@ -52,13 +52,13 @@ where
         };
         let (reason, wait) = match failed {
             Failed::Answer(reason, response) => {
-                let wait = budget.next_wait(response.headers(), options).map_err(|attempts| {
-                    RegistryError::RetriesExhausted {
+                let wait = budget
+                    .next_wait(response.headers(), options)
+                    .map_err(|attempts| RegistryError::RetriesExhausted {
                         url: url.to_string(),
                         status: response.status().as_u16(),
                         attempts,
-                    }
-                })?;
+                    })?;
                 (reason, wait)
             }
             Failed::Error(error) => {
@@ -271,6 +271,63 @@ mod tests {
         let earlier = httpdate::fmt_http_date(now - Duration::from_secs(20));
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn only_timeouts_rate_limits_and_server_or_gateway_failures_are_retried() {
+        let retried: Vec<u16> = (100..600)
+            .filter(|code| {
+                StatusCode::from_u16(*code)
+                    .ok()
+                    .and_then(RetryReason::of_status)
+                    .is_some()
+            })
+            .collect();
+        assert_eq!(retried, [408, 429, 500, 502, 503, 504]);
+    }
+
+    #[test]
+    fn connect_reset_timeout_and_cut_off_bodies_are_retried_other_errors_are_not() {
+        let url = "https://ghcr.io/v2/x/manifests/v1".to_owned();
+        let transport = |failure| RegistryError::Transport {
+            url: url.clone(),
+            cause: "test".to_owned(),
+            failure,
+        };
+        let cases = [
+            (
+                transport(TransportFailure::Connect),
+                Some(RetryReason::Connect),
+            ),
+            (transport(TransportFailure::Reset), Some(RetryReason::Reset)),
+            (transport(TransportFailure::Other), None),
+            (
+                RegistryError::Timeout {
+                    url: url.clone(),
+                    seconds: 30.0,
+                },
+                Some(RetryReason::Timeout),
+            ),
+            (
+                RegistryError::Truncated {
+                    url: url.clone(),
+                    received: 10,
+                    expected: Some(20),
+                },
+                Some(RetryReason::Reset),
+            ),
+            (RegistryError::NotFound { url: url.clone() }, None),
+            (
+                RegistryError::Status {
+                    url: url.clone(),
+                    status: 500,
+                },
+                None,
+            ),
+        ];
+        for (error, reason) in cases {
+            assert_eq!(RetryReason::of_error(&error), reason, "{error:?}");
+        }
     }
 
     #[test]
