@@ -15,6 +15,8 @@ use insta::assert_snapshot;
 use registry_fixture::{Counts, Credentials, LkJwtRoute, Pin, Scenario, TestRegistry};
 use serde_json::Value;
 
+use pin_refresh::test_fixture::ResetProxy;
+
 use crate::support::{Run, Workdir, site_yaml};
 
 /// The credentials a protected repository accepts in the credential tests.
@@ -347,6 +349,48 @@ async fn the_commit_policy_finds_the_newest_main_build_of_lk_jwt_service() {
     assert_eq!(lk_jwt["latest"], pin_json(&filled.lk_jwt.newest));
     assert_eq!(lk_jwt["update"], true);
     assert_eq!(lk_jwt["route"], "commit-label");
+}
+
+// ---- transient faults ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reset_connection_is_retried_and_counted_in_json() {
+    let filled = Filled::start().await;
+    let site = Site::new(&filled.newest_pins(), "");
+    // ghcr.io through a proxy that resets its first connection (a fault the real registry
+    // cannot make); Docker Hub straight to the registry.
+    let proxy = ResetProxy::start(&filled.registry.endpoint()).await;
+    filled.registry.reset_counts();
+    let args = vec![
+        "--json".to_owned(),
+        "--registry-endpoint".to_owned(),
+        format!("ghcr.io={}", proxy.base),
+        "--registry-endpoint".to_owned(),
+        format!("docker.io={}", filled.registry.endpoint()),
+    ];
+
+    let run = site.status(&args, &[]).success();
+
+    let json = json_of(&run);
+    for (image, pin) in filled.newest_pins() {
+        assert_eq!(entry(&json, image.key())["latest"], pin_json(&pin));
+    }
+    assert_eq!(
+        json["retries"],
+        serde_json::json!({
+            "docker.io": {"http408": 0, "http429": 0, "http500": 0, "http502": 0, "http503": 0,
+                          "http504": 0, "connect": 0, "reset": 0, "timeout": 0},
+            "ghcr.io": {"http408": 0, "http429": 0, "http500": 0, "http502": 0, "http503": 0,
+                        "http504": 0, "connect": 0, "reset": 1, "timeout": 0},
+        })
+    );
+    // The reset request is counted by the client, but never reached the registry.
+    let counts = filled.registry.counts();
+    assert_eq!(
+        reported(&json, "ghcr.io"),
+        counted(&counts, &GHCR_REPOSITORIES) + 1,
+        "{counts:#?}"
+    );
 }
 
 // ---- the table ----------------------------------------------------------------------------------

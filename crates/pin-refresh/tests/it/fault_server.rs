@@ -1,8 +1,8 @@
 //! A small registry on 127.0.0.1:0 that does what a real one will not do on demand: one
 //! [`Fault`] switch per server. It speaks just enough of the distribution API for the
 //! `bare-multiarch` policy (token challenge, tag list, manifests) and records every request
-//! it receives, so tests can check where credentials went. [`ResetProxy`] stands in front of
-//! it to reset a connection, which an HTTP server framework does not do on demand.
+//! it receives, so tests can check where credentials went. `test_fixture::ResetProxy` stands
+//! in front of it to reset a connection, which an HTTP server framework does not do on demand.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -64,8 +64,8 @@ pub enum Fault {
     TokenUnavailable,
     /// The first token request answers with this status, later ones behave.
     TokenFailOnce(u16),
-    /// The challenge names the token service at the given base URL (a [`ResetProxy`] in
-    /// front of this server) instead of this server itself.
+    /// The challenge names the token service at the given base URL (a `ResetProxy` in front
+    /// of this server) instead of this server itself.
     TokenServiceAt(String),
     /// The 401 challenge offers Basic first, then Bearer, in one `WWW-Authenticate` header.
     BasicThenBearerChallenge,
@@ -440,49 +440,6 @@ fn truncated(bytes: &[u8], digest: &str) -> Response {
         }),
     );
     manifest_response(Body::from_stream(stream), digest, Some(bytes.len()))
-}
-
-/// A TCP front for a server: it resets its first connection once the request has arrived
-/// (SO_LINGER 0, then close: the peer gets a TCP RST, as from a crashing load balancer) and
-/// passes every later connection through to the server untouched.
-pub struct ResetProxy {
-    /// `http://127.0.0.1:<port>`.
-    pub base: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for ResetProxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl ResetProxy {
-    /// A proxy in front of the server at `upstream` (`http://host:port`).
-    pub async fn start(upstream: &str) -> Self {
-        use tokio::io::AsyncReadExt as _;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let upstream = upstream.strip_prefix("http://").unwrap().to_owned();
-        let task = tokio::spawn(async move {
-            let (mut first, _) = listener.accept().await.unwrap();
-            let mut request = [0; 8192];
-            let _ = first.read(&mut request).await.unwrap();
-            socket2::SockRef::from(&first)
-                .set_linger(Some(Duration::ZERO))
-                .unwrap();
-            drop(first);
-            loop {
-                let (mut client, _) = listener.accept().await.unwrap();
-                let upstream = upstream.clone();
-                tokio::spawn(async move {
-                    let mut server = tokio::net::TcpStream::connect(upstream).await.unwrap();
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                });
-            }
-        });
-        Self { base, task }
-    }
 }
 
 /// Splits `<repository>/<tags/list|manifests/..|blobs/..>`.

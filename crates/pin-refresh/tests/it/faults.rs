@@ -13,7 +13,9 @@ use pin_refresh::{
     StatusError, StatusReport, StatusRequest,
 };
 
-use crate::fault_server::{Fault, REPOSITORY, Registry, ResetProxy, TOKEN};
+use pin_refresh::test_fixture::ResetProxy;
+
+use crate::fault_server::{Fault, REPOSITORY, Registry, TOKEN};
 use crate::support::{self, test_options};
 
 /// Tuwunel on `ghcr.io` pinned at `tag@digest` (bare-multiarch); the other two images manual.
