@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context as _;
-use bundle_gen::RegistryEndpoint;
-use bundle_gen::{ImageName, ImagePin};
+use bundle_gen::{ImageName, ImagePin, RegistryEndpoint};
 use clap::{Args, Subcommand};
 use pin_refresh::{ImageStatus, RetryCounts, StatusError, StatusReport, StatusRequest};
 
@@ -143,7 +142,7 @@ fn status(args: &StatusArgs, console: &mut Console) -> anyhow::Result<Outcome> {
     }
     if !report.failures.is_empty() {
         anyhow::bail!(
-            "{} of {} images could not be checked (every image is reported above):\n{}",
+            "{} of {} images could not be checked (every image is reported on stdout):\n{}",
             report.failures.len(),
             entries.len(),
             failure_lines(report.failures.iter().map(ToString::to_string))

@@ -654,7 +654,7 @@ async fn a_protected_repository_without_credentials_is_an_error_naming_the_varia
     docker.io: 4 requests (token 1, 401 challenge 1, tag list 1, manifest HEAD 0, manifest GET 1, blob 0)
     ghcr.io: 6 requests (token 2, 401 challenge 2, tag list 1, manifest HEAD 0, manifest GET 1, blob 0)
     --- stderr
-    error: 1 of 3 images could not be checked (every image is reported above):
+    error: 1 of 3 images could not be checked (every image is reported on stdout):
       image `homeserver` (ghcr.io/matrix-construct/tuwunel): [REGISTRY]/v2/matrix-construct/tuwunel/tags/list?n=1000: registry requires authentication that was not accepted (anonymous pull was refused; set `BUNDLE_REGISTRY_AUTH_GHCR_IO` to user:password, or add ghcr.io to the Docker config.json)
     ");
 }
@@ -697,7 +697,7 @@ async fn wrong_credentials_are_an_error_naming_the_variable() {
     docker.io: 4 requests (token 1, 401 challenge 1, tag list 1, manifest HEAD 0, manifest GET 1, blob 0)
     ghcr.io: 3 requests (token 2, 401 challenge 1, tag list 0, manifest HEAD 0, manifest GET 0, blob 0)
     --- stderr
-    error: 2 of 3 images could not be checked (every image is reported above):
+    error: 2 of 3 images could not be checked (every image is reported on stdout):
       image `homeserver` (ghcr.io/matrix-construct/tuwunel): token service [REGISTRY]/token refused the configured credentials with HTTP 401: check `BUNDLE_REGISTRY_AUTH_GHCR_IO` or the Docker config.json entry for ghcr.io
       image `lkJwt` (ghcr.io/element-hq/lk-jwt-service): token service [REGISTRY]/token refused the configured credentials with HTTP 401: check `BUNDLE_REGISTRY_AUTH_GHCR_IO` or the Docker config.json entry for ghcr.io
     ");
@@ -742,7 +742,7 @@ fn an_unreachable_registry_is_an_error_naming_the_image_registry_and_cause() {
     docker.io: 4 requests (token 0, 401 challenge 0, tag list 4, manifest HEAD 0, manifest GET 0, blob 0), 3 retries (connect 3)
     ghcr.io: 8 requests (token 0, 401 challenge 0, tag list 8, manifest HEAD 0, manifest GET 0, blob 0), 6 retries (connect 6)
     --- stderr
-    error: 3 of 3 images could not be checked (every image is reported above):
+    error: 3 of 3 images could not be checked (every image is reported on stdout):
       image `homeserver` (ghcr.io/matrix-construct/tuwunel): [CLOSED PORT]/v2/matrix-construct/tuwunel/tags/list?n=1000: request failed: client error (Connect): tcp connect error: Connection refused (os error 111) (still failing after 4 attempts; try again later)
       image `livekit` (docker.io/livekit/livekit-server): [CLOSED PORT]/v2/livekit/livekit-server/tags/list?n=1000: request failed: client error (Connect): tcp connect error: Connection refused (os error 111) (still failing after 4 attempts; try again later)
       image `lkJwt` (ghcr.io/element-hq/lk-jwt-service): [CLOSED PORT]/v2/element-hq/lk-jwt-service/tags/list?n=1000: request failed: client error (Connect): tcp connect error: Connection refused (os error 111) (still failing after 4 attempts; try again later)
@@ -795,7 +795,7 @@ async fn registries_in_bundle_yaml_with_plain_http_and_not_insecure_are_refused(
     lkJwt       0.6.0@sha256:1af62b472a31    -                            error   -
     docker.io: 4 requests (token 1, 401 challenge 1, tag list 1, manifest HEAD 0, manifest GET 1, blob 0)
     --- stderr
-    error: 2 of 3 images could not be checked (every image is reported above):
+    error: 2 of 3 images could not be checked (every image is reported on stdout):
       image `homeserver` (ghcr.io/matrix-construct/tuwunel): registry endpoint `[REGISTRY]` for ghcr.io is not usable: plain http is only allowed for an endpoint marked insecure: add `insecure: true` under `registries.ghcr.io` in bundle.yaml (`--registry-endpoint ghcr.io=http://...` marks it so)
       image `lkJwt` (ghcr.io/element-hq/lk-jwt-service): registry endpoint `[REGISTRY]` for ghcr.io is not usable: plain http is only allowed for an endpoint marked insecure: add `insecure: true` under `registries.ghcr.io` in bundle.yaml (`--registry-endpoint ghcr.io=http://...` marks it so)
     ");
