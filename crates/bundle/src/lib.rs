@@ -20,7 +20,7 @@ use clap::{ArgAction, Args, CommandFactory as _, Parser, Subcommand};
 
 pub use console::Console;
 pub use init::{InitArgs, STARTER_CONFIG};
-pub use pins::PinsCommand;
+pub use pins::{PartialRefresh, PinsCommand};
 pub use secrets::SecretsArgs;
 pub use shell::{CompletionsArgs, ManArgs};
 

@@ -1,10 +1,11 @@
 //! The `bundle` binary: parses the arguments, runs one command, maps the result to the exit
-//! code (0 success, 1 `gen --check` found out-of-date files, 2 error).
+//! code (0 success, 1 `gen --check` found out-of-date files, 2 error, 3 `pins refresh` could
+//! not check some images but made the bumps of the others).
 
 use std::io::{self, IsTerminal as _};
 use std::process::ExitCode;
 
-use bundle::{Cli, ConfigFileError, Console, Outcome, error_chain, is_broken_pipe};
+use bundle::{Cli, ConfigFileError, Console, Outcome, PartialRefresh, error_chain, is_broken_pipe};
 
 fn main() -> ExitCode {
     let cli = Cli::parse_args();
@@ -35,7 +36,7 @@ fn main() -> ExitCode {
                 Some(located) => eprintln!("{located}"),
                 None => eprintln!("error: {}", error_chain(&error)),
             }
-            ExitCode::from(2)
+            ExitCode::from(if error.is::<PartialRefresh>() { 3 } else { 2 })
         }
     }
 }

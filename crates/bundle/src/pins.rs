@@ -5,14 +5,14 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context as _;
-use bundle_gen::RegistryEndpoint;
+use bundle_gen::{ImageName, ImagePin, RegistryEndpoint};
 use clap::{Args, Subcommand};
-use pin_refresh::{ImageStatus, StatusReport, StatusRequest};
+use pin_refresh::{ImageStatus, RetryCounts, StatusError, StatusReport, StatusRequest};
 
 use crate::{ConfigArgs, Console, Outcome, load_config};
 
 mod refresh;
-pub use refresh::RefreshArgs;
+pub use refresh::{PartialRefresh, RefreshArgs};
 
 /// The `bundle pins` subcommands.
 #[derive(Debug, Subcommand)]
@@ -33,7 +33,9 @@ Examples:
 
 Exit codes:
   0  success
-  2  error: invalid config, registry or git failure (nothing was changed)";
+  2  error: invalid config, registry or git failure (nothing was changed); `pins status`:
+     some image could not be checked (every other image is still reported)
+  3  `pins refresh`: some images could not be checked; the bumps of the others were made";
 
 const STATUS_HELP: &str = "\
 Examples:
@@ -43,15 +45,20 @@ Examples:
 
 Asks each image's registry (anonymously, or with credentials from BUNDLE_REGISTRY_AUTH_<HOST>
 = user:password or token, or from the Docker config.json) for the newest pin its policy allows.
-Nothing is written. The table shortens digests; --json prints them in full:
+Nothing is written. Requests that meet a transient failure (HTTP 408, 429, 500, 502, 503,
+504, a refused or reset connection, a timeout) are sent again within a bounded budget. The
+table shortens digests; --json prints them in full:
   {\"images\":[{\"name\",\"registry\",\"repository\",\"current\":{\"tag\",\"digest\"},
-    \"latest\":{\"tag\",\"digest\"},\"update\",\"route\"}],
-   \"requests\":{\"<registry host>\":N}, \"requestKinds\":{\"<registry host>\":{...}}}
+    \"latest\":{\"tag\",\"digest\"},\"update\",\"route\",\"error\"}],
+   \"requests\":{\"<registry host>\":N}, \"requestKinds\":{\"<registry host>\":{...}},
+   \"retries\":{\"<registry host>\":{\"http503\":N,\"reset\":N,...}}}
+An image that could not be checked has `latest` and `route` null and its `error`.
 
 Exit codes:
   0  every image was checked (whether or not updates exist)
-  2  error: unreadable or invalid config, or a registry that cannot be reached or answers
-     something unusable (the message names the image, the registry and the cause)";
+  2  error: unreadable or invalid config, or some image could not be checked (a registry
+     that cannot be reached or answers something unusable); every image is still reported,
+     and the message names each failed image, its registry and the cause";
 
 /// Arguments of `bundle pins status`.
 #[derive(Debug, Args)]
@@ -120,27 +127,65 @@ fn status(args: &StatusArgs, console: &mut Console) -> anyhow::Result<Outcome> {
         "Checking {} images on their registries…",
         request.images.iter().count()
     ))?;
-    let result = runtime()?.block_on(pin_refresh::status(&request));
-    // Cleared before anything else is printed, the error included.
+    let report = runtime()?.block_on(pin_refresh::status_report(&request));
+    // Cleared before anything else is printed.
     console.clear_progress()?;
-    let report = result?;
+    let entries = entries(&request, &report);
     if args.json {
         // Rendered first, so that a closed stdout surfaces as the io::Error main() looks for.
-        let text = serde_json::to_string_pretty(&json_report(&report))?;
+        let text = serde_json::to_string_pretty(&json_report(&entries, &report))?;
         writeln!(console.data(), "{text}")?;
     } else {
-        console.data().write_all(table(&report).as_bytes())?;
+        console
+            .data()
+            .write_all(table(&entries, &report).as_bytes())?;
+    }
+    if !report.failures.is_empty() {
+        anyhow::bail!(
+            "{} of {} images could not be checked (every image is reported on stdout):\n{}",
+            report.failures.len(),
+            entries.len(),
+            failure_lines(report.failures.iter().map(ToString::to_string))
+        );
     }
     Ok(Outcome::Done)
 }
 
-/// The `--json` document.
-fn json_report(report: &StatusReport) -> serde_json::Value {
-    let images: Vec<serde_json::Value> = report
+/// One line per failed image, indented under the message that counts them.
+pub(crate) fn failure_lines(failures: impl Iterator<Item = String>) -> String {
+    failures
+        .map(|failure| format!("  {failure}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One image of the report: checked, or the error that stopped its check.
+enum Entry<'a> {
+    Checked(&'a ImageStatus),
+    Failed(ImageName, &'a ImagePin, &'a StatusError),
+}
+
+/// Every image of the request, in `bundle.yaml` order, with what the report says of it.
+fn entries<'a>(request: &'a StatusRequest, report: &'a StatusReport) -> Vec<Entry<'a>> {
+    request
         .images
         .iter()
-        .map(|image| {
-            serde_json::json!({
+        .filter_map(|(name, pin)| {
+            if let Some(image) = report.images.iter().find(|image| image.name == name) {
+                return Some(Entry::Checked(image));
+            }
+            let failure = report.failures.iter().find(|f| f.image == name)?;
+            Some(Entry::Failed(name, pin, failure))
+        })
+        .collect()
+}
+
+/// The `--json` document.
+fn json_report(entries: &[Entry<'_>], report: &StatusReport) -> serde_json::Value {
+    let images: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|entry| match entry {
+            Entry::Checked(image) => serde_json::json!({
                 "name": image.name.key(),
                 "registry": image.registry,
                 "repository": image.repository,
@@ -148,7 +193,18 @@ fn json_report(report: &StatusReport) -> serde_json::Value {
                 "latest": image.latest.as_ref().map(|l| serde_json::json!({"tag": l.tag, "digest": l.digest})),
                 "update": image.update,
                 "route": image.route.as_str(),
-            })
+                "error": null,
+            }),
+            Entry::Failed(name, pin, failure) => serde_json::json!({
+                "name": name.key(),
+                "registry": failure.registry,
+                "repository": failure.repository,
+                "current": {"tag": pin.tag, "digest": pin.digest},
+                "latest": null,
+                "update": false,
+                "route": null,
+                "error": failure.cause.to_string(),
+            }),
         })
         .collect();
     let requests: BTreeMap<&str, u32> = report
@@ -160,6 +216,7 @@ fn json_report(report: &StatusReport) -> serde_json::Value {
         "images": images,
         "requests": requests,
         "requestKinds": report.requests,
+        "retries": report.retries,
     })
 }
 
@@ -170,22 +227,62 @@ fn short_pin(tag: Option<&bundle_gen::Tag>, digest: Option<&bundle_gen::Digest>)
     format!("{tag}@{digest}")
 }
 
-fn row(image: &ImageStatus) -> [String; 5] {
-    let latest = image.latest.as_ref();
-    [
-        image.name.key().to_owned(),
-        short_pin(image.current.tag.as_ref(), image.current.digest.as_ref()),
-        short_pin(latest.map(|l| &l.tag), latest.map(|l| &l.digest)),
-        if image.update { "yes" } else { "no" }.to_owned(),
-        image.route.as_str().to_owned(),
-    ]
+fn row(entry: &Entry<'_>) -> [String; 5] {
+    match entry {
+        Entry::Checked(image) => {
+            let latest = image.latest.as_ref();
+            [
+                image.name.key().to_owned(),
+                short_pin(image.current.tag.as_ref(), image.current.digest.as_ref()),
+                short_pin(latest.map(|l| &l.tag), latest.map(|l| &l.digest)),
+                if image.update { "yes" } else { "no" }.to_owned(),
+                image.route.as_str().to_owned(),
+            ]
+        }
+        Entry::Failed(name, pin, _) => [
+            name.key().to_owned(),
+            short_pin(pin.tag.as_ref(), pin.digest.as_ref()),
+            "-".to_owned(),
+            "error".to_owned(),
+            "-".to_owned(),
+        ],
+    }
 }
 
-/// The human-readable table, then one line of request counts per registry.
-fn table(report: &StatusReport) -> String {
+/// `, N retries (HTTP 503 2, reset 1)` for a host that retried, else nothing.
+pub(crate) fn retry_note(retries: Option<&RetryCounts>) -> String {
+    let Some(retries) = retries.filter(|r| r.total() > 0) else {
+        return String::new();
+    };
+    let reasons: Vec<String> = [
+        ("HTTP 408", retries.http408),
+        ("HTTP 429", retries.http429),
+        ("HTTP 500", retries.http500),
+        ("HTTP 502", retries.http502),
+        ("HTTP 503", retries.http503),
+        ("HTTP 504", retries.http504),
+        ("connect", retries.connect),
+        ("reset", retries.reset),
+        ("timeout", retries.timeout),
+    ]
+    .into_iter()
+    .filter(|(_, count)| *count > 0)
+    .map(|(reason, count)| format!("{reason} {count}"))
+    .collect();
+    let noun = if retries.total() == 1 {
+        "retry"
+    } else {
+        "retries"
+    };
+    format!(", {} {noun} ({})", retries.total(), reasons.join(", "))
+}
+
+/// The human-readable table (a failed image says `error`; its error follows on stderr), then
+/// one line of request counts per registry.
+fn table(entries: &[Entry<'_>], report: &StatusReport) -> String {
     let header = ["IMAGE", "CURRENT", "LATEST", "UPDATE", "ROUTE"].map(str::to_owned);
     let rows: Vec<[String; 5]> = std::iter::once(header)
-        .chain(report.images.iter().map(row))
+        .chain(entries.iter().map(row))
         .collect();
     let widths: Vec<usize> = (0..5)
         .map(|column| rows.iter().map(|r| r[column].len()).max().unwrap_or(0))
@@ -203,14 +300,15 @@ fn table(report: &StatusReport) -> String {
     for (host, counts) in &report.requests {
         text.push_str(&format!(
             "{host}: {} requests (token {}, 401 challenge {}, tag list {}, manifest HEAD {}, \
-             manifest GET {}, blob {})\n",
+             manifest GET {}, blob {}){}\n",
             counts.total(),
             counts.token,
             counts.challenge,
             counts.tag_list,
             counts.manifest_head,
             counts.manifest_get,
-            counts.blob
+            counts.blob,
+            retry_note(report.retries.get(host))
         ));
     }
     text
@@ -219,8 +317,8 @@ fn table(report: &StatusReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bundle_gen::{Digest, ImageName};
-    use pin_refresh::{CurrentPin, Pin, RequestCounts, Route};
+    use bundle_gen::{Digest, ImageName, Images, ManualPolicy, UpdatePolicy};
+    use pin_refresh::{CurrentPin, ImageError, Pin, RegistryError, RequestCounts, Route};
 
     fn digest(c: char) -> Digest {
         format!("sha256:{}", c.to_string().repeat(64))
@@ -264,6 +362,7 @@ mod tests {
                     Route::CommitUnchanged,
                 ),
             ],
+            failures: Vec::new(),
             requests: BTreeMap::from([(
                 "ghcr.io".to_owned(),
                 RequestCounts {
@@ -275,7 +374,49 @@ mod tests {
                     challenge: 1,
                 },
             )]),
+            retries: BTreeMap::from([("ghcr.io".to_owned(), RetryCounts::default())]),
         }
+    }
+
+    /// The request the report answers: every image on ghcr.io, LiveKit pinned at `v1.8.0`.
+    fn request() -> StatusRequest {
+        let pin = |tag: &str, current: char| ImagePin {
+            registry: Some("ghcr.io".to_owned()),
+            repository: "x/y".to_owned(),
+            tag: Some(tag.parse().unwrap()),
+            digest: Some(digest(current)),
+            policy: UpdatePolicy::Manual(ManualPolicy {}),
+        };
+        StatusRequest::new(
+            Images::new([
+                (ImageName::HOMESERVER, pin("v1.9.2", 'a')),
+                (ImageName::LIVEKIT, pin("v1.8.0", 'd')),
+                (ImageName::LK_JWT, pin("sha-1234567", 'c')),
+            ])
+            .unwrap(),
+        )
+    }
+
+    /// [`report`], where LiveKit's registry failed after two retries.
+    fn report_with_a_failure() -> StatusReport {
+        let mut report = report();
+        report.failures.push(StatusError {
+            image: ImageName::LIVEKIT,
+            registry: "ghcr.io".to_owned(),
+            repository: "x/y".to_owned(),
+            cause: Box::new(ImageError::Registry(RegistryError::NotFound {
+                url: "https://ghcr.io/v2/x/y/tags/list".to_owned(),
+            })),
+        });
+        report.retries.insert(
+            "ghcr.io".to_owned(),
+            RetryCounts {
+                http503: 1,
+                reset: 1,
+                ..RetryCounts::default()
+            },
+        );
+        report
     }
 
     #[test]
@@ -297,7 +438,8 @@ mod tests {
 
     #[test]
     fn json_has_the_documented_shape() {
-        let json = json_report(&report());
+        let (request, report) = (request(), report());
+        let json = json_report(&entries(&request, &report), &report);
         let first = &json["images"][0];
         assert_eq!(first["name"], "homeserver");
         assert_eq!(first["current"]["tag"], "v1.9.2");
@@ -309,6 +451,45 @@ mod tests {
         assert_eq!(json["images"][1]["route"], "commit-unchanged");
         assert_eq!(json["requests"], serde_json::json!({"ghcr.io": 9}));
         assert_eq!(json["requestKinds"]["ghcr.io"]["manifestHead"], 2);
+        assert_eq!(json["retries"]["ghcr.io"]["http503"], 0);
+        assert_eq!(first["error"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn json_reports_a_failed_image_in_its_place_with_its_pin_and_error() {
+        let (request, report) = (request(), report_with_a_failure());
+        let json = json_report(&entries(&request, &report), &report);
+        let names: Vec<&str> = json["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|image| image["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["homeserver", "livekit", "lkJwt"]);
+        let livekit = &json["images"][1];
+        assert_eq!(livekit["current"]["tag"], "v1.8.0");
+        assert_eq!(livekit["latest"], serde_json::Value::Null);
+        assert_eq!(livekit["update"], false);
+        assert_eq!(livekit["route"], serde_json::Value::Null);
+        assert_eq!(
+            livekit["error"],
+            "https://ghcr.io/v2/x/y/tags/list: not found (HTTP 404)"
+        );
+        assert_eq!(json["retries"]["ghcr.io"]["http503"], 1);
+        assert_eq!(json["retries"]["ghcr.io"]["reset"], 1);
+    }
+
+    #[test]
+    fn table_marks_a_failed_image_and_counts_the_retries_of_its_registry() {
+        let (request, report) = (request(), report_with_a_failure());
+        let expected = "\
+IMAGE       CURRENT                          LATEST                           UPDATE  ROUTE
+homeserver  v1.9.2@sha256:aaaaaaaaaaaa       v1.9.3@sha256:bbbbbbbbbbbb       yes     bare-multiarch
+livekit     v1.8.0@sha256:dddddddddddd       -                                error   -
+lkJwt       sha-1234567@sha256:cccccccccccc  sha-1234567@sha256:cccccccccccc  no      commit-unchanged
+ghcr.io: 9 requests (token 2, 401 challenge 1, tag list 3, manifest HEAD 2, manifest GET 1, blob 0), 2 retries (HTTP 503 1, reset 1)
+";
+        assert_eq!(table(&entries(&request, &report), &report), expected);
     }
 
     #[test]
@@ -319,6 +500,7 @@ homeserver  v1.9.2@sha256:aaaaaaaaaaaa       v1.9.3@sha256:bbbbbbbbbbbb       ye
 lkJwt       sha-1234567@sha256:cccccccccccc  sha-1234567@sha256:cccccccccccc  no      commit-unchanged
 ghcr.io: 9 requests (token 2, 401 challenge 1, tag list 3, manifest HEAD 2, manifest GET 1, blob 0)
 ";
-        assert_eq!(table(&report()), expected);
+        let (request, report) = (request(), report());
+        assert_eq!(table(&entries(&request, &report), &report), expected);
     }
 }

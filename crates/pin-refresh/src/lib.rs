@@ -16,11 +16,14 @@ mod status;
 pub use registry::auth::{CredentialSource, Credentials, env_var_name};
 pub use registry::error::RegistryError;
 pub use registry::options::ClientOptions;
+pub use registry::retry::RetryCounts;
 pub use registry_counts::RequestCounts;
 pub use status::{
     CurrentPin, ImageError, ImageStatus, Pin, PolicyError, Route, StatusError, StatusReport,
-    StatusRequest, status,
+    StatusRequest, status, status_report,
 };
 
 mod refresh;
-pub use refresh::{BumpReport, PushRequest, RefreshError, RefreshReport, RefreshRequest, refresh};
+pub use refresh::{
+    BumpReport, FailedImage, PushRequest, RefreshError, RefreshReport, RefreshRequest, refresh,
+};

@@ -5,6 +5,7 @@
 //!    tree is clean, HEAD is on a branch (or `--branch` is given), `bundle.yaml` is tracked,
 //!    and the committed tree is what the config generates;
 //! 2. the registries are asked for the newest pins (all images, before anything is changed);
+//!    an image whose registry fails is reported and left as it is, the others go on;
 //! 3. every bump is computed in memory: the edited `bundle.yaml` bytes, the re-parsed config and
 //!    the regenerated tree, one image after the other;
 //! 4. only then are files written and commits made. Should writing or committing fail anyway,
@@ -23,6 +24,7 @@ use serde::Serialize;
 
 use crate::edit::{EditError, set_pin};
 use crate::git::{CommitId, GitError, Identities, Person, Repo, validate_branch_name};
+use crate::registry::retry::RetryCounts;
 use crate::status::{CurrentPin, Pin, StatusError, StatusReport, StatusRequest};
 use registry_counts::RequestCounts;
 
@@ -85,6 +87,36 @@ pub struct RefreshReport {
     pub pushed: bool,
     /// Registry requests made, per registry host.
     pub requests: BTreeMap<String, RequestCounts>,
+    /// Requests sent again after a transient failure, per registry host, by reason.
+    pub retries: BTreeMap<String, RetryCounts>,
+    /// The images that could not be checked, in `bundle.yaml` order: their pins are left as
+    /// they are, while the bumps of the others are made.
+    pub failed: Vec<FailedImage>,
+}
+
+/// An image whose newest pin could not be found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedImage {
+    /// The key under `images:`.
+    pub image: String,
+    /// Its registry host.
+    pub registry: String,
+    /// Its repository.
+    pub repository: String,
+    /// Why it could not be checked.
+    pub error: String,
+}
+
+impl From<&StatusError> for FailedImage {
+    fn from(failure: &StatusError) -> Self {
+        Self {
+            image: failure.image.key().to_owned(),
+            registry: failure.registry.clone(),
+            repository: failure.repository.clone(),
+            error: failure.cause.to_string(),
+        }
+    }
 }
 
 /// One image's bump.
@@ -162,9 +194,6 @@ pub enum RefreshError {
     /// The files on disk could not be compared with the generated tree.
     #[error("cannot compare the generated tree with the files on disk: {0}")]
     CheckTree(#[source] bundle_gen::WriteError),
-    /// A registry failed; no pin was changed.
-    #[error("registry lookup failed, nothing was changed: {0}")]
-    Status(#[from] StatusError),
     /// The pin could not be written into `bundle.yaml`.
     #[error("cannot write the new pin of `{image}` into bundle.yaml: {source}")]
     Edit {
@@ -261,16 +290,18 @@ impl TreeRenderer for BundleGen {
 }
 
 /// Runs a refresh with the generator of `bundle gen`: checks, registry lookups, in-memory
-/// bumps, then files and commits (see the module documentation).
+/// bumps, then files and commits (see the module documentation). An image that could not be
+/// checked is listed in [`RefreshReport::failed`] and the others are bumped; any other
+/// failure changes nothing.
 pub async fn refresh(request: &RefreshRequest) -> Result<RefreshReport, RefreshError> {
     let prepared = prepare(request, &BundleGen)?;
-    let status = crate::status::status(&StatusRequest::for_config(
+    let status = crate::status::status_report(&StatusRequest::for_config(
         &prepared.config,
         &request.endpoints,
     ))
-    .await?;
+    .await;
     let bumps = plan(&prepared, &status, &BundleGen)?;
-    apply(request, &prepared, bumps, status.requests)
+    apply(request, &prepared, bumps, &status)
 }
 
 /// Everything read and checked before the registries are asked.
@@ -499,7 +530,7 @@ pub(crate) fn apply(
     request: &RefreshRequest,
     prepared: &Prepared,
     bumps: Vec<PlannedBump>,
-    requests: BTreeMap<String, RequestCounts>,
+    status: &StatusReport,
 ) -> Result<RefreshReport, RefreshError> {
     let config_name = prepared
         .config_path
@@ -524,7 +555,9 @@ pub(crate) fn apply(
         bumps: Vec::new(),
         branch: None,
         pushed: false,
-        requests,
+        requests: status.requests.clone(),
+        retries: status.retries.clone(),
+        failed: status.failures.iter().map(FailedImage::from).collect(),
     };
     let Some(git) = &prepared.git else {
         report.bumps = reports;
@@ -854,7 +887,9 @@ mod tests {
             .collect();
         StatusReport {
             images,
+            failures: Vec::new(),
             requests: BTreeMap::new(),
+            retries: BTreeMap::new(),
         }
     }
 
@@ -866,7 +901,7 @@ mod tests {
     ) -> Result<RefreshReport, RefreshError> {
         let prepared = prepare(request, renderer)?;
         let bumps = plan(&prepared, status, renderer)?;
-        apply(request, &prepared, bumps, status.requests.clone())
+        apply(request, &prepared, bumps, status)
     }
 
     fn two_bumps() -> StatusReport {
@@ -895,6 +930,56 @@ mod tests {
         assert_eq!(report.bumps[0].commit, None);
         assert_eq!(site.snapshot(), before);
         assert_eq!(site.head().id, head);
+    }
+
+    /// [`two_bumps`], except that lk-jwt-service's registry failed.
+    fn one_bump_and_one_failure() -> StatusReport {
+        let mut report = two_bumps();
+        report
+            .images
+            .retain(|image| image.name != ImageName::LK_JWT);
+        report.failures.push(StatusError {
+            image: ImageName::LK_JWT,
+            registry: "ghcr.io".to_owned(),
+            repository: "element-hq/lk-jwt-service".to_owned(),
+            cause: Box::new(
+                crate::registry::error::RegistryError::NotFound {
+                    url: "https://ghcr.io/v2/element-hq/lk-jwt-service/tags/list".to_owned(),
+                }
+                .into(),
+            ),
+        });
+        report
+    }
+
+    #[test]
+    fn an_image_that_could_not_be_checked_is_reported_and_the_others_are_committed() {
+        let site = Site::new();
+        let start = site.head().id;
+        let report =
+            run(&site.request(), &one_bump_and_one_failure(), &BundleGen).expect("refresh");
+
+        let images: Vec<&str> = report.bumps.iter().map(|b| b.image.as_str()).collect();
+        assert_eq!(images, ["homeserver"]);
+        assert_eq!(site.git.commit("HEAD~1").id, start);
+        assert_eq!(report.bumps[0].commit, Some(site.head().id.to_string()));
+        assert_eq!(
+            report.failed,
+            [FailedImage {
+                image: "lkJwt".to_owned(),
+                registry: "ghcr.io".to_owned(),
+                repository: "element-hq/lk-jwt-service".to_owned(),
+                error: "https://ghcr.io/v2/element-hq/lk-jwt-service/tags/list: not found \
+                        (HTTP 404)"
+                    .to_owned(),
+            }]
+        );
+        // lk-jwt-service keeps its pin.
+        assert!(
+            site.yaml()
+                .contains(site_digest(ImageName::LK_JWT).as_str())
+        );
+        assert!(site.git.open().is_clean().expect("status"));
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::registry::auth::CredentialSource;
 use crate::registry::error::RegistryError;
 use crate::registry::manifest::{self, Manifest};
 use crate::registry::options::ClientOptions;
+use crate::registry::retry::RetryCounts;
 use registry_counts::RequestCounts;
 
 /// What to check: the images with their pins and policies, and how to reach their registries.
@@ -89,13 +90,18 @@ impl StatusRequest {
     }
 }
 
-/// The answer: one entry per image, in `bundle.yaml` order, and the requests made.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The answer: every image, checked or failed, in `bundle.yaml` order, and the requests made.
+#[derive(Debug)]
 pub struct StatusReport {
-    /// Per image.
+    /// The images that were checked.
     pub images: Vec<ImageStatus>,
+    /// The images that could not be checked, each with its error. One image's failure does
+    /// not stop the others from being checked.
+    pub failures: Vec<StatusError>,
     /// Requests sent, per registry host (as written in `bundle.yaml`), by kind.
     pub requests: BTreeMap<String, RequestCounts>,
+    /// Requests sent again after a transient failure, per registry host, by reason.
+    pub retries: BTreeMap<String, RetryCounts>,
 }
 
 /// The state of one image.
@@ -248,45 +254,70 @@ pub enum PolicyError {
     },
 }
 
-/// Finds the newest allowed pin of every image. Images are checked concurrently; the first
-/// failure (in `bundle.yaml` order) is returned and no pin is reported.
+/// Finds the newest allowed pin of every image, or the first failure (in `bundle.yaml`
+/// order) and no pin: for callers that need every image checked.
 pub async fn status(request: &StatusRequest) -> Result<StatusReport, StatusError> {
+    let mut report = status_report(request).await;
+    if report.failures.is_empty() {
+        Ok(report)
+    } else {
+        Err(report.failures.remove(0))
+    }
+}
+
+/// Checks every image, concurrently, and reports each: its newest allowed pin, or why it
+/// could not be checked. A registry that fails (or cannot even be set up) fails only its own
+/// images.
+pub async fn status_report(request: &StatusRequest) -> StatusReport {
     let global = request.global_image_registry.as_deref();
     let mut registries: Vec<Registry> = Vec::new();
     let mut checks = Vec::new();
     for (name, pin) in request.images.iter() {
         let host = pin.registry_host(global);
         let slot = match registries.iter().position(|r| r.host() == host) {
-            Some(slot) => slot,
-            None => {
-                let registry = Registry::new(
-                    host,
-                    request.endpoints.get(host),
-                    request.credentials.lookup(host),
-                    request.options.clone(),
-                )
-                .map_err(|e| image_error(name, pin, host, e.into()))?;
+            Some(slot) => Ok(slot),
+            None => Registry::new(
+                host,
+                request.endpoints.get(host),
+                request.credentials.lookup(host),
+                request.options.clone(),
+            )
+            .map(|registry| {
                 registries.push(registry);
                 registries.len() - 1
-            }
+            }),
         };
-        checks.push((name, pin, slot));
+        checks.push((name, pin, host, slot));
     }
-    let results = futures_util::future::join_all(checks.into_iter().map(|(name, pin, slot)| {
-        let registry = &registries[slot];
-        async move {
+    let registries = &registries;
+    let results = futures_util::future::join_all(checks.into_iter().map(
+        |(name, pin, host, slot)| async move {
+            let registry = &registries[slot.map_err(|e| image_error(name, pin, host, e.into()))?];
             check_image(registry, name, pin)
                 .await
-                .map_err(|cause| image_error(name, pin, registry.host(), cause))
-        }
-    }))
+                .map_err(|cause| image_error(name, pin, host, cause))
+        },
+    ))
     .await;
-    let images = results.into_iter().collect::<Result<Vec<_>, _>>()?;
-    let requests = registries
-        .iter()
-        .map(|registry| (registry.host().to_owned(), registry.counts()))
-        .collect();
-    Ok(StatusReport { images, requests })
+    let (mut images, mut failures) = (Vec::new(), Vec::new());
+    for result in results {
+        match result {
+            Ok(image) => images.push(image),
+            Err(failure) => failures.push(failure),
+        }
+    }
+    StatusReport {
+        images,
+        failures,
+        requests: registries
+            .iter()
+            .map(|registry| (registry.host().to_owned(), registry.counts()))
+            .collect(),
+        retries: registries
+            .iter()
+            .map(|registry| (registry.host().to_owned(), registry.retries()))
+            .collect(),
+    }
 }
 
 fn image_error(name: ImageName, pin: &ImagePin, host: &str, cause: ImageError) -> StatusError {

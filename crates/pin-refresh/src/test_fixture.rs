@@ -1,6 +1,7 @@
 //! Test support (feature `test-fixture`): keeps the machine's git configuration out of tests,
 //! makes the small repositories they run against (through the git command line), and the
-//! helpers every test of a work tree needs. It is the one home of these helpers for this crate's unit tests, its integration
+//! helpers every test of a work tree needs, and [`ResetProxy`], a connection reset on demand.
+//! It is the one home of these helpers for this crate's unit tests, its integration
 //! tests and its dependents' tests alike.
 
 use std::collections::BTreeMap;
@@ -8,6 +9,7 @@ use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use bundle_gen::Digest;
 
@@ -360,5 +362,55 @@ pub fn fake_digest(fill: char) -> Digest {
     match format!("sha256:{}", fill.to_string().repeat(64)).parse() {
         Ok(digest) => digest,
         Err(error) => panic!("`{fill}` does not make a digest: {error}"),
+    }
+}
+
+/// A TCP front for a server: it resets its first connection once the request has arrived
+/// (SO_LINGER 0, then close: the peer gets a TCP RST, as from a crashing load balancer) and
+/// passes every later connection through to the server untouched.
+pub struct ResetProxy {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ResetProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl ResetProxy {
+    /// A proxy in front of the server at `upstream` (`http://host:port`).
+    pub async fn start(upstream: &str) -> Self {
+        use tokio::io::AsyncReadExt as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let base = format!("http://{}", listener.local_addr().expect("a bound address"));
+        let upstream = upstream
+            .strip_prefix("http://")
+            .expect("an http:// upstream")
+            .to_owned();
+        let task = tokio::spawn(async move {
+            let Ok((mut first, _)) = listener.accept().await else {
+                return;
+            };
+            let mut request = [0; 8192];
+            // Whatever arrived, the connection is reset: what matters is that the client sent
+            // its request and got no answer.
+            let _ = first.read(&mut request).await;
+            let _ = socket2::SockRef::from(&first).set_linger(Some(Duration::ZERO));
+            drop(first);
+            while let Ok((mut client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        });
+        Self { base, task }
     }
 }

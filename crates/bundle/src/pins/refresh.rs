@@ -21,6 +21,11 @@ is kept), regenerates the tree, and commits both: subject `chore(pins): bump <im
 and `Bundle-Digest: <digest>`. All bumps are computed before anything is written: on any
 error no file and no branch changes. Nothing newer: no commit, exit 0.
 
+An image whose registry fails (after the retries `pins status` describes) does not stop the
+others: their bumps are committed (and pushed), the failed image is reported with its error
+(in --json under `failed`), and the exit code is 3. A failure that is not one image's (the
+config, git, a dirty work tree) still changes nothing.
+
 With --commit the work tree must be clean (untracked files count), bundle.yaml tracked, the
 committed tree up to date (`bundle gen --check`), and HEAD on a branch unless --branch is
 given. --branch creates the branch at HEAD, or resets it there, and commits on it.
@@ -33,9 +38,11 @@ GIT_AUTHOR_DATE / GIT_COMMITTER_DATE (`<unix seconds> +hhmm`) fix the dates.
 
 Exit codes:
   0  done (bumps committed, or printed in a dry run, or nothing to do)
-  2  error: a refused safety check, an invalid config, a registry failure, a pin that cannot
-     be edited in place, a failed regeneration, commit or push (nothing was changed, except
-     that a failed push leaves the commits in place)";
+  2  error: a refused safety check, an invalid config, a pin that cannot be edited in place,
+     a failed regeneration, commit or push (nothing was changed, except that a failed push
+     leaves the commits in place)
+  3  partial: some images could not be checked; the bumps of the others were committed (and
+     pushed with --push; printed only in a dry run)";
 
 /// The environment variables that carry the author, committer and their dates.
 const GIT_IDENTITY_VARIABLES: [&str; 6] = [
@@ -113,6 +120,36 @@ impl RefreshArgs {
     }
 }
 
+/// Some images could not be checked; the others were refreshed. `main` exits 3 on it.
+#[derive(Debug, thiserror::Error)]
+#[error("partial: some images could not be checked; {outcome}\n{failures}")]
+pub struct PartialRefresh {
+    /// What happened to the bumps of the images that were checked.
+    outcome: &'static str,
+    /// One indented line per failed image.
+    failures: String,
+}
+
+impl PartialRefresh {
+    fn of(report: &RefreshReport) -> Option<Self> {
+        if report.failed.is_empty() {
+            return None;
+        }
+        let outcome = if report.dry_run {
+            "the bumps of the others are listed above (dry run: nothing was written)"
+        } else {
+            "the bumps of the others were committed"
+        };
+        let failures = super::failure_lines(report.failed.iter().map(|failed| {
+            format!(
+                "image `{}` ({}/{}): {}",
+                failed.image, failed.registry, failed.repository, failed.error
+            )
+        }));
+        Some(Self { outcome, failures })
+    }
+}
+
 /// Runs `bundle pins refresh`.
 pub(super) fn run(args: &RefreshArgs, console: &mut Console) -> anyhow::Result<Outcome> {
     let report = super::runtime()?
@@ -128,12 +165,17 @@ pub(super) fn run(args: &RefreshArgs, console: &mut Console) -> anyhow::Result<O
     } else {
         console.data().write_all(summary(&report).as_bytes())?;
     }
-    if report.bumps.is_empty() {
+    if report.bumps.is_empty() && report.failed.is_empty() {
         console.status("All pins are current: nothing to commit.")?;
+    } else if report.bumps.is_empty() {
+        console.status("The images that could be checked are current: nothing to commit.")?;
     } else if report.dry_run {
         console.status("Dry run: nothing was written; add --commit to write and commit.")?;
     }
-    Ok(Outcome::Done)
+    match PartialRefresh::of(&report) {
+        Some(partial) => Err(partial.into()),
+        None => Ok(Outcome::Done),
+    }
 }
 
 /// The human-readable report: each bump (committed, or what a dry run would commit), the
@@ -162,7 +204,11 @@ fn summary(report: &RefreshReport) -> String {
         text.push_str(&format!("On branch {branch}{pushed}.\n"));
     }
     for (host, counts) in &report.requests {
-        text.push_str(&format!("{host}: {} requests\n", counts.total()));
+        text.push_str(&format!(
+            "{host}: {} requests{}\n",
+            counts.total(),
+            super::retry_note(report.retries.get(host))
+        ));
     }
     text
 }

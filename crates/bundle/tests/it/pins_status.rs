@@ -15,6 +15,8 @@ use insta::assert_snapshot;
 use registry_fixture::{Counts, Credentials, LkJwtRoute, Pin, Scenario, TestRegistry};
 use serde_json::Value;
 
+use pin_refresh::test_fixture::ResetProxy;
+
 use crate::support::{Run, Workdir, site_yaml};
 
 /// The credentials a protected repository accepts in the credential tests.
@@ -349,6 +351,48 @@ async fn the_commit_policy_finds_the_newest_main_build_of_lk_jwt_service() {
     assert_eq!(lk_jwt["route"], "commit-label");
 }
 
+// ---- transient faults ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reset_connection_is_retried_and_counted_in_json() {
+    let filled = Filled::start().await;
+    let site = Site::new(&filled.newest_pins(), "");
+    // ghcr.io through a proxy that resets its first connection (a fault the real registry
+    // cannot make); Docker Hub straight to the registry.
+    let proxy = ResetProxy::start(&filled.registry.endpoint()).await;
+    filled.registry.reset_counts();
+    let args = vec![
+        "--json".to_owned(),
+        "--registry-endpoint".to_owned(),
+        format!("ghcr.io={}", proxy.base),
+        "--registry-endpoint".to_owned(),
+        format!("docker.io={}", filled.registry.endpoint()),
+    ];
+
+    let run = site.status(&args, &[]).success();
+
+    let json = json_of(&run);
+    for (image, pin) in filled.newest_pins() {
+        assert_eq!(entry(&json, image.key())["latest"], pin_json(&pin));
+    }
+    assert_eq!(
+        json["retries"],
+        serde_json::json!({
+            "docker.io": {"http408": 0, "http429": 0, "http500": 0, "http502": 0, "http503": 0,
+                          "http504": 0, "connect": 0, "reset": 0, "timeout": 0},
+            "ghcr.io": {"http408": 0, "http429": 0, "http500": 0, "http502": 0, "http503": 0,
+                        "http504": 0, "connect": 0, "reset": 1, "timeout": 0},
+        })
+    );
+    // The reset request is counted by the client, but never reached the registry.
+    let counts = filled.registry.counts();
+    assert_eq!(
+        reported(&json, "ghcr.io"),
+        counted(&counts, &GHCR_REPOSITORIES) + 1,
+        "{counts:#?}"
+    );
+}
+
 // ---- the table ----------------------------------------------------------------------------------
 
 /// `tag@sha256:<first 12 hex>`, as the table shortens a pin.
@@ -412,6 +456,26 @@ async fn table_names_each_image_its_current_and_latest_pin_and_whether_it_is_an_
         "{out}"
     );
     assert_eq!(rows.len(), 6, "{out}");
+}
+
+#[tokio::test]
+async fn every_image_checked_exits_0_with_the_table_on_stdout_and_nothing_on_stderr() {
+    let filled = Filled::start().await;
+    let site = Site::new(&filled.older_pins(), "");
+
+    let run = site.status(&filled.endpoint_args(), &[]);
+
+    assert_snapshot!(run.transcript(), @r"
+    exit: 0
+    --- stdout
+    IMAGE       CURRENT                      LATEST                         UPDATE  ROUTE
+    homeserver  v1.9.0@sha256:15390414eb6d   v1.10.0.1@sha256:7bd099b3f017  yes     bare-multiarch
+    livekit     v1.13.5@sha256:e6434f78ddfd  v1.13.7@sha256:f1aab48eef77    yes     semver
+    lkJwt       0.6.0@sha256:1af62b472a31    0.7.0@sha256:8ff2586a1cc9      yes     semver
+    docker.io: 4 requests (token 1, 401 challenge 1, tag list 1, manifest HEAD 0, manifest GET 1, blob 0)
+    ghcr.io: 9 requests (token 2, 401 challenge 1, tag list 2, manifest HEAD 0, manifest GET 4, blob 0)
+    --- stderr
+    ");
 }
 
 // ---- credentials from the environment -----------------------------------------------------------
@@ -568,7 +632,7 @@ async fn a_protected_repository_without_credentials_is_an_error_naming_the_varia
     let (filled, site) = protected_tuwunel().await;
 
     let run = site
-        .status(&with_json(filled.endpoint_args()), &[])
+        .status(&filled.endpoint_args(), &[])
         .filter(filled.registry.endpoint(), "[REGISTRY]");
 
     assert_names(
@@ -583,8 +647,15 @@ async fn a_protected_repository_without_credentials_is_an_error_naming_the_varia
     assert_snapshot!(run.transcript(), @r"
     exit: 2
     --- stdout
+    IMAGE       CURRENT                      LATEST                       UPDATE  ROUTE
+    homeserver  v1.9.0@sha256:15390414eb6d   -                            error   -
+    livekit     v1.13.5@sha256:e6434f78ddfd  v1.13.7@sha256:f1aab48eef77  yes     semver
+    lkJwt       0.6.0@sha256:1af62b472a31    0.7.0@sha256:8ff2586a1cc9    yes     semver
+    docker.io: 4 requests (token 1, 401 challenge 1, tag list 1, manifest HEAD 0, manifest GET 1, blob 0)
+    ghcr.io: 6 requests (token 2, 401 challenge 2, tag list 1, manifest HEAD 0, manifest GET 1, blob 0)
     --- stderr
-    error: image `homeserver` (ghcr.io/matrix-construct/tuwunel): [REGISTRY]/v2/matrix-construct/tuwunel/tags/list?n=1000: registry requires authentication that was not accepted (anonymous pull was refused; set `BUNDLE_REGISTRY_AUTH_GHCR_IO` to user:password, or add ghcr.io to the Docker config.json)
+    error: 1 of 3 images could not be checked (every image is reported on stdout):
+      image `homeserver` (ghcr.io/matrix-construct/tuwunel): [REGISTRY]/v2/matrix-construct/tuwunel/tags/list?n=1000: registry requires authentication that was not accepted (anonymous pull was refused; set `BUNDLE_REGISTRY_AUTH_GHCR_IO` to user:password, or add ghcr.io to the Docker config.json)
     ");
 }
 
@@ -594,7 +665,7 @@ async fn wrong_credentials_are_an_error_naming_the_variable() {
 
     let run = site
         .status(
-            &with_json(filled.endpoint_args()),
+            &filled.endpoint_args(),
             &[(
                 "BUNDLE_REGISTRY_AUTH_GHCR_IO",
                 &format!("{USER}:{WRONG_PASSWORD}"),
@@ -619,8 +690,16 @@ async fn wrong_credentials_are_an_error_naming_the_variable() {
     assert_snapshot!(run.transcript(), @r"
     exit: 2
     --- stdout
+    IMAGE       CURRENT                      LATEST                       UPDATE  ROUTE
+    homeserver  v1.9.0@sha256:15390414eb6d   -                            error   -
+    livekit     v1.13.5@sha256:e6434f78ddfd  v1.13.7@sha256:f1aab48eef77  yes     semver
+    lkJwt       0.6.0@sha256:1af62b472a31    -                            error   -
+    docker.io: 4 requests (token 1, 401 challenge 1, tag list 1, manifest HEAD 0, manifest GET 1, blob 0)
+    ghcr.io: 3 requests (token 2, 401 challenge 1, tag list 0, manifest HEAD 0, manifest GET 0, blob 0)
     --- stderr
-    error: image `homeserver` (ghcr.io/matrix-construct/tuwunel): token service [REGISTRY]/token refused the configured credentials with HTTP 401: check `BUNDLE_REGISTRY_AUTH_GHCR_IO` or the Docker config.json entry for ghcr.io
+    error: 2 of 3 images could not be checked (every image is reported on stdout):
+      image `homeserver` (ghcr.io/matrix-construct/tuwunel): token service [REGISTRY]/token refused the configured credentials with HTTP 401: check `BUNDLE_REGISTRY_AUTH_GHCR_IO` or the Docker config.json entry for ghcr.io
+      image `lkJwt` (ghcr.io/element-hq/lk-jwt-service): token service [REGISTRY]/token refused the configured credentials with HTTP 401: check `BUNDLE_REGISTRY_AUTH_GHCR_IO` or the Docker config.json entry for ghcr.io
     ");
 }
 
@@ -638,10 +717,10 @@ fn an_unreachable_registry_is_an_error_naming_the_image_registry_and_cause() {
     let endpoint = format!("http://127.0.0.1:{}", closed_port());
 
     let run = site
-        .status(&with_json(endpoint_args(&endpoint)), &[])
+        .status(&endpoint_args(&endpoint), &[])
         .filter(&endpoint, "[CLOSED PORT]");
 
-    // Images are reported in bundle.yaml order; the first one fails first.
+    // Every image is reported, in bundle.yaml order, each with its error.
     assert_names(
         &run.stderr(),
         &[
@@ -652,12 +731,21 @@ fn an_unreachable_registry_is_an_error_naming_the_image_registry_and_cause() {
             "onnection refused",
         ],
     );
-    // No table and no pin.
+    // Each connection was refused four times (the first attempt and three retries).
     assert_snapshot!(run.transcript(), @r"
     exit: 2
     --- stdout
+    IMAGE       CURRENT                      LATEST  UPDATE  ROUTE
+    homeserver  v1.9.3@sha256:678b7f5350e0   -       error   -
+    livekit     v1.13.7@sha256:6fd3b7088874  -       error   -
+    lkJwt       0.6.0@sha256:822f0c03a3bd    -       error   -
+    docker.io: 4 requests (token 0, 401 challenge 0, tag list 4, manifest HEAD 0, manifest GET 0, blob 0), 3 retries (connect 3)
+    ghcr.io: 8 requests (token 0, 401 challenge 0, tag list 8, manifest HEAD 0, manifest GET 0, blob 0), 6 retries (connect 6)
     --- stderr
-    error: image `homeserver` (ghcr.io/matrix-construct/tuwunel): [CLOSED PORT]/v2/matrix-construct/tuwunel/tags/list?n=1000: request failed: client error (Connect): tcp connect error: Connection refused (os error 111)
+    error: 3 of 3 images could not be checked (every image is reported on stdout):
+      image `homeserver` (ghcr.io/matrix-construct/tuwunel): [CLOSED PORT]/v2/matrix-construct/tuwunel/tags/list?n=1000: request failed: client error (Connect): tcp connect error: Connection refused (os error 111) (still failing after 4 attempts; try again later)
+      image `livekit` (docker.io/livekit/livekit-server): [CLOSED PORT]/v2/livekit/livekit-server/tags/list?n=1000: request failed: client error (Connect): tcp connect error: Connection refused (os error 111) (still failing after 4 attempts; try again later)
+      image `lkJwt` (ghcr.io/element-hq/lk-jwt-service): [CLOSED PORT]/v2/element-hq/lk-jwt-service/tags/list?n=1000: request failed: client error (Connect): tcp connect error: Connection refused (os error 111) (still failing after 4 attempts; try again later)
     ");
 }
 
@@ -689,7 +777,6 @@ async fn registries_in_bundle_yaml_with_plain_http_and_not_insecure_are_refused(
 
     // Docker Hub goes to the test registry too, so that nothing leaves the machine.
     let args = vec![
-        "--json".to_owned(),
         "--registry-endpoint".to_owned(),
         format!("docker.io={endpoint}"),
     ];
@@ -702,11 +789,23 @@ async fn registries_in_bundle_yaml_with_plain_http_and_not_insecure_are_refused(
     assert_snapshot!(run.transcript(), @r"
     exit: 2
     --- stdout
+    IMAGE       CURRENT                      LATEST                       UPDATE  ROUTE
+    homeserver  v1.9.0@sha256:15390414eb6d   -                            error   -
+    livekit     v1.13.5@sha256:e6434f78ddfd  v1.13.7@sha256:f1aab48eef77  yes     semver
+    lkJwt       0.6.0@sha256:1af62b472a31    -                            error   -
+    docker.io: 4 requests (token 1, 401 challenge 1, tag list 1, manifest HEAD 0, manifest GET 1, blob 0)
     --- stderr
-    error: image `homeserver` (ghcr.io/matrix-construct/tuwunel): registry endpoint `[REGISTRY]` for ghcr.io is not usable: plain http is only allowed for an endpoint marked insecure: add `insecure: true` under `registries.ghcr.io` in bundle.yaml (`--registry-endpoint ghcr.io=http://...` marks it so)
+    error: 2 of 3 images could not be checked (every image is reported on stdout):
+      image `homeserver` (ghcr.io/matrix-construct/tuwunel): registry endpoint `[REGISTRY]` for ghcr.io is not usable: plain http is only allowed for an endpoint marked insecure: add `insecure: true` under `registries.ghcr.io` in bundle.yaml (`--registry-endpoint ghcr.io=http://...` marks it so)
+      image `lkJwt` (ghcr.io/element-hq/lk-jwt-service): registry endpoint `[REGISTRY]` for ghcr.io is not usable: plain http is only allowed for an endpoint marked insecure: add `insecure: true` under `registries.ghcr.io` in bundle.yaml (`--registry-endpoint ghcr.io=http://...` marks it so)
     ");
+    // Nothing is sent for the images on ghcr.io; LiveKit, on Docker Hub, is still checked.
     let counts = filled.registry.counts();
-    assert_eq!(counts.total.total(), 0, "nothing is sent: {counts:#?}");
+    assert_eq!(
+        counted(&counts, &GHCR_REPOSITORIES),
+        0,
+        "nothing is sent: {counts:#?}"
+    );
 }
 
 #[tokio::test]

@@ -167,7 +167,24 @@ async fn refresh_commits_one_bump_per_image_pushes_and_a_second_run_adds_nothing
     let before = site.files();
     let mut args = vec!["pins", "refresh"];
     args.extend(endpoints.iter().map(String::as_str));
-    let dry = site.bundle(&args).success();
+    let dry = site.bundle(&args).filter(registry.endpoint(), "[REGISTRY]");
+    assert_snapshot!(dry.transcript(), @r"
+    exit: 0
+    --- stdout
+    would commit: chore(pins): bump tuwunel v1.9.0 -> v1.10.0.1
+      v1.10.0.1@sha256:7bd099b3f017365a7f0095322853799460b6730cdd514647afe6733efeeae61a
+      files: bundle.yaml, base/kustomization.yaml
+    would commit: chore(pins): bump livekit v1.13.5 -> v1.13.7
+      v1.13.7@sha256:f1aab48eef77fc941cd73ae16af5e2e7b4816c3360dd6e61ed1d656c5b4bc25f
+      files: bundle.yaml, overlays/components/livekit/kustomization.yaml
+    would commit: chore(pins): bump lk-jwt-service 0.6.0 -> 0.7.0
+      0.7.0@sha256:8ff2586a1cc903f50885aeb7caf1801cdb045706759f9448f49746ec969fbb77
+      files: bundle.yaml, base/kustomization.yaml
+    docker.io: 4 requests
+    ghcr.io: 9 requests
+    --- stderr
+    Dry run: nothing was written; add --commit to write and commit.
+    ");
     let dry_out = dry.stdout();
     for (image, before_pin, after) in &pins {
         let subject = format!(
@@ -294,9 +311,9 @@ async fn refresh_commits_one_bump_per_image_pushes_and_a_second_run_adds_nothing
     assert_eq!(site.files(), files);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_registry_failure_for_one_image_changes_nothing_and_exits_2() {
-    // lk-jwt-service is never pushed, so its lookup fails after the others succeeded.
+/// The registry with Tuwunel and LiveKit, each with a newer pin, and no lk-jwt-service at
+/// all, so its lookup fails (404) while the others succeed; and a site on their older pins.
+async fn lk_jwt_missing() -> (TestRegistry, Vec<(ImageName, Expected, Expected)>, Site) {
     let registry = TestRegistry::start().await.expect("test registry");
     let tuwunel = Scenario::tuwunel(&registry).await.expect("tuwunel");
     let livekit = Scenario::livekit(&registry).await.expect("livekit");
@@ -320,23 +337,160 @@ async fn a_registry_failure_for_one_image_changes_nothing_and_exits_2() {
         (ImageName::LK_JWT, lk_jwt_pin.clone(), lk_jwt_pin),
     ];
     let site = Site::new(&pins);
+    (registry, pins, site)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registry_failure_for_one_image_commits_and_pushes_the_others_and_exits_3() {
+    let (registry, pins, site) = lk_jwt_missing().await;
+    let start = site.head().id;
+    let remote = tempfile::tempdir().expect("temp dir");
+    let bare = pin_refresh::test_fixture::init_bare_repo(remote.path());
+    let remote_path = remote.path().to_str().expect("utf8 path");
+
+    let endpoints = endpoint_args(&registry);
+    let mut args = vec![
+        "pins",
+        "refresh",
+        "--commit",
+        "--branch",
+        BUMP_BRANCH,
+        "--push",
+        "--remote",
+        remote_path,
+    ];
+    args.extend(endpoints.iter().map(String::as_str));
+    let partial = site
+        .bundle(&args)
+        .filter(registry.endpoint(), "[REGISTRY]")
+        .filter(remote_path, "[REMOTE]");
+
+    assert_snapshot!(partial.transcript(), @r"
+    exit: 3
+    --- stdout
+    ccd2f6e64b36 chore(pins): bump tuwunel v1.9.0 -> v1.10.0.1
+      v1.10.0.1@sha256:7bd099b3f017365a7f0095322853799460b6730cdd514647afe6733efeeae61a
+      files: bundle.yaml, base/kustomization.yaml
+    ea4b1126a0c4 chore(pins): bump livekit v1.13.5 -> v1.13.7
+      v1.13.7@sha256:f1aab48eef77fc941cd73ae16af5e2e7b4816c3360dd6e61ed1d656c5b4bc25f
+      files: bundle.yaml, overlays/components/livekit/kustomization.yaml
+    On branch bundle/pin-bumps, pushed.
+    docker.io: 4 requests
+    ghcr.io: 8 requests
+    --- stderr
+    error: partial: some images could not be checked; the bumps of the others were committed
+      image `lkJwt` (ghcr.io/element-hq/lk-jwt-service): [REGISTRY]/v2/element-hq/lk-jwt-service/tags/list?n=1000: not found (HTTP 404)
+    ");
+    // Tuwunel and LiveKit are bumped, one commit each, and pushed; lk-jwt-service keeps its pin.
+    let commits = site.commits_since(&start);
+    let subjects: Vec<&str> = commits
+        .iter()
+        .map(|commit| commit.message.lines().next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        subjects,
+        [
+            format!(
+                "chore(pins): bump {} {} -> {}",
+                pins[0].0.component(),
+                pins[0].1.tag,
+                pins[0].2.tag
+            ),
+            format!(
+                "chore(pins): bump {} {} -> {}",
+                pins[1].0.component(),
+                pins[1].1.tag,
+                pins[1].2.tag
+            ),
+        ]
+    );
+    assert_eq!(bare.branch(BUMP_BRANCH), Some(site.head().id));
+    let config =
+        Config::from_yaml(&fs::read_to_string(site.path().join("bundle.yaml")).expect("read"))
+            .expect("the refreshed config is valid");
+    for (image, before, after) in &pins {
+        let pin = config.raw().images.get(*image);
+        let expected = if *image == ImageName::LK_JWT {
+            before
+        } else {
+            after
+        };
+        assert_eq!(pin.digest.as_ref(), Some(&expected.digest), "{image}");
+    }
+    site.bundle(&["gen", "--check"]).success();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_with_a_registry_failure_lists_the_failed_image_in_json_and_exits_3() {
+    let (registry, _pins, site) = lk_jwt_missing().await;
     let start = site.head().id;
     let before = site.files();
 
     let endpoints = endpoint_args(&registry);
+    let mut args = vec!["pins", "refresh", "--json"];
+    args.extend(endpoints.iter().map(String::as_str));
+    let partial = site
+        .bundle(&args)
+        .filter(registry.endpoint(), "[REGISTRY]")
+        .expect_code(3);
+
+    let json: serde_json::Value = serde_json::from_str(&partial.stdout()).expect("JSON");
+    let bumped: Vec<&str> = json["bumps"]
+        .as_array()
+        .expect("bumps")
+        .iter()
+        .map(|bump| bump["image"].as_str().expect("image"))
+        .collect();
+    assert_eq!(bumped, ["homeserver", "livekit"]);
+    assert_eq!(
+        json["failed"],
+        serde_json::json!([{
+            "image": "lkJwt",
+            "registry": "ghcr.io",
+            "repository": "element-hq/lk-jwt-service",
+            "error": format!(
+                "{}/v2/element-hq/lk-jwt-service/tags/list?n=1000: not found (HTTP 404)",
+                registry.endpoint()
+            ),
+        }])
+    );
+    assert_eq!(json["retries"]["ghcr.io"]["http503"], 0);
+    assert_eq!(
+        partial.stderr(),
+        format!(
+            "Dry run: nothing was written; add --commit to write and commit.\n\
+             error: partial: some images could not be checked; the bumps of the others are \
+             listed above (dry run: nothing was written)\n  \
+             image `lkJwt` (ghcr.io/element-hq/lk-jwt-service): \
+             {}/v2/element-hq/lk-jwt-service/tags/list?n=1000: not found (HTTP 404)\n",
+            registry.endpoint()
+        )
+    );
+    assert_eq!(site.head().id, start);
+    assert_eq!(site.files(), before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dirty_work_tree_changes_nothing_and_exits_2_before_any_registry_request() {
+    let (registry, _pins, site) = lk_jwt_missing().await;
+    let start = site.head().id;
+    fs::write(site.path().join("notes.txt"), "unrelated\n").expect("write");
+    let before = site.files();
+    registry.reset_counts();
+
+    let endpoints = endpoint_args(&registry);
     let mut args = vec!["pins", "refresh", "--commit", "--branch", BUMP_BRANCH];
     args.extend(endpoints.iter().map(String::as_str));
-    let failed = site.bundle(&args).filter(registry.endpoint(), "[REGISTRY]");
-    let message = failed.stderr();
-    assert!(message.contains("lkJwt"), "{message}");
-    assert!(message.contains("nothing was changed"), "{message}");
-    assert_snapshot!(failed.transcript(), @r"
+    let refused = site.bundle(&args);
+
+    assert_snapshot!(refused.transcript(), @r"
     exit: 2
     --- stdout
     --- stderr
-    error: registry lookup failed, nothing was changed: image `lkJwt` (ghcr.io/element-hq/lk-jwt-service): [REGISTRY]/v2/element-hq/lk-jwt-service/tags/list?n=1000: not found (HTTP 404)
+    error: the work tree has uncommitted or untracked files (notes.txt); commit, stash (`git stash -u`) or ignore them, then refresh again
     ");
     assert_eq!(site.head().id, start);
     assert_eq!(site.files(), before);
     assert!(site.git.branch(BUMP_BRANCH).is_none());
+    assert_eq!(registry.counts().total.total(), 0);
 }

@@ -3,6 +3,7 @@
 //! request travels is [`super::transport`]'s, how it is authenticated [`super::token`]'s, and
 //! when it is sent again [`super::retry`]'s.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bundle_gen::{Digest, RegistryEndpoint, Tag};
@@ -13,7 +14,7 @@ use reqwest::{Method, Response, StatusCode, Url};
 use super::auth::Credentials;
 use super::error::{RegistryError, shorten};
 use super::options::ClientOptions;
-use super::retry;
+use super::retry::{self, RetryCounts};
 use super::token::Tokens;
 use super::transport::{Transport, expect_ok};
 
@@ -142,6 +143,11 @@ impl Registry {
         self.transport.counts()
     }
 
+    /// Retries so far, by reason.
+    pub fn retries(&self) -> RetryCounts {
+        self.transport.retries()
+    }
+
     /// The repository as the API names it: Docker Hub serves its official images (`nginx`)
     /// under `library/`.
     fn api_repository(&self, repository: &str) -> String {
@@ -187,24 +193,28 @@ impl Registry {
                 });
             }
             pages += 1;
-            let response = self
+            let page_url = &url;
+            let (next, body) = self
                 .send(
                     RequestKind::TagList,
                     Method::GET,
-                    &url,
+                    page_url,
                     "application/json",
                     repository,
-                )
-                .await?;
-            let response = expect_ok(response, &url)?;
-            let next = next_link(response.headers());
-            let body = self
-                .transport
-                .read_body(
-                    response,
-                    self.options.tag_page_size_limit,
-                    "tag list page",
-                    &url,
+                    |response| async move {
+                        let response = expect_ok(response, page_url)?;
+                        let next = next_link(response.headers());
+                        let body = self
+                            .transport
+                            .read_body(
+                                response,
+                                self.options.tag_page_size_limit,
+                                "tag list page",
+                                page_url,
+                            )
+                            .await?;
+                        Ok((next, body))
+                    },
                 )
                 .await?;
             let page: TagPage =
@@ -263,6 +273,7 @@ impl Registry {
                 &url,
                 MANIFEST_ACCEPT,
                 repository,
+                |response| std::future::ready(Ok(response)),
             )
             .await?;
         if response.status() == StatusCode::NOT_FOUND {
@@ -283,25 +294,34 @@ impl Registry {
         reference: &Reference,
     ) -> Result<FetchedManifest, RegistryError> {
         let url = self.manifest_url(repository, reference)?;
-        let response = self
+        let manifest_url = &url;
+        let (announced, content_type, bytes) = self
             .send(
                 RequestKind::ManifestGet,
                 Method::GET,
-                &url,
+                manifest_url,
                 MANIFEST_ACCEPT,
                 repository,
+                |response| async move {
+                    let response = expect_ok(response, manifest_url)?;
+                    let announced = content_digest(response.headers(), manifest_url)?;
+                    let content_type = response
+                        .headers()
+                        .get(header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    let bytes = self
+                        .transport
+                        .read_body(
+                            response,
+                            self.options.manifest_size_limit,
+                            "manifest",
+                            manifest_url,
+                        )
+                        .await?;
+                    Ok((announced, content_type, bytes))
+                },
             )
-            .await?;
-        let response = expect_ok(response, &url)?;
-        let announced = content_digest(response.headers(), &url)?;
-        let content_type = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let bytes = self
-            .transport
-            .read_body(response, self.options.manifest_size_limit, "manifest", &url)
             .await?;
         let digest = Digest::of_bytes(&bytes);
         let requested = match reference {
@@ -325,29 +345,42 @@ impl Registry {
         digest: &Digest,
     ) -> Result<Vec<u8>, RegistryError> {
         let url = self.api_url(repository, &format!("blobs/{digest}"))?;
-        let response = self
-            .send(RequestKind::Blob, Method::GET, &url, "*/*", repository)
-            .await?;
-        let response = expect_ok(response, &url)?;
+        let blob_url = &url;
         let bytes = self
-            .transport
-            .read_body(response, self.options.blob_size_limit, "blob", &url)
+            .send(
+                RequestKind::Blob,
+                Method::GET,
+                blob_url,
+                "*/*",
+                repository,
+                |response| async move {
+                    let response = expect_ok(response, blob_url)?;
+                    self.transport
+                        .read_body(response, self.options.blob_size_limit, "blob", blob_url)
+                        .await
+                },
+            )
             .await?;
         check_digest(&url, digest, &Digest::of_bytes(&bytes))?;
         Ok(bytes)
     }
 
-    /// Sends one API request: authenticates on a 401 challenge (once), retries 429 and 503
-    /// within the configured bounds ([`retry::until_settled`]), and follows redirects
-    /// ([`Transport::send`]).
-    async fn send(
+    /// Sends one API request and hands its answer to `finish` (status check, body): meets a
+    /// 401 challenge (once), retries transient failures of both within the configured bounds
+    /// ([`retry::until_settled`]), and follows redirects ([`Transport::send`]).
+    async fn send<T, Finish, Finished>(
         &self,
         kind: RequestKind,
         method: Method,
         url: &Url,
         accept: &str,
         repository: &str,
-    ) -> Result<Response, RegistryError> {
+        finish: Finish,
+    ) -> Result<T, RegistryError>
+    where
+        Finish: FnMut(Response) -> Finished,
+        Finished: Future<Output = Result<T, RegistryError>>,
+    {
         let scope = format!("repository:{}:pull", self.api_repository(repository));
         let mut probe = self.probed.lock().await;
         if *probe {
@@ -359,7 +392,7 @@ impl Registry {
         // Across retries too: a second 401 after meeting the challenge is a refusal.
         let challenged = AtomicBool::new(false);
         let (scope, method, challenged) = (&scope, &method, &challenged);
-        retry::until_settled(&self.options, &self.host, url, move || async move {
+        let attempt = move || async move {
             loop {
                 let authorization = self
                     .tokens
@@ -382,7 +415,15 @@ impl Registry {
                     .accept_challenge(response.headers(), url, scope)
                     .await?;
             }
-        })
+        };
+        retry::until_settled(
+            &self.transport,
+            &self.options,
+            &self.host,
+            url,
+            attempt,
+            finish,
+        )
         .await
     }
 }

@@ -40,6 +40,8 @@ pub enum RegistryError {
         url: String,
         /// The transport error.
         cause: String,
+        /// What kind of failure it was: whether it is worth retrying.
+        failure: TransportFailure,
     },
     /// The response body ended early or broke off.
     #[error("{url}: response body cut off after {received} bytes{}", expected_suffix(*.expected))]
@@ -75,10 +77,10 @@ pub enum RegistryError {
         /// The request URL.
         url: String,
     },
-    /// 429 or 503 kept coming back.
+    /// A retryable status (408, 429, 500, 502, 503, 504) kept coming back.
     #[error(
         "{url}: registry still answered HTTP {status} after {attempts} attempts \
-         (rate limited or unavailable; try again later)"
+         (rate limited, unavailable or failing; try again later)"
     )]
     RetriesExhausted {
         /// The request URL.
@@ -87,6 +89,15 @@ pub enum RegistryError {
         status: u16,
         /// Attempts made.
         attempts: u32,
+    },
+    /// A transient failure (connect, reset, timeout) kept coming back until the retry budget
+    /// ran out.
+    #[error("{cause} (still failing after {attempts} attempts; try again later)")]
+    FaultPersisted {
+        /// Attempts made.
+        attempts: u32,
+        /// The last attempt's failure.
+        cause: Box<RegistryError>,
     },
     /// The token service refused the credentials (or anonymous access).
     #[error(
@@ -165,6 +176,17 @@ pub enum RegistryError {
         /// `pages` or `tags`.
         unit: &'static str,
     },
+}
+
+/// What kind of transport failure a [`RegistryError::Transport`] was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportFailure {
+    /// The connection could not be made (refused, unreachable, name not resolved).
+    Connect,
+    /// The connection was reset, or closed before the answer was complete.
+    Reset,
+    /// Anything else (TLS, a malformed answer): not retried.
+    Other,
 }
 
 fn expected_suffix(expected: Option<u64>) -> String {

@@ -10,7 +10,8 @@
 //! The layers, each using only those below it:
 //! - [`api`]: the distribution endpoints (tags, manifests, blobs) and digest checks;
 //! - `token`: the Bearer challenge and token flow, with the credentials from [`auth`];
-//! - `retry`: what is retried (429, 503), how long to wait (`Retry-After`), the budget;
+//! - `retry`: what is retried (408, 429, 5xx gateway and server errors, connect, reset and
+//!   timeout failures), how long to wait (`Retry-After`), the budget, the retry counts;
 //! - `transport`: one request with its timeouts, redirects, credential scoping to the
 //!   endpoint's origin, body size caps and request counts;
 //! - [`options`]: the limits all of them read.
@@ -20,6 +21,6 @@ pub mod auth;
 pub mod error;
 pub mod manifest;
 pub mod options;
-mod retry;
+pub(crate) mod retry;
 mod token;
 mod transport;

@@ -11,7 +11,8 @@ pub struct ClientOptions {
     pub request_timeout: Duration,
     /// Time allowed to establish a connection.
     pub connect_timeout: Duration,
-    /// Attempts per request when the registry answers 429 or 503 (at least 1).
+    /// Attempts per request while it meets transient failures (HTTP 408, 429, 500, 502, 503,
+    /// 504, connect, reset, timeout); at least 1.
     pub max_attempts: u32,
     /// The longest single wait before a retry: `Retry-After` is honoured up to this value.
     pub retry_wait_cap: Duration,

@@ -11,7 +11,7 @@ use super::auth::{Challenge, Credentials, env_var_name};
 use super::error::{RegistryError, shorten};
 use super::options::ClientOptions;
 use super::retry;
-use super::transport::{Transport, expect_ok};
+use super::transport::{Transport, status_error};
 
 /// Largest token response accepted, in bytes.
 const TOKEN_RESPONSE_LIMIT: usize = 64 << 10;
@@ -187,13 +187,26 @@ impl Tokens {
         } else {
             "anonymous access"
         };
-        // Token services rate-limit too (Docker Hub's does): retried like the API.
+        // Token services rate-limit and fail too (Docker Hub's does): retried like the API.
         let (realm_url, basic) = (&realm, basic.as_deref());
-        let response = retry::until_settled(options, &self.host, &realm, move || {
-            transport.send_token_request(realm_url, basic)
-        })
+        let (status, body) = retry::until_settled(
+            transport,
+            options,
+            &self.host,
+            &realm,
+            move || transport.send_token_request(realm_url, basic),
+            |response| async move {
+                let status = response.status();
+                if status != StatusCode::OK {
+                    return Ok((status, Vec::new()));
+                }
+                let body = transport
+                    .read_body(response, TOKEN_RESPONSE_LIMIT, "token response", realm_url)
+                    .await?;
+                Ok((status, body))
+            },
+        )
         .await?;
-        let status = response.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(RegistryError::BadCredentials {
                 realm: realm_display,
@@ -203,10 +216,9 @@ impl Tokens {
                 env_var: env_var_name(&self.host),
             });
         }
-        let response = expect_ok(response, &realm)?;
-        let body = transport
-            .read_body(response, TOKEN_RESPONSE_LIMIT, "token response", &realm)
-            .await?;
+        if status != StatusCode::OK {
+            return Err(status_error(status, &realm));
+        }
         let answer: TokenAnswer =
             serde_json::from_slice(&body).map_err(|e| RegistryError::Malformed {
                 url: realm_display.clone(),

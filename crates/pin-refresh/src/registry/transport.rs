@@ -2,6 +2,7 @@
 //! followed by hand so that credentials stay on the endpoint's origin and https is never
 //! downgraded, bodies read within a size cap, and every request counted.
 
+use std::io;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -9,8 +10,9 @@ use registry_counts::{RequestCounts, RequestKind};
 use reqwest::header;
 use reqwest::{Method, Response, StatusCode, Url};
 
-use super::error::{RegistryError, shorten};
+use super::error::{RegistryError, TransportFailure, shorten};
 use super::options::ClientOptions;
+use super::retry::{RetryCounts, RetryReason};
 
 /// The HTTP client of one registry endpoint.
 #[derive(Debug)]
@@ -23,6 +25,7 @@ pub(super) struct Transport {
     request_timeout: Duration,
     max_redirects: usize,
     counts: Mutex<RequestCounts>,
+    retries: Mutex<RetryCounts>,
 }
 
 impl Transport {
@@ -49,6 +52,7 @@ impl Transport {
             request_timeout: options.request_timeout,
             max_redirects: options.max_redirects,
             counts: Mutex::new(RequestCounts::default()),
+            retries: Mutex::new(RetryCounts::default()),
         })
     }
 
@@ -63,6 +67,22 @@ impl Transport {
             .counts
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Retries so far, by reason.
+    pub(super) fn retries(&self) -> RetryCounts {
+        *self
+            .retries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Counts one retry.
+    pub(super) fn count_retry(&self, reason: RetryReason) {
+        self.retries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .record(reason);
     }
 
     /// Counts a request sent, with the status it was answered with (`None`: no answer).
@@ -184,13 +204,20 @@ impl Transport {
 pub(super) fn expect_ok(response: Response, url: &Url) -> Result<Response, RegistryError> {
     match response.status() {
         StatusCode::OK => Ok(response),
-        StatusCode::NOT_FOUND => Err(RegistryError::NotFound {
+        status => Err(status_error(status, url)),
+    }
+}
+
+/// The error for an answer that is not 200 OK.
+pub(super) fn status_error(status: StatusCode, url: &Url) -> RegistryError {
+    match status {
+        StatusCode::NOT_FOUND => RegistryError::NotFound {
             url: url.to_string(),
-        }),
-        status => Err(RegistryError::Status {
+        },
+        status => RegistryError::Status {
             url: url.to_string(),
             status: status.as_u16(),
-        }),
+        },
     }
 }
 
@@ -275,5 +302,40 @@ fn transport_error(url: &Url, error: &reqwest::Error, timeout: Duration) -> Regi
     RegistryError::Transport {
         url: url.to_string(),
         cause,
+        failure: transport_failure(error),
     }
+}
+
+/// Whether a request failed to connect, was cut off by the peer, or failed otherwise.
+fn transport_failure(error: &reqwest::Error) -> TransportFailure {
+    if error.is_connect() {
+        return TransportFailure::Connect;
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        if let Some(io) = inner.downcast_ref::<io::Error>()
+            && is_cut_off(io.kind())
+        {
+            return TransportFailure::Reset;
+        }
+        if inner
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+        {
+            return TransportFailure::Reset;
+        }
+        source = inner.source();
+    }
+    TransportFailure::Other
+}
+
+/// Whether an I/O error means the peer dropped the connection.
+fn is_cut_off(kind: io::ErrorKind) -> bool {
+    matches!(
+        kind,
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+    )
 }

@@ -1,7 +1,8 @@
 //! A small registry on 127.0.0.1:0 that does what a real one will not do on demand: one
 //! [`Fault`] switch per server. It speaks just enough of the distribution API for the
 //! `bare-multiarch` policy (token challenge, tag list, manifests) and records every request
-//! it receives, so tests can check where credentials went.
+//! it receives, so tests can check where credentials went. `test_fixture::ResetProxy` stands
+//! in front of it to reset a connection, which an HTTP server framework does not do on demand.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -30,6 +31,13 @@ pub enum Fault {
     RateLimitedOnce,
     /// Manifest GET answers 500.
     ServerError,
+    /// The first manifest GET answers with this status, later ones behave.
+    FailOnce(u16),
+    /// The first manifest GET sends headers and part of the body, then nothing; later ones
+    /// behave.
+    StalledBodyOnce,
+    /// The first manifest GET breaks off after half its body; later ones behave.
+    TruncatedBodyOnce,
     /// Every manifest request answers 503.
     Unavailable,
     /// Manifest GET sends headers and part of the body, then nothing.
@@ -54,6 +62,11 @@ pub enum Fault {
     TokenRateLimitedOnce,
     /// Every token request answers 503.
     TokenUnavailable,
+    /// The first token request answers with this status, later ones behave.
+    TokenFailOnce(u16),
+    /// The challenge names the token service at the given base URL (a `ResetProxy` in front
+    /// of this server) instead of this server itself.
+    TokenServiceAt(String),
     /// The 401 challenge offers Basic first, then Bearer, in one `WWW-Authenticate` header.
     BasicThenBearerChallenge,
     /// The 401 challenge offers Basic only.
@@ -142,13 +155,7 @@ impl Registry {
 
     /// Starts a server; `require_token: false` serves without auth.
     pub async fn start_with(fault: Fault, require_token: bool) -> Self {
-        let mut tags = vec![
-            ("latest".to_owned(), index(Self::NEWEST)),
-            ("main".to_owned(), index(Self::NEWEST)),
-            (Self::OLDER.to_owned(), index(Self::OLDER)),
-            ("v1.1.0-rc1".to_owned(), index(Self::NEWEST)),
-            (Self::NEWEST.to_owned(), index(Self::NEWEST)),
-        ];
+        let mut tags = Self::release_tags();
         let hostile = [
             "../../../etc/passwd".to_owned(),
             "v9.9.9/../../x".to_owned(),
@@ -173,8 +180,36 @@ impl Registry {
         Self::serve(Fault::None, true, content).await
     }
 
+    /// Starts a behaving server with token auth on `listener`.
+    pub async fn start_on(listener: tokio::net::TcpListener) -> Self {
+        let content = Content {
+            tags: Self::release_tags(),
+            ..Content::default()
+        };
+        Self::serve_on(listener, Fault::None, true, content).await
+    }
+
+    fn release_tags() -> Vec<(String, Vec<u8>)> {
+        vec![
+            ("latest".to_owned(), index(Self::NEWEST)),
+            ("main".to_owned(), index(Self::NEWEST)),
+            (Self::OLDER.to_owned(), index(Self::OLDER)),
+            ("v1.1.0-rc1".to_owned(), index(Self::NEWEST)),
+            (Self::NEWEST.to_owned(), index(Self::NEWEST)),
+        ]
+    }
+
     async fn serve(fault: Fault, require_token: bool, content: Content) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve_on(listener, fault, require_token, content).await
+    }
+
+    async fn serve_on(
+        listener: tokio::net::TcpListener,
+        fault: Fault,
+        require_token: bool,
+        content: Content,
+    ) -> Self {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let mut manifests = BTreeMap::new();
         for bytes in content.manifests {
@@ -228,19 +263,24 @@ async fn handle(
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or("<binary>").to_owned());
     let path = uri.path_and_query().map_or("", |p| p.as_str()).to_owned();
-    let manifest_requests_before = {
+    let (manifest_requests_before, same_requests_before) = {
         let mut seen = state.seen.lock().unwrap();
         let before = seen
             .iter()
             .filter(|s| s.path.contains("/manifests/"))
+            .count();
+        let same = seen
+            .iter()
+            .filter(|s| s.method == method && s.path == path)
             .count();
         seen.push(Seen {
             method: method.clone(),
             path: path.clone(),
             authorization: authorization.clone(),
         });
-        before
+        (before, same)
     };
+    let first_time = same_requests_before == 0;
     if uri.path() == "/token" {
         let earlier_tokens = state
             .seen
@@ -250,12 +290,15 @@ async fn handle(
             .filter(|s| s.path.starts_with("/token"))
             .count()
             - 1;
-        match state.fault {
+        match &state.fault {
             Fault::BadCredentials => return status(StatusCode::UNAUTHORIZED),
             Fault::TokenRateLimitedOnce if earlier_tokens == 0 => {
                 return rate_limited(StatusCode::TOO_MANY_REQUESTS);
             }
             Fault::TokenUnavailable => return status(StatusCode::SERVICE_UNAVAILABLE),
+            Fault::TokenFailOnce(code) if earlier_tokens == 0 => {
+                return status(StatusCode::from_u16(*code).unwrap());
+            }
             _ => {}
         }
         return json(serde_json::json!({"token": TOKEN}));
@@ -264,9 +307,12 @@ async fn handle(
         return status(StatusCode::NOT_FOUND);
     };
     if state.require_token && authorization.as_deref() != Some(&format!("Bearer {TOKEN}")) {
+        let token_service = match &state.fault {
+            Fault::TokenServiceAt(base) => base,
+            _ => &state.base,
+        };
         let bearer = format!(
-            r#"Bearer realm="{}/token",service="fixture",scope="repository:{repository}:pull""#,
-            state.base
+            r#"Bearer realm="{token_service}/token",service="fixture",scope="repository:{repository}:pull""#,
         );
         let challenge = match state.fault {
             Fault::BasicThenBearerChallenge => format!(r#"Basic realm="fault-server", {bearer}"#),
@@ -314,22 +360,16 @@ async fn handle(
             return rate_limited(StatusCode::TOO_MANY_REQUESTS);
         }
         Fault::ServerError if get && is_newest => return status(StatusCode::INTERNAL_SERVER_ERROR),
-        Fault::StalledBody if get && is_newest => {
-            let first = Bytes::copy_from_slice(&bytes[..10]);
-            let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) })
-                .chain(futures_util::stream::pending());
-            return manifest_response(Body::from_stream(stream), &digest, Some(bytes.len()));
+        Fault::FailOnce(code) if get && is_newest && first_time => {
+            return status(StatusCode::from_u16(*code).unwrap());
         }
-        Fault::TruncatedBody if get && is_newest => {
-            let half = Bytes::copy_from_slice(&bytes[..bytes.len() / 2]);
-            // The headers and half the body go out first; then the connection breaks off.
-            let stream = futures_util::stream::once(async move { Ok(half) }).chain(
-                futures_util::stream::once(async {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    Err(std::io::Error::other("connection lost"))
-                }),
-            );
-            return manifest_response(Body::from_stream(stream), &digest, Some(bytes.len()));
+        Fault::StalledBody if get && is_newest => return stalled(&bytes, &digest),
+        Fault::StalledBodyOnce if get && is_newest && first_time => {
+            return stalled(&bytes, &digest);
+        }
+        Fault::TruncatedBody if get && is_newest => return truncated(&bytes, &digest),
+        Fault::TruncatedBodyOnce if get && is_newest && first_time => {
+            return truncated(&bytes, &digest);
         }
         Fault::WrongDigest if get && is_newest => {
             let other = Digest::of_bytes(b"something else").to_string();
@@ -380,6 +420,27 @@ async fn handle(
 }
 
 use futures_util::StreamExt as _;
+
+/// A manifest answer that sends its headers and 10 bytes, then nothing.
+fn stalled(bytes: &[u8], digest: &str) -> Response {
+    let first = Bytes::copy_from_slice(&bytes[..10]);
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) })
+        .chain(futures_util::stream::pending());
+    manifest_response(Body::from_stream(stream), digest, Some(bytes.len()))
+}
+
+/// A manifest answer whose connection breaks off after half the body.
+fn truncated(bytes: &[u8], digest: &str) -> Response {
+    let half = Bytes::copy_from_slice(&bytes[..bytes.len() / 2]);
+    // The headers and half the body go out first; then the connection breaks off.
+    let stream = futures_util::stream::once(async move { Ok(half) }).chain(
+        futures_util::stream::once(async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Err(std::io::Error::other("connection lost"))
+        }),
+    );
+    manifest_response(Body::from_stream(stream), digest, Some(bytes.len()))
+}
 
 /// Splits `<repository>/<tags/list|manifests/..|blobs/..>`.
 fn split_api_path(path: &str) -> Option<(&str, &str)> {

@@ -1,5 +1,6 @@
-//! Each fault a real registry will not produce on demand ends in a typed error that names the
-//! image, the registry and the cause, and no pin.
+//! Each fault a real registry will not produce on demand is either retried (a transient one,
+//! within the budget, and counted) or ends in a typed error that names the image, the
+//! registry and the cause, and no pin for that image; the other images are still checked.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -8,9 +9,11 @@ use bundle_gen::{
     BareMultiarchPolicy, Digest, ImageName, ImagePin, Images, RegistryEndpoint, UpdatePolicy,
 };
 use pin_refresh::{
-    CredentialSource, Credentials, ImageError, PolicyError, RegistryError, Route, StatusError,
-    StatusReport, StatusRequest,
+    CredentialSource, Credentials, ImageError, PolicyError, RegistryError, RetryCounts, Route,
+    StatusError, StatusReport, StatusRequest,
 };
+
+use pin_refresh::test_fixture::ResetProxy;
 
 use crate::fault_server::{Fault, REPOSITORY, Registry, TOKEN};
 use crate::support::{self, test_options};
@@ -230,45 +233,61 @@ async fn unavailable_registry_is_retried_then_reported() {
 }
 
 #[tokio::test]
-async fn server_error_is_reported_without_retry() {
+async fn a_server_error_that_persists_is_retried_until_the_attempts_run_out() {
     let (error, registry) = failure(Fault::ServerError).await;
     assert!(matches!(
         registry_error(error),
-        RegistryError::Status { status: 500, .. }
+        RegistryError::RetriesExhausted {
+            status: 500,
+            attempts,
+            ..
+        } if attempts == test_options().max_attempts
     ));
     let gets = registry
         .seen()
         .iter()
         .filter(|s| s.method == axum::http::Method::GET && s.path.contains("/manifests/"))
         .count();
-    assert_eq!(gets, 1);
+    assert_eq!(gets, test_options().max_attempts as usize);
+}
+
+/// Options whose request timeout ends a stalled body quickly.
+fn short_timeout() -> pin_refresh::ClientOptions {
+    pin_refresh::ClientOptions {
+        request_timeout: Duration::from_millis(300),
+        ..test_options()
+    }
 }
 
 #[tokio::test]
-async fn stalled_body_times_out() {
+async fn a_body_that_keeps_stalling_times_out_on_every_attempt_then_is_reported() {
     let registry = Registry::start(Fault::StalledBody).await;
-    let options = pin_refresh::ClientOptions {
-        request_timeout: Duration::from_millis(300),
-        ..test_options()
-    };
-    let error = run(outdated(&registry).with_options(options))
+    let error = run(outdated(&registry).with_options(short_timeout()))
         .await
         .unwrap_err();
     assert_names_image_and_registry(&error);
-    assert!(matches!(
-        registry_error(error),
-        RegistryError::Timeout { .. }
-    ));
+    match registry_error(error) {
+        RegistryError::FaultPersisted { attempts, cause } => {
+            assert_eq!(attempts, test_options().max_attempts);
+            assert!(matches!(*cause, RegistryError::Timeout { .. }), "{cause:?}");
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]
-async fn truncated_body_is_reported() {
+async fn a_body_that_keeps_breaking_off_is_retried_then_reported() {
     let (error, _registry) = failure(Fault::TruncatedBody).await;
-    let cause = registry_error(error);
-    assert!(
-        matches!(cause, RegistryError::Truncated { .. }),
-        "{cause:?}"
-    );
+    match registry_error(error) {
+        RegistryError::FaultPersisted { attempts, cause } => {
+            assert_eq!(attempts, test_options().max_attempts);
+            assert!(
+                matches!(*cause, RegistryError::Truncated { .. }),
+                "{cause:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -502,4 +521,280 @@ async fn an_unavailable_token_service_is_retried_then_reported() {
         .filter(|s| s.path.starts_with("/token"))
         .count();
     assert_eq!(token_requests, test_options().max_attempts as usize);
+}
+
+// ---- transient faults: retried once, then the run goes on ---------------------------------------
+
+/// The retries of `ghcr.io` in `report`.
+fn ghcr_retries(report: &StatusReport) -> RetryCounts {
+    report.retries["ghcr.io"]
+}
+
+#[tokio::test]
+async fn a_single_retryable_answer_is_retried_and_counted_under_its_status() {
+    for (code, counted) in [
+        (
+            408,
+            RetryCounts {
+                http408: 1,
+                ..RetryCounts::default()
+            },
+        ),
+        (
+            500,
+            RetryCounts {
+                http500: 1,
+                ..RetryCounts::default()
+            },
+        ),
+        (
+            502,
+            RetryCounts {
+                http502: 1,
+                ..RetryCounts::default()
+            },
+        ),
+        (
+            503,
+            RetryCounts {
+                http503: 1,
+                ..RetryCounts::default()
+            },
+        ),
+        (
+            504,
+            RetryCounts {
+                http504: 1,
+                ..RetryCounts::default()
+            },
+        ),
+    ] {
+        let registry = Registry::start(Fault::FailOnce(code)).await;
+        let report = run(outdated(&registry)).await.unwrap();
+        assert_newest_found(&report);
+        assert_eq!(ghcr_retries(&report), counted, "HTTP {code}");
+        assert_eq!(report.requests["ghcr.io"].manifest_get, 2, "HTTP {code}");
+    }
+}
+
+#[tokio::test]
+async fn a_client_error_answer_is_not_retried() {
+    let registry = Registry::start(Fault::FailOnce(400)).await;
+    let report = pin_refresh::status_report(&outdated(&registry)).await;
+    assert!(matches!(
+        registry_error(report.failures.into_iter().next().unwrap()),
+        RegistryError::Status { status: 400, .. }
+    ));
+    assert_eq!(report.retries["ghcr.io"], RetryCounts::default());
+    assert_eq!(report.requests["ghcr.io"].manifest_get, 1);
+}
+
+#[tokio::test]
+async fn a_rate_limit_retry_is_counted_under_429() {
+    let registry = Registry::start(Fault::RateLimitedOnce).await;
+    let report = run(outdated(&registry)).await.unwrap();
+    let expected = RetryCounts {
+        http429: 1,
+        ..RetryCounts::default()
+    };
+    assert_eq!(ghcr_retries(&report), expected);
+}
+
+#[tokio::test]
+async fn a_reset_connection_is_retried_then_succeeds() {
+    let registry = Registry::start(Fault::None).await;
+    let proxy = ResetProxy::start(&registry.base).await;
+    let request = support::request(
+        images(Registry::OLDER, registry.digest(Registry::OLDER)),
+        &proxy.base,
+        &["ghcr.io"],
+    )
+    .with_options(test_options());
+    let report = run(request).await.unwrap();
+    assert_newest_found(&report);
+    let expected = RetryCounts {
+        reset: 1,
+        ..RetryCounts::default()
+    };
+    assert_eq!(ghcr_retries(&report), expected);
+    // The reset request (the first tag-list request) never reached the registry.
+    assert_eq!(
+        report.requests["ghcr.io"].total(),
+        registry.seen().len() as u32 + 1
+    );
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_retried_until_the_registry_listens() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let options = pin_refresh::ClientOptions {
+        retry_wait_cap: Duration::from_millis(200),
+        max_total_retry_wait: Duration::from_secs(2),
+        ..test_options()
+    };
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let request = support::request(
+        images(
+            Registry::OLDER,
+            Registry::start(Fault::None).await.digest(Registry::OLDER),
+        ),
+        &endpoint,
+        &["ghcr.io"],
+    )
+    .with_options(options);
+    // The registry comes up after the first attempt was refused (the wait before the second
+    // attempt is 200 ms).
+    let started = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        Registry::start_on(listener).await
+    });
+    let report = run(request).await.unwrap();
+    let _registry = started.await.unwrap();
+    assert_newest_found(&report);
+    let expected = RetryCounts {
+        connect: 1,
+        ..RetryCounts::default()
+    };
+    assert_eq!(ghcr_retries(&report), expected);
+}
+
+#[tokio::test]
+async fn a_registry_that_keeps_refusing_connections_is_given_up_after_the_attempts() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let digest = Registry::start(Fault::None).await.digest(Registry::OLDER);
+    let request = support::request(
+        images(Registry::OLDER, digest),
+        &format!("http://127.0.0.1:{port}"),
+        &["ghcr.io"],
+    )
+    .with_options(test_options());
+    let report = pin_refresh::status_report(&request).await;
+    assert_eq!(report.failures.len(), 1);
+    let attempts = test_options().max_attempts;
+    let expected = RetryCounts {
+        connect: attempts - 1,
+        ..RetryCounts::default()
+    };
+    assert_eq!(report.retries["ghcr.io"], expected);
+    let error = report.failures.into_iter().next().unwrap();
+    assert_names_image_and_registry(&error);
+    match registry_error(error) {
+        RegistryError::FaultPersisted {
+            attempts: made,
+            cause,
+        } => {
+            assert_eq!(made, attempts);
+            assert!(
+                matches!(*cause, RegistryError::Transport { .. }),
+                "{cause:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_body_is_retried_after_the_timeout_then_succeeds() {
+    let registry = Registry::start(Fault::StalledBodyOnce).await;
+    let report = run(outdated(&registry).with_options(short_timeout()))
+        .await
+        .unwrap();
+    assert_newest_found(&report);
+    let expected = RetryCounts {
+        timeout: 1,
+        ..RetryCounts::default()
+    };
+    assert_eq!(ghcr_retries(&report), expected);
+}
+
+#[tokio::test]
+async fn a_body_that_breaks_off_once_is_retried_then_succeeds() {
+    let registry = Registry::start(Fault::TruncatedBodyOnce).await;
+    let report = run(outdated(&registry)).await.unwrap();
+    assert_newest_found(&report);
+    let expected = RetryCounts {
+        reset: 1,
+        ..RetryCounts::default()
+    };
+    assert_eq!(ghcr_retries(&report), expected);
+}
+
+#[tokio::test]
+async fn a_failing_token_request_is_retried_then_succeeds() {
+    for code in [500, 502, 504] {
+        let registry = Registry::start(Fault::TokenFailOnce(code)).await;
+        let report = run(outdated(&registry)).await.unwrap();
+        assert_newest_found(&report);
+        assert_eq!(report.requests["ghcr.io"].token, 2, "HTTP {code}");
+        assert_eq!(ghcr_retries(&report).total(), 1, "HTTP {code}");
+    }
+}
+
+#[tokio::test]
+async fn a_reset_token_request_is_retried_then_succeeds() {
+    let upstream = Registry::start(Fault::None).await;
+    let proxy = ResetProxy::start(&upstream.base).await;
+    let registry = Registry::start(Fault::TokenServiceAt(proxy.base.clone())).await;
+    let report = run(outdated(&registry)).await.unwrap();
+    assert_newest_found(&report);
+    let expected = RetryCounts {
+        reset: 1,
+        ..RetryCounts::default()
+    };
+    assert_eq!(ghcr_retries(&report), expected);
+    // The second token request went through the proxy to the token service.
+    assert_eq!(report.requests["ghcr.io"].token, 2);
+    let tokens = upstream
+        .seen()
+        .iter()
+        .filter(|s| s.path.starts_with("/token"))
+        .count();
+    assert_eq!(tokens, 1);
+}
+
+// ---- one image's failure does not block the others ---------------------------------------------
+
+#[tokio::test]
+async fn an_image_whose_registry_fails_is_reported_and_the_others_are_still_checked() {
+    let failing = Registry::start(Fault::Unavailable).await;
+    let healthy = Registry::start(Fault::None).await;
+    let mut images = images(Registry::OLDER, failing.digest(Registry::OLDER));
+    *images.get_mut(ImageName::LK_JWT) = ImagePin {
+        registry: Some("registry.example".to_owned()),
+        repository: REPOSITORY.to_owned(),
+        tag: Some(Registry::OLDER.parse().unwrap()),
+        digest: Some(healthy.digest(Registry::OLDER)),
+        policy: UpdatePolicy::BareMultiarch(BareMultiarchPolicy::default()),
+    };
+    let request = request_to(&failing, images).with_endpoint(
+        "registry.example",
+        RegistryEndpoint {
+            endpoint: healthy.base.clone(),
+            insecure: true,
+        },
+    );
+
+    let report = pin_refresh::status_report(&request).await;
+
+    assert_eq!(report.failures.len(), 1);
+    assert_names_image_and_registry(&report.failures[0]);
+    let checked: Vec<ImageName> = report.images.iter().map(|image| image.name).collect();
+    assert_eq!(checked, [ImageName::LIVEKIT, ImageName::LK_JWT]);
+    let lk_jwt = &report.images[1];
+    assert!(lk_jwt.update);
+    assert_eq!(
+        lk_jwt.latest.as_ref().unwrap().digest,
+        healthy.digest(Registry::NEWEST)
+    );
+    assert_eq!(report.retries["registry.example"], RetryCounts::default());
+    assert!(report.retries["ghcr.io"].http503 > 0);
 }
