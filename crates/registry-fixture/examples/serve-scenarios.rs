@@ -5,7 +5,7 @@
 //! `POST /reset` (zero them), so a benchmark can measure one client at a time.
 //!
 //! ```text
-//! cargo run -p registry-fixture --example serve-scenarios [-- --lk-jwt-route label|attestation|tag-scan]
+//! cargo run -p registry-fixture --example serve-scenarios [-- --lk-jwt-route label|attestation]
 //! ```
 
 use std::sync::Arc;
@@ -50,9 +50,8 @@ fn route_from_args() -> Result<LkJwtRoute, String> {
     {
         [] | ["--lk-jwt-route", "label"] => Ok(LkJwtRoute::Label),
         ["--lk-jwt-route", "attestation"] => Ok(LkJwtRoute::Attestation),
-        ["--lk-jwt-route", "tag-scan"] => Ok(LkJwtRoute::TagScan),
         other => Err(format!(
-            "unexpected arguments {other:?}; use --lk-jwt-route label|attestation|tag-scan"
+            "unexpected arguments {other:?}; use --lk-jwt-route label|attestation"
         )),
     }
 }

@@ -44,7 +44,7 @@ pub use manifests::{
     OCI_MANIFEST, Provenance, PushedManifest, SLSA_PROVENANCE_V02,
 };
 pub use registry_counts::RequestCounts;
-pub use scenario::{LkJwtRoute, Pin, Scenario};
+pub use scenario::{LkJwtHistory, LkJwtRoute, Pin, Scenario};
 pub use token::Credentials;
 
 use fill::Filler;
