@@ -281,6 +281,13 @@ impl TestRegistry {
             .require_pull_credentials(repository, credentials);
     }
 
+    /// From now on, pulling `repository` needs the access token `token`, presented as ghcr.io's
+    /// token service takes a GitHub token: HTTP Basic with any user name and the token as the
+    /// password.
+    pub fn require_pull_token(&self, repository: &str, token: &str) {
+        self.state.rules().require_pull_token(repository, token);
+    }
+
     /// The largest page served, whatever `n` asks for and without `n` (unlimited by default):
     /// a registry that caps pages, so only the `Link` header tells the client there is more.
     pub fn set_page_size_cap(&self, cap: usize) {

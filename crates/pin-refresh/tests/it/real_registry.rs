@@ -492,3 +492,36 @@ async fn a_repository_that_requires_credentials_is_an_error_without_them() {
         "the error says where credentials go: {message}"
     );
 }
+
+#[tokio::test]
+async fn a_github_token_for_ghcr_io_works_alone_and_as_user_colon_token() {
+    const TOKEN: &str = "ghp_16C7e42F292c6912E7710c838347Ae178B4a";
+    let registry = TestRegistry::start().await.unwrap();
+    let tuwunel = Scenario::tuwunel(&registry).await.unwrap();
+    // As ghcr.io's token service: Basic auth, any user name, the token as the password.
+    registry.require_pull_token(&tuwunel.repository, TOKEN);
+
+    for value in [TOKEN.to_owned(), format!("octocat:{TOKEN}")] {
+        let credentials = CredentialSource::Explicit(BTreeMap::from([(
+            "ghcr.io".to_owned(),
+            Credentials::from_env_value(&value).unwrap(),
+        )]));
+        let images = only(
+            ImageName::HOMESERVER,
+            &tuwunel,
+            &tuwunel.current,
+            bare_multiarch(),
+        );
+
+        let report = check(
+            &registry,
+            request(&registry, images).with_credentials(credentials),
+        )
+        .await;
+
+        assert_latest(image(&report, ImageName::HOMESERVER), &tuwunel.newest);
+        let counts = registry.counts().repository(&tuwunel.repository);
+        assert!(counts.requests.token > 0, "{counts:?}");
+        assert_eq!(counts.token_with_credentials, counts.requests.token);
+    }
+}
