@@ -99,7 +99,7 @@ pub fn latest_ci_tags(tags: &[Tag]) -> Vec<(u64, Tag)> {
                 .map(|n| (n, t.clone()))
         })
         .collect();
-    stamped.sort_by(|a, b| b.0.cmp(&a.0));
+    stamped.sort_by_key(|(time, _)| std::cmp::Reverse(*time));
     stamped
 }
 

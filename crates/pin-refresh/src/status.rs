@@ -427,7 +427,10 @@ async fn newest_bare_multiarch(
                 digest: fetched.digest,
             });
         }
-        tracing::info!(%tag, "skipping a bare tag that is not a multi-arch index");
+        tracing::info!(
+            %tag,
+            "skipping a bare tag that is not an index of every required platform"
+        );
         checked.push(tag.to_string());
     }
     Err(PolicyError::NoMultiarchIndex {
