@@ -98,8 +98,11 @@ save_counts "$work/bundle-counts.json"
 # most run inside $(...) subshells.
 sk() { echo "$1" >>"$work/skopeo-runs"; skopeo "$1" --tls-verify=false --no-creds "${@:2}"; }
 raw_digest() { sk inspect --raw "docker://$host/$1" >"$work/raw"; echo "sha256:$(sha256sum "$work/raw" | cut -d' ' -f1)"; }
+# A baseline image per architecture: no variant, or amd64 v1 / arm64 v8 (not amd64 v3 alone).
 multiarch() { python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))
-p={(e.get("platform",{}).get("os"),e.get("platform",{}).get("architecture")) for e in m.get("manifests",[])}
+base={"amd64":"v1","arm64":"v8"}
+p={(q.get("os"),q.get("architecture")) for q in (e.get("platform",{}) for e in m.get("manifests",[]))
+   if q.get("variant") in (None, base.get(q.get("architecture")))}
 sys.exit(0 if {("linux","amd64"),("linux","arm64")} <= p else 1)' "$work/raw"; }
 tags_of() { sk list-tags "docker://$host/$1" | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["Tags"]))'; }
 
