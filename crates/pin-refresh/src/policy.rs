@@ -115,12 +115,12 @@ pub struct MainBuild {
     pub digest: Digest,
 }
 
-/// Which of `builds` (newest first) to pin: the newest build of the commit that was first
-/// built on main most recently. A commit's first main build is its oldest `latest-ci_` tag: a
+/// Which of `builds` (newest first) to pin, by position: the newest build of the commit that
+/// was first built on main most recently. A commit's first main build is its oldest `latest-ci_` tag: a
 /// re-run of an older main build gets a new `latest-ci_` tag, but its commit keeps the time of
 /// its first build, so a re-run never moves the pin back to an older commit. A commit whose
 /// first build is older than the builds read looks newer than it is; the caller reads enough.
-pub fn newest_first_built(builds: &[MainBuild]) -> Option<&MainBuild> {
+pub fn newest_first_built(builds: &[MainBuild]) -> Option<usize> {
     let mut first_built: BTreeMap<&str, u64> = BTreeMap::new();
     for build in builds {
         let time = first_built.entry(&build.revision).or_insert(build.time);
@@ -129,8 +129,10 @@ pub fn newest_first_built(builds: &[MainBuild]) -> Option<&MainBuild> {
     let (revision, _) = first_built.into_iter().max_by_key(|(_, time)| *time)?;
     builds
         .iter()
-        .filter(|build| build.revision == revision)
-        .max_by_key(|build| build.time)
+        .enumerate()
+        .filter(|(_, build)| build.revision == revision)
+        .max_by_key(|(_, build)| build.time)
+        .map(|(position, _)| position)
 }
 
 /// Where a commit's `sha-<7>` tag points, against its main builds.
@@ -428,7 +430,7 @@ mod tests {
             main_build(20, 'b', 2),
             main_build(10, 'a', 1),
         ];
-        assert_eq!(newest_first_built(&builds), Some(&builds[0]));
+        assert_eq!(newest_first_built(&builds), Some(0));
         assert_eq!(newest_first_built(&[]), None);
     }
 
@@ -441,7 +443,7 @@ mod tests {
             main_build(20, 'b', 2),
             main_build(10, 'a', 1),
         ];
-        assert_eq!(newest_first_built(&builds), Some(&builds[1]));
+        assert_eq!(newest_first_built(&builds), Some(1));
     }
 
     #[test]
@@ -451,7 +453,7 @@ mod tests {
             main_build(30, 'c', 3),
             main_build(20, 'b', 2),
         ];
-        assert_eq!(newest_first_built(&builds), Some(&builds[0]));
+        assert_eq!(newest_first_built(&builds), Some(0));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //!
 //! Cost when nothing is new: per registry host one token per repository, the tag-list pages,
 //! and one manifest HEAD per image (the candidate's digest equals the pinned one). Manifests
-//! are only fetched (GET, verified by hashing) when a candidate differs from the pin.
+//! are only fetched (GET, verified by hashing) when a candidate differs from the pin; for the
+//! commit policy that means three requests for each of the newest `commit_history` main builds
+//! and a HEAD of the chosen `sha-` tag.
 
 use std::collections::BTreeMap;
 
@@ -552,11 +554,8 @@ async fn newest_commit(
         latest_ci: newest.clone(),
         digest: newest_digest.clone(),
     };
-    let chosen = policy::newest_first_built(&builds).ok_or_else(not_found)?;
-    let route = found
-        .iter()
-        .find(|(build, _)| build == chosen)
-        .map_or(Route::CommitLabel, |(_, route)| *route);
+    let position = policy::newest_first_built(&builds).ok_or_else(not_found)?;
+    let (chosen, route) = (&builds[position], found[position].1);
     let tag = policy::sha_tag(&chosen.revision).ok_or_else(not_found)?;
     let Some(tag_digest) = registry
         .head_manifest(repository, &Reference::Tag(tag.clone()))
@@ -571,7 +570,7 @@ async fn newest_commit(
     Ok(match policy::sha_tag_target(&builds, chosen, tag_digest) {
         policy::ShaTagTarget::MainBuild(digest) => (Pin { tag, digest }, route),
         policy::ShaTagTarget::OtherBuild { main, other } => {
-            tracing::info!(%tag, %other, %main, "the sha- tag names a branch build; pinning the main build");
+            tracing::info!(%tag, %other, %main, "the sha- tag names a branch build; pinning main's");
             (Pin { tag, digest: main }, Route::CommitMainBuild)
         }
     })
