@@ -7,7 +7,9 @@
 #
 #   tests/bench/pins-status.sh            # pins already newest: the "nothing new" case
 #   BENCH_PINS=current tests/bench/pins-status.sh   # older pins: every image has an update
-#   LK_JWT_ROUTE=attestation|tag-scan tests/bench/pins-status.sh
+#   LK_JWT_ROUTE=attestation tests/bench/pins-status.sh
+#   LK_JWT_HISTORY=rerun|branch-build tests/bench/pins-status.sh   # lk-jwt after a re-run of
+#       an older main build, or after a branch push of the newest main commit
 #
 # Needs docker-registry, skopeo and python3 (tests/setup.sh installs them).
 set -euo pipefail
@@ -15,6 +17,7 @@ cd "$(dirname "$0")/../.."
 
 pins=${BENCH_PINS:-newest}
 route=${LK_JWT_ROUTE:-label}
+history=${LK_JWT_HISTORY:-plain}
 target_dir=${CARGO_TARGET_DIR:-target}
 
 # bundle in release, as users run it and as skopeo (a release Go binary) runs: a debug build
@@ -30,7 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$target_dir/debug/examples/serve-scenarios" --lk-jwt-route "$route" >"$work/serve.json" 2>"$work/serve.log" &
+"$target_dir/debug/examples/serve-scenarios" --lk-jwt-route "$route" --lk-jwt-history "$history" >"$work/serve.json" 2>"$work/serve.log" &
 server=$!
 for _ in $(seq 600); do
   [ -s "$work/serve.json" ] && break
@@ -45,7 +48,7 @@ print(d)' "$work/serve.json" "$1"; }
 endpoint=$(field endpoint)
 host=$(field host)
 admin=$(field admin)
-echo "registry-fixture at $endpoint (started in $(field startMs) ms; fills in ms: tuwunel $(field fillMs.tuwunel), livekit $(field fillMs.livekit), lk-jwt $(field fillMs.lkJwt); lk-jwt route: $route; pins: $pins)"
+echo "registry-fixture at $endpoint (started in $(field startMs) ms; fills in ms: tuwunel $(field fillMs.tuwunel), livekit $(field fillMs.livekit), lk-jwt $(field fillMs.lkJwt); lk-jwt route: $route, history: $history; pins: $pins)"
 
 # A copy of the example bundle.yaml whose images point at the scenario repositories.
 config="$work/bundle.yaml"
@@ -95,8 +98,11 @@ save_counts "$work/bundle-counts.json"
 # most run inside $(...) subshells.
 sk() { echo "$1" >>"$work/skopeo-runs"; skopeo "$1" --tls-verify=false --no-creds "${@:2}"; }
 raw_digest() { sk inspect --raw "docker://$host/$1" >"$work/raw"; echo "sha256:$(sha256sum "$work/raw" | cut -d' ' -f1)"; }
+# A baseline image per architecture: no variant, or amd64 v1 / arm64 v8 (not amd64 v3 alone).
 multiarch() { python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))
-p={(e.get("platform",{}).get("os"),e.get("platform",{}).get("architecture")) for e in m.get("manifests",[])}
+base={"amd64":"v1","arm64":"v8"}
+p={(q.get("os"),q.get("architecture")) for q in (e.get("platform",{}) for e in m.get("manifests",[]))
+   if q.get("variant") in (None, base.get(q.get("architecture")))}
 sys.exit(0 if {("linux","amd64"),("linux","arm64")} <= p else 1)' "$work/raw"; }
 tags_of() { sk list-tags "docker://$host/$1" | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["Tags"]))'; }
 

@@ -2,7 +2,9 @@
 //! What the registry says about each candidate (is it a multi-arch index, which commit built
 //! it) is checked by the caller with as few requests as possible.
 
-use bundle_gen::{SemverPolicy, Tag, UpdatePolicy};
+use std::collections::BTreeMap;
+
+use bundle_gen::{Digest, SemverPolicy, Tag, UpdatePolicy};
 
 /// A bare release version: `vX.Y.Z` or `vX.Y.Z.W`, nothing before or after. Ordered
 /// numerically, part by part (`v1.9.3` < `v1.9.3.1` < `v1.10.0`).
@@ -39,9 +41,15 @@ pub fn bare_multiarch_candidates(tags: &[Tag]) -> Vec<Tag> {
 }
 
 /// The version in a tag under a semver policy: the policy's prefix, then a full semantic
-/// version (`1.13.7`, `1.14.0-rc.1`).
+/// version (`v1.13.7`, `v1.14.0-rc.1`). A pre-release may also come without the prefix
+/// (`1.14.0-rc.1`): docker/metadata-action drops a custom prefix from pre-release tags. A
+/// release without the prefix is not the policy's.
 pub fn semver_of(tag: &str, policy: &SemverPolicy) -> Option<semver::Version> {
-    tag.strip_prefix(policy.tag_prefix.as_str())?.parse().ok()
+    if let Some(version) = tag.strip_prefix(policy.tag_prefix.as_str()) {
+        return version.parse().ok();
+    }
+    let version: semver::Version = tag.parse().ok()?;
+    (!version.pre.is_empty()).then_some(version)
 }
 
 /// The newest tag a semver policy allows: stable only unless pre-releases are allowed, and
@@ -76,36 +84,96 @@ pub fn is_downgrade(policy: &UpdatePolicy, current: &Tag, candidate: &Tag) -> bo
     }
 }
 
-/// The newest `latest-ci_<unix time>` tag, by the number (not by text order). The bare
-/// `latest-ci` tag also moves on feature-branch pushes and is never used.
-pub fn newest_latest_ci(tags: &[Tag]) -> Option<Tag> {
-    tags.iter()
+/// The `latest-ci_<unix time>` tags (one per main-branch build), newest first by the number
+/// (not by text order). The bare `latest-ci` tag also moves on feature-branch pushes and is
+/// never used.
+pub fn latest_ci_tags(tags: &[Tag]) -> Vec<(u64, Tag)> {
+    let mut stamped: Vec<(u64, Tag)> = tags
+        .iter()
         .filter_map(|t| {
             let stamp = t.as_str().strip_prefix("latest-ci_")?;
             let digits_only = !stamp.is_empty() && stamp.bytes().all(|b| b.is_ascii_digit());
             digits_only
                 .then(|| stamp.parse::<u64>().ok())
                 .flatten()
-                .map(|n| (n, t))
+                .map(|n| (n, t.clone()))
         })
-        .max_by_key(|(n, _)| *n)
-        .map(|(_, t)| t.clone())
+        .collect();
+    stamped.sort_by_key(|(time, _)| std::cmp::Reverse(*time));
+    stamped
+}
+
+/// One main-branch build: its `latest-ci_<time>` tag's time, the commit it built and the
+/// digest of its index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MainBuild {
+    /// The unix time in its `latest-ci_` tag.
+    pub time: u64,
+    /// The commit hash it was built from.
+    pub revision: String,
+    /// Its digest.
+    pub digest: Digest,
+}
+
+/// Which of `builds` (newest first) to pin, by position: the newest build of the commit that
+/// was first built on main most recently. A commit's first main build is its oldest `latest-ci_` tag: a
+/// re-run of an older main build gets a new `latest-ci_` tag, but its commit keeps the time of
+/// its first build, so a re-run never moves the pin back to an older commit. A commit whose
+/// first build is older than the builds read looks newer than it is; the caller reads enough.
+pub fn newest_first_built(builds: &[MainBuild]) -> Option<usize> {
+    let mut first_built: BTreeMap<&str, u64> = BTreeMap::new();
+    for build in builds {
+        let time = first_built.entry(&build.revision).or_insert(build.time);
+        *time = (*time).min(build.time);
+    }
+    let (revision, _) = first_built.into_iter().max_by_key(|(_, time)| *time)?;
+    builds
+        .iter()
+        .enumerate()
+        .filter(|(_, build)| build.revision == revision)
+        .max_by_key(|(_, build)| build.time)
+        .map(|(position, _)| position)
+}
+
+/// Where a commit's `sha-<7>` tag points, against its main builds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShaTagTarget {
+    /// At one of the commit's main builds: pin the tag at that digest.
+    MainBuild(Digest),
+    /// At another build of the commit (a branch push of the same commit overwrote it): pin the
+    /// tag at the commit's newest main build.
+    OtherBuild {
+        /// The newest main build of the commit.
+        main: Digest,
+        /// What the tag names instead.
+        other: Digest,
+    },
+}
+
+/// What the `sha-` tag of `chosen`'s commit points at (`tag_digest`), given all main `builds`
+/// read.
+pub fn sha_tag_target(
+    builds: &[MainBuild],
+    chosen: &MainBuild,
+    tag_digest: Digest,
+) -> ShaTagTarget {
+    let is_main_build = builds
+        .iter()
+        .any(|build| build.revision == chosen.revision && build.digest == tag_digest);
+    if is_main_build {
+        ShaTagTarget::MainBuild(tag_digest)
+    } else {
+        ShaTagTarget::OtherBuild {
+            main: chosen.digest.clone(),
+            other: tag_digest,
+        }
+    }
 }
 
 /// The `sha-<first 7>` tag of a commit hash.
 pub fn sha_tag(revision: &str) -> Option<Tag> {
     let short = revision.get(..7)?;
     format!("sha-{short}").parse().ok()
-}
-
-/// Whether a tag is a commit build tag, `sha-<7 lowercase hex>`.
-pub fn is_sha_tag(tag: &Tag) -> bool {
-    tag.as_str().strip_prefix("sha-").is_some_and(|hex| {
-        hex.len() == 7
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
 }
 
 #[cfg(test)]
@@ -233,6 +301,43 @@ mod tests {
     }
 
     #[test]
+    fn a_prerelease_without_the_prefix_is_found_when_prereleases_are_allowed() {
+        // docker/metadata-action tags LiveKit's v1.14.0-rc.1 as `1.14.0-rc.1`.
+        let livekit = tags(&["v1.13.7", "1.14.0-rc.1", "1.13.9", "1.14.0-rc.2"]);
+        assert_eq!(
+            semver_candidate(&livekit, &livekit_policy(None, true))
+                .unwrap()
+                .as_str(),
+            "1.14.0-rc.2"
+        );
+        assert_eq!(
+            semver_candidate(&livekit, &livekit_policy(None, false))
+                .unwrap()
+                .as_str(),
+            "v1.13.7"
+        );
+    }
+
+    #[test]
+    fn prereleases_with_and_without_the_prefix_are_ordered_as_semver() {
+        let livekit = tags(&["1.14.0-rc.10", "v1.14.0-rc.9", "1.14.0-beta.2", "v1.13.7"]);
+        assert_eq!(
+            semver_candidate(&livekit, &livekit_policy(None, true))
+                .unwrap()
+                .as_str(),
+            "1.14.0-rc.10"
+        );
+        let semver = UpdatePolicy::Semver(livekit_policy(None, true));
+        let tag = |t: &str| t.parse::<Tag>().unwrap();
+        assert!(is_downgrade(
+            &semver,
+            &tag("1.14.0-rc.10"),
+            &tag("v1.14.0-rc.9")
+        ));
+        assert!(!is_downgrade(&semver, &tag("1.14.0-rc.1"), &tag("v1.14.0")));
+    }
+
+    #[test]
     fn semver_with_empty_prefix_reads_lk_jwt_release_tags() {
         let policy = SemverPolicy {
             range: None,
@@ -278,7 +383,7 @@ mod tests {
     }
 
     #[test]
-    fn newest_latest_ci_is_chosen_by_number() {
+    fn latest_ci_tags_are_ordered_newest_first_by_number() {
         let lk_jwt = tags(&[
             "latest-ci",
             "latest-ci_999999999",
@@ -287,11 +392,99 @@ mod tests {
             "latest-ci_abc",
             "sha-1234567",
         ]);
+        let ordered = latest_ci_tags(&lk_jwt);
+        let order: Vec<(u64, &str)> = ordered
+            .iter()
+            .map(|(time, tag)| (*time, tag.as_str()))
+            .collect();
         assert_eq!(
-            newest_latest_ci(&lk_jwt).unwrap().as_str(),
-            "latest-ci_1760000000"
+            order,
+            [
+                (1_760_000_000, "latest-ci_1760000000"),
+                (1_750_000_000, "latest-ci_1750000000"),
+                (999_999_999, "latest-ci_999999999"),
+            ]
         );
-        assert_eq!(newest_latest_ci(&tags(&["latest-ci", "sha-1234567"])), None);
+        assert!(latest_ci_tags(&tags(&["latest-ci", "sha-1234567"])).is_empty());
+    }
+
+    fn digest(n: u8) -> Digest {
+        format!("sha256:{}", format!("{n:02x}").repeat(32))
+            .parse()
+            .unwrap()
+    }
+
+    /// A main build at `time` of commit `revision` (one letter, repeated), digest `n`.
+    fn main_build(time: u64, revision: char, n: u8) -> MainBuild {
+        MainBuild {
+            time,
+            revision: revision.to_string().repeat(40),
+            digest: digest(n),
+        }
+    }
+
+    #[test]
+    fn the_newest_commit_is_the_one_first_built_on_main_most_recently() {
+        let builds = [
+            main_build(30, 'c', 3),
+            main_build(20, 'b', 2),
+            main_build(10, 'a', 1),
+        ];
+        assert_eq!(newest_first_built(&builds), Some(0));
+        assert_eq!(newest_first_built(&[]), None);
+    }
+
+    #[test]
+    fn a_rerun_of_an_older_main_build_does_not_move_the_pin_back() {
+        // b was built at 20, c at 30; b's build was re-run at 40.
+        let builds = [
+            main_build(40, 'b', 4),
+            main_build(30, 'c', 3),
+            main_build(20, 'b', 2),
+            main_build(10, 'a', 1),
+        ];
+        assert_eq!(newest_first_built(&builds), Some(1));
+    }
+
+    #[test]
+    fn a_rerun_of_the_newest_commit_pins_its_newest_main_build() {
+        let builds = [
+            main_build(40, 'c', 4),
+            main_build(30, 'c', 3),
+            main_build(20, 'b', 2),
+        ];
+        assert_eq!(newest_first_built(&builds), Some(0));
+    }
+
+    #[test]
+    fn a_sha_tag_naming_a_main_build_of_the_commit_is_pinned_as_is() {
+        // The tag still names the first build (the re-run's push is the newest main build, but
+        // the tag is what the registry says): it is a main build, so it is pinned.
+        let builds = [main_build(40, 'c', 4), main_build(30, 'c', 3)];
+        assert_eq!(
+            sha_tag_target(&builds, &builds[0], digest(3)),
+            ShaTagTarget::MainBuild(digest(3))
+        );
+    }
+
+    #[test]
+    fn a_sha_tag_overwritten_by_a_branch_build_gives_the_main_build() {
+        let builds = [main_build(30, 'c', 3), main_build(20, 'b', 2)];
+        assert_eq!(
+            sha_tag_target(&builds, &builds[0], digest(9)),
+            ShaTagTarget::OtherBuild {
+                main: digest(3),
+                other: digest(9),
+            }
+        );
+        // A digest that is a main build of another commit is not this commit's main build.
+        assert_eq!(
+            sha_tag_target(&builds, &builds[0], digest(2)),
+            ShaTagTarget::OtherBuild {
+                main: digest(3),
+                other: digest(2),
+            }
+        );
     }
 
     #[test]
@@ -303,8 +496,5 @@ mod tests {
             "sha-abcdef0"
         );
         assert_eq!(sha_tag("abc"), None);
-        assert!(is_sha_tag(&"sha-abcdef0".parse().unwrap()));
-        assert!(!is_sha_tag(&"sha-abcdef01".parse().unwrap()));
-        assert!(!is_sha_tag(&"sha-ABCDEF0".parse().unwrap()));
     }
 }

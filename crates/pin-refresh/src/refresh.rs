@@ -504,8 +504,9 @@ pub(crate) fn commit_message(image: ImageName, old: &CurrentPin, new: &Pin) -> S
         image.component(),
         new.tag
     );
-    if old.tag.as_ref() == Some(&new.tag) {
-        subject.push_str(" (new digest)");
+    let rebuild = old.tag.as_ref() == Some(&new.tag);
+    if rebuild {
+        subject.push_str(" (rebuild, new digest)");
     }
     let old_pin = match (&old.tag, &old.digest) {
         (Some(tag), Some(digest)) => format!("{tag}@{digest}"),
@@ -516,6 +517,13 @@ pub(crate) fn commit_message(image: ImageName, old: &CurrentPin, new: &Pin) -> S
     let mut message = format!("{subject}\n\nimages.{}:\n", image.key());
     let _ = writeln!(message, "  old: {old_pin}");
     let _ = writeln!(message, "  new: {}@{}", new.tag, new.digest);
+    if rebuild {
+        let _ = writeln!(
+            message,
+            "\nRebuild: `{}` was pushed again with a new build of the same version.",
+            new.tag
+        );
+    }
     let _ = write!(
         message,
         "\nBundle-Image: {}\nBundle-Digest: {}\n",
@@ -1431,7 +1439,7 @@ mod tests {
     }
 
     #[test]
-    fn the_subject_says_new_digest_when_the_tag_stays() {
+    fn a_rebuild_of_the_same_tag_says_so_in_subject_and_body() {
         let old = CurrentPin {
             tag: Some(tag("v1.9.3")),
             digest: Some(digest('1')),
@@ -1442,7 +1450,15 @@ mod tests {
         };
         let message = commit_message(ImageName::LIVEKIT, &old, &new);
         assert!(
-            message.starts_with("chore(pins): bump livekit v1.9.3 -> v1.9.3 (new digest)\n\n"),
+            message.starts_with(
+                "chore(pins): bump livekit v1.9.3 -> v1.9.3 (rebuild, new digest)\n\n"
+            ),
+            "{message}"
+        );
+        assert!(
+            message.contains(
+                "\nRebuild: `v1.9.3` was pushed again with a new build of the same version.\n"
+            ),
             "{message}"
         );
         assert!(message.ends_with(&format!(

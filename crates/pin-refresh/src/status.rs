@@ -3,7 +3,9 @@
 //!
 //! Cost when nothing is new: per registry host one token per repository, the tag-list pages,
 //! and one manifest HEAD per image (the candidate's digest equals the pinned one). Manifests
-//! are only fetched (GET, verified by hashing) when a candidate differs from the pin.
+//! are only fetched (GET, verified by hashing) when a candidate differs from the pin; for the
+//! commit policy that means three requests for each of the newest `commit_history` main builds
+//! and a HEAD of the chosen `sha-` tag.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +13,6 @@ use bundle_gen::{
     BareMultiarchPolicy, Config, Digest, ImageName, ImagePin, Images, RegistryEndpoint,
     SemverPolicy, Tag, UpdatePolicy,
 };
-use futures_util::StreamExt as _;
 use serde::Serialize;
 
 use crate::policy;
@@ -157,8 +158,9 @@ pub enum Route {
     CommitLabel,
     /// `commit`: found via the build-provenance attestation's `vcs.revision`.
     CommitAttestation,
-    /// `commit`: found by scanning the `sha-` tags for the build's digest.
-    CommitScan,
+    /// `commit`: the commit's `sha-` tag names another build of it (a branch push of the same
+    /// commit overwrote it), so the pin is that tag at the commit's newest main build.
+    CommitMainBuild,
 }
 
 impl Route {
@@ -171,7 +173,7 @@ impl Route {
             Route::CommitUnchanged => "commit-unchanged",
             Route::CommitLabel => "commit-label",
             Route::CommitAttestation => "commit-attestation",
-            Route::CommitScan => "commit-scan",
+            Route::CommitMainBuild => "commit-main-build",
         }
     }
 }
@@ -234,23 +236,28 @@ pub enum PolicyError {
         /// The tag.
         tag: Tag,
     },
-    /// No `sha-` tag could be tied to the newest main build.
+    /// The newest main build does not say which commit it built.
     #[error(
-        "newest main build `{latest_ci}` is {digest}, but no `sha-` tag resolves to it \
-         (label: {label}; attestation: {attestation}; scanned {scanned} sha- tags); run again \
-         once its sha- tag is pushed, or pin a build by hand with `policy: {{kind: manual}}`"
+        "newest main build `{latest_ci}` is {digest}, but it records no commit (no \
+         `org.opencontainers.image.revision` label, no `vcs.revision` in a provenance \
+         attestation); pin a build by hand with `policy: {{kind: manual}}`"
     )]
     CommitNotFound {
         /// The newest `latest-ci_<time>` tag.
         latest_ci: Tag,
         /// Its digest.
         digest: Digest,
-        /// What the label route found.
-        label: String,
-        /// What the attestation route found.
-        attestation: String,
-        /// How many `sha-` tags the scan looked at.
-        scanned: usize,
+    },
+    /// The newest main commit has no `sha-<7>` tag.
+    #[error(
+        "the newest main commit {revision} has no `{tag}` tag (still being pushed?); run again \
+         later, or pin a build by hand with `policy: {{kind: manual}}`"
+    )]
+    ShaTagMissing {
+        /// The tag looked for.
+        tag: Tag,
+        /// The commit.
+        revision: String,
     },
 }
 
@@ -453,7 +460,10 @@ async fn newest_bare_multiarch(
                 digest: fetched.digest,
             });
         }
-        tracing::info!(%tag, "skipping a bare tag that is not a multi-arch index");
+        tracing::info!(
+            %tag,
+            "skipping a bare tag that is not an index of every required platform"
+        );
         checked.push(tag.to_string());
     }
     Err(PolicyError::NoMultiarchIndex {
@@ -499,7 +509,8 @@ async fn newest_commit(
     current: &CurrentPin,
 ) -> Result<(Pin, Route), ImageError> {
     let tags = registry.list_tags(repository).await?;
-    let Some(latest_ci) = policy::newest_latest_ci(&tags) else {
+    let main_builds = policy::latest_ci_tags(&tags);
+    let Some((_, newest)) = main_builds.first() else {
         return Err(PolicyError::NoMatchingTag {
             policy: "commit",
             tags: tags.len(),
@@ -507,76 +518,108 @@ async fn newest_commit(
         }
         .into());
     };
-    let Some(build) = registry
-        .head_manifest(repository, &Reference::Tag(latest_ci.clone()))
+    let Some(newest_digest) = registry
+        .head_manifest(repository, &Reference::Tag(newest.clone()))
         .await?
     else {
-        return Err(PolicyError::TagVanished { tag: latest_ci }.into());
+        return Err(PolicyError::TagVanished {
+            tag: newest.clone(),
+        }
+        .into());
     };
     if let Some(tag) = &current.tag
-        && current.digest.as_ref() == Some(&build)
+        && current.digest.as_ref() == Some(&newest_digest)
     {
         let pin = Pin {
             tag: tag.clone(),
-            digest: build,
+            digest: newest_digest,
         };
         return Ok((pin, Route::CommitUnchanged));
     }
-    let (_, index) = fetch_parsed(registry, repository, Reference::Digest(build.clone())).await?;
-    let resolves_to_build = async |tag: &Tag| -> Result<bool, ImageError> {
-        let digest = registry
-            .head_manifest(repository, &Reference::Tag(tag.clone()))
-            .await?;
-        Ok(digest.as_ref() == Some(&build))
-    };
-    let found = |tag: Tag| Pin {
-        tag,
-        digest: build.clone(),
-    };
 
-    let label = label_revision(registry, repository, &index).await?;
-    let label_note = match label.as_deref().and_then(policy::sha_tag) {
-        Some(tag) if resolves_to_build(&tag).await? => return Ok((found(tag), Route::CommitLabel)),
-        Some(tag) => format!("{tag} does not resolve to the build"),
-        None => "no revision label".to_owned(),
-    };
-
-    let attested = attested_revision(registry, repository, &index).await?;
-    let attestation_note = match attested.as_deref().and_then(policy::sha_tag) {
-        Some(tag) if resolves_to_build(&tag).await? => {
-            return Ok((found(tag), Route::CommitAttestation));
+    // Something was built on main since the pin: read the commits of the newest main builds,
+    // so that a re-run of an older one (which gets the newest `latest-ci_` tag) is seen for
+    // what it is. Each costs a manifest GET, a platform manifest GET and a config blob.
+    let window = main_builds
+        .iter()
+        .take(registry.options().commit_history.max(1))
+        .enumerate();
+    let read = futures_util::future::try_join_all(window.map(|(position, (time, tag))| {
+        let reference = if position == 0 {
+            Reference::Digest(newest_digest.clone())
+        } else {
+            Reference::Tag(tag.clone())
+        };
+        async move {
+            let (fetched, index) = fetch_parsed(registry, repository, reference).await?;
+            let revision = build_revision(registry, repository, &index).await?;
+            Ok::<_, ImageError>((*time, tag, fetched.digest, revision))
         }
-        Some(tag) => format!("{tag} does not resolve to the build"),
-        None => "no vcs.revision".to_owned(),
-    };
-
-    let sha_tags: Vec<Tag> = tags
-        .into_iter()
-        .filter(policy::is_sha_tag)
-        .take(registry.options().max_scan_tags)
-        .collect();
-    let scanned = sha_tags.len();
-    let mut heads = futures_util::stream::iter(sha_tags)
-        .map(|tag| async move {
-            let digest = registry
-                .head_manifest(repository, &Reference::Tag(tag.clone()))
-                .await;
-            (tag, digest)
-        })
-        .buffer_unordered(registry.options().scan_concurrency.max(1));
-    while let Some((tag, digest)) = heads.next().await {
-        if digest?.as_ref() == Some(&build) {
-            return Ok((found(tag), Route::CommitScan));
+    }))
+    .await?;
+    let mut found: Vec<(policy::MainBuild, Route)> = Vec::new();
+    for (time, tag, digest, revision) in read {
+        match revision {
+            Some((revision, route)) => found.push((
+                policy::MainBuild {
+                    time,
+                    revision,
+                    digest,
+                },
+                route,
+            )),
+            // The newest build must name its commit: pinning an older one instead would hide
+            // that the newest cannot be read.
+            None if found.is_empty() => {
+                return Err(PolicyError::CommitNotFound {
+                    latest_ci: tag.clone(),
+                    digest,
+                }
+                .into());
+            }
+            None => tracing::info!(%tag, "skipping a main build that does not record its commit"),
         }
     }
-    Err(PolicyError::CommitNotFound {
-        latest_ci,
-        digest: build,
-        label: label_note,
-        attestation: attestation_note,
-        scanned,
+    let builds: Vec<policy::MainBuild> = found.iter().map(|(build, _)| build.clone()).collect();
+    let not_found = || PolicyError::CommitNotFound {
+        latest_ci: newest.clone(),
+        digest: newest_digest.clone(),
+    };
+    let position = policy::newest_first_built(&builds).ok_or_else(not_found)?;
+    let (chosen, route) = (&builds[position], found[position].1);
+    let tag = policy::sha_tag(&chosen.revision).ok_or_else(not_found)?;
+    let Some(tag_digest) = registry
+        .head_manifest(repository, &Reference::Tag(tag.clone()))
+        .await?
+    else {
+        return Err(PolicyError::ShaTagMissing {
+            tag,
+            revision: chosen.revision.clone(),
+        }
+        .into());
+    };
+    Ok(match policy::sha_tag_target(&builds, chosen, tag_digest) {
+        policy::ShaTagTarget::MainBuild(digest) => (Pin { tag, digest }, route),
+        policy::ShaTagTarget::OtherBuild { main, other } => {
+            tracing::info!(%tag, %other, %main, "the sha- tag names a branch build; pinning main's");
+            (Pin { tag, digest: main }, Route::CommitMainBuild)
+        }
+    })
+}
+
+/// The commit a build records, and where: the revision label of its platform configs, else
+/// the `vcs.revision` of its provenance attestation.
+async fn build_revision(
+    registry: &Registry,
+    repository: &str,
+    index: &Manifest,
+) -> Result<Option<(String, Route)>, ImageError> {
+    if let Some(revision) = label_revision(registry, repository, index).await? {
+        return Ok(Some((revision, Route::CommitLabel)));
     }
-    .into())
+    Ok(attested_revision(registry, repository, index)
+        .await?
+        .map(|revision| (revision, Route::CommitAttestation)))
 }
 
 /// The revision label of the build's first platform image (or of the image itself when the

@@ -5,7 +5,8 @@
 //! `POST /reset` (zero them), so a benchmark can measure one client at a time.
 //!
 //! ```text
-//! cargo run -p registry-fixture --example serve-scenarios [-- --lk-jwt-route label|attestation|tag-scan]
+//! cargo run -p registry-fixture --example serve-scenarios [-- [--lk-jwt-route label|attestation]
+//!     [--lk-jwt-history plain|rerun|branch-build]]
 //! ```
 
 use std::sync::Arc;
@@ -14,7 +15,9 @@ use std::time::Instant;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
-use registry_fixture::{Counts, LkJwtRoute, Pin, Scenario, ServerCounts, TestRegistry};
+use registry_fixture::{
+    Counts, LkJwtHistory, LkJwtRoute, Pin, Scenario, ServerCounts, TestRegistry,
+};
 use serde_json::{Value, json};
 
 fn pin_json(pin: &Pin) -> Value {
@@ -40,26 +43,43 @@ fn counts_json(counts: &Counts) -> Value {
     json!({"total": kinds_json(&counts.total), "repositories": repositories})
 }
 
-fn route_from_args() -> Result<LkJwtRoute, String> {
+/// The lk-jwt-service route and history asked for: `--lk-jwt-route` and `--lk-jwt-history`,
+/// each at most once, in any order.
+fn lk_jwt_from_args() -> Result<(LkJwtRoute, LkJwtHistory), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        [] | ["--lk-jwt-route", "label"] => Ok(LkJwtRoute::Label),
-        ["--lk-jwt-route", "attestation"] => Ok(LkJwtRoute::Attestation),
-        ["--lk-jwt-route", "tag-scan"] => Ok(LkJwtRoute::TagScan),
-        other => Err(format!(
-            "unexpected arguments {other:?}; use --lk-jwt-route label|attestation|tag-scan"
-        )),
+    let usage =
+        "use --lk-jwt-route label|attestation and --lk-jwt-history plain|rerun|branch-build";
+    let mut route = None;
+    let mut history = None;
+    for pair in args.chunks(2) {
+        match (pair, route, history) {
+            ([flag, value], None, _) if flag == "--lk-jwt-route" => {
+                route = Some(match value.as_str() {
+                    "label" => LkJwtRoute::Label,
+                    "attestation" => LkJwtRoute::Attestation,
+                    other => return Err(format!("unknown route {other:?}; {usage}")),
+                });
+            }
+            ([flag, value], _, None) if flag == "--lk-jwt-history" => {
+                history = Some(match value.as_str() {
+                    "plain" => LkJwtHistory::Plain,
+                    "rerun" => LkJwtHistory::RerunOfOlderBuild,
+                    "branch-build" => LkJwtHistory::BranchBuildOfNewest,
+                    other => return Err(format!("unknown history {other:?}; {usage}")),
+                });
+            }
+            (other, _, _) => return Err(format!("unexpected arguments {other:?}; {usage}")),
+        }
     }
+    Ok((
+        route.unwrap_or(LkJwtRoute::Label),
+        history.unwrap_or(LkJwtHistory::Plain),
+    ))
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let route = route_from_args()?;
+    let (route, history) = lk_jwt_from_args()?;
     let started = Instant::now();
     let registry = Arc::new(TestRegistry::start().await?);
     let up = started.elapsed();
@@ -70,7 +90,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let scenario = match name {
             "tuwunel" => Scenario::tuwunel(&registry).await?,
             "livekit" => Scenario::livekit(&registry).await?,
-            _ => Scenario::lk_jwt(&registry, route).await?,
+            _ => Scenario::lk_jwt_history(&registry, route, history).await?,
         };
         fill_ms.insert(name.to_owned(), json!(fill_started.elapsed().as_millis()));
         scenarios.insert(

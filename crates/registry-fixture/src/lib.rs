@@ -44,7 +44,7 @@ pub use manifests::{
     OCI_MANIFEST, Provenance, PushedManifest, SLSA_PROVENANCE_V02,
 };
 pub use registry_counts::RequestCounts;
-pub use scenario::{LkJwtRoute, Pin, Scenario};
+pub use scenario::{LkJwtHistory, LkJwtRoute, Pin, Scenario};
 pub use token::Credentials;
 
 use fill::Filler;
@@ -279,6 +279,13 @@ impl TestRegistry {
         self.state
             .rules()
             .require_pull_credentials(repository, credentials);
+    }
+
+    /// From now on, pulling `repository` needs the access token `token`, presented as ghcr.io's
+    /// token service takes a GitHub token: HTTP Basic with any user name and the token as the
+    /// password.
+    pub fn require_pull_token(&self, repository: &str, token: &str) {
+        self.state.rules().require_pull_token(repository, token);
     }
 
     /// The largest page served, whatever `n` asks for and without `n` (unlimited by default):

@@ -35,8 +35,21 @@ pub enum LkJwtRoute {
     /// Per-platform builds merged with `imagetools create`: no labels, but the index's
     /// provenance attestation records the commit.
     Attestation,
-    /// No labels and no attestation: only a scan of the `sha-` tags finds the digest.
-    TagScan,
+}
+
+/// What happened in lk-jwt-service's repository after its newest main build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LkJwtHistory {
+    /// Nothing: the newest `latest-ci_<time>` tag names the newest main commit's build.
+    Plain,
+    /// The build of the main commit two before the newest was re-run: the re-run has the
+    /// newest `latest-ci_` tag and that commit's `sha-` tag moved to it. An older commit,
+    /// which must not become the pin.
+    RerunOfOlderBuild,
+    /// The newest main commit was pushed to a branch too: its `sha-` tag now names that
+    /// branch build, another digest. The pin is that tag at the commit's main build (the
+    /// digest its `latest-ci_` tag names), not at what the tag names now.
+    BranchBuildOfNewest,
 }
 
 /// A filled repository and the answers a correct client must give about it.
@@ -54,6 +67,9 @@ pub struct Scenario {
     pub newest_prerelease: Option<Pin>,
     /// The newest `X.Y.Z` release (lk-jwt-service under the `semver` policy, no `v`).
     pub newest_release: Option<Pin>,
+    /// The newest pin as it was before its tag was pushed again with a new build (Tuwunel: a
+    /// re-run release pipeline), if the scenario has one.
+    pub before_rebuild: Option<Pin>,
 }
 
 impl Scenario {
@@ -75,15 +91,18 @@ impl Scenario {
 
     /// Tuwunel (`matrix-construct/tuwunel`), bare multi-arch policy.
     ///
-    /// Multi-arch OCI indexes (linux/amd64, linux/arm64/v8, and a provenance attestation
-    /// each) for `v1.4.9`, `v1.4.9.1`, `v1.9.0`, `v1.10.0`, `v1.10.0.1`, with per-arch tags
-    /// `<v>-release-all-x86_64-v1-linux-gnu` and `<v>-release-all-aarch64-v8-linux-gnu`;
+    /// Multi-arch OCI indexes (linux/amd64 baseline, linux/amd64/v3, linux/arm64/v8, and a
+    /// provenance attestation each) for `v1.4.9`, `v1.4.9.1`, `v1.9.0`, `v1.10.0`,
+    /// `v1.10.0.1`, with per-target tags `<v>-release-all-x86_64-v1-linux-gnu`,
+    /// `<v>-release-all-x86_64-v3-linux-gnu` and `<v>-release-all-aarch64-v8-linux-gnu`;
     /// pre-v1.2 per-arch tags without ISA level (`v1.1.0-release-all-x86_64-linux-gnu`);
     /// pre-releases `v1.11.0-rc`, `v1.12.0-pre`, `v1.12.0-rc2` (full indexes); rolling `main`,
     /// `preview`, `latest`. Newer than the answer: `v1.10.1`, a single-arch image manifest,
     /// and `v1.11.0`, an index holding only linux/amd64 plus an attestation
-    /// (`unknown/unknown`). Newest: `v1.10.0.1` (numerically, not lexically, above `v1.9.0`).
-    /// Current: `v1.9.0`.
+    /// (`unknown/unknown`), and `v1.10.2`, an index whose only amd64 image is `v3` (it would
+    /// crash on CPUs without x86-64-v3). Newest: `v1.10.0.1` (numerically, not lexically, above
+    /// `v1.9.0`), pushed twice: the release pipeline was re-run, and `before_rebuild` is its
+    /// first build (still in the registry by digest). Current: `v1.9.0`.
     pub async fn tuwunel(registry: &TestRegistry) -> Result<Self, Error> {
         let filler = registry.filler();
         registry
@@ -95,8 +114,10 @@ impl Scenario {
     ///
     /// Docker manifest lists for `v1.9.11` and `v1.12.0` (with `v1.9`, `v1.12`); OCI indexes
     /// with attestations for `v1.13.4`, `v1.13.5`, `v1.13.7` (with `v1.13` and `latest`), the
-    /// pre-release `v2.0.0-rc1`, and `master`. Newest: `v1.13.7` (lexically below `v1.9.11`);
-    /// with pre-releases: `v2.0.0-rc1`. Current: `v1.13.5`.
+    /// pre-releases `1.14.0-rc.2` and `1.14.0-rc.10` (no `v`: docker/metadata-action drops a
+    /// custom prefix from pre-release tags), and `master`. Newest: `v1.13.7` (lexically below
+    /// `v1.9.11`); with pre-releases: `1.14.0-rc.10` (lexically below `1.14.0-rc.2`). Current:
+    /// `v1.13.5`.
     pub async fn livekit(registry: &TestRegistry) -> Result<Self, Error> {
         let filler = registry.filler();
         registry
@@ -108,21 +129,30 @@ impl Scenario {
     ///
     /// 300 main-branch builds tagged `sha-<7 hex>` (more than a 100-tag page, so listing
     /// needs pagination); the newest five also carry `latest-ci_<unix time>`. Releases
-    /// `0.6.0` and `0.7.0` (`latest` -> `0.7.0`) are separate tag-push builds. A later
-    /// feature-branch build has its own `sha-` tag and moved `latest-ci` (which must not be
-    /// trusted), and a PR build is tagged `pr_123`. `route` decides whether the newest main
-    /// build's revision is in its config labels, only in its provenance attestation, or
-    /// nowhere. Newest: the `sha-` tag of the newest main build. Current: the main build
-    /// seven commits earlier.
+    /// `0.6.0` and `0.7.0` (`latest` -> `0.7.0`) are separate
+    /// tag-push builds. A later feature-branch build has its own `sha-` tag and moved
+    /// `latest-ci` (which must not be trusted), and a PR build is tagged `pr_123`. `route`
+    /// decides whether the main builds' revision is in their config labels or only in their
+    /// provenance attestation. Newest: the `sha-` tag of the newest main commit. Current: the
+    /// main build seven commits earlier.
     ///
     /// Only the newest ten main builds, the releases and the feature build are complete
     /// images with their own layers, labels and attestations; older main builds and the PR
     /// build are distinct indexes over a shared pool of platform images, which is all a client
     /// sees when it lists tags or scans digests, and keeps the fill under a second or two.
     pub async fn lk_jwt(registry: &TestRegistry, route: LkJwtRoute) -> Result<Self, Error> {
+        Self::lk_jwt_history(registry, route, LkJwtHistory::Plain).await
+    }
+
+    /// lk-jwt-service as [`Scenario::lk_jwt`], followed by `history`.
+    pub async fn lk_jwt_history(
+        registry: &TestRegistry,
+        route: LkJwtRoute,
+        history: LkJwtHistory,
+    ) -> Result<Self, Error> {
         let filler = registry.filler();
         registry
-            .run(async move { fill_lk_jwt(filler, route).await })
+            .run(async move { fill_lk_jwt(filler, route, history).await })
             .await
     }
 }
@@ -311,7 +341,8 @@ fn tuwunel_build(version: &str, platforms: Vec<Platform>) -> Build {
 async fn fill_tuwunel(filler: Arc<Filler>) -> Result<Scenario, Error> {
     let repository = Scenario::TUWUNEL_REPOSITORY;
     let arm64 = Platform::new("linux", "arm64", Some("v8"));
-    let both = vec![amd64(), arm64.clone()];
+    let amd64_v3 = Platform::new("linux", "amd64", Some("v3"));
+    let both = vec![amd64(), amd64_v3.clone(), arm64.clone()];
     let full = [
         "v1.4.9",
         "v1.4.9.1",
@@ -329,14 +360,24 @@ async fn fill_tuwunel(filler: Arc<Filler>) -> Result<Scenario, Error> {
         .collect();
     // v1.11.0 was published for amd64 only: an index without arm64 (but with an attestation).
     builds.push(tuwunel_build("v1.11.0", vec![amd64()]));
+    // v1.10.2 has no baseline amd64 image: only x86-64-v3 and arm64.
+    builds.push(tuwunel_build("v1.10.2", vec![amd64_v3, arm64.clone()]));
+    // The first build of v1.10.0.1, before its release pipeline was re-run.
+    let mut first_build = tuwunel_build("v1.10.0.1", both.clone());
+    first_build.layer_text = "tuwunel v1.10.0.1, first run".to_owned();
+    builds.push(first_build);
     let built = push_builds(&filler, repository, builds).await?;
+    let before_rebuild = &built[built.len() - 1].index.digest;
+    let published = ["v1.11.0", "v1.10.2"];
 
     let mut tags = TagSet::new(&filler, repository);
-    for (name, build) in full.iter().chain(["v1.11.0"].iter()).zip(&built) {
+    for (name, build) in full.iter().chain(published.iter()).zip(&built) {
         tags.add(*name, &build.index.digest);
         for image in &build.images {
-            let target = match image.platform.as_ref().map(|p| p.architecture.as_str()) {
-                Some("arm64") => "aarch64-v8-linux-gnu",
+            let platform = image.platform.as_ref();
+            let target = match platform.map(|p| (p.architecture.as_str(), p.variant.as_deref())) {
+                Some(("arm64", _)) => "aarch64-v8-linux-gnu",
+                Some(("amd64", Some("v3"))) => "x86_64-v3-linux-gnu",
                 _ => "x86_64-v1-linux-gnu",
             };
             tags.add(format!("{name}-release-all-{target}"), &image.digest);
@@ -344,7 +385,7 @@ async fn fill_tuwunel(filler: Arc<Filler>) -> Result<Scenario, Error> {
     }
     let by_name = |name: &str| {
         full.iter()
-            .chain(["v1.11.0"].iter())
+            .chain(published.iter())
             .position(|candidate| *candidate == name)
             .map(|position| built[position].index.digest.clone())
     };
@@ -379,10 +420,15 @@ async fn fill_tuwunel(filler: Arc<Filler>) -> Result<Scenario, Error> {
     }
     tags.push().await?;
 
+    let newest = tags.pin("v1.10.0.1")?;
     Ok(Scenario {
         repository: repository.to_owned(),
         current: tags.pin("v1.9.0")?,
-        newest: tags.pin("v1.10.0.1")?,
+        before_rebuild: Some(Pin {
+            tag: newest.tag.clone(),
+            digest: before_rebuild.clone(),
+        }),
+        newest,
         newest_prerelease: None,
         newest_release: None,
         tags: tags.tags,
@@ -418,7 +464,8 @@ async fn fill_livekit(filler: Arc<Filler>) -> Result<Scenario, Error> {
         ("v1.13.4", ManifestFormat::Oci),
         ("v1.13.5", ManifestFormat::Oci),
         ("v1.13.7", ManifestFormat::Oci),
-        ("v2.0.0-rc1", ManifestFormat::Oci),
+        ("1.14.0-rc.2", ManifestFormat::Oci),
+        ("1.14.0-rc.10", ManifestFormat::Oci),
         ("master", ManifestFormat::Oci),
     ];
     let builds = versions
@@ -451,8 +498,9 @@ async fn fill_livekit(filler: Arc<Filler>) -> Result<Scenario, Error> {
         repository: repository.to_owned(),
         current: tags.pin("v1.13.5")?,
         newest: tags.pin("v1.13.7")?,
-        newest_prerelease: Some(tags.pin("v2.0.0-rc1")?),
+        newest_prerelease: Some(tags.pin("1.14.0-rc.10")?),
         newest_release: None,
+        before_rebuild: None,
         tags: tags.tags,
     })
 }
@@ -477,9 +525,9 @@ fn lk_jwt_build(seed: &str, version_label: &str, route: LkJwtRoute) -> (String, 
             ("org.opencontainers.image.revision", &revision),
             ("org.opencontainers.image.licenses", "AGPL-3.0-only"),
         ]),
-        LkJwtRoute::Attestation | LkJwtRoute::TagScan => BTreeMap::new(),
+        LkJwtRoute::Attestation => BTreeMap::new(),
     };
-    let provenance = (route != LkJwtRoute::TagScan).then(|| Provenance {
+    let provenance = Some(Provenance {
         revision: revision.clone(),
         source: LK_JWT_SOURCE.to_owned(),
     });
@@ -497,7 +545,11 @@ fn sha_tag(revision: &str) -> String {
     format!("sha-{}", &revision[..7])
 }
 
-async fn fill_lk_jwt(filler: Arc<Filler>, route: LkJwtRoute) -> Result<Scenario, Error> {
+async fn fill_lk_jwt(
+    filler: Arc<Filler>,
+    route: LkJwtRoute,
+    history: LkJwtHistory,
+) -> Result<Scenario, Error> {
     let repository = Scenario::LK_JWT_REPOSITORY;
     let first_full = LK_JWT_MAIN_BUILDS - LK_JWT_FULL_BUILDS;
     let first_latest_ci = LK_JWT_MAIN_BUILDS - LK_JWT_LATEST_CI_BUILDS;
@@ -517,6 +569,30 @@ async fn fill_lk_jwt(filler: Arc<Filler>, route: LkJwtRoute) -> Result<Scenario,
     full.push(lk_jwt_build("release 0.6.0", "0.6.0", route));
     full.push(lk_jwt_build("release 0.7.0", "0.7.0", route));
     full.push(lk_jwt_build("feature/room-limits", "latest-ci", route));
+    // The re-run of an older main build, and a branch push of the newest main commit: the
+    // same commits (revisions), new builds (digests).
+    let rerun_commit = LK_JWT_MAIN_BUILDS - 3;
+    let rerun_time = latest_ci_time(LK_JWT_MAIN_BUILDS - 1) + 1800;
+    let with_layers = |(revision, mut build): (String, Build), layers: &str| {
+        build.layer_text = layers.to_owned();
+        (revision, build)
+    };
+    full.push(with_layers(
+        lk_jwt_build(
+            &format!("main {rerun_commit}"),
+            &format!("latest-ci_{rerun_time}"),
+            route,
+        ),
+        "lk-jwt-service main re-run",
+    ));
+    full.push(with_layers(
+        lk_jwt_build(
+            &format!("main {}", LK_JWT_MAIN_BUILDS - 1),
+            "latest-ci",
+            route,
+        ),
+        "lk-jwt-service branch build of the newest main commit",
+    ));
     let (revisions, builds): (Vec<String>, Vec<Build>) = full.into_iter().unzip();
     let built = push_builds(&filler, repository, builds).await?;
 
@@ -588,20 +664,42 @@ async fn fill_lk_jwt(filler: Arc<Filler>, route: LkJwtRoute) -> Result<Scenario,
     tags.add("latest-ci", &built[releases].index.digest);
     tags.add("0.7.0", &built[releases + 1].index.digest);
     tags.add("latest", &built[releases + 1].index.digest);
+    let newest_main = LK_JWT_FULL_BUILDS - 1;
+    let newest_tag = sha_tag(&revisions[newest_main]);
+    let newest_digest = built[newest_main].index.digest.clone();
+    match history {
+        LkJwtHistory::Plain => {}
+        LkJwtHistory::RerunOfOlderBuild => {
+            // The newest `latest-ci_` tag, and the commit's `sha-` tag moves to it.
+            let rerun = releases + 3;
+            tags.add(sha_tag(&revisions[rerun]), &built[rerun].index.digest);
+            tags.add(
+                format!("latest-ci_{rerun_time}"),
+                &built[rerun].index.digest,
+            );
+        }
+        LkJwtHistory::BranchBuildOfNewest => {
+            let branch = releases + 4;
+            tags.add(newest_tag.clone(), &built[branch].index.digest);
+        }
+    }
     // The last push was a feature branch: `latest-ci` moved there, with its own `sha-` tag.
     let feature = releases + 2;
     tags.add(sha_tag(&revisions[feature]), &built[feature].index.digest);
     tags.add("latest-ci", &built[feature].index.digest);
     tags.push().await?;
 
-    let newest_main = LK_JWT_FULL_BUILDS - 1;
     let current_main = newest_main - 7;
     Ok(Scenario {
         repository: repository.to_owned(),
         current: tags.pin(&sha_tag(&revisions[current_main]))?,
-        newest: tags.pin(&sha_tag(&revisions[newest_main]))?,
+        newest: Pin {
+            tag: tags.pin(&newest_tag)?.tag,
+            digest: newest_digest,
+        },
         newest_prerelease: None,
         newest_release: Some(tags.pin("0.7.0")?),
+        before_rebuild: None,
         tags: tags.tags,
     })
 }

@@ -39,6 +39,8 @@ impl Credentials {
 pub(crate) struct AccessRules {
     pusher: Credentials,
     pull_credentials: BTreeMap<String, Credentials>,
+    /// Access tokens by repository, accepted as the Basic password with any user name.
+    pull_tokens: BTreeMap<String, String>,
 }
 
 /// Who a token request comes from.
@@ -62,12 +64,18 @@ impl AccessRules {
         Self {
             pusher,
             pull_credentials: BTreeMap::new(),
+            pull_tokens: BTreeMap::new(),
         }
     }
 
     pub(crate) fn require_pull_credentials(&mut self, repository: &str, credentials: Credentials) {
         self.pull_credentials
             .insert(repository.to_owned(), credentials);
+    }
+
+    pub(crate) fn require_pull_token(&mut self, repository: &str, token: &str) {
+        self.pull_tokens
+            .insert(repository.to_owned(), token.to_owned());
     }
 
     /// The caller behind an `Authorization` header, or `None` when the header carries
@@ -80,18 +88,28 @@ impl AccessRules {
         if presented == self.pusher {
             return Some(Caller::Pusher);
         }
-        self.pull_credentials
+        let registered = self
+            .pull_credentials
             .values()
             .any(|registered| *registered == presented)
-            .then_some(Caller::Reader(presented))
+            || self
+                .pull_tokens
+                .values()
+                .any(|token| *token == presented.password);
+        registered.then_some(Caller::Reader(presented))
     }
 
     /// The actions granted to `caller` out of those requested in `scope`.
     pub(crate) fn grant(&self, caller: &Caller, scope: &RepositoryScope) -> Vec<String> {
-        let may_pull = match (caller, self.pull_credentials.get(&scope.name)) {
-            (Caller::Pusher, _) | (_, None) => true,
-            (Caller::Reader(presented), Some(required)) => presented == required,
-            (Caller::Anonymous, Some(_)) => false,
+        let credentials = self.pull_credentials.get(&scope.name);
+        let token = self.pull_tokens.get(&scope.name);
+        let may_pull = match caller {
+            Caller::Pusher => true,
+            _ if credentials.is_none() && token.is_none() => true,
+            Caller::Reader(presented) => {
+                credentials == Some(presented) || token == Some(&presented.password)
+            }
+            Caller::Anonymous => false,
         };
         let may_push = *caller == Caller::Pusher;
         scope
@@ -162,6 +180,26 @@ mod tests {
             ))
             .expect("registered reader");
         assert_eq!(rules.grant(&reader, &wanted), vec!["pull"]);
+    }
+
+    #[test]
+    fn a_token_protected_repository_takes_the_token_with_any_user_name_and_nothing_else() {
+        let mut rules = rules();
+        rules.require_pull_token("ghcr/app", "ghp_token");
+        let wanted = scope("repository:ghcr/app:pull");
+        for user in ["someone", "x-access-token"] {
+            let header = Credentials::new(user, "ghp_token").basic_authorization();
+            let caller = rules.authenticate(Some(&header)).expect("token holder");
+            assert_eq!(rules.grant(&caller, &wanted), vec!["pull"], "{user}");
+        }
+        assert_eq!(rules.authenticate(Some("Bearer ghp_token")), None);
+        assert!(rules.grant(&Caller::Anonymous, &wanted).is_empty());
+        let reader = rules
+            .authenticate(Some(
+                &Credentials::new("reader", "read-secret").basic_authorization(),
+            ))
+            .expect("registered reader");
+        assert!(rules.grant(&reader, &wanted).is_empty());
     }
 
     #[test]

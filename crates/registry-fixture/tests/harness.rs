@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use bundle_gen::{Digest, Platform};
 use registry_fixture::{
-    Credentials, LkJwtRoute, ManifestFormat, OCI_INDEX, OCI_MANIFEST, PushedManifest,
+    Credentials, LkJwtHistory, LkJwtRoute, ManifestFormat, OCI_INDEX, OCI_MANIFEST, PushedManifest,
     RequestCounts, Scenario, ServerCounts, TestRegistry,
 };
 use reqwest::StatusCode;
@@ -499,7 +499,7 @@ async fn registry_with_tags(tags: &[&str]) -> TestRegistry {
     registry
 }
 
-/// The platforms of an index, without attestation entries.
+/// The media type of a manifest and its platforms (`os/architecture[/variant]`).
 async fn index_platforms(
     registry: &TestRegistry,
     repository: &str,
@@ -513,12 +513,15 @@ async fn index_platforms(
             entries
                 .iter()
                 .map(|entry| {
+                    let platform = &entry["platform"];
+                    let variant = platform["variant"]
+                        .as_str()
+                        .map(|variant| format!("/{variant}"));
                     format!(
-                        "{}/{}",
-                        entry["platform"]["os"].as_str().unwrap_or_default(),
-                        entry["platform"]["architecture"]
-                            .as_str()
-                            .unwrap_or_default()
+                        "{}/{}{}",
+                        platform["os"].as_str().unwrap_or_default(),
+                        platform["architecture"].as_str().unwrap_or_default(),
+                        variant.unwrap_or_default()
                     )
                 })
                 .collect()
@@ -547,7 +550,9 @@ async fn the_tuwunel_scenario_hides_its_answer_behind_newer_unusable_tags() {
             OCI_INDEX.to_owned(),
             vec![
                 "linux/amd64",
-                "linux/arm64",
+                "linux/amd64/v3",
+                "linux/arm64/v8",
+                "unknown/unknown",
                 "unknown/unknown",
                 "unknown/unknown"
             ]
@@ -564,6 +569,26 @@ async fn the_tuwunel_scenario_hides_its_answer_behind_newer_unusable_tags() {
         index_platforms(&registry, repository, "v1.11.0").await.1,
         vec!["linux/amd64", "unknown/unknown"]
     );
+    assert_eq!(
+        index_platforms(&registry, repository, "v1.10.2").await.1,
+        vec![
+            "linux/amd64/v3",
+            "linux/arm64/v8",
+            "unknown/unknown",
+            "unknown/unknown"
+        ]
+    );
+    let before_rebuild = scenario.before_rebuild.as_ref().expect("a rebuilt release");
+    assert_eq!(before_rebuild.tag, scenario.newest.tag);
+    assert_ne!(before_rebuild.digest, scenario.newest.digest);
+    assert_eq!(
+        index_platforms(&registry, repository, before_rebuild.digest.as_str())
+            .await
+            .1
+            .len(),
+        6,
+        "the first build is still there by digest"
+    );
     for tag in [
         "main",
         "preview",
@@ -571,6 +596,7 @@ async fn the_tuwunel_scenario_hides_its_answer_behind_newer_unusable_tags() {
         "v1.11.0-rc",
         "v1.12.0-pre",
         "v1.10.0.1-release-all-aarch64-v8-linux-gnu",
+        "v1.10.0.1-release-all-x86_64-v3-linux-gnu",
         "v1.1.0-release-all-x86_64-linux-gnu",
     ] {
         assert!(scenario.tags.contains_key(tag), "missing {tag}");
@@ -619,6 +645,10 @@ async fn the_lk_jwt_scenario_needs_four_tag_pages_and_ties_its_answer_to_latest_
         .expect("latest-ci_ tags");
     assert_eq!(
         scenario.tags[&format!("latest-ci_{newest_latest_ci}")],
+        scenario.newest.digest
+    );
+    assert_eq!(
+        scenario.tags[scenario.newest.tag.as_str()],
         scenario.newest.digest
     );
     assert_ne!(scenario.tags["latest-ci"], scenario.newest.digest);
@@ -702,19 +732,92 @@ async fn the_attestation_route_build_has_no_labels_but_an_attestation() {
 }
 
 #[tokio::test]
-async fn the_tag_scan_route_build_has_neither_labels_nor_attestations() {
+async fn a_branch_build_of_the_newest_main_commit_moves_its_sha_tag_off_the_main_build() {
     let registry = TestRegistry::start().await.expect("start");
-    let scenario = Scenario::lk_jwt(&registry, LkJwtRoute::TagScan)
-        .await
-        .expect("fill");
+    let scenario = Scenario::lk_jwt_history(
+        &registry,
+        LkJwtRoute::Label,
+        LkJwtHistory::BranchBuildOfNewest,
+    )
+    .await
+    .expect("fill");
 
-    let (labels, index) = first_platform_labels(
+    let tagged = &scenario.tags[scenario.newest.tag.as_str()];
+    assert_ne!(tagged, &scenario.newest.digest);
+    let main_build_tags: Vec<&String> = scenario
+        .tags
+        .iter()
+        .filter(|(_, digest)| *digest == &scenario.newest.digest)
+        .map(|(tag, _)| tag)
+        .collect();
+    assert_eq!(main_build_tags.len(), 1);
+    assert!(main_build_tags[0].starts_with("latest-ci_"));
+    let (branch_labels, _) =
+        first_platform_labels(&registry, Scenario::LK_JWT_REPOSITORY, tagged).await;
+    let (main_labels, _) = first_platform_labels(
         &registry,
         Scenario::LK_JWT_REPOSITORY,
         &scenario.newest.digest,
     )
     .await;
+    assert_eq!(
+        branch_labels["org.opencontainers.image.revision"],
+        main_labels["org.opencontainers.image.revision"],
+        "both are builds of one commit"
+    );
+}
 
-    assert!(labels.as_object().is_none_or(|labels| labels.is_empty()));
-    assert_eq!(index["manifests"].as_array().expect("entries").len(), 2);
+/// The `latest-ci_` tags of a scenario, oldest first, with their digests.
+fn latest_ci_builds(scenario: &Scenario) -> Vec<(u64, &Digest)> {
+    let mut builds: Vec<(u64, &Digest)> = scenario
+        .tags
+        .iter()
+        .filter_map(|(tag, digest)| Some((tag.strip_prefix("latest-ci_")?.parse().ok()?, digest)))
+        .collect();
+    builds.sort_unstable();
+    builds
+}
+
+#[tokio::test]
+async fn a_rerun_of_an_older_main_build_gets_the_newest_latest_ci_tag_and_moves_its_sha_tag() {
+    let registry = TestRegistry::start().await.expect("start");
+    let scenario = Scenario::lk_jwt_history(
+        &registry,
+        LkJwtRoute::Label,
+        LkJwtHistory::RerunOfOlderBuild,
+    )
+    .await
+    .expect("fill");
+
+    let builds = latest_ci_builds(&scenario);
+    let (_, rerun) = builds[builds.len() - 1];
+    let (_, newest) = builds[builds.len() - 2];
+    let (_, original) = builds[builds.len() - 4];
+    assert_eq!(newest, &scenario.newest.digest);
+    let sha_tag_of = |digest: &Digest| {
+        scenario
+            .tags
+            .iter()
+            .find(|(tag, tagged)| tag.starts_with("sha-") && *tagged == digest)
+            .map(|(tag, _)| tag.clone())
+    };
+    let moved = sha_tag_of(rerun).expect("the re-run holds a sha- tag");
+    assert_eq!(
+        sha_tag_of(original),
+        None,
+        "the sha- tag moved off the first build"
+    );
+    let (rerun_labels, _) =
+        first_platform_labels(&registry, Scenario::LK_JWT_REPOSITORY, rerun).await;
+    let (original_labels, _) =
+        first_platform_labels(&registry, Scenario::LK_JWT_REPOSITORY, original).await;
+    let revision = &rerun_labels["org.opencontainers.image.revision"];
+    assert_eq!(
+        revision,
+        &original_labels["org.opencontainers.image.revision"]
+    );
+    assert_eq!(
+        moved,
+        format!("sha-{}", &revision.as_str().expect("revision")[..7])
+    );
 }

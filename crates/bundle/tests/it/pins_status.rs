@@ -316,15 +316,15 @@ async fn nothing_new_costs_three_tokens_two_challenges_one_tag_page_per_image_an
         assert_eq!(requests.manifest_head, 1, "{repository}");
         assert_eq!(requests.manifest_get, 0, "{repository}");
     }
-    // Tuwunel has two bare tags newer than its pin that are not multi-arch indexes (v1.11.0,
-    // amd64 only; v1.10.1, a single image): each costs one GET to find that out, then one
-    // HEAD confirms the pinned v1.10.0.1.
+    // Tuwunel has three bare tags newer than its pin that do not qualify (v1.11.0, amd64
+    // only; v1.10.2, whose only amd64 image is v3; v1.10.1, a single image): each costs one
+    // GET to find that out, then one HEAD confirms the pinned v1.10.0.1.
     let tuwunel = counts.repository(Scenario::TUWUNEL_REPOSITORY).requests;
-    assert_eq!(tuwunel.manifest_get, 2, "{tuwunel:?}");
+    assert_eq!(tuwunel.manifest_get, 3, "{tuwunel:?}");
     assert_eq!(tuwunel.manifest_head, 1, "{tuwunel:?}");
-    // Nothing else: 3 tokens + 5 tag-list requests (2 of them challenged) + 5 manifest
+    // Nothing else: 3 tokens + 5 tag-list requests (2 of them challenged) + 6 manifest
     // requests.
-    assert_eq!(counts.total.total(), 13, "{counts:#?}");
+    assert_eq!(counts.total.total(), 14, "{counts:#?}");
 }
 
 #[tokio::test]
@@ -898,8 +898,9 @@ async fn on_a_terminal_quiet_shows_no_progress_line_but_the_table() {
 /// the two bare tags newer than the pin that are not multi-arch indexes (see
 /// `nothing_new_costs_...`), newest first.
 const SKIPPED_TAGS_LOG: &str = concat!(
-    " INFO pin_refresh::status: skipping a bare tag that is not a multi-arch index tag=v1.11.0\n",
-    " INFO pin_refresh::status: skipping a bare tag that is not a multi-arch index tag=v1.10.1\n",
+    " INFO pin_refresh::status: skipping a bare tag that is not an index of every required platform tag=v1.11.0\n",
+    " INFO pin_refresh::status: skipping a bare tag that is not an index of every required platform tag=v1.10.2\n",
+    " INFO pin_refresh::status: skipping a bare tag that is not an index of every required platform tag=v1.10.1\n",
 );
 
 #[tokio::test]

@@ -45,8 +45,12 @@ impl fmt::Debug for Credentials {
 
 impl Credentials {
     /// Parses the value of a `BUNDLE_REGISTRY_AUTH_<HOST>` variable: `user:password` (split at
-    /// the first `:`) gives [`Credentials::UserPassword`]; a value without `:` is taken as a
-    /// ready registry token ([`Credentials::Token`]). An empty value means no credentials.
+    /// the first `:`) gives [`Credentials::UserPassword`]; a GitHub token alone (see
+    /// [`is_github_token`]) gives [`Credentials::UserPassword`] with the user
+    /// [`GITHUB_TOKEN_USER`], since ghcr.io's token service takes a GitHub token as the Basic
+    /// password under any user name and its registry API refuses it as a Bearer token; any
+    /// other value without `:` is taken as a ready registry token ([`Credentials::Token`]). An
+    /// empty value means no credentials.
     pub fn from_env_value(value: &str) -> Option<Self> {
         let value = value.trim();
         if value.is_empty() {
@@ -57,9 +61,26 @@ impl Credentials {
                 user: user.to_owned(),
                 password: password.to_owned(),
             },
+            None if is_github_token(value) => Credentials::UserPassword {
+                user: GITHUB_TOKEN_USER.to_owned(),
+                password: value.to_owned(),
+            },
             None => Credentials::Token(value.to_owned()),
         })
     }
+}
+
+/// The user name sent with a GitHub token given alone: ghcr.io ignores it, and GitHub uses this
+/// one wherever a token stands in for a user's password.
+pub const GITHUB_TOKEN_USER: &str = "x-access-token";
+
+/// Whether `value` has the shape of a GitHub token: a personal access token (`ghp_`,
+/// fine-grained `github_pat_`), an OAuth or app user token (`gho_`, `ghu_`), an app
+/// installation token such as Actions' `GITHUB_TOKEN` (`ghs_`), or a refresh token (`ghr_`).
+pub fn is_github_token(value: &str) -> bool {
+    ["ghp_", "github_pat_", "gho_", "ghu_", "ghs_", "ghr_"]
+        .iter()
+        .any(|prefix| value.len() > prefix.len() && value.starts_with(prefix))
 }
 
 /// Where credentials for registry hosts are looked up.
@@ -122,24 +143,30 @@ fn docker_config_path() -> Option<PathBuf> {
     Some(dir.join("config.json"))
 }
 
-/// Reads `auths.<host>.auth` (base64 of `user:password`) from the text of a Docker
-/// `config.json`. Docker writes Docker Hub's entry under `https://index.docker.io/v1/`, so that
-/// key is also tried for `docker.io`. Credential helpers are [`docker_credential_helper`]'s.
+/// The keys a Docker `config.json` may file `host` under, in the order they are tried: the
+/// host, its https URL, and for Docker Hub the names the Docker CLI writes (its old index URL
+/// `https://index.docker.io/v1/` first, then `index.docker.io` and `registry-1.docker.io`).
+fn docker_config_keys(host: &str) -> Vec<String> {
+    let hub = ["docker.io", "index.docker.io", "registry-1.docker.io"];
+    let mut keys = Vec::new();
+    if hub.contains(&host) {
+        keys.push("https://index.docker.io/v1/".to_owned());
+        for name in hub {
+            keys.extend([name.to_owned(), format!("https://{name}")]);
+        }
+    } else {
+        keys.extend([host.to_owned(), format!("https://{host}")]);
+    }
+    keys
+}
+
+/// Reads `auths.<key>.auth` (base64 of `user:password`) from the text of a Docker
+/// `config.json`, under the first of [`docker_config_keys`] it holds. Credential helpers are
+/// [`docker_credential_helper`]'s.
 pub fn docker_config_credentials(config_json: &str, host: &str) -> Option<Credentials> {
     let config: serde_json::Value = serde_json::from_str(config_json).ok()?;
     let auths = config.get("auths")?.as_object()?;
-    let mut keys = vec![host.to_owned(), format!("https://{host}")];
-    if host == "docker.io" {
-        keys.extend(
-            [
-                "https://index.docker.io/v1/",
-                "index.docker.io",
-                "registry-1.docker.io",
-            ]
-            .map(str::to_owned),
-        );
-    }
-    let encoded = keys
+    let encoded = docker_config_keys(host)
         .iter()
         .find_map(|key| auths.get(key)?.get("auth")?.as_str())?;
     let decoded = base64::engine::general_purpose::STANDARD
@@ -152,15 +179,17 @@ pub fn docker_config_credentials(config_json: &str, host: &str) -> Option<Creden
     })
 }
 
-/// The credential helper a Docker `config.json` names for `host`: `credHelpers.<host>`, else
-/// `credsStore` (Docker Desktop's default keeps every login there). Only plain names are
+/// The credential helper a Docker `config.json` names for `host`: `credHelpers.<key>` under the
+/// first of [`docker_config_keys`] it holds, else `credsStore` (Docker Desktop's default keeps
+/// every login there). Only plain names are
 /// accepted, since the helper runs as the program `docker-credential-<name>` from `PATH`.
 pub fn docker_credential_helper(config_json: &str, host: &str) -> Option<String> {
     let config: serde_json::Value = serde_json::from_str(config_json).ok()?;
-    let per_host = config
-        .get("credHelpers")
-        .and_then(|helpers| helpers.get(host))
-        .and_then(serde_json::Value::as_str);
+    let per_host = config.get("credHelpers").and_then(|helpers| {
+        docker_config_keys(host)
+            .iter()
+            .find_map(|key| helpers.get(key)?.as_str())
+    });
     let name = per_host.or_else(|| config.get("credsStore")?.as_str())?;
     let plain = !name.is_empty()
         && name
@@ -381,6 +410,70 @@ mod tests {
         assert_eq!(docker_config_credentials(&config, "docker.io"), expected);
         assert_eq!(docker_config_credentials(&config, "ghcr.io"), expected);
         assert_eq!(docker_config_credentials(&config, "quay.io"), None);
+    }
+
+    #[test]
+    fn docker_hub_auth_is_found_under_each_key_the_docker_cli_writes() {
+        let auth = base64::engine::general_purpose::STANDARD.encode("me:secret");
+        let expected = Some(Credentials::UserPassword {
+            user: "me".to_owned(),
+            password: "secret".to_owned(),
+        });
+        for key in [
+            "https://index.docker.io/v1/",
+            "docker.io",
+            "index.docker.io",
+            "registry-1.docker.io",
+            "https://index.docker.io",
+        ] {
+            let config = serde_json::json!({"auths": {key: {"auth": auth}}}).to_string();
+            assert_eq!(
+                docker_config_credentials(&config, "docker.io"),
+                expected,
+                "{key}"
+            );
+            assert_eq!(docker_config_credentials(&config, "ghcr.io"), None, "{key}");
+        }
+    }
+
+    #[test]
+    fn docker_hub_credential_helper_is_found_under_each_key_the_docker_cli_writes() {
+        for key in [
+            "https://index.docker.io/v1/",
+            "docker.io",
+            "index.docker.io",
+            "registry-1.docker.io",
+        ] {
+            let config = serde_json::json!({"credHelpers": {key: "hub"}}).to_string();
+            assert_eq!(
+                docker_credential_helper(&config, "docker.io").as_deref(),
+                Some("hub"),
+                "{key}"
+            );
+            assert_eq!(docker_credential_helper(&config, "ghcr.io"), None, "{key}");
+        }
+    }
+
+    #[test]
+    fn a_bare_github_token_is_a_password_for_the_token_service() {
+        for token in [
+            "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+            "github_pat_11ABCDEFG0123456789_abcdefghijklmnop",
+            "ghs_16C7e42F292c6912E7710c838347Ae178B4a",
+        ] {
+            assert_eq!(
+                Credentials::from_env_value(token),
+                Some(Credentials::UserPassword {
+                    user: GITHUB_TOKEN_USER.to_owned(),
+                    password: token.to_owned(),
+                }),
+                "{token}"
+            );
+        }
+        assert_eq!(
+            Credentials::from_env_value("ghp_"),
+            Some(Credentials::Token("ghp_".to_owned()))
+        );
     }
 
     #[test]

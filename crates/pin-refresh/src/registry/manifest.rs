@@ -174,8 +174,9 @@ fn parse_digest(text: &str) -> Result<Digest, String> {
 }
 
 /// Whether an index holds every required platform. A required platform without a variant
-/// accepts any variant (`linux/amd64` is satisfied by `linux/amd64/v3`); one with a variant
-/// needs that variant.
+/// needs the architecture's baseline: an entry without a variant, or with the baseline one
+/// (`v1` for amd64, `v8` for arm64). `linux/amd64/v3` does not meet `linux/amd64`: it needs
+/// an x86-64-v3 CPU and crashes on older ones. A required variant needs that variant.
 pub fn has_platforms(manifest: &Manifest, required: &[Platform]) -> bool {
     let Manifest::Index(_) = manifest else {
         return false;
@@ -185,9 +186,25 @@ pub fn has_platforms(manifest: &Manifest, required: &[Platform]) -> bool {
         present.iter().any(|have| {
             have.os == want.os
                 && have.architecture == want.architecture
-                && (want.variant.is_none() || have.variant == want.variant)
+                && match (&want.variant, &have.variant) {
+                    (Some(wanted), have) => have.as_ref() == Some(wanted),
+                    (None, None) => true,
+                    (None, Some(have)) => {
+                        baseline_variant(&want.architecture) == Some(have.as_str())
+                    }
+                }
         })
     })
+}
+
+/// The variant an architecture's plain name stands for, if it has one: the one every CPU of
+/// that architecture runs.
+fn baseline_variant(architecture: &str) -> Option<&'static str> {
+    match architecture {
+        "amd64" => Some("v1"),
+        "arm64" => Some("v8"),
+        _ => None,
+    }
 }
 
 /// The `org.opencontainers.image.revision` label of an image config, if it is a commit hash.
@@ -371,7 +388,7 @@ mod tests {
         let bytes = index_json(
             IMAGE_MANIFEST_LIST_MEDIA_TYPE,
             &[
-                ("linux", "amd64", Some("v3"), false),
+                ("linux", "amd64", None, false),
                 ("linux", "arm64", None, false),
             ],
         );
@@ -381,6 +398,49 @@ mod tests {
             &platforms(&["linux/amd64", "linux/arm64"])
         ));
         assert!(!has_platforms(&manifest, &platforms(&["linux/amd64/v1"])));
+    }
+
+    fn index_of(entries: &[(&str, &str, Option<&str>, bool)]) -> Manifest {
+        parse_manifest(&index_json(OCI_IMAGE_INDEX_MEDIA_TYPE, entries), None).unwrap()
+    }
+
+    #[test]
+    fn tuwunel_index_with_baseline_v3_and_arm64_meets_amd64_and_arm64() {
+        let manifest = index_of(&[
+            ("linux", "amd64", None, false),
+            ("linux", "amd64", Some("v3"), false),
+            ("linux", "arm64", None, false),
+        ]);
+        assert!(has_platforms(
+            &manifest,
+            &platforms(&["linux/amd64", "linux/arm64"])
+        ));
+        assert!(has_platforms(&manifest, &platforms(&["linux/amd64/v3"])));
+    }
+
+    #[test]
+    fn an_index_whose_only_amd64_image_is_v3_does_not_meet_amd64() {
+        let manifest = index_of(&[
+            ("linux", "amd64", Some("v3"), false),
+            ("linux", "arm64", None, false),
+        ]);
+        assert!(!has_platforms(&manifest, &platforms(&["linux/amd64"])));
+        assert!(has_platforms(&manifest, &platforms(&["linux/amd64/v3"])));
+    }
+
+    #[test]
+    fn the_baseline_variant_meets_a_platform_without_variant() {
+        let manifest = index_of(&[
+            ("linux", "amd64", Some("v1"), false),
+            ("linux", "arm64", Some("v8"), false),
+        ]);
+        assert!(has_platforms(
+            &manifest,
+            &platforms(&["linux/amd64", "linux/arm64"])
+        ));
+        let armv7 = index_of(&[("linux", "arm", Some("v7"), false)]);
+        assert!(!has_platforms(&armv7, &platforms(&["linux/arm"])));
+        assert!(has_platforms(&armv7, &platforms(&["linux/arm/v7"])));
     }
 
     #[test]

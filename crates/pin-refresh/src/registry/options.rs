@@ -32,10 +32,11 @@ pub struct ClientOptions {
     pub max_tags: usize,
     /// Redirects followed per request.
     pub max_redirects: usize,
-    /// Concurrent HEAD requests in the commit policy's tag scan.
-    pub scan_concurrency: usize,
-    /// Most `sha-` tags the commit policy's scan looks at.
-    pub max_scan_tags: usize,
+    /// How many of the newest `latest-ci_<time>` main builds the commit policy reads (three
+    /// requests each) to order commits by their first main build, when the newest build is
+    /// not the pinned one. A re-run of a build older than this many main builds is taken for
+    /// a new commit.
+    pub commit_history: usize,
     /// Most bare tags the bare-multiarch policy inspects before giving up.
     pub max_bare_candidates: usize,
 }
@@ -55,8 +56,7 @@ impl Default for ClientOptions {
             max_tag_pages: 100,
             max_tags: 50_000,
             max_redirects: 5,
-            scan_concurrency: 8,
-            max_scan_tags: 500,
+            commit_history: 5,
             max_bare_candidates: 10,
         }
     }

@@ -1,6 +1,6 @@
-//! The `commit` policy's three routes from the newest `latest-ci_<time>` build to its
-//! `sha-<7>` tag (label, attestation, scan), against an in-memory registry with lk-jwt-like
-//! content: main builds, a feature-branch `latest-ci`, and many `sha-` tags.
+//! The `commit` policy's two routes from the newest `latest-ci_<time>` build to its commit
+//! and `sha-<7>` tag (label, attestation), and its errors, against an in-memory registry with
+//! lk-jwt-like content: main builds, a feature-branch `latest-ci`, and many `sha-` tags.
 
 use bundle_gen::{CommitPolicy, Digest, ImageName, ImagePin, UpdatePolicy};
 use pin_refresh::{ImageError, PolicyError, Route, StatusRequest};
@@ -178,16 +178,20 @@ async fn missing_label_falls_back_to_the_provenance_attestation() {
 }
 
 #[tokio::test]
-async fn without_label_or_attestation_the_sha_tags_are_scanned() {
-    let route = route_to_new_build(build(NEW, None, false)).await;
-    assert_eq!(route, Route::CommitScan);
-}
-
-#[tokio::test]
-async fn label_naming_another_build_is_not_believed() {
-    // The label says OLD, whose sha- tag resolves to the old build: the routes go on.
-    let route = route_to_new_build(build(NEW, Some(OLD), false)).await;
-    assert_eq!(route, Route::CommitScan);
+async fn a_newest_build_that_records_no_commit_is_an_error_not_a_scan() {
+    let new = build(NEW, None, false);
+    let (content, old_digest) = registry_content(&new, true);
+    let registry = Registry::start_content(content).await;
+    let error = pin_refresh::status(&request(&registry, "sha-1111111", old_digest))
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("latest-ci_1760000000"), "{message}");
+    assert!(message.contains("records no commit"), "{message}");
+    assert!(matches!(
+        *error.cause,
+        ImageError::Policy(PolicyError::CommitNotFound { .. })
+    ));
 }
 
 #[tokio::test]
@@ -220,10 +224,10 @@ async fn newest_build_without_a_sha_tag_is_an_error_not_a_guess() {
     assert_eq!(error.registry, "ghcr.io");
     let message = error.to_string();
     assert!(message.contains("lkJwt"), "{message}");
-    assert!(message.contains("latest-ci_1760000000"), "{message}");
+    assert!(message.contains("`sha-2222222`"), "{message}");
     assert!(message.contains("policy: {kind: manual}"), "{message}");
     assert!(matches!(
-        *error.cause,
-        ImageError::Policy(PolicyError::CommitNotFound { scanned: 152, .. })
+        &*error.cause,
+        ImageError::Policy(PolicyError::ShaTagMissing { revision, .. }) if revision == NEW
     ));
 }

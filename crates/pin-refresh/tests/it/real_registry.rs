@@ -12,7 +12,7 @@ use pin_refresh::{
     ClientOptions, CredentialSource, Credentials, ImageStatus, RequestCounts, Route, StatusReport,
     StatusRequest, status,
 };
-use registry_fixture::{LkJwtRoute, Pin, Scenario, TestRegistry};
+use registry_fixture::{LkJwtHistory, LkJwtRoute, Pin, Scenario, TestRegistry};
 
 use crate::support;
 
@@ -90,7 +90,7 @@ fn pages(tags: usize, page: usize) -> u32 {
 }
 
 #[tokio::test]
-async fn tuwunel_skips_newer_single_arch_and_amd64_only_tags() {
+async fn tuwunel_skips_newer_single_arch_amd64_only_and_v3_only_tags() {
     let registry = TestRegistry::start().await.unwrap();
     let tuwunel = Scenario::tuwunel(&registry).await.unwrap();
     let images = only(
@@ -193,12 +193,99 @@ async fn lk_jwt_commit_build_without_labels_is_found_through_the_attestation() {
 }
 
 #[tokio::test]
-async fn lk_jwt_commit_build_without_labels_or_attestation_is_found_by_scanning_sha_tags() {
-    let (lk_jwt, report) = lk_jwt_commit(LkJwtRoute::TagScan).await;
+async fn tuwunel_release_rebuilt_under_the_same_tag_is_proposed() {
+    let registry = TestRegistry::start().await.unwrap();
+    let tuwunel = Scenario::tuwunel(&registry).await.unwrap();
+    let before_rebuild = tuwunel.before_rebuild.as_ref().unwrap();
+    let images = only(
+        ImageName::HOMESERVER,
+        &tuwunel,
+        before_rebuild,
+        bare_multiarch(),
+    );
+
+    let report = check(&registry, request(&registry, images)).await;
+
+    let homeserver = image(&report, ImageName::HOMESERVER);
+    assert_eq!(homeserver.current.tag.as_ref(), Some(&tuwunel.newest.tag));
+    assert_latest(homeserver, &tuwunel.newest);
+    assert!(homeserver.update);
+}
+
+async fn lk_jwt_after(history: LkJwtHistory) -> (TestRegistry, Scenario) {
+    let registry = TestRegistry::start().await.unwrap();
+    let lk_jwt = Scenario::lk_jwt_history(&registry, LkJwtRoute::Label, history)
+        .await
+        .unwrap();
+    (registry, lk_jwt)
+}
+
+#[tokio::test]
+async fn lk_jwt_rerun_of_an_older_main_build_does_not_move_the_pin_back() {
+    let (registry, lk_jwt) = lk_jwt_after(LkJwtHistory::RerunOfOlderBuild).await;
+    // Pinned at the newest commit; since then an older commit's build was re-run and holds
+    // the newest latest-ci_ tag.
+    let images = only(ImageName::LK_JWT, &lk_jwt, &lk_jwt.newest, commit());
+
+    let report = check(&registry, request(&registry, images)).await;
 
     let status = image(&report, ImageName::LK_JWT);
     assert_latest(status, &lk_jwt.newest);
-    assert_eq!(status.route, Route::CommitScan);
+    assert!(!status.update);
+    assert_eq!(status.route, Route::CommitLabel);
+}
+
+#[tokio::test]
+async fn lk_jwt_rerun_of_an_older_main_build_is_passed_over_for_the_newest_commit() {
+    let (registry, lk_jwt) = lk_jwt_after(LkJwtHistory::RerunOfOlderBuild).await;
+    let images = only(ImageName::LK_JWT, &lk_jwt, &lk_jwt.current, commit());
+
+    let report = check(&registry, request(&registry, images)).await;
+
+    let status = image(&report, ImageName::LK_JWT);
+    assert_latest(status, &lk_jwt.newest);
+    assert!(status.update);
+}
+
+#[tokio::test]
+async fn lk_jwt_update_reads_the_newest_main_builds_three_requests_each() {
+    let (lk_jwt, report) = lk_jwt_commit(LkJwtRoute::Label).await;
+    let history = ClientOptions::default().commit_history;
+
+    let status = image(&report, ImageName::LK_JWT);
+    assert_latest(status, &lk_jwt.newest);
+    let requests = report.requests["ghcr.io"];
+    // The newest latest-ci_ tag's HEAD, then per main build read an index, a platform
+    // manifest and a config blob; then the chosen commit's sha- tag HEAD.
+    assert_eq!(requests.manifest_head, 2, "{requests:?}");
+    assert_eq!(
+        requests.manifest_get,
+        u32::try_from(2 * history).unwrap(),
+        "{requests:?}"
+    );
+    assert_eq!(
+        requests.blob,
+        u32::try_from(history).unwrap(),
+        "{requests:?}"
+    );
+}
+
+#[tokio::test]
+async fn lk_jwt_sha_tag_overwritten_by_a_branch_build_pins_the_main_build() {
+    let (registry, lk_jwt) = lk_jwt_after(LkJwtHistory::BranchBuildOfNewest).await;
+    let images = only(ImageName::LK_JWT, &lk_jwt, &lk_jwt.current, commit());
+
+    let report = check(&registry, request(&registry, images)).await;
+
+    let status = image(&report, ImageName::LK_JWT);
+    assert_latest(status, &lk_jwt.newest);
+    assert_ne!(
+        lk_jwt.tags[lk_jwt.newest.tag.as_str()],
+        lk_jwt.newest.digest,
+        "the tag names the branch build"
+    );
+    assert!(status.update);
+    assert_eq!(status.route, Route::CommitMainBuild);
 }
 
 #[tokio::test]
@@ -296,9 +383,10 @@ async fn nothing_new_costs_one_token_per_image_the_tag_pages_and_few_manifest_re
         |scenario: &Scenario| counts.repository(&scenario.repository).requests.manifests();
     assert!(manifests(&livekit) <= 2);
     assert!(manifests(&lk_jwt) <= 2);
-    // Tuwunel has two bare tags newer than its pin that are not multi-arch (a single-arch
-    // manifest, an amd64-only index): each costs one manifest request before the pin's own.
-    assert!(manifests(&tuwunel) <= 3);
+    // Tuwunel has three bare tags newer than its pin that do not qualify (a single-arch
+    // manifest, an amd64-only index, an index whose only amd64 image is v3): each costs one
+    // manifest request before the pin's own.
+    assert!(manifests(&tuwunel) <= 4);
 }
 
 #[tokio::test]
@@ -403,4 +491,37 @@ async fn a_repository_that_requires_credentials_is_an_error_without_them() {
         message.contains("BUNDLE_REGISTRY_AUTH_DOCKER_IO"),
         "the error says where credentials go: {message}"
     );
+}
+
+#[tokio::test]
+async fn a_github_token_for_ghcr_io_works_alone_and_as_user_colon_token() {
+    const TOKEN: &str = "ghp_16C7e42F292c6912E7710c838347Ae178B4a";
+    let registry = TestRegistry::start().await.unwrap();
+    let tuwunel = Scenario::tuwunel(&registry).await.unwrap();
+    // As ghcr.io's token service: Basic auth, any user name, the token as the password.
+    registry.require_pull_token(&tuwunel.repository, TOKEN);
+
+    for value in [TOKEN.to_owned(), format!("octocat:{TOKEN}")] {
+        let credentials = CredentialSource::Explicit(BTreeMap::from([(
+            "ghcr.io".to_owned(),
+            Credentials::from_env_value(&value).unwrap(),
+        )]));
+        let images = only(
+            ImageName::HOMESERVER,
+            &tuwunel,
+            &tuwunel.current,
+            bare_multiarch(),
+        );
+
+        let report = check(
+            &registry,
+            request(&registry, images).with_credentials(credentials),
+        )
+        .await;
+
+        assert_latest(image(&report, ImageName::HOMESERVER), &tuwunel.newest);
+        let counts = registry.counts().repository(&tuwunel.repository);
+        assert!(counts.requests.token > 0, "{counts:?}");
+        assert_eq!(counts.token_with_credentials, counts.requests.token);
+    }
 }
