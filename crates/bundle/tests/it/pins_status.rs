@@ -469,11 +469,11 @@ async fn every_image_checked_exits_0_with_the_table_on_stdout_and_nothing_on_std
     exit: 0
     --- stdout
     IMAGE       CURRENT                      LATEST                         UPDATE  ROUTE
-    homeserver  v1.9.0@sha256:15390414eb6d   v1.10.0.1@sha256:7bd099b3f017  yes     bare-multiarch
+    homeserver  v1.9.0@sha256:7c1e37cde900   v1.10.0.1@sha256:9e4133f28fff  yes     bare-multiarch
     livekit     v1.13.5@sha256:e6434f78ddfd  v1.13.7@sha256:f1aab48eef77    yes     semver
     lkJwt       0.6.0@sha256:1af62b472a31    0.7.0@sha256:8ff2586a1cc9      yes     semver
     docker.io: 4 requests (token 1, 401 challenge 1, tag list 1, manifest HEAD 0, manifest GET 1, blob 0)
-    ghcr.io: 9 requests (token 2, 401 challenge 1, tag list 2, manifest HEAD 0, manifest GET 4, blob 0)
+    ghcr.io: 10 requests (token 2, 401 challenge 1, tag list 2, manifest HEAD 0, manifest GET 5, blob 0)
     --- stderr
     ");
 }
@@ -648,7 +648,7 @@ async fn a_protected_repository_without_credentials_is_an_error_naming_the_varia
     exit: 2
     --- stdout
     IMAGE       CURRENT                      LATEST                       UPDATE  ROUTE
-    homeserver  v1.9.0@sha256:15390414eb6d   -                            error   -
+    homeserver  v1.9.0@sha256:7c1e37cde900   -                            error   -
     livekit     v1.13.5@sha256:e6434f78ddfd  v1.13.7@sha256:f1aab48eef77  yes     semver
     lkJwt       0.6.0@sha256:1af62b472a31    0.7.0@sha256:8ff2586a1cc9    yes     semver
     docker.io: 4 requests (token 1, 401 challenge 1, tag list 1, manifest HEAD 0, manifest GET 1, blob 0)
@@ -691,7 +691,7 @@ async fn wrong_credentials_are_an_error_naming_the_variable() {
     exit: 2
     --- stdout
     IMAGE       CURRENT                      LATEST                       UPDATE  ROUTE
-    homeserver  v1.9.0@sha256:15390414eb6d   -                            error   -
+    homeserver  v1.9.0@sha256:7c1e37cde900   -                            error   -
     livekit     v1.13.5@sha256:e6434f78ddfd  v1.13.7@sha256:f1aab48eef77  yes     semver
     lkJwt       0.6.0@sha256:1af62b472a31    -                            error   -
     docker.io: 4 requests (token 1, 401 challenge 1, tag list 1, manifest HEAD 0, manifest GET 1, blob 0)
@@ -790,7 +790,7 @@ async fn registries_in_bundle_yaml_with_plain_http_and_not_insecure_are_refused(
     exit: 2
     --- stdout
     IMAGE       CURRENT                      LATEST                       UPDATE  ROUTE
-    homeserver  v1.9.0@sha256:15390414eb6d   -                            error   -
+    homeserver  v1.9.0@sha256:7c1e37cde900   -                            error   -
     livekit     v1.13.5@sha256:e6434f78ddfd  v1.13.7@sha256:f1aab48eef77  yes     semver
     lkJwt       0.6.0@sha256:1af62b472a31    -                            error   -
     docker.io: 4 requests (token 1, 401 challenge 1, tag list 1, manifest HEAD 0, manifest GET 1, blob 0)

@@ -172,7 +172,7 @@ async fn refresh_commits_one_bump_per_image_pushes_and_a_second_run_adds_nothing
     exit: 0
     --- stdout
     would commit: chore(pins): bump tuwunel v1.9.0 -> v1.10.0.1
-      v1.10.0.1@sha256:7bd099b3f017365a7f0095322853799460b6730cdd514647afe6733efeeae61a
+      v1.10.0.1@sha256:9e4133f28fff7f1dd991dd2adc7b8ec5f59c2ac1f7b4d4f6eeb85c01674c5e73
       files: bundle.yaml, base/kustomization.yaml
     would commit: chore(pins): bump livekit v1.13.5 -> v1.13.7
       v1.13.7@sha256:f1aab48eef77fc941cd73ae16af5e2e7b4816c3360dd6e61ed1d656c5b4bc25f
@@ -181,7 +181,7 @@ async fn refresh_commits_one_bump_per_image_pushes_and_a_second_run_adds_nothing
       0.7.0@sha256:8ff2586a1cc903f50885aeb7caf1801cdb045706759f9448f49746ec969fbb77
       files: bundle.yaml, base/kustomization.yaml
     docker.io: 4 requests
-    ghcr.io: 9 requests
+    ghcr.io: 10 requests
     --- stderr
     Dry run: nothing was written; add --commit to write and commit.
     ");
@@ -368,15 +368,15 @@ async fn a_registry_failure_for_one_image_commits_and_pushes_the_others_and_exit
     assert_snapshot!(partial.transcript(), @r"
     exit: 3
     --- stdout
-    ccd2f6e64b36 chore(pins): bump tuwunel v1.9.0 -> v1.10.0.1
-      v1.10.0.1@sha256:7bd099b3f017365a7f0095322853799460b6730cdd514647afe6733efeeae61a
+    9c430b8a32e2 chore(pins): bump tuwunel v1.9.0 -> v1.10.0.1
+      v1.10.0.1@sha256:9e4133f28fff7f1dd991dd2adc7b8ec5f59c2ac1f7b4d4f6eeb85c01674c5e73
       files: bundle.yaml, base/kustomization.yaml
-    ea4b1126a0c4 chore(pins): bump livekit v1.13.5 -> v1.13.7
+    3b12956d53f0 chore(pins): bump livekit v1.13.5 -> v1.13.7
       v1.13.7@sha256:f1aab48eef77fc941cd73ae16af5e2e7b4816c3360dd6e61ed1d656c5b4bc25f
       files: bundle.yaml, overlays/components/livekit/kustomization.yaml
     On branch bundle/pin-bumps, pushed.
     docker.io: 4 requests
-    ghcr.io: 8 requests
+    ghcr.io: 9 requests
     --- stderr
     error: partial: some images could not be checked; the bumps of the others were committed
       image `lkJwt` (ghcr.io/element-hq/lk-jwt-service): [REGISTRY]/v2/element-hq/lk-jwt-service/tags/list?n=1000: not found (HTTP 404)
