@@ -11,6 +11,7 @@ use serde_norway::Value;
 use crate::component::livekit::{RTC_SERVICE, RtcPort, RtcPortOrigin, TURN_PUBLIC_PORT, rtc_ports};
 use crate::config::{
     Config, IpFamily, IpFamilyPolicy, Network, OverlayName, PinLoadBalancerIp, Variant,
+    default_ingress_namespace,
 };
 
 /// Characters LiveKit requires of an API secret (it only warns below that; we refuse).
@@ -766,6 +767,21 @@ pub enum Violation {
         /// The block's `cidr`.
         cidr: String,
     },
+    /// A controller namespace that `ingressFrom` replaces, so it would be ignored.
+    #[error(
+        "`{key}` is `{value}`, but `{from_key}` is set and replaces that namespace's peer, so \
+         `{key}` would be ignored. Fix: remove `{key}`; to keep letting that namespace in, add \
+         `{{namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: {value}}}}}}}` \
+         to `{from_key}`."
+    )]
+    ControllerNamespaceIgnored {
+        /// `networkPolicy.ingressControllerNamespace`.
+        key: String,
+        /// The namespace written.
+        value: String,
+        /// `networkPolicy.ingressFrom`.
+        from_key: String,
+    },
     /// A selector expression whose values do not fit its operator.
     #[error(
         "`{key}` {problem}: Kubernetes refuses the NetworkPolicy. Fix: give `In` and `NotIn` \
@@ -841,6 +857,7 @@ impl Violation {
             | Violation::PeerEmpty { key, .. }
             | Violation::PeerIpBlockWithSelector { key, .. }
             | Violation::PeerExceptOutsideCidr { key, .. }
+            | Violation::ControllerNamespaceIgnored { key, .. }
             | Violation::SelectorValuesMismatch { key, .. } => key,
         }
     }
@@ -1850,9 +1867,21 @@ fn check_node_ip_families(config: &Config, variant: &Variant, found: &mut Vec<Vi
     }
 }
 
-/// `networkPolicy.ingressFrom`: each peer as Kubernetes accepts it.
+/// `networkPolicy.ingressFrom`: each peer as Kubernetes accepts it, and no other setting it
+/// silently replaces.
 fn check_ingress_from(config: &Config, found: &mut Vec<Violation>) {
-    for (index, peer) in config.raw.network_policy.ingress_from.iter().enumerate() {
+    let policy = &config.raw.network_policy;
+    // Only a namespace other than the default can be told apart from one not written.
+    if !policy.ingress_from.is_empty()
+        && policy.ingress_controller_namespace != default_ingress_namespace()
+    {
+        found.push(Violation::ControllerNamespaceIgnored {
+            key: "networkPolicy.ingressControllerNamespace".to_owned(),
+            value: policy.ingress_controller_namespace.clone(),
+            from_key: "networkPolicy.ingressFrom".to_owned(),
+        });
+    }
+    for (index, peer) in policy.ingress_from.iter().enumerate() {
         let key = format!("networkPolicy.ingressFrom[{index}]");
         let selectors = [
             ("namespaceSelector", &peer.namespace_selector),

@@ -287,6 +287,16 @@ fn guard_selector_values_that_do_not_fit_the_operator() {
     insta::assert_snapshot!(refused(set(good(), "networkPolicy.ingressFrom", peers)));
 }
 
+#[test]
+fn guard_controller_namespace_replaced_by_ingress_from() {
+    let doc = set(
+        good(),
+        "networkPolicy",
+        "{ingressControllerNamespace: traefik, ingressFrom: [{ipBlock: {cidr: 10.0.0.0/24}}]}",
+    );
+    insta::assert_snapshot!(refused(doc));
+}
+
 // ---- rendering -------------------------------------------------------------------------------
 
 #[test]

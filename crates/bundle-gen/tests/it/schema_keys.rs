@@ -182,6 +182,7 @@ every_variant!(
     PeerIpBlockWithSelector,
     PeerExceptOutsideCidr,
     SelectorValuesMismatch,
+    ControllerNamespaceIgnored,
 );
 
 /// Inline keys with a registration token, allowed: the start of the inline-secret configs.
@@ -340,6 +341,15 @@ fn refusing_configs() -> Vec<Value> {
             "networkPolicy.ingressFrom",
             "[{}, {ipBlock: {cidr: 10.0.0.0/24, except: [10.1.0.0/25]}, \
              podSelector: {matchExpressions: [{key: app, operator: In}]}}]",
+        ),
+        set(
+            set(
+                good(),
+                "networkPolicy.ingressFrom",
+                "[{ipBlock: {cidr: 10.0.0.0/24}}]",
+            ),
+            "networkPolicy.ingressControllerNamespace",
+            "traefik",
         ),
     ]
 }

@@ -8,9 +8,9 @@ use crate::support::{set, site_yaml};
 
 /// The repository's site with each `(path, value)` set in turn.
 fn site_with(settings: &[(&str, &str)]) -> String {
-    settings
-        .iter()
-        .fold(site_yaml(), |config, (path, value)| set(&config, path, value))
+    settings.iter().fold(site_yaml(), |config, (path, value)| {
+        set(&config, path, value)
+    })
 }
 
 /// The site on a dual-stack cluster, without the `spec` pin (it takes one address).
@@ -45,7 +45,10 @@ fn guard_ip_family_listed_twice() {
 #[test]
 fn guard_both_families_with_single_stack() {
     let bad = site_with(&[
-        ("network", "{ipFamilyPolicy: SingleStack, ipFamilies: [IPv4, IPv6]}"),
+        (
+            "network",
+            "{ipFamilyPolicy: SingleStack, ipFamilies: [IPv4, IPv6]}",
+        ),
         ("homeserver.listenAddresses", "['::']"),
     ]);
     assert_snapshot!(refused_without_writing(&bad, "network.ipFamilies"));
@@ -54,7 +57,10 @@ fn guard_both_families_with_single_stack() {
 #[test]
 fn guard_ipv6_node_ip_with_single_stack_ipv4_services() {
     let bad = site_with(&[
-        ("network", "{ipFamilyPolicy: SingleStack, ipFamilies: [IPv4]}"),
+        (
+            "network",
+            "{ipFamilyPolicy: SingleStack, ipFamilies: [IPv4]}",
+        ),
         ("livekit.rtc.nodeIp", "'2001:db8::10'"),
         ("overlays", "{bundled: {}}"),
     ]);
@@ -92,7 +98,10 @@ fn guard_ipv6_only_node_ip_with_turn() {
 #[test]
 fn guard_empty_peer() {
     let bad = site_with(&[("networkPolicy.ingressFrom", "[{}]")]);
-    assert_snapshot!(refused_without_writing(&bad, "networkPolicy.ingressFrom[0]"));
+    assert_snapshot!(refused_without_writing(
+        &bad,
+        "networkPolicy.ingressFrom[0]"
+    ));
 }
 
 #[test]
@@ -101,7 +110,10 @@ fn guard_peer_with_an_ip_block_and_a_selector() {
         "networkPolicy.ingressFrom",
         "[{ipBlock: {cidr: 10.0.0.0/24}, podSelector: {}}]",
     )]);
-    assert_snapshot!(refused_without_writing(&bad, "networkPolicy.ingressFrom[0]"));
+    assert_snapshot!(refused_without_writing(
+        &bad,
+        "networkPolicy.ingressFrom[0]"
+    ));
 }
 
 #[test]
@@ -140,5 +152,20 @@ fn an_ip_block_that_is_not_a_cidr_is_refused_with_its_key() {
     assert_snapshot!(refused_without_writing(
         &bad,
         "networkPolicy.ingressFrom[0].ipBlock.cidr"
+    ));
+}
+
+#[test]
+fn guard_controller_namespace_replaced_by_ingress_from() {
+    let bad = site_with(&[
+        ("networkPolicy.ingressControllerNamespace", "traefik"),
+        (
+            "networkPolicy.ingressFrom",
+            "[{ipBlock: {cidr: 10.0.0.0/24}}]",
+        ),
+    ]);
+    assert_snapshot!(refused_without_writing(
+        &bad,
+        "networkPolicy.ingressControllerNamespace"
     ));
 }
