@@ -10,7 +10,7 @@ use serde_norway::Value;
 
 use crate::component::livekit::{RTC_SERVICE, RtcPort, RtcPortOrigin, TURN_PUBLIC_PORT, rtc_ports};
 use crate::config::{
-    Config, IpFamily, IpFamilyPolicy, Network, OverlayName, PinLoadBalancerIp, Variant,
+    Config, IpFamily, IpFamilyPolicy, Network, OverlayName, PinLoadBalancerIp, Selector, Variant,
     default_ingress_namespace,
 };
 
@@ -782,6 +782,23 @@ pub enum Violation {
         /// `networkPolicy.ingressFrom`.
         from_key: String,
     },
+    /// A label key or value in a selector that Kubernetes refuses.
+    #[error(
+        "`{key}` holds `{value}`, which Kubernetes refuses as a label {part}: {reason}, so it \
+         would refuse the NetworkPolicy. Fix: write the label as the controller's pods or \
+         namespace carry it (`kubectl get pods -n <namespace> --show-labels`), e.g. \
+         `app.kubernetes.io/name` = `traefik`."
+    )]
+    SelectorLabelInvalid {
+        /// The selector field holding it.
+        key: String,
+        /// The rejected text.
+        value: String,
+        /// `key` or `value`.
+        part: &'static str,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
     /// A selector expression whose values do not fit its operator.
     #[error(
         "`{key}` {problem}: Kubernetes refuses the NetworkPolicy. Fix: give `In` and `NotIn` \
@@ -858,6 +875,7 @@ impl Violation {
             | Violation::PeerIpBlockWithSelector { key, .. }
             | Violation::PeerExceptOutsideCidr { key, .. }
             | Violation::ControllerNamespaceIgnored { key, .. }
+            | Violation::SelectorLabelInvalid { key, .. }
             | Violation::SelectorValuesMismatch { key, .. } => key,
         }
     }
@@ -1909,6 +1927,9 @@ fn check_ingress_from(config: &Config, found: &mut Vec<Violation>) {
             }
         }
         for (name, selector) in selectors {
+            if let Some(selector) = selector {
+                check_selector_labels(&format!("{key}.{name}"), selector, found);
+            }
             let expressions = selector.iter().flat_map(|s| &s.match_expressions);
             for (position, expression) in expressions.enumerate() {
                 let operator = expression.operator;
@@ -1930,4 +1951,79 @@ fn check_ingress_from(config: &Config, found: &mut Vec<Violation>) {
             }
         }
     }
+}
+
+/// The label keys and values of one selector, as the API server checks them.
+fn check_selector_labels(key: &str, selector: &Selector, found: &mut Vec<Violation>) {
+    let mut push = |field: String, value: &str, part, reason| {
+        found.push(Violation::SelectorLabelInvalid {
+            key: field,
+            value: value.to_owned(),
+            part,
+            reason,
+        });
+    };
+    for (label, value) in &selector.match_labels {
+        let field = format!("{key}.matchLabels");
+        if let Err(reason) = check_label_key(label) {
+            push(field.clone(), label, "key", reason);
+        }
+        if let Err(reason) = check_label_value(value) {
+            push(field, value, "value", reason);
+        }
+    }
+    for (position, expression) in selector.match_expressions.iter().enumerate() {
+        let field = format!("{key}.matchExpressions[{position}]");
+        if let Err(reason) = check_label_key(&expression.key) {
+            push(format!("{field}.key"), &expression.key, "key", reason);
+        }
+        for value in &expression.values {
+            if let Err(reason) = check_label_value(value) {
+                push(format!("{field}.values"), value, "value", reason);
+            }
+        }
+    }
+}
+
+/// A label key as Kubernetes accepts it: an optional DNS-subdomain prefix and `/`, then a
+/// name of at most 63 characters.
+fn check_label_key(label: &str) -> Result<(), &'static str> {
+    let name = match label.split_once('/') {
+        Some((prefix, name)) => {
+            if prefix.is_empty() || check_dns_subdomain(prefix).is_err() {
+                return Err(
+                    "the part before `/` must be a DNS subdomain of lowercase letters, digits, `-` and `.`",
+                );
+            }
+            name
+        }
+        None => label,
+    };
+    if name.is_empty() {
+        return Err("its name (after any `/`) is empty");
+    }
+    check_label_value(name)
+}
+
+/// A label value (and a key's name) as Kubernetes accepts it: empty, or at most 63 letters,
+/// digits, `-`, `_` and `.`, starting and ending with a letter or digit.
+fn check_label_value(value: &str) -> Result<(), &'static str> {
+    if value.len() > 63 {
+        return Err("it is longer than 63 characters");
+    }
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err("it may only hold letters, digits, `-`, `_` and `.`");
+    }
+    let edges = [value.chars().next(), value.chars().last()];
+    if edges
+        .into_iter()
+        .flatten()
+        .any(|c| !c.is_ascii_alphanumeric())
+    {
+        return Err("it must start and end with a letter or digit");
+    }
+    Ok(())
 }

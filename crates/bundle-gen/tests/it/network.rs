@@ -297,6 +297,21 @@ fn guard_controller_namespace_replaced_by_ingress_from() {
     insta::assert_snapshot!(refused(doc));
 }
 
+#[test]
+fn guard_selector_labels_kubernetes_refuses() {
+    let peers = "[{namespaceSelector: {matchLabels: {'kubernetes.io/': x, 'Bad_Prefix/name': '-x'}}, \
+                 podSelector: {matchExpressions: [{key: 'app name', operator: In, values: ['a b']}]}}]";
+    insta::assert_snapshot!(refused(set(good(), "networkPolicy.ingressFrom", peers)));
+}
+
+#[test]
+fn selector_labels_of_the_kubernetes_forms_are_accepted() {
+    let peers = "[{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, \
+                 podSelector: {matchLabels: {App_Name.x: '', a: A-1_b.c}, \
+                 matchExpressions: [{key: example.com/tier, operator: NotIn, values: [Edge]}]}}]";
+    load(&set(good(), "networkPolicy.ingressFrom", peers)).expect("accepted");
+}
+
 // ---- rendering -------------------------------------------------------------------------------
 
 #[test]

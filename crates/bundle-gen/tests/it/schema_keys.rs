@@ -183,6 +183,7 @@ every_variant!(
     PeerExceptOutsideCidr,
     SelectorValuesMismatch,
     ControllerNamespaceIgnored,
+    SelectorLabelInvalid,
 );
 
 /// Inline keys with a registration token, allowed: the start of the inline-secret configs.
@@ -350,6 +351,11 @@ fn refusing_configs() -> Vec<Value> {
             ),
             "networkPolicy.ingressControllerNamespace",
             "traefik",
+        ),
+        set(
+            good(),
+            "networkPolicy.ingressFrom",
+            "[{podSelector: {matchLabels: {'app name': '-x'}}}]",
         ),
     ]
 }

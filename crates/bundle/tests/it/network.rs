@@ -169,3 +169,15 @@ fn guard_controller_namespace_replaced_by_ingress_from() {
         "networkPolicy.ingressControllerNamespace"
     ));
 }
+
+#[test]
+fn guard_selector_labels_kubernetes_refuses() {
+    let bad = site_with(&[(
+        "networkPolicy.ingressFrom",
+        "[{podSelector: {matchLabels: {'app name': traefik}}}]",
+    )]);
+    assert_snapshot!(refused_without_writing(
+        &bad,
+        "networkPolicy.ingressFrom[0].podSelector.matchLabels"
+    ));
+}
