@@ -4,6 +4,10 @@
 //! Every struct denies unknown keys: a typo must never fall back to a default.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::IpNet;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -30,6 +34,9 @@ pub struct RawConfig {
     /// The `*-policy` NetworkPolicies.
     #[serde(default)]
     pub network_policy: NetworkPolicy,
+    /// The IP families of every Service (dual-stack and IPv6 clusters).
+    #[serde(default)]
+    pub network: Network,
     /// Tuwunel.
     pub homeserver: Homeserver,
     /// LiveKit settings shared by every variant; each overlay may change them.
@@ -231,6 +238,12 @@ pub struct NetworkPolicy {
     /// Namespace of the ingress controller, allowed to reach the homeserver and lk-jwt.
     #[serde(default = "default_ingress_namespace")]
     pub ingress_controller_namespace: String,
+    /// Who may reach the homeserver, lk-jwt and LiveKit's signalling besides the own
+    /// namespace, as NetworkPolicy peers. Set, it replaces the peer of
+    /// `ingressControllerNamespace`: for a controller in another namespace (`kube-system`) or
+    /// on the host network (its nodes' CIDRs as an `ipBlock`). Empty: that namespace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ingress_from: Vec<PolicyPeer>,
 }
 
 impl Default for NetworkPolicy {
@@ -238,11 +251,13 @@ impl Default for NetworkPolicy {
         Self {
             enabled: true,
             ingress_controller_namespace: default_ingress_namespace(),
+            ingress_from: Vec::new(),
         }
     }
 }
 
-fn default_ingress_namespace() -> String {
+/// The namespace `ingressControllerNamespace` names when it is not written.
+pub(crate) fn default_ingress_namespace() -> String {
     "ingress-nginx".to_owned()
 }
 
@@ -280,12 +295,44 @@ pub struct Homeserver {
     /// Where Tuwunel takes each client's address from (its `ip_source`).
     #[serde(default)]
     pub ip_source: IpSource,
+    /// The addresses Tuwunel listens on (its `address`). `0.0.0.0` is every IPv4 address of
+    /// the pod; `::` is every IPv6 address and, on Linux, IPv4 as well: the one for IPv6 and
+    /// dual-stack pods. A pod's own address is only known once it runs, so the list must hold
+    /// one of the two.
+    #[serde(
+        default = "default_listen_addresses",
+        deserialize_with = "listen_addresses"
+    )]
+    pub listen_addresses: Vec<IpAddr>,
     /// The database volume.
     #[serde(default)]
     pub persistence: Persistence,
     /// Container resources.
     #[serde(default = "Resources::homeserver")]
     pub resources: Resources,
+}
+
+fn default_listen_addresses() -> Vec<IpAddr> {
+    vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED)]
+}
+
+/// Reads `homeserver.listenAddresses`, saying what to write instead of text that is no
+/// address.
+fn listen_addresses<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<IpAddr>, D::Error> {
+    Vec::<String>::deserialize(deserializer)?
+        .iter()
+        .map(|text| {
+            text.parse().map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "`{text}` is not an IP address: Tuwunel binds exactly the addresses listed. \
+                     Fix: write `0.0.0.0` (every IPv4 address of the pod) or `::` (every IPv6 \
+                     address, and IPv4 as well)"
+                ))
+            })
+        })
+        .collect()
 }
 
 fn default_client_port() -> u16 {
@@ -600,9 +647,15 @@ pub struct Rtc {
     /// ICE-over-TCP port on the `livekit-rtc` LoadBalancer.
     #[serde(default = "default_tcp_port")]
     pub tcp_port: u16,
-    /// The LoadBalancer's public IP, advertised as the ICE candidate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node_ip: Option<String>,
+    /// The LoadBalancer's public IP, advertised as the ICE candidate: one address, or on a
+    /// dual-stack LoadBalancer one of each family as LiveKit writes them, `<IPv4>,<IPv6>`.
+    /// Empty means unset.
+    #[serde(
+        default,
+        deserialize_with = "NodeIp::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub node_ip: Option<NodeIp>,
     /// Discover the public IP with STUN instead of `nodeIp` (must be chosen explicitly).
     #[serde(default)]
     pub use_external_ip: bool,
@@ -648,10 +701,10 @@ impl PinLoadBalancerIp {
 }
 
 impl Rtc {
-    /// The advertised IP, if one is written. An empty string counts as unset, as in the chart
-    /// (`nodeIp: ""`).
-    pub fn node_ip(&self) -> Option<&str> {
-        self.node_ip.as_deref().filter(|ip| !ip.is_empty())
+    /// The advertised addresses, if any is written. An empty string counts as unset, as in the
+    /// chart (`nodeIp: ""`).
+    pub fn node_ip(&self) -> Option<NodeIp> {
+        self.node_ip
     }
 }
 
@@ -895,5 +948,368 @@ impl Variant {
     /// Whether this variant enables TURN over TLS.
     pub fn turn_enabled(&self) -> bool {
         self.name == OverlayName::BundledTurn
+    }
+}
+
+// ---- IP families and NetworkPolicy peers ----------------------------------------------------
+
+/// `network:`: how every Service of the tree asks for its IP families. Unset keys write
+/// nothing, so each Service gets the cluster's default: one family, the cluster's first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Network {
+    /// `spec.ipFamilyPolicy` of every Service. Unset: not written (the API server then sets
+    /// `SingleStack`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_family_policy: Option<IpFamilyPolicy>,
+    /// `spec.ipFamilies` of every Service, the primary family first. Empty: not written (the
+    /// cluster's families, in its order).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ip_families: Vec<IpFamily>,
+}
+
+impl Network {
+    /// Whether every Service may get an address of `family`: listed in `ipFamilies`, or a
+    /// dual-stack policy, which adds the other family wherever the cluster has it. `None`:
+    /// nothing written says, the cluster's default decides.
+    pub fn may_use(&self, family: IpFamily) -> Option<bool> {
+        let dual = self
+            .ip_family_policy
+            .is_some_and(IpFamilyPolicy::dual_stack);
+        if dual || self.ip_families.contains(&family) {
+            Some(true)
+        } else if self.ip_families.is_empty() {
+            None
+        } else {
+            Some(false)
+        }
+    }
+}
+
+/// `network.ipFamilyPolicy`, with the Kubernetes names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum IpFamilyPolicy {
+    /// One family: the first of `ipFamilies`, or the cluster's first.
+    SingleStack,
+    /// Both families where the cluster has both, else one.
+    PreferDualStack,
+    /// Both families; the API server refuses the Service on a single-stack cluster.
+    RequireDualStack,
+}
+
+impl IpFamilyPolicy {
+    /// The value of `spec.ipFamilyPolicy`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpFamilyPolicy::SingleStack => "SingleStack",
+            IpFamilyPolicy::PreferDualStack => "PreferDualStack",
+            IpFamilyPolicy::RequireDualStack => "RequireDualStack",
+        }
+    }
+
+    /// Whether a Service may get both families.
+    pub fn dual_stack(self) -> bool {
+        self != IpFamilyPolicy::SingleStack
+    }
+}
+
+/// An entry of `network.ipFamilies`, with the Kubernetes names.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+pub enum IpFamily {
+    /// IPv4.
+    #[serde(rename = "IPv4")]
+    V4,
+    /// IPv6.
+    #[serde(rename = "IPv6")]
+    V6,
+}
+
+impl IpFamily {
+    /// The value in `spec.ipFamilies`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpFamily::V4 => "IPv4",
+            IpFamily::V6 => "IPv6",
+        }
+    }
+
+    /// The family of `address` (an IPv4-mapped IPv6 address is IPv4, as LiveKit reads it).
+    pub fn of(address: IpAddr) -> Self {
+        match address.to_canonical() {
+            IpAddr::V4(_) => IpFamily::V4,
+            IpAddr::V6(_) => IpFamily::V6,
+        }
+    }
+}
+
+/// `livekit.rtc.nodeIp`: at most one address of each family, as LiveKit's `node_ip` holds
+/// them. Written as LiveKit reads it, `<address>` or `<IPv4>,<IPv6>` (either order), so the
+/// text moves unchanged between `bundle.yaml`, the chart's values and LiveKit's own config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeIp {
+    v4: Option<Ipv4Addr>,
+    v6: Option<Ipv6Addr>,
+}
+
+impl NodeIp {
+    /// The addresses, IPv4 first (never none).
+    pub fn addresses(self) -> impl Iterator<Item = IpAddr> {
+        let v4 = self.v4.map(IpAddr::V4);
+        let v6 = self.v6.map(IpAddr::V6);
+        v4.into_iter().chain(v6)
+    }
+
+    /// The IPv4 address, if one is given.
+    pub fn v4(self) -> Option<Ipv4Addr> {
+        self.v4
+    }
+
+    /// The IPv6 address, if one is given.
+    pub fn v6(self) -> Option<Ipv6Addr> {
+        self.v6
+    }
+
+    /// Whether both families are given.
+    pub fn is_dual_stack(self) -> bool {
+        self.v4.is_some() && self.v6.is_some()
+    }
+
+    /// Reads the text of `nodeIp`; empty text is `None` (unset).
+    fn optional<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<NodeIp>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        text.parse().map(Some).map_err(serde::de::Error::custom)
+    }
+}
+
+/// LiveKit's form: `<IPv4>,<IPv6>`, or the one address.
+impl fmt::Display for NodeIp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let addresses: Vec<String> = self.addresses().map(|ip| ip.to_string()).collect();
+        f.write_str(&addresses.join(","))
+    }
+}
+
+/// Why a `nodeIp` text is refused. The words follow LiveKit's own refusals.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NodeIpError {
+    /// A part that is not an address.
+    #[error(
+        "`{part}` is not an IP address: LiveKit advertises it verbatim as its ICE candidate. \
+         Fix: write the LoadBalancer's public IPv4 or IPv6 address, e.g. `203.0.113.10`, or \
+         one of each as `<IPv4>,<IPv6>`, e.g. `203.0.113.10,2001:db8::10`"
+    )]
+    NotAnAddress {
+        /// The rejected part.
+        part: String,
+    },
+    /// More than two parts.
+    #[error(
+        "`{text}` holds {count} addresses, but LiveKit takes at most one IPv4 and one IPv6 \
+         address and refuses to start on more. Fix: keep the LoadBalancer's address of each \
+         family, as `<IPv4>,<IPv6>`"
+    )]
+    TooMany {
+        /// The whole text.
+        text: String,
+        /// How many parts it has.
+        count: usize,
+    },
+    /// Two addresses of one family.
+    #[error(
+        "`{text}` holds two {family} addresses, but LiveKit takes one address per family and \
+         refuses to start on two of one. Fix: keep the one the LoadBalancer has, and add the \
+         other family's address only on a dual-stack LoadBalancer"
+    )]
+    SameFamily {
+        /// The whole text.
+        text: String,
+        /// `IPv4` or `IPv6`.
+        family: &'static str,
+    },
+}
+
+impl std::str::FromStr for NodeIp {
+    type Err = NodeIpError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+        if parts.len() > 2 {
+            return Err(NodeIpError::TooMany {
+                text: text.to_owned(),
+                count: parts.len(),
+            });
+        }
+        let mut node_ip = NodeIp { v4: None, v6: None };
+        for part in parts {
+            let address = part
+                .parse::<IpAddr>()
+                .map_err(|_| NodeIpError::NotAnAddress {
+                    part: part.to_owned(),
+                })?;
+            let taken = match address.to_canonical() {
+                IpAddr::V4(v4) => node_ip.v4.replace(v4).is_some(),
+                IpAddr::V6(v6) => node_ip.v6.replace(v6).is_some(),
+            };
+            if taken {
+                return Err(NodeIpError::SameFamily {
+                    text: text.to_owned(),
+                    family: IpFamily::of(address).as_str(),
+                });
+            }
+        }
+        Ok(node_ip)
+    }
+}
+
+impl Serialize for NodeIp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl JsonSchema for NodeIp {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NodeIp".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "One IP address, or an IPv4 and an IPv6 address as `<IPv4>,<IPv6>`.",
+            "type": "string",
+        })
+    }
+}
+
+/// One entry of `networkPolicy.ingressFrom`: a NetworkPolicy peer. Either selectors (pods of
+/// the selected namespaces, or of the own namespace with `podSelector` alone) or an
+/// `ipBlock`, as Kubernetes allows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicyPeer {
+    /// Namespaces whose pods are let in (with `podSelector`, only those pods of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<Selector>,
+    /// Pods let in: of the own namespace, or of the namespaces `namespaceSelector` selects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_selector: Option<Selector>,
+    /// Addresses let in, for what has no pod identity: a controller on the host network
+    /// reaches the pods from its node's address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_block: Option<IpBlock>,
+}
+
+/// A label selector: the objects carrying every label of `matchLabels` and meeting every
+/// expression. Empty: all of them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Selector {
+    /// Labels that must be present with these values, e.g.
+    /// `kubernetes.io/metadata.name: kube-system` for a namespace.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub match_labels: BTreeMap<String, String>,
+    /// Expressions that must all hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub match_expressions: Vec<SelectorExpression>,
+}
+
+/// One `matchExpressions` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SelectorExpression {
+    /// The label.
+    pub key: String,
+    /// How the label is compared with `values`.
+    pub operator: SelectorOperator,
+    /// The values: at least one for `In` and `NotIn`, none for `Exists` and `DoesNotExist`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+}
+
+/// `matchExpressions[].operator`, with the Kubernetes names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum SelectorOperator {
+    /// The label has one of `values`.
+    In,
+    /// The label is absent or has none of `values`.
+    NotIn,
+    /// The label is present.
+    Exists,
+    /// The label is absent.
+    DoesNotExist,
+}
+
+impl SelectorOperator {
+    /// The Kubernetes name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SelectorOperator::In => "In",
+            SelectorOperator::NotIn => "NotIn",
+            SelectorOperator::Exists => "Exists",
+            SelectorOperator::DoesNotExist => "DoesNotExist",
+        }
+    }
+
+    /// Whether the operator compares with values (and so needs at least one).
+    pub fn takes_values(self) -> bool {
+        matches!(self, SelectorOperator::In | SelectorOperator::NotIn)
+    }
+}
+
+/// `ipBlock`: the addresses of `cidr` except those of `except`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IpBlock {
+    /// The addresses let in, e.g. the nodes' subnet `10.0.0.0/24`.
+    pub cidr: Cidr,
+    /// Parts of `cidr` kept out, each inside it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub except: Vec<Cidr>,
+}
+
+/// An IPv4 or IPv6 network with its prefix length, as written (`10.0.0.0/24`, `fd00::/64`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr(pub IpNet);
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<'de> Deserialize<'de> for Cidr {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map(Cidr).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "`{text}` is not a CIDR: Kubernetes refuses the NetworkPolicy. Fix: write an \
+                 address with its prefix length, e.g. `10.0.0.0/24` or `fd00::/64`"
+            ))
+        })
+    }
+}
+
+impl Serialize for Cidr {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl JsonSchema for Cidr {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Cidr".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "An IPv4 or IPv6 network with its prefix length, e.g. `10.0.0.0/24`.",
+            "type": "string",
+        })
     }
 }

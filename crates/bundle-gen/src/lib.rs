@@ -25,6 +25,10 @@ pub use config::{
     LivekitKeys, LivekitKeysSecret, LkJwt, NetworkPolicy, OverlayDelta, OverlayName, Persistence,
     RawConfig, RemovedKey, Resources, Rtc, SecretKeyRef, Turn, TurnTls, UnknownOverlay, Variant,
 };
+pub use config::{
+    Cidr, IpBlock, IpFamily, IpFamilyPolicy, Network, NodeIp, NodeIpError, PolicyPeer, Selector,
+    SelectorExpression, SelectorOperator,
+};
 pub use config::{PinLoadBalancerIp, PortRange};
 pub use csp::{CspSources, csp_sources};
 pub use emit::RenderError;

@@ -3,13 +3,16 @@
 //! the others close gaps the chart left open.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 use serde_norway::Value;
 
 use crate::component::livekit::{RTC_SERVICE, RtcPort, RtcPortOrigin, TURN_PUBLIC_PORT, rtc_ports};
-use crate::config::{Config, OverlayName, PinLoadBalancerIp, Variant};
+use crate::config::{
+    Config, IpFamily, IpFamilyPolicy, Network, OverlayName, PinLoadBalancerIp, Selector, Variant,
+    default_ingress_namespace,
+};
 
 /// Characters LiveKit requires of an API secret (it only warns below that; we refuse).
 const MIN_API_SECRET_LEN: usize = 32;
@@ -355,18 +358,6 @@ pub enum Violation {
         /// `livekit.rtc.nodeIp`.
         key: String,
     },
-    /// `nodeIp` that is not an IP address.
-    #[error(
-        "`{key}` is `{value}`, which is not an IP address: LiveKit advertises it verbatim as \
-         its ICE candidate. Fix: write the LoadBalancer's public IPv4 or IPv6 address, e.g. \
-         `203.0.113.10`."
-    )]
-    NodeIpNotAnAddress {
-        /// `livekit.rtc.nodeIp`.
-        key: String,
-        /// The rejected text.
-        value: String,
-    },
     /// An image with nothing pinned.
     #[error(
         "`{key}` has neither `tag` nor `digest`: the image would float to whatever the registry \
@@ -620,6 +611,205 @@ pub enum Violation {
         /// Which rule it breaks.
         reason: &'static str,
     },
+    // ---- IP families, listen addresses and NetworkPolicy peers ----
+    /// Listen addresses without the wildcard of either family.
+    #[error(
+        "`{key}` is `{value}`, which holds neither `0.0.0.0` nor `::`: a pod gets its address \
+         when it starts, so Tuwunel would not listen on the address its Service and probes \
+         use, and it refuses to start on an address the pod does not have. Fix: write \
+         `[\"0.0.0.0\"]` for IPv4, or `[\"::\"]` for IPv6 and dual-stack pods."
+    )]
+    ListenAddressesWithoutWildcard {
+        /// `homeserver.listenAddresses`.
+        key: String,
+        /// The list as written.
+        value: String,
+    },
+    /// Services that may get IPv6 in front of a homeserver listening on IPv4 only.
+    #[error(
+        "`{key}` is `{value}`, which listens on IPv4 only, but {reason}: connections to the \
+         homeserver over IPv6 would be refused. Fix: write `[\"::\"]`, which on Linux \
+         listens on IPv4 as well."
+    )]
+    ListenAddressesWithoutIpv6 {
+        /// `homeserver.listenAddresses`.
+        key: String,
+        /// The list as written.
+        value: String,
+        /// Which setting gives the Services IPv6, naming its key.
+        reason: String,
+    },
+    /// A family listed twice.
+    #[error(
+        "`{key}` lists `{family}` twice: a Service has at most one address per family, and \
+         Kubernetes refuses the list. Fix: list each family once, the primary one first, e.g. \
+         `[IPv4, IPv6]`."
+    )]
+    IpFamilyTwice {
+        /// `network.ipFamilies`.
+        key: String,
+        /// The repeated family.
+        family: &'static str,
+    },
+    /// Both families under a single-stack policy.
+    #[error(
+        "`{key}` lists both families, but `{policy_key}` is {policy}: a single-stack Service \
+         has one family, and Kubernetes refuses one that lists two. Fix: set `{policy_key}: \
+         PreferDualStack` (or `RequireDualStack`), or list one family."
+    )]
+    IpFamiliesNeedDualStack {
+        /// `network.ipFamilies`.
+        key: String,
+        /// `network.ipFamilyPolicy`.
+        policy_key: String,
+        /// The policy, or how an unset one is read.
+        policy: String,
+    },
+    /// An advertised address of a family the `livekit-rtc` LoadBalancer cannot get.
+    #[error(
+        "`{key}` holds `{value}`, an {family} address, but `{families_key}` lists only \
+         {other} and `{policy_key}` is {policy}: the `livekit-rtc` LoadBalancer gets no {family} \
+         address, so LiveKit would advertise one that nothing answers. Fix: set `{key}` to the \
+         LoadBalancer's {other} address, or add `{family}` to `{families_key}`."
+    )]
+    NodeIpFamilyNotOnService {
+        /// `livekit.rtc.nodeIp`.
+        key: String,
+        /// The address.
+        value: String,
+        /// Its family.
+        family: &'static str,
+        /// `network.ipFamilies`.
+        families_key: String,
+        /// The family the Services get.
+        other: &'static str,
+        /// `network.ipFamilyPolicy`.
+        policy_key: String,
+        /// The policy, or how an unset one is read.
+        policy: String,
+    },
+    /// Two advertised addresses on a single-stack LoadBalancer.
+    #[error(
+        "`{key}` is `{value}`, one address of each family, but `{policy_key}` is {policy}: the \
+         `livekit-rtc` LoadBalancer gets one family only, so LiveKit would advertise an address \
+         that nothing answers. Fix: set `{policy_key}: RequireDualStack` (or \
+         `PreferDualStack`) on a dual-stack cluster, or keep one address in `{key}`."
+    )]
+    DualStackNodeIpOnSingleStack {
+        /// `livekit.rtc.nodeIp`.
+        key: String,
+        /// The two addresses.
+        value: String,
+        /// `network.ipFamilyPolicy`.
+        policy_key: String,
+        /// The policy, or how an unset one is read.
+        policy: String,
+    },
+    /// `spec.loadBalancerIP` asked to take two addresses.
+    #[error(
+        "`{key}` is `spec`, but `{node_ip_key}` is `{value}`, two addresses: the Service's \
+         loadBalancerIP field takes one (dual-stack is why Kubernetes deprecated it). \
+         Fix: pin with your LoadBalancer's annotation, `{key}: metallb`, `cilium` or \
+         `kube-vip`, each of which takes both, or keep one address in `{node_ip_key}`."
+    )]
+    PinSpecTakesOneAddress {
+        /// `livekit.rtc.pinLoadBalancerIp`.
+        key: String,
+        /// `livekit.rtc.nodeIp`.
+        node_ip_key: String,
+        /// The two addresses.
+        value: String,
+    },
+    /// TURN with no IPv4 address to relay from.
+    #[error(
+        "`{key}` is `{value}`, with no IPv4 address, but overlay `bundled-turn` enables TURN: \
+         LiveKit's TURN listens on IPv4 and relays from `node_ip`'s IPv4 address, and refuses \
+         to start without one (\"no matching node IP for relay\"). Fix: add the \
+         LoadBalancer's IPv4 address as `<IPv4>,<IPv6>`, or list overlay `bundled` instead."
+    )]
+    TurnWithoutIpv4NodeIp {
+        /// `livekit.rtc.nodeIp`.
+        key: String,
+        /// The address.
+        value: String,
+    },
+    /// A peer that names nothing.
+    #[error(
+        "`{key}` is empty: Kubernetes refuses a NetworkPolicy peer with no selector and no \
+         `ipBlock`. Fix: give it a `namespaceSelector`, a `podSelector` or an `ipBlock` (an \
+         empty selector, `namespaceSelector: {{}}`, selects every namespace), or remove it."
+    )]
+    PeerEmpty {
+        /// `networkPolicy.ingressFrom[<n>]`.
+        key: String,
+    },
+    /// A peer with an `ipBlock` and a selector.
+    #[error(
+        "`{key}` has an `ipBlock` and a selector: Kubernetes refuses a NetworkPolicy peer \
+         with both, since an address block has no namespace or pod labels. Fix: write them as \
+         two entries of `networkPolicy.ingressFrom`."
+    )]
+    PeerIpBlockWithSelector {
+        /// `networkPolicy.ingressFrom[<n>]`.
+        key: String,
+    },
+    /// An `except` entry outside its `cidr`.
+    #[error(
+        "`{key}` holds `{value}`, which is not a strict part of `{cidr}`: Kubernetes refuses \
+         an `except` entry that is not strictly inside the block's `cidr`. Fix: remove it, or \
+         write a smaller network inside `{cidr}`."
+    )]
+    PeerExceptOutsideCidr {
+        /// `networkPolicy.ingressFrom[<n>].ipBlock.except`.
+        key: String,
+        /// The entry.
+        value: String,
+        /// The block's `cidr`.
+        cidr: String,
+    },
+    /// A controller namespace that `ingressFrom` replaces, so it would be ignored.
+    #[error(
+        "`{key}` is `{value}`, but `{from_key}` is set and replaces that namespace's peer, so \
+         `{key}` would be ignored. Fix: remove `{key}`; to keep letting that namespace in, add \
+         `{{namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: {value}}}}}}}` \
+         to `{from_key}`."
+    )]
+    ControllerNamespaceIgnored {
+        /// `networkPolicy.ingressControllerNamespace`.
+        key: String,
+        /// The namespace written.
+        value: String,
+        /// `networkPolicy.ingressFrom`.
+        from_key: String,
+    },
+    /// A label key or value in a selector that Kubernetes refuses.
+    #[error(
+        "`{key}` holds `{value}`, which Kubernetes refuses as a label {part}: {reason}, so it \
+         would refuse the NetworkPolicy. Fix: write the label as the controller's pods or \
+         namespace carry it (`kubectl get pods -n <namespace> --show-labels`), e.g. \
+         `app.kubernetes.io/name` = `traefik`."
+    )]
+    SelectorLabelInvalid {
+        /// The selector field holding it.
+        key: String,
+        /// The rejected text.
+        value: String,
+        /// `key` or `value`.
+        part: &'static str,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// A selector expression whose values do not fit its operator.
+    #[error(
+        "`{key}` {problem}: Kubernetes refuses the NetworkPolicy. Fix: give `In` and `NotIn` \
+         at least one value, and `Exists` and `DoesNotExist` none."
+    )]
+    SelectorValuesMismatch {
+        /// `networkPolicy.ingressFrom[<n>].<selector>.matchExpressions[<m>].values`.
+        key: String,
+        /// What is wrong.
+        problem: String,
+    },
 }
 
 impl Violation {
@@ -656,7 +846,6 @@ impl Violation {
             | Violation::PublicUrlNotWss { key, .. }
             | Violation::ExternalKeysSecretMissing { key, .. }
             | Violation::NodeIpMissing { key, .. }
-            | Violation::NodeIpNotAnAddress { key, .. }
             | Violation::ImageUnpinned { key, .. }
             | Violation::ImageTagLatest { key, .. }
             | Violation::LivekitEnabledContradictsOverlay { key, .. }
@@ -673,7 +862,21 @@ impl Violation {
             | Violation::RelayPortRangeReversed { key, .. }
             | Violation::RelayPortRangeTooLarge { key, .. }
             | Violation::RelayPortRangeCollides { key, .. }
-            | Violation::SecretNameInvalid { key, .. } => key,
+            | Violation::SecretNameInvalid { key, .. }
+            | Violation::ListenAddressesWithoutWildcard { key, .. }
+            | Violation::ListenAddressesWithoutIpv6 { key, .. }
+            | Violation::IpFamilyTwice { key, .. }
+            | Violation::IpFamiliesNeedDualStack { key, .. }
+            | Violation::NodeIpFamilyNotOnService { key, .. }
+            | Violation::DualStackNodeIpOnSingleStack { key, .. }
+            | Violation::PinSpecTakesOneAddress { key, .. }
+            | Violation::TurnWithoutIpv4NodeIp { key, .. }
+            | Violation::PeerEmpty { key, .. }
+            | Violation::PeerIpBlockWithSelector { key, .. }
+            | Violation::PeerExceptOutsideCidr { key, .. }
+            | Violation::ControllerNamespaceIgnored { key, .. }
+            | Violation::SelectorLabelInvalid { key, .. }
+            | Violation::SelectorValuesMismatch { key, .. } => key,
         }
     }
 }
@@ -688,6 +891,8 @@ pub(crate) fn violations(config: &Config) -> Vec<Violation> {
     check_images(config, &mut found);
     check_lk_jwt_host_aliases(config, &mut found);
     check_appservices(config, &mut found);
+    check_network(config, &mut found);
+    check_ingress_from(config, &mut found);
     if config.raw.overlays.is_empty() {
         found.push(Violation::NoOverlays {
             key: "overlays".to_owned(),
@@ -1022,18 +1227,12 @@ fn check_bundled_livekit(config: &Config, variant: &Variant, found: &mut Vec<Vio
     check_pod_ports(config, variant, found);
     check_rtc_service_ports(config, variant, found);
     check_advertised_address(config, variant, found);
+    check_node_ip_families(config, variant, found);
 
-    match livekit.rtc.node_ip() {
-        None if !livekit.rtc.use_external_ip => found.push(Violation::NodeIpMissing {
+    if livekit.rtc.node_ip().is_none() && !livekit.rtc.use_external_ip {
+        found.push(Violation::NodeIpMissing {
             key: key("rtc.nodeIp"),
-        }),
-        Some(node_ip) if node_ip.parse::<IpAddr>().is_err() => {
-            found.push(Violation::NodeIpNotAnAddress {
-                key: key("rtc.nodeIp"),
-                value: node_ip.to_owned(),
-            });
-        }
-        _ => {}
+        });
     }
 }
 
@@ -1175,15 +1374,37 @@ fn check_advertised_address(config: &Config, variant: &Variant, found: &mut Vec<
         }
         return;
     };
-    // Text that is not an address has its own guard.
-    let Ok(address) = node_ip.parse::<IpAddr>() else {
-        return;
-    };
+    // Each address is advertised, so each must be one a client can send media to.
+    for address in node_ip.addresses() {
+        check_advertised_ip(config, variant, address, found);
+    }
+    if let Some(annotation) = pin.annotation()
+        && let Some(value) = rtc.service_annotations.get(annotation)
+        && *value != node_ip.to_string()
+    {
+        found.push(Violation::PinContradictsServiceAnnotation {
+            key: key("rtc.serviceAnnotations"),
+            annotation,
+            value: value.clone(),
+            pin_key: key("rtc.pinLoadBalancerIp"),
+            node_ip: node_ip.to_string(),
+        });
+    }
+}
+
+/// One advertised address of `nodeIp`.
+fn check_advertised_ip(
+    config: &Config,
+    variant: &Variant,
+    address: IpAddr,
+    found: &mut Vec<Violation>,
+) {
+    let key = |path: &str| livekit_key(config, variant.name, path);
     let address = address.to_canonical();
     if let Some(kind) = not_unicast(address) {
         found.push(Violation::NodeIpNotUnicast {
             key: key("rtc.nodeIp"),
-            value: node_ip.to_owned(),
+            value: address.to_string(),
             kind,
         });
     } else if variant.turn_enabled()
@@ -1203,24 +1424,12 @@ fn check_advertised_address(config: &Config, variant: &Variant, found: &mut Vec<
             };
             found.push(Violation::NodeIpRestrictedForTurn {
                 key: key("rtc.nodeIp"),
-                value: node_ip.to_owned(),
+                value: address.to_string(),
                 kind,
                 allow_key: key("turn.allowRestrictedPeerCidrs"),
                 example,
             });
         }
-    }
-    if let Some(annotation) = pin.annotation()
-        && let Some(value) = rtc.service_annotations.get(annotation)
-        && value != node_ip
-    {
-        found.push(Violation::PinContradictsServiceAnnotation {
-            key: key("rtc.serviceAnnotations"),
-            annotation,
-            value: value.clone(),
-            pin_key: key("rtc.pinLoadBalancerIp"),
-            node_ip: node_ip.to_owned(),
-        });
     }
 }
 
@@ -1553,6 +1762,268 @@ fn check_dns_subdomain(name: &str) -> Result<(), &'static str> {
                 return Err("each dot-separated part must start and end with a letter or digit");
             }
         }
+    }
+    Ok(())
+}
+
+// ---- IP families, listen addresses and NetworkPolicy peers ----------------------------------
+
+/// How `network.ipFamilyPolicy` reads in a message: its value, or what the API server makes
+/// of it unset.
+fn policy_text(network: &Network) -> String {
+    match network.ip_family_policy {
+        Some(policy) => format!("`{}`", policy.as_str()),
+        None => "not set (the API server then makes every Service `SingleStack`)".to_owned(),
+    }
+}
+
+/// `network` itself, and the homeserver's listen addresses against it.
+fn check_network(config: &Config, found: &mut Vec<Violation>) {
+    let network = &config.raw.network;
+    let families = &network.ip_families;
+    for (index, family) in families.iter().enumerate() {
+        if families[..index].contains(family) {
+            found.push(Violation::IpFamilyTwice {
+                key: "network.ipFamilies".to_owned(),
+                family: family.as_str(),
+            });
+        }
+    }
+    let both = [IpFamily::V4, IpFamily::V6]
+        .iter()
+        .all(|family| families.contains(family));
+    if both
+        && !network
+            .ip_family_policy
+            .is_some_and(IpFamilyPolicy::dual_stack)
+    {
+        found.push(Violation::IpFamiliesNeedDualStack {
+            key: "network.ipFamilies".to_owned(),
+            policy_key: "network.ipFamilyPolicy".to_owned(),
+            policy: policy_text(network),
+        });
+    }
+
+    let key = "homeserver.listenAddresses".to_owned();
+    let addresses = &config.raw.homeserver.listen_addresses;
+    let value = format!(
+        "[{}]",
+        addresses
+            .iter()
+            .map(|address| format!("\"{address}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let ipv6_wildcard = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+    if !addresses.iter().any(IpAddr::is_unspecified) {
+        found.push(Violation::ListenAddressesWithoutWildcard { key, value });
+    } else if !addresses.contains(&ipv6_wildcard) && network.may_use(IpFamily::V6) == Some(true) {
+        let reason = match network.ip_family_policy {
+            Some(policy) if policy.dual_stack() => format!(
+                "`network.ipFamilyPolicy` is `{}`, which gives every Service an IPv6 address \
+                 wherever the cluster has IPv6",
+                policy.as_str()
+            ),
+            _ => "`network.ipFamilies` lists `IPv6`".to_owned(),
+        };
+        found.push(Violation::ListenAddressesWithoutIpv6 { key, value, reason });
+    }
+}
+
+/// `nodeIp` against what the `livekit-rtc` LoadBalancer can get, and against TURN.
+fn check_node_ip_families(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
+    let rtc = &variant.livekit.rtc;
+    let Some(node_ip) = rtc.node_ip() else {
+        return;
+    };
+    let key = |path: &str| livekit_key(config, variant.name, path);
+    let network = &config.raw.network;
+    let dual_policy = network
+        .ip_family_policy
+        .is_some_and(IpFamilyPolicy::dual_stack);
+    if node_ip.is_dual_stack() {
+        if !dual_policy {
+            found.push(Violation::DualStackNodeIpOnSingleStack {
+                key: key("rtc.nodeIp"),
+                value: node_ip.to_string(),
+                policy_key: "network.ipFamilyPolicy".to_owned(),
+                policy: policy_text(network),
+            });
+        }
+        if rtc.pin_load_balancer_ip == PinLoadBalancerIp::Spec {
+            found.push(Violation::PinSpecTakesOneAddress {
+                key: key("rtc.pinLoadBalancerIp"),
+                node_ip_key: key("rtc.nodeIp"),
+                value: node_ip.to_string(),
+            });
+        }
+    } else {
+        for address in node_ip.addresses() {
+            let family = IpFamily::of(address);
+            if network.may_use(family) == Some(false) {
+                let other = match family {
+                    IpFamily::V4 => IpFamily::V6,
+                    IpFamily::V6 => IpFamily::V4,
+                };
+                found.push(Violation::NodeIpFamilyNotOnService {
+                    key: key("rtc.nodeIp"),
+                    value: address.to_string(),
+                    family: family.as_str(),
+                    families_key: "network.ipFamilies".to_owned(),
+                    other: other.as_str(),
+                    policy_key: "network.ipFamilyPolicy".to_owned(),
+                    policy: policy_text(network),
+                });
+            }
+        }
+    }
+    if variant.turn_enabled() && node_ip.v4().is_none() {
+        found.push(Violation::TurnWithoutIpv4NodeIp {
+            key: key("rtc.nodeIp"),
+            value: node_ip.to_string(),
+        });
+    }
+}
+
+/// `networkPolicy.ingressFrom`: each peer as Kubernetes accepts it, and no other setting it
+/// silently replaces.
+fn check_ingress_from(config: &Config, found: &mut Vec<Violation>) {
+    let policy = &config.raw.network_policy;
+    // Only a namespace other than the default can be told apart from one not written.
+    if !policy.ingress_from.is_empty()
+        && policy.ingress_controller_namespace != default_ingress_namespace()
+    {
+        found.push(Violation::ControllerNamespaceIgnored {
+            key: "networkPolicy.ingressControllerNamespace".to_owned(),
+            value: policy.ingress_controller_namespace.clone(),
+            from_key: "networkPolicy.ingressFrom".to_owned(),
+        });
+    }
+    for (index, peer) in policy.ingress_from.iter().enumerate() {
+        let key = format!("networkPolicy.ingressFrom[{index}]");
+        let selectors = [
+            ("namespaceSelector", &peer.namespace_selector),
+            ("podSelector", &peer.pod_selector),
+        ];
+        let has_selector = selectors.iter().any(|(_, selector)| selector.is_some());
+        match &peer.ip_block {
+            None if !has_selector => found.push(Violation::PeerEmpty { key: key.clone() }),
+            Some(_) if has_selector => {
+                found.push(Violation::PeerIpBlockWithSelector { key: key.clone() });
+            }
+            _ => {}
+        }
+        if let Some(block) = &peer.ip_block {
+            let cidr = block.cidr.0;
+            for except in &block.except {
+                let inside = cidr.contains(&except.0) && except.0 != cidr;
+                if !inside {
+                    found.push(Violation::PeerExceptOutsideCidr {
+                        key: format!("{key}.ipBlock.except"),
+                        value: except.to_string(),
+                        cidr: cidr.to_string(),
+                    });
+                }
+            }
+        }
+        for (name, selector) in selectors {
+            if let Some(selector) = selector {
+                check_selector_labels(&format!("{key}.{name}"), selector, found);
+            }
+            let expressions = selector.iter().flat_map(|s| &s.match_expressions);
+            for (position, expression) in expressions.enumerate() {
+                let operator = expression.operator;
+                let problem = match (operator.takes_values(), expression.values.is_empty()) {
+                    (true, true) => format!(
+                        "is empty, but operator `{}` needs values",
+                        operator.as_str()
+                    ),
+                    (false, false) => format!(
+                        "is set, but operator `{}` takes no values",
+                        operator.as_str()
+                    ),
+                    _ => continue,
+                };
+                found.push(Violation::SelectorValuesMismatch {
+                    key: format!("{key}.{name}.matchExpressions[{position}].values"),
+                    problem,
+                });
+            }
+        }
+    }
+}
+
+/// The label keys and values of one selector, as the API server checks them.
+fn check_selector_labels(key: &str, selector: &Selector, found: &mut Vec<Violation>) {
+    let mut push = |field: String, value: &str, part, reason| {
+        found.push(Violation::SelectorLabelInvalid {
+            key: field,
+            value: value.to_owned(),
+            part,
+            reason,
+        });
+    };
+    for (label, value) in &selector.match_labels {
+        let field = format!("{key}.matchLabels");
+        if let Err(reason) = check_label_key(label) {
+            push(field.clone(), label, "key", reason);
+        }
+        if let Err(reason) = check_label_value(value) {
+            push(field, value, "value", reason);
+        }
+    }
+    for (position, expression) in selector.match_expressions.iter().enumerate() {
+        let field = format!("{key}.matchExpressions[{position}]");
+        if let Err(reason) = check_label_key(&expression.key) {
+            push(format!("{field}.key"), &expression.key, "key", reason);
+        }
+        for value in &expression.values {
+            if let Err(reason) = check_label_value(value) {
+                push(format!("{field}.values"), value, "value", reason);
+            }
+        }
+    }
+}
+
+/// A label key as Kubernetes accepts it: an optional DNS-subdomain prefix and `/`, then a
+/// name of at most 63 characters.
+fn check_label_key(label: &str) -> Result<(), &'static str> {
+    let name = match label.split_once('/') {
+        Some((prefix, name)) => {
+            if prefix.is_empty() || check_dns_subdomain(prefix).is_err() {
+                return Err(
+                    "the part before `/` must be a DNS subdomain of lowercase letters, digits, `-` and `.`",
+                );
+            }
+            name
+        }
+        None => label,
+    };
+    if name.is_empty() {
+        return Err("its name (after any `/`) is empty");
+    }
+    check_label_value(name)
+}
+
+/// A label value (and a key's name) as Kubernetes accepts it: empty, or at most 63 letters,
+/// digits, `-`, `_` and `.`, starting and ending with a letter or digit.
+fn check_label_value(value: &str) -> Result<(), &'static str> {
+    if value.len() > 63 {
+        return Err("it is longer than 63 characters");
+    }
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err("it may only hold letters, digits, `-`, `_` and `.`");
+    }
+    let edges = [value.chars().next(), value.chars().last()];
+    if edges
+        .into_iter()
+        .flatten()
+        .any(|c| !c.is_ascii_alphanumeric())
+    {
+        return Err("it must start and end with a letter or digit");
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! clusters only) the registration-token Secret.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
@@ -144,8 +145,8 @@ struct TuwunelConfig {
 struct Global {
     server_name: String,
     database_path: &'static str,
-    /// Tuwunel binds loopback unless told otherwise.
-    address: [&'static str; 1],
+    /// `homeserver.listenAddresses`: Tuwunel binds loopback unless told otherwise.
+    address: Vec<IpAddr>,
     port: u16,
     /// Where the client address of rate limits and logs comes from (`homeserver.ipSource`).
     /// Always written: unset, Tuwunel takes the leftmost `X-Forwarded-For` entry, which the
@@ -180,7 +181,7 @@ impl TuwunelConfig {
             global: Global {
                 server_name: server_name.clone(),
                 database_path: DATABASE_PATH,
-                address: ["0.0.0.0"],
+                address: homeserver.listen_addresses.clone(),
                 port: homeserver.client_port,
                 ip_source: homeserver.ip_source,
                 allow_registration: homeserver.allow_registration,
@@ -213,7 +214,7 @@ fn objects(raw: &RawConfig, names: &Names) -> Result<Vec<Object>, RenderError> {
         Object {
             file: format!("{NAME}-service.yaml"),
             value: to_json(
-                &http_service(NAME, raw.homeserver.client_port),
+                &http_service(&raw.network, NAME, raw.homeserver.client_port),
                 "homeserver Service",
             )?,
         },

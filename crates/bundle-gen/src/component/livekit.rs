@@ -19,7 +19,7 @@ use crate::emit::{RenderError, to_json, yaml_text};
 use crate::images::ImageName;
 use crate::k8s::pod::{
     app_labels, config_map_volume, container_port, container_security, http_probe, meta, mount,
-    pod_template, resources, secret_volume, selector, tmp_mount, tmp_volume,
+    pod_template, resources, secret_volume, selector, service, tmp_mount, tmp_volume,
 };
 use crate::k8s::policy::{from_anywhere, from_namespace_and_ingress, network_policy, tcp, udp};
 use crate::kustomize::{PatchOp, PatchTarget};
@@ -123,10 +123,11 @@ pub(crate) fn config_file(
         "udp_port": rtc.udp_port,
     });
     match rtc.node_ip() {
-        // The LoadBalancer's public IP; STUN discovery would find the node's instead.
+        // The LoadBalancer's public IP; STUN discovery would find the node's instead. Two
+        // addresses are written as LiveKit reads them, `<IPv4>,<IPv6>`.
         Some(node_ip) => {
             rtc_config["use_external_ip"] = json!(false);
-            rtc_config["node_ip"] = json!(node_ip);
+            rtc_config["node_ip"] = json!(node_ip.to_string());
         }
         None => rtc_config["use_external_ip"] = json!(rtc.use_external_ip),
     }
@@ -198,11 +199,14 @@ fn objects(
         },
         Object {
             file: format!("{SIGNALING_SERVICE}-service.yaml"),
-            value: to_json(&signaling_service(livekit), "LiveKit signalling Service")?,
+            value: to_json(
+                &signaling_service(raw, livekit),
+                "LiveKit signalling Service",
+            )?,
         },
         Object {
             file: format!("{RTC_SERVICE}-service.yaml"),
-            value: to_json(&rtc_service(livekit, turn), "LiveKit RTC Service")?,
+            value: to_json(&rtc_service(raw, livekit, turn), "LiveKit RTC Service")?,
         },
     ];
     if keys.inline {
@@ -430,11 +434,12 @@ fn service_port(name: &str, port: i32, target: u16, protocol: &str) -> ServicePo
     }
 }
 
-fn signaling_service(livekit: &Settings) -> Service {
+fn signaling_service(raw: &RawConfig, livekit: &Settings) -> Service {
     let port = livekit.rtc.signaling_port;
-    Service {
-        metadata: meta(SIGNALING_SERVICE, Some(NAME)),
-        spec: Some(ServiceSpec {
+    service(
+        &raw.network,
+        meta(SIGNALING_SERVICE, Some(NAME)),
+        ServiceSpec {
             selector: Some(app_labels(NAME)),
             ports: Some(vec![service_port(
                 "signaling",
@@ -443,15 +448,16 @@ fn signaling_service(livekit: &Settings) -> Service {
                 "TCP",
             )]),
             ..ServiceSpec::default()
-        }),
-        ..Service::default()
-    }
+        },
+    )
 }
 
 /// Media ports with port = targetPort (LiveKit advertises the port it listens on). No
 /// `externalTrafficPolicy: Local`: a moved pod would leave the LoadBalancer IP dark. With
-/// `pinLoadBalancerIp`, the Service asks for `nodeIp` itself.
-fn rtc_service(livekit: &Settings, turn: Option<&Turn>) -> Service {
+/// `pinLoadBalancerIp`, the Service asks for `nodeIp` itself: an annotation takes both
+/// addresses of a dual-stack `nodeIp` as one comma-separated list, `spec.loadBalancerIP` only
+/// one (the guards allow it only then).
+fn rtc_service(raw: &RawConfig, livekit: &Settings, turn: Option<&Turn>) -> Service {
     let rtc = &livekit.rtc;
     let mut labels = app_labels(NAME);
     labels.extend(rtc.service_labels.clone());
@@ -464,27 +470,27 @@ fn rtc_service(livekit: &Settings, turn: Option<&Turn>) -> Service {
     if let Some(node_ip) = rtc.node_ip() {
         match rtc.pin_load_balancer_ip {
             PinLoadBalancerIp::None => {}
-            PinLoadBalancerIp::Spec => load_balancer_ip = Some(node_ip.to_owned()),
+            PinLoadBalancerIp::Spec => load_balancer_ip = Some(node_ip.to_string()),
             pin => {
                 let annotation = pin.annotation().expect("every other pin is an annotation");
-                annotations.insert(annotation.to_owned(), node_ip.to_owned());
+                annotations.insert(annotation.to_owned(), node_ip.to_string());
             }
         }
     }
     let mut metadata = meta(RTC_SERVICE, None);
     metadata.labels = Some(labels);
     metadata.annotations = Some(annotations).filter(|annotations| !annotations.is_empty());
-    Service {
+    service(
+        &raw.network,
         metadata,
-        spec: Some(ServiceSpec {
+        ServiceSpec {
             type_: Some("LoadBalancer".to_owned()),
             load_balancer_ip,
             selector: Some(app_labels(NAME)),
             ports: Some(ports),
             ..ServiceSpec::default()
-        }),
-        ..Service::default()
-    }
+        },
+    )
 }
 
 fn inline_secret(livekit: &Settings, keys: &KeysSecret) -> Secret {

@@ -211,7 +211,7 @@ fn objects(
         },
         Object {
             file: format!("{NAME}-service.yaml"),
-            value: to_json(&http_service(NAME, PORT), "lk-jwt Service")?,
+            value: to_json(&http_service(&raw.network, NAME, PORT), "lk-jwt Service")?,
         },
     ];
     if raw.network_policy.enabled {

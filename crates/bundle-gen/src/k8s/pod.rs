@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::config::Resources;
+use crate::config::{Network, Resources};
 
 /// Mode of Secret files: readable by owner (root) and group (the pod's `fsGroup`), nothing
 /// for others. LiveKit refuses a key file with any "other" bit, and 0440 keeps the rest private.
@@ -202,10 +202,11 @@ pub(crate) fn container_port(name: &str, number: u16, protocol: &str) -> Contain
 
 /// The ClusterIP Service `app` in front of the pods of `app`, with one TCP port `http`
 /// that forwards to the container port of that name.
-pub(crate) fn http_service(app: &str, port: u16) -> Service {
-    Service {
-        metadata: meta(app, Some(app)),
-        spec: Some(ServiceSpec {
+pub(crate) fn http_service(network: &Network, app: &str, port: u16) -> Service {
+    service(
+        network,
+        meta(app, Some(app)),
+        ServiceSpec {
             selector: Some(app_labels(app)),
             ports: Some(vec![ServicePort {
                 name: Some("http".to_owned()),
@@ -215,6 +216,27 @@ pub(crate) fn http_service(app: &str, port: u16) -> Service {
                 ..ServicePort::default()
             }]),
             ..ServiceSpec::default()
+        },
+    )
+}
+
+/// A Service with the IP families `network` asks for. Every Service of the tree is built
+/// here, so a dual-stack or IPv6 setting reaches each one; unset keys are not written.
+pub(crate) fn service(network: &Network, metadata: ObjectMeta, spec: ServiceSpec) -> Service {
+    let families = &network.ip_families;
+    Service {
+        metadata,
+        spec: Some(ServiceSpec {
+            ip_family_policy: network
+                .ip_family_policy
+                .map(|policy| policy.as_str().to_owned()),
+            ip_families: (!families.is_empty()).then(|| {
+                families
+                    .iter()
+                    .map(|family| family.as_str().to_owned())
+                    .collect()
+            }),
+            ..spec
         }),
         ..Service::default()
     }

@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::networking::v1::{
-    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
     NetworkPolicyPort, NetworkPolicySpec,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::pod::{meta, selector};
-use crate::config::RawConfig;
+use crate::config::{PolicyPeer, RawConfig, Selector};
 
 /// A policy for the pods of `app` with these ingress rules and all egress allowed.
 pub(crate) fn network_policy(
@@ -31,7 +31,7 @@ pub(crate) fn network_policy(
 }
 
 /// `<app>-policy`: the pods of `app` accept only `port` (TCP), and only from the own
-/// namespace and the ingress controller's.
+/// namespace and the ingress controller.
 pub(crate) fn ingress_only_policy(raw: &RawConfig, app: &str, port: u16) -> NetworkPolicy {
     network_policy(
         &format!("{app}-policy"),
@@ -40,30 +40,66 @@ pub(crate) fn ingress_only_policy(raw: &RawConfig, app: &str, port: u16) -> Netw
     )
 }
 
-/// Allows `ports` from pods of the own namespace and from the ingress controller's namespace
-/// (an ingress controller lives in another namespace; `podSelector: {}` alone black-holed it).
+/// Allows `ports` from pods of the own namespace and from the ingress controller: the peers of
+/// `networkPolicy.ingressFrom` when given, else the pods of `ingressControllerNamespace` (an
+/// ingress controller lives in another namespace; `podSelector: {}` alone black-holed it). The
+/// one place the controller's peers are built.
 pub(crate) fn from_namespace_and_ingress(
     raw: &RawConfig,
     ports: Vec<NetworkPolicyPort>,
 ) -> NetworkPolicyIngressRule {
+    let own_namespace = NetworkPolicyPeer {
+        pod_selector: Some(LabelSelector::default()),
+        ..NetworkPolicyPeer::default()
+    };
+    let policy = &raw.network_policy;
+    let controller: Vec<NetworkPolicyPeer> = if policy.ingress_from.is_empty() {
+        vec![NetworkPolicyPeer {
+            namespace_selector: Some(LabelSelector {
+                match_labels: Some(BTreeMap::from([(
+                    "kubernetes.io/metadata.name".to_owned(),
+                    policy.ingress_controller_namespace.clone(),
+                )])),
+                ..LabelSelector::default()
+            }),
+            ..NetworkPolicyPeer::default()
+        }]
+    } else {
+        policy.ingress_from.iter().map(peer).collect()
+    };
     NetworkPolicyIngressRule {
-        from: Some(vec![
-            NetworkPolicyPeer {
-                pod_selector: Some(LabelSelector::default()),
-                ..NetworkPolicyPeer::default()
-            },
-            NetworkPolicyPeer {
-                namespace_selector: Some(LabelSelector {
-                    match_labels: Some(BTreeMap::from([(
-                        "kubernetes.io/metadata.name".to_owned(),
-                        raw.network_policy.ingress_controller_namespace.clone(),
-                    )])),
-                    ..LabelSelector::default()
-                }),
-                ..NetworkPolicyPeer::default()
-            },
-        ]),
+        from: Some(std::iter::once(own_namespace).chain(controller).collect()),
         ports: Some(ports),
+    }
+}
+
+/// A peer of `networkPolicy.ingressFrom` as Kubernetes writes it.
+fn peer(peer: &PolicyPeer) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        namespace_selector: peer.namespace_selector.as_ref().map(label_selector),
+        pod_selector: peer.pod_selector.as_ref().map(label_selector),
+        ip_block: peer.ip_block.as_ref().map(|block| IPBlock {
+            cidr: block.cidr.to_string(),
+            except: (!block.except.is_empty())
+                .then(|| block.except.iter().map(ToString::to_string).collect()),
+        }),
+    }
+}
+
+fn label_selector(selector: &Selector) -> LabelSelector {
+    let expressions = &selector.match_expressions;
+    LabelSelector {
+        match_labels: (!selector.match_labels.is_empty()).then(|| selector.match_labels.clone()),
+        match_expressions: (!expressions.is_empty()).then(|| {
+            expressions
+                .iter()
+                .map(|expression| LabelSelectorRequirement {
+                    key: expression.key.clone(),
+                    operator: expression.operator.as_str().to_owned(),
+                    values: (!expression.values.is_empty()).then(|| expression.values.clone()),
+                })
+                .collect()
+        }),
     }
 }
 

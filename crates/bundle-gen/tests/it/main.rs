@@ -7,6 +7,7 @@
 
 mod config;
 mod invariant;
+mod network;
 mod render;
 mod schema;
 mod schema_keys;

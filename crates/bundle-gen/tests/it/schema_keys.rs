@@ -153,7 +153,6 @@ every_variant!(
     PublicUrlNotWss,
     ExternalKeysSecretMissing,
     NodeIpMissing,
-    NodeIpNotAnAddress,
     ImageUnpinned,
     ImageTagLatest,
     LivekitEnabledContradictsOverlay,
@@ -171,6 +170,20 @@ every_variant!(
     RelayPortRangeTooLarge,
     RelayPortRangeCollides,
     SecretNameInvalid,
+    ListenAddressesWithoutWildcard,
+    ListenAddressesWithoutIpv6,
+    IpFamilyTwice,
+    IpFamiliesNeedDualStack,
+    NodeIpFamilyNotOnService,
+    DualStackNodeIpOnSingleStack,
+    PinSpecTakesOneAddress,
+    TurnWithoutIpv4NodeIp,
+    PeerEmpty,
+    PeerIpBlockWithSelector,
+    PeerExceptOutsideCidr,
+    SelectorValuesMismatch,
+    ControllerNamespaceIgnored,
+    SelectorLabelInvalid,
 );
 
 /// Inline keys with a registration token, allowed: the start of the inline-secret configs.
@@ -246,7 +259,6 @@ fn refusing_configs() -> Vec<Value> {
             "{external: {livekit: {publicUrl: 'wss://livekit.example.net'}}}",
         ),
         remove(good(), "livekit.rtc"),
-        set(good(), "livekit.rtc.nodeIp", "lb.example.org"),
         remove(
             remove(good(), "images.livekit.tag"),
             "images.livekit.digest",
@@ -310,6 +322,40 @@ fn refusing_configs() -> Vec<Value> {
             good(),
             "homeserver.appservices.existingSecret",
             "Matrix_Appservices",
+        ),
+        set(good(), "homeserver.listenAddresses", "['127.0.0.1']"),
+        set(good(), "network.ipFamilies", "[IPv6]"),
+        set(good(), "network.ipFamilies", "[IPv4, IPv4]"),
+        set(good(), "network.ipFamilies", "[IPv4, IPv6]"),
+        set(
+            set(good(), "livekit.rtc.nodeIp", "'203.0.113.10,2001:db8::10'"),
+            "livekit.rtc.pinLoadBalancerIp",
+            "spec",
+        ),
+        set(
+            set(good(), "network.ipFamilyPolicy", "PreferDualStack"),
+            "livekit.rtc.nodeIp",
+            "'2001:db8::10'",
+        ),
+        set(
+            good(),
+            "networkPolicy.ingressFrom",
+            "[{}, {ipBlock: {cidr: 10.0.0.0/24, except: [10.1.0.0/25]}, \
+             podSelector: {matchExpressions: [{key: app, operator: In}]}}]",
+        ),
+        set(
+            set(
+                good(),
+                "networkPolicy.ingressFrom",
+                "[{ipBlock: {cidr: 10.0.0.0/24}}]",
+            ),
+            "networkPolicy.ingressControllerNamespace",
+            "traefik",
+        ),
+        set(
+            good(),
+            "networkPolicy.ingressFrom",
+            "[{podSelector: {matchLabels: {'app name': '-x'}}}]",
         ),
     ]
 }

@@ -560,8 +560,7 @@ fn guard_node_ip_not_an_ip_address() {
     exit: 2
     --- stdout
     --- stderr
-    bundle.yaml: config refused:
-    bundle.yaml:28:5: `livekit.rtc.nodeIp` is `lb.example.org`, which is not an IP address: LiveKit advertises it verbatim as its ICE candidate. Fix: write the LoadBalancer's public IPv4 or IPv6 address, e.g. `203.0.113.10`.
+    bundle.yaml:28:5: invalid value at `livekit.rtc.nodeIp`: `lb.example.org` is not an IP address: LiveKit advertises it verbatim as its ICE candidate. Fix: write the LoadBalancer's public IPv4 or IPv6 address, e.g. `203.0.113.10`, or one of each as `<IPv4>,<IPv6>`, e.g. `203.0.113.10,2001:db8::10`
     ");
 }
 

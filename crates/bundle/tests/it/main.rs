@@ -1,6 +1,7 @@
 //! The `bundle` binary end to end, one module per command; `support` holds what they share.
 mod cli;
 mod init;
+mod network;
 mod pins_status;
 mod readme;
 mod refresh_e2e;
