@@ -26,6 +26,7 @@ pub use config::{
     RawConfig, RemovedKey, Resources, Rtc, SecretKeyRef, Turn, TurnTls, UnknownOverlay, Variant,
 };
 pub use config::{PinLoadBalancerIp, PortRange};
+pub use config::{ExternalTrafficPolicy, RtcServiceType};
 pub use csp::{CspSources, csp_sources};
 pub use emit::RenderError;
 pub use images::{

@@ -209,6 +209,7 @@ fn objects(raw: &RawConfig, names: &Names) -> Result<Vec<Object>, RenderError> {
         Object {
             file: format!("{NAME}-statefulset.yaml"),
             value: statefulset(raw, names, token.as_ref())?,
+            comment: None,
         },
         Object {
             file: format!("{NAME}-service.yaml"),
@@ -216,6 +217,7 @@ fn objects(raw: &RawConfig, names: &Names) -> Result<Vec<Object>, RenderError> {
                 &http_service(NAME, raw.homeserver.client_port),
                 "homeserver Service",
             )?,
+            comment: None,
         },
     ];
     if token
@@ -225,6 +227,7 @@ fn objects(raw: &RawConfig, names: &Names) -> Result<Vec<Object>, RenderError> {
         objects.push(Object {
             file: format!("{INLINE_SECRET}.yaml"),
             value: to_json(&inline_secret(raw), "homeserver Secret")?,
+            comment: None,
         });
     }
     if raw.network_policy.enabled {
@@ -232,6 +235,7 @@ fn objects(raw: &RawConfig, names: &Names) -> Result<Vec<Object>, RenderError> {
         objects.push(Object {
             file: format!("{NAME}-networkpolicy.yaml"),
             value: to_json(&policy, "homeserver NetworkPolicy")?,
+            comment: None,
         });
     }
     Ok(objects)
