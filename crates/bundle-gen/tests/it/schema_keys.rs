@@ -171,6 +171,12 @@ every_variant!(
     RelayPortRangeTooLarge,
     RelayPortRangeCollides,
     SecretNameInvalid,
+    SplitServicesWithoutPin,
+    NodePortOutOfRange,
+    NodePortWithTurn,
+    NodePortWithPin,
+    HostNetworkWithTurn,
+    MediaServiceSettingWithHostNetwork,
 );
 
 /// Inline keys with a registration token, allowed: the start of the inline-secret configs.
@@ -310,6 +316,18 @@ fn refusing_configs() -> Vec<Value> {
             good(),
             "homeserver.appservices.existingSecret",
             "Matrix_Appservices",
+        ),
+        set(good(), "livekit.rtc.splitServices", "true"),
+        set(good(), "livekit.rtc.serviceType", "NodePort"),
+        set(
+            good(),
+            "livekit.rtc",
+            "{nodeIp: 203.0.113.10, serviceType: NodePort, pinLoadBalancerIp: spec}",
+        ),
+        set(
+            set(good(), "livekit.hostNetwork", "true"),
+            "livekit.rtc.externalTrafficPolicy",
+            "Local",
         ),
     ]
 }
