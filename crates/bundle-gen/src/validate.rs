@@ -688,8 +688,8 @@ pub enum Violation {
         "`{key}` is true, but overlay `bundled-turn` enables TURN: clients always dial \
          `turns:<livekit.turn.domain>:443`, so on the host network the pod would have to bind \
          port 443 of its node, which the unprivileged pod cannot. Fix: set `{key}: false` (TURN \
-         then goes through the `livekit-rtc` LoadBalancer), or remove `bundled-turn` from \
-         `overlays`."
+         then goes through a LoadBalancer, which maps 443 to `livekit.turn.tlsPort`), or remove \
+         `bundled-turn` from `overlays`."
     )]
     HostNetworkWithTurn {
         /// `livekit.hostNetwork`.
