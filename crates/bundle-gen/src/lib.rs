@@ -25,8 +25,8 @@ pub use config::{
     LivekitKeys, LivekitKeysSecret, LkJwt, NetworkPolicy, OverlayDelta, OverlayName, Persistence,
     RawConfig, RemovedKey, Resources, Rtc, SecretKeyRef, Turn, TurnTls, UnknownOverlay, Variant,
 };
-pub use config::{PinLoadBalancerIp, PortRange};
 pub use config::{ExternalTrafficPolicy, RtcServiceType};
+pub use config::{PinLoadBalancerIp, PortRange};
 pub use csp::{CspSources, csp_sources};
 pub use emit::RenderError;
 pub use images::{

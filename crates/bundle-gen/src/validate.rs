@@ -1542,7 +1542,10 @@ fn host_network_dropped_settings(livekit: &Livekit) -> Vec<(&'static str, String
         dropped.push(("rtc.splitServices", "true".to_owned()));
     }
     if rtc.service_type != RtcServiceType::LoadBalancer {
-        dropped.push(("rtc.serviceType", format!("`{}`", rtc.service_type.as_str())));
+        dropped.push((
+            "rtc.serviceType",
+            format!("`{}`", rtc.service_type.as_str()),
+        ));
     }
     if rtc.pin_load_balancer_ip != PinLoadBalancerIp::None {
         dropped.push((

@@ -205,7 +205,9 @@ fn objects(
                 &deployment(livekit, names, &keys, turn),
                 "LiveKit Deployment",
             )?,
-            comment: livekit.host_network.then(|| HOST_NETWORK_COMMENT.to_owned()),
+            comment: livekit
+                .host_network
+                .then(|| HOST_NETWORK_COMMENT.to_owned()),
         },
         Object {
             file: format!("{SIGNALING_SERVICE}-service.yaml"),

@@ -975,18 +975,18 @@ fn the_network_policy_admits_exactly_the_target_ports_of_the_media_services() {
                 .collect::<Vec<_>>()
         })
         .collect();
-    let mut admitted: Vec<(i64, String)> = find(&objects, "NetworkPolicy/livekit-policy")
-        ["spec"]["ingress"][0]["ports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|port| {
-            (
-                port["port"].as_i64().unwrap(),
-                port["protocol"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let mut admitted: Vec<(i64, String)> =
+        find(&objects, "NetworkPolicy/livekit-policy")["spec"]["ingress"][0]["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|port| {
+                (
+                    port["port"].as_i64().unwrap(),
+                    port["protocol"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
     published.sort();
     admitted.sort();
     assert_eq!(admitted, published);

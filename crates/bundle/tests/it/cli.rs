@@ -885,7 +885,11 @@ fn guard_split_services_without_a_pin() {
 
 #[test]
 fn guard_node_port_media_ports_outside_the_node_port_range() {
-    let bad = set(&site_bundled_unpinned(), "livekit.rtc.serviceType", "NodePort");
+    let bad = set(
+        &site_bundled_unpinned(),
+        "livekit.rtc.serviceType",
+        "NodePort",
+    );
     let refused = refused_without_writing(&bad, "livekit.rtc.udpPort");
     assert_snapshot!(refused, @r"
     exit: 2
