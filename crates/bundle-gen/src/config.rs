@@ -613,10 +613,11 @@ pub struct Rtc {
     /// Discover the public IP with STUN instead of `nodeIp` (must be chosen explicitly).
     #[serde(default)]
     pub use_external_ip: bool,
-    /// Extra labels on the `livekit-rtc` Service (e.g. for LB IP pools).
+    /// Extra labels on every media Service (`livekit-rtc`, or both split ones), e.g. for LB
+    /// IP pools.
     #[serde(default)]
     pub service_labels: BTreeMap<String, String>,
-    /// Extra annotations on the `livekit-rtc` Service.
+    /// Extra annotations on every media Service (`livekit-rtc`, or both split ones).
     #[serde(default)]
     pub service_annotations: BTreeMap<String, String>,
     /// How the `livekit-rtc` LoadBalancer is told to take exactly `nodeIp`, so the address

@@ -1066,3 +1066,21 @@ fn the_host_network_deployment_file_says_it_leaves_the_restricted_profile() {
     assert!(comment.contains("restricted"), "{comment}");
     assert!(comment.contains("Pod Security"), "{comment}");
 }
+
+#[test]
+fn split_services_pinned_through_kube_vip_both_ask_for_the_node_ip_without_a_sharing_key() {
+    let config = fixture_edited(
+        "split-services",
+        "pinLoadBalancerIp: metallb",
+        "pinLoadBalancerIp: kube-vip",
+    );
+    let objects = render_objects(&config, OverlayName::Bundled).unwrap();
+    for name in ["livekit-rtc-udp", "livekit-rtc-tcp"] {
+        let annotations = &find(&objects, &format!("Service/{name}"))["metadata"]["annotations"];
+        assert_eq!(
+            annotations,
+            &json!({"kube-vip.io/loadbalancerIPs": "198.51.100.20"}),
+            "{name}"
+        );
+    }
+}
