@@ -1451,7 +1451,7 @@ const NODE_PORT_MAX: u16 = 32767;
 fn media_exposure(livekit: &Livekit, protocol: &str) -> String {
     let service = media_service(&livekit.rtc, protocol);
     match (livekit.host_network, livekit.rtc.service_type) {
-        (true, _) => "the node itself (the pod is on the host network)".to_owned(),
+        (true, _) => "its node, on the host network,".to_owned(),
         (false, RtcServiceType::LoadBalancer) => format!("the `{service}` LoadBalancer"),
         (false, RtcServiceType::NodePort) => format!("the `{service}` NodePort Service"),
     }

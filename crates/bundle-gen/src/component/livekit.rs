@@ -101,7 +101,7 @@ const CONFIG_FILE: &str = "config.yaml";
 /// The ClusterIP Service the ingress sends `/rtc` and `/twirp` to.
 const SIGNALING_SERVICE: &str = "livekit-signaling";
 /// The Service carrying media (and TURN over TLS).
-pub(crate) const RTC_SERVICE: &str = "livekit-rtc";
+const RTC_SERVICE: &str = "livekit-rtc";
 /// With `rtc.splitServices`: the Service carrying the UDP ports (the mux, TURN's relay ports).
 pub(crate) const RTC_UDP_SERVICE: &str = "livekit-rtc-udp";
 /// With `rtc.splitServices`: the Service carrying the TCP ports (ICE over TCP, TURN over TLS).
@@ -215,8 +215,7 @@ fn objects(
             comment: None,
         },
     ];
-    for service in rtc_services(livekit, turn) {
-        let name = service.metadata.name.clone().unwrap_or_default();
+    for (name, service) in rtc_services(livekit, turn) {
         objects.push(Object {
             file: format!("{name}-service.yaml"),
             value: to_json(&service, "LiveKit RTC Service")?,
@@ -346,7 +345,7 @@ pub(crate) fn media_service(rtc: &Rtc, protocol: &str) -> &'static str {
 
 /// The media Services rendered, in order; none on the host network, where the pod's ports
 /// are the node's own.
-pub(crate) fn media_services(livekit: &Settings) -> Vec<&'static str> {
+fn media_services(livekit: &Settings) -> Vec<&'static str> {
     match (livekit.host_network, livekit.rtc.split_services) {
         (true, _) => Vec::new(),
         (false, false) => vec![RTC_SERVICE],
@@ -526,14 +525,14 @@ fn signaling_service(livekit: &Settings) -> Service {
     }
 }
 
-/// The media Services of [`media_services`], each with its ports of [`rtc_ports`].
-fn rtc_services(livekit: &Settings, turn: Option<&Turn>) -> Vec<Service> {
+/// The media Services of [`media_services`] by name, each with its ports of [`rtc_ports`].
+fn rtc_services(livekit: &Settings, turn: Option<&Turn>) -> Vec<(&'static str, Service)> {
     let ports = rtc_ports(livekit, turn);
     media_services(livekit)
         .into_iter()
         .map(|name| {
             let own = ports.iter().filter(|port| port.service == name);
-            rtc_service(&livekit.rtc, name, own.collect())
+            (name, rtc_service(&livekit.rtc, name, own.collect()))
         })
         .collect()
 }

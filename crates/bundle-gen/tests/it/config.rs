@@ -1865,3 +1865,12 @@ fn guard_node_ip_missing_on_the_host_network_names_the_node() {
     bundle.yaml:12:3: `livekit.rtc.nodeIp` is not set: LiveKit would advertise its pod IP, which clients cannot reach, so calls connect but carry no media. Fix: set it to the public IP of the node LiveKit runs on (the pod is on the host network), or set `livekit.rtc.useExternalIp: true` to discover it with STUN.
     ");
 }
+
+#[test]
+fn guard_privileged_udp_port_on_the_host_network_names_the_node() {
+    let doc = set(bundled_only(), "livekit.hostNetwork", "true");
+    insta::assert_snapshot!(refused(set(doc, "livekit.rtc.udpPort", "443")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:14:5: `livekit.rtc.udpPort` is 443: ports up to 1024 need root or NET_BIND_SERVICE, and the LiveKit pod runs unprivileged with every capability dropped (and its node, on the host network, exposes the same port number). Fix: use a port above 1024; LiveKit's defaults are 7880 (signalling), 7881 (TCP) and 7882 (UDP).
+    ");
+}
