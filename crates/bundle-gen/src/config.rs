@@ -500,6 +500,12 @@ pub struct Livekit {
     /// Container resources.
     #[serde(default = "Resources::livekit")]
     pub resources: Resources,
+    /// Run the pod on the node's network, so the media ports are the node's own and no
+    /// media Service is rendered. For clusters where only host ports reach the media. The pod
+    /// then leaves the restricted (and baseline) Pod Security profile, so it must be chosen
+    /// explicitly.
+    #[serde(default)]
+    pub host_network: bool,
 }
 
 impl Default for Livekit {
@@ -511,6 +517,7 @@ impl Default for Livekit {
             rtc: Rtc::default(),
             turn: Turn::default(),
             resources: Resources::livekit(),
+            host_network: false,
         }
     }
 }
@@ -659,16 +666,73 @@ pub struct Rtc {
     /// Discover the public IP with STUN instead of `nodeIp` (must be chosen explicitly).
     #[serde(default)]
     pub use_external_ip: bool,
-    /// Extra labels on the `livekit-rtc` Service (e.g. for LB IP pools).
+    /// Extra labels on every media Service (`livekit-rtc`, or both split ones), e.g. for LB
+    /// IP pools.
     #[serde(default)]
     pub service_labels: BTreeMap<String, String>,
-    /// Extra annotations on the `livekit-rtc` Service.
+    /// Extra annotations on every media Service (`livekit-rtc`, or both split ones).
     #[serde(default)]
     pub service_annotations: BTreeMap<String, String>,
     /// How the `livekit-rtc` LoadBalancer is told to take exactly `nodeIp`, so the address
     /// LiveKit advertises and the one the LoadBalancer gets cannot disagree. Needs `nodeIp`.
     #[serde(default)]
     pub pin_load_balancer_ip: PinLoadBalancerIp,
+    /// One Service per protocol, `livekit-rtc-udp` and `livekit-rtc-tcp` (TURN over TLS on
+    /// the TCP one), both asking for `nodeIp`, for load balancers that refuse a Service with
+    /// UDP and TCP ports together or carry no UDP in one. Needs a `pinLoadBalancerIp`.
+    #[serde(default)]
+    pub split_services: bool,
+    /// The type of the media Service(s): `LoadBalancer`, or `NodePort` for clusters without
+    /// one (the media ports are then node ports of the same numbers, 30000-32767 by default).
+    #[serde(default)]
+    pub service_type: RtcServiceType,
+    /// The media Service's `externalTrafficPolicy`: `Cluster` (any node forwards) or `Local`
+    /// (only the pod's node answers; the client address is kept and one hop skipped).
+    #[serde(default)]
+    pub external_traffic_policy: ExternalTrafficPolicy,
+}
+
+/// `livekit.rtc.serviceType`: how the media ports leave the cluster.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum RtcServiceType {
+    /// A LoadBalancer Service (the cloud's, MetalLB, Cilium LB IPAM, kube-vip...).
+    #[default]
+    LoadBalancer,
+    /// A NodePort Service whose node ports are the media ports themselves, for clusters
+    /// without a LoadBalancer; `nodeIp` is then a node's public address.
+    NodePort,
+}
+
+impl RtcServiceType {
+    /// The Service `type`, as Kubernetes spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RtcServiceType::LoadBalancer => "LoadBalancer",
+            RtcServiceType::NodePort => "NodePort",
+        }
+    }
+}
+
+/// `livekit.rtc.externalTrafficPolicy`: which nodes forward media to the pod.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ExternalTrafficPolicy {
+    /// Every node accepts the media ports and forwards to the pod's node, replacing the client
+    /// address with its own.
+    #[default]
+    Cluster,
+    /// Only the node running the pod accepts them (load balancers find it through the
+    /// Service's health-check node port): the client address is kept and a hop skipped.
+    Local,
+}
+
+impl ExternalTrafficPolicy {
+    /// The Service's `externalTrafficPolicy`, as Kubernetes spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExternalTrafficPolicy::Cluster => "Cluster",
+            ExternalTrafficPolicy::Local => "Local",
+        }
+    }
 }
 
 /// `livekit.rtc.pinLoadBalancerIp`: where the `livekit-rtc` Service asks for `nodeIp`.
@@ -698,6 +762,17 @@ impl PinLoadBalancerIp {
             PinLoadBalancerIp::KubeVip => Some("kube-vip.io/loadbalancerIPs"),
         }
     }
+
+    /// The Service annotation whose equal value on two Services lets the load balancer give
+    /// both the same address. MetalLB and Cilium LB IPAM refuse a second Service on an
+    /// address without it; kube-vip has no such key, and for `spec` the provider decides.
+    pub fn sharing_annotation(self) -> Option<&'static str> {
+        match self {
+            PinLoadBalancerIp::Metallb => Some("metallb.io/allow-shared-ip"),
+            PinLoadBalancerIp::Cilium => Some("lbipam.cilium.io/sharing-key"),
+            PinLoadBalancerIp::None | PinLoadBalancerIp::Spec | PinLoadBalancerIp::KubeVip => None,
+        }
+    }
 }
 
 impl Rtc {
@@ -719,6 +794,9 @@ impl Default for Rtc {
             service_labels: BTreeMap::new(),
             service_annotations: BTreeMap::new(),
             pin_load_balancer_ip: PinLoadBalancerIp::None,
+            split_services: false,
+            service_type: RtcServiceType::LoadBalancer,
+            external_traffic_policy: ExternalTrafficPolicy::Cluster,
         }
     }
 }

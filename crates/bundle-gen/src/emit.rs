@@ -43,6 +43,16 @@ pub(crate) fn yaml_text<T: Serialize>(value: &T, what: &str) -> Result<String, R
     Ok(format!("{GENERATED_HEADER}{body}"))
 }
 
+/// YAML text with the generated-file header and, under it, `comment` (whole `#` lines).
+pub(crate) fn commented_yaml_text<T: Serialize>(
+    value: &T,
+    what: &str,
+    comment: &str,
+) -> Result<String, RenderError> {
+    let body = serde_norway::to_string(value).map_err(|error| serialize_error(what, error))?;
+    Ok(format!("{GENERATED_HEADER}{comment}{body}"))
+}
+
 /// TOML text with the generated-file header.
 pub(crate) fn toml_text<T: Serialize>(value: &T, what: &str) -> Result<String, RenderError> {
     let body = toml::to_string(value).map_err(|error| serialize_error(what, error))?;

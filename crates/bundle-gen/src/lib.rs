@@ -29,6 +29,7 @@ pub use config::{
     Cidr, IpBlock, IpFamily, IpFamilyPolicy, Network, NodeIp, NodeIpError, PolicyPeer, Selector,
     SelectorExpression, SelectorOperator,
 };
+pub use config::{ExternalTrafficPolicy, RtcServiceType};
 pub use config::{PinLoadBalancerIp, PortRange};
 pub use csp::{CspSources, csp_sources};
 pub use emit::RenderError;

@@ -12,7 +12,7 @@ use crate::component::{
     COMPONENTS, Component, ConfigFile, Generate, Home, HomeFiles, Names, Object, PatchFile,
 };
 use crate::config::{Config, OverlayName, RawConfig, Variant};
-use crate::emit::{RenderError, to_json, yaml_text};
+use crate::emit::{RenderError, commented_yaml_text, to_json, yaml_text};
 use crate::images::{ImageName, ImagePin};
 use crate::kustomize::{
     ConfigMapGenerator, ImageEntry, Kustomization, KustomizationKind, PART_OF, Patch,
@@ -62,6 +62,7 @@ pub fn render(config: &Config) -> Result<Tree, RenderError> {
     base.objects.push(Object {
         file: format!("{}.yaml", route::INGRESS),
         value: to_json(&route::ingress(raw, &base_routes), "Ingress")?,
+        comment: None,
     });
     base.write(&mut tree, raw)?;
 
@@ -242,10 +243,11 @@ impl HomeDir {
         let dir = &self.dir;
         let mut resources = self.resources;
         for object in &self.objects {
-            tree.insert(
-                format!("{dir}/{}", object.file),
-                yaml_text(&object.value, &object.file)?.into_bytes(),
-            );
+            let text = match &object.comment {
+                Some(comment) => commented_yaml_text(&object.value, &object.file, comment)?,
+                None => yaml_text(&object.value, &object.file)?,
+            };
+            tree.insert(format!("{dir}/{}", object.file), text.into_bytes());
             resources.push(object.file.clone());
         }
         if !self.objects.is_empty() {

@@ -8,10 +8,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use ipnet::IpNet;
 use serde_norway::Value;
 
-use crate::component::livekit::{RTC_SERVICE, RtcPort, RtcPortOrigin, TURN_PUBLIC_PORT, rtc_ports};
+use crate::component::livekit::{
+    RTC_TCP_SERVICE, RTC_UDP_SERVICE, RtcPort, RtcPortOrigin, TURN_PUBLIC_PORT, media_service,
+    rtc_ports,
+};
 use crate::config::{
-    Config, IpFamily, IpFamilyPolicy, Network, OverlayName, PinLoadBalancerIp, Selector, Variant,
-    default_ingress_namespace,
+    Config, ExternalTrafficPolicy, IpFamily, IpFamilyPolicy, Livekit, Network, OverlayName,
+    PinLoadBalancerIp, RtcServiceType, Selector, Variant, default_ingress_namespace,
 };
 
 /// Characters LiveKit requires of an API secret (it only warns below that; we refuse).
@@ -221,11 +224,13 @@ pub enum Violation {
     #[error(
         "`{key}` is not set, but overlay `bundled-turn` enables TURN: it is the name clients \
          dial and the certificate name they check, so the relay would be unreachable. Fix: set \
-         it to a DNS name that resolves to the `livekit-rtc` LoadBalancer IP (not serverName)."
+         it to a DNS name that resolves to the `{service}` LoadBalancer IP (not serverName)."
     )]
     TurnDomainMissing {
         /// `livekit.turn.domain`.
         key: String,
+        /// The media Service TURN over TLS is published on.
+        service: &'static str,
     },
     /// TURN is on without its certificate.
     #[error(
@@ -241,13 +246,15 @@ pub enum Violation {
     #[error(
         "`{key}` is `{value}`, the same as `homeserver.serverName`: clients dial \
          `turns:{value}:443`, which would land on the HTTP ingress instead of LiveKit. Fix: use \
-         a separate name, e.g. `turn.{value}`, resolving to the `livekit-rtc` LoadBalancer IP."
+         a separate name, e.g. `turn.{value}`, resolving to the `{service}` LoadBalancer IP."
     )]
     TurnDomainIsServerName {
         /// `livekit.turn.domain`.
         key: String,
         /// The shared name.
         value: String,
+        /// The media Service TURN over TLS is published on.
+        service: &'static str,
     },
     /// TURN's container port needs root.
     #[error(
@@ -264,7 +271,7 @@ pub enum Violation {
     /// A bundled LiveKit port the unprivileged pod cannot bind.
     #[error(
         "`{key}` is {value}: ports up to 1024 need root or NET_BIND_SERVICE, and the LiveKit pod \
-         runs unprivileged with every capability dropped (and the `livekit-rtc` LoadBalancer \
+         runs unprivileged with every capability dropped (and {exposed_by} \
          exposes the same port number). Fix: use a port above 1024; LiveKit's defaults are \
          7880 (signalling), 7881 (TCP) and 7882 (UDP)."
     )]
@@ -273,6 +280,8 @@ pub enum Violation {
         key: String,
         /// The rejected port.
         value: u16,
+        /// What publishes the port besides the pod, e.g. "the `livekit-rtc` LoadBalancer".
+        exposed_by: String,
     },
     /// A port set to 0, which no container or Service can use.
     #[error(
@@ -351,12 +360,14 @@ pub enum Violation {
     /// Bundled LiveKit with no address to advertise.
     #[error(
         "`{key}` is not set: LiveKit would advertise its pod IP, which clients cannot reach, so \
-         calls connect but carry no media. Fix: set it to the public IP of the `livekit-rtc` \
-         LoadBalancer, or set `livekit.rtc.useExternalIp: true` to discover it with STUN."
+         calls connect but carry no media. Fix: set it to the public IP of {address}, or set \
+         `livekit.rtc.useExternalIp: true` to discover it with STUN."
     )]
     NodeIpMissing {
         /// `livekit.rtc.nodeIp`.
         key: String,
+        /// What receives the media, e.g. "the `livekit-rtc` LoadBalancer".
+        address: String,
     },
     /// An image with nothing pinned.
     #[error(
@@ -499,8 +510,8 @@ pub enum Violation {
     #[error(
         "`{key}` is `{pin}`, but `{node_ip_key}` is not set: the pin asks the LoadBalancer for \
          exactly that address, and STUN discovery finds an address only after the \
-         LoadBalancer has one. Fix: set `{node_ip_key}` to the address reserved for the \
-         `livekit-rtc` LoadBalancer, or set `{key}: none`."
+         LoadBalancer has one. Fix: set `{node_ip_key}` to the address reserved for \
+         {address}, or set `{key}: none`."
     )]
     PinWithoutNodeIp {
         /// `livekit.rtc.pinLoadBalancerIp`.
@@ -509,6 +520,8 @@ pub enum Violation {
         pin: String,
         /// `livekit.rtc.nodeIp`.
         node_ip_key: String,
+        /// What receives the media, e.g. "the `livekit-rtc` LoadBalancer".
+        address: String,
     },
     /// A Service annotation that asks the LoadBalancer for another address than the pin.
     #[error(
@@ -532,7 +545,7 @@ pub enum Violation {
     /// A relay port the unprivileged pod cannot bind.
     #[error(
         "`{key}` is {value}: ports below {MIN_RELAY_PORT} need root or NET_BIND_SERVICE, and the \
-         LiveKit pod runs unprivileged (the `livekit-rtc` LoadBalancer exposes the same \
+         LiveKit pod runs unprivileged (the `{service}` LoadBalancer exposes the same \
          number). Fix: use ports from {MIN_RELAY_PORT} to 65535, e.g. the default 33000-33019."
     )]
     RelayPortPrivileged {
@@ -540,6 +553,8 @@ pub enum Violation {
         key: String,
         /// The rejected port.
         value: u16,
+        /// The media Service the relay ports are published on.
+        service: &'static str,
     },
     /// A relay port range that ends before it starts.
     #[error(
@@ -557,13 +572,15 @@ pub enum Violation {
     /// A relay port range with more ports than a LoadBalancer should carry.
     #[error(
         "`{key}` runs from {start} to {end}, {count} ports: each becomes a port of the \
-         `livekit-rtc` Service and of the pod, and load balancers limit how many ports one \
+         `{service}` Service and of the pod, and load balancers limit how many ports one \
          Service may have. Fix: use at most {MAX_RELAY_PORTS} ports (one relayed participant \
          holds one or two), e.g. `{{start: {start}, end: {suggested_end}}}`."
     )]
     RelayPortRangeTooLarge {
         /// `livekit.turn.relayPortRange`.
         key: String,
+        /// The media Service the relay ports are published on.
+        service: &'static str,
         /// The first port.
         start: u16,
         /// The last port.
@@ -573,7 +590,7 @@ pub enum Violation {
         /// The end that would make it as large as allowed.
         suggested_end: u16,
     },
-    /// A relay port range over another port of the `livekit-rtc` Service.
+    /// A relay port range over another port of its media Service.
     #[error(
         "`{key}` runs from {start} to {end}, which holds {protocol} port {value}, but the \
          `{service}` Service already exposes it for {other}: a Service cannot expose one port \
@@ -595,6 +612,91 @@ pub enum Violation {
         service: &'static str,
         /// What already uses the port, naming its key.
         other: String,
+    },
+    // ---- how the media ports leave the cluster ----
+    /// Split Services that would each get an address of their own.
+    #[error(
+        "`{key}` is true, but `{pin_key}` is `none`: each of the LoadBalancer Services \
+         `livekit-rtc-udp` and `livekit-rtc-tcp` would get an address of its own, while \
+         LiveKit advertises the one `livekit.rtc.nodeIp` for both, so the media of one \
+         protocol would go nowhere. Fix: set `{pin_key}` to the way your load balancer takes a \
+         requested address (`spec`, `metallb`, `cilium` or `kube-vip`), so both Services ask \
+         for `nodeIp`, or set `{key}: false` where one Service may carry UDP and TCP."
+    )]
+    SplitServicesWithoutPin {
+        /// `livekit.rtc.splitServices`.
+        key: String,
+        /// `livekit.rtc.pinLoadBalancerIp`.
+        pin_key: String,
+    },
+    /// A media port a NodePort Service cannot publish as itself.
+    #[error(
+        "`{key}` is {value}, but `{type_key}` is `NodePort`: LiveKit advertises the port it \
+         listens on, so the node port clients dial must be that same number, and Kubernetes \
+         takes node ports only from its NodePort range, {NODE_PORT_MIN}-{NODE_PORT_MAX} unless \
+         the cluster's kube-apiserver sets another with `--service-node-port-range`. Fix: use \
+         a free port of that range, e.g. {suggested}."
+    )]
+    NodePortOutOfRange {
+        /// `livekit.rtc.udpPort` or `livekit.rtc.tcpPort`.
+        key: String,
+        /// The rejected port.
+        value: u16,
+        /// `livekit.rtc.serviceType`.
+        type_key: String,
+        /// A port of the range.
+        suggested: u16,
+    },
+    /// TURN over TLS behind a NodePort Service.
+    #[error(
+        "`{key}` is `NodePort`, but overlay `bundled-turn` enables TURN: clients always dial \
+         `turns:<livekit.turn.domain>:443`, and a NodePort Service cannot publish port 443 \
+         (node ports are {NODE_PORT_MIN}-{NODE_PORT_MAX} by default). Fix: set `{key}: \
+         LoadBalancer`, or remove `bundled-turn` from `overlays`."
+    )]
+    NodePortWithTurn {
+        /// `livekit.rtc.serviceType`.
+        key: String,
+    },
+    /// A LoadBalancer pin on a NodePort Service.
+    #[error(
+        "`{key}` is `{pin}`, but `{type_key}` is `NodePort`: the pin asks a load balancer for \
+         `livekit.rtc.nodeIp`, and a NodePort Service has none (`nodeIp` is then a node's \
+         public address). Fix: set `{key}: none`, or `{type_key}: LoadBalancer`."
+    )]
+    NodePortWithPin {
+        /// `livekit.rtc.pinLoadBalancerIp`.
+        key: String,
+        /// The pin, as written.
+        pin: String,
+        /// `livekit.rtc.serviceType`.
+        type_key: String,
+    },
+    /// TURN over TLS on the host network.
+    #[error(
+        "`{key}` is true, but overlay `bundled-turn` enables TURN: clients always dial \
+         `turns:<livekit.turn.domain>:443`, so on the host network the pod would have to bind \
+         port 443 of its node, which the unprivileged pod cannot. Fix: set `{key}: false` (TURN \
+         then goes through a LoadBalancer, which maps 443 to `livekit.turn.tlsPort`), or remove \
+         `bundled-turn` from `overlays`."
+    )]
+    HostNetworkWithTurn {
+        /// `livekit.hostNetwork`.
+        key: String,
+    },
+    /// A setting of the media Service, which the host network does without.
+    #[error(
+        "`{key}` is {value}, but `{host_network_key}` is true: on the host network the media \
+         ports are the node's own and no media Service is rendered, so the setting would be \
+         silently dropped. Fix: remove `{key}`, or set `{host_network_key}: false`."
+    )]
+    MediaServiceSettingWithHostNetwork {
+        /// The `livekit.rtc` setting.
+        key: String,
+        /// Its value, as written.
+        value: String,
+        /// `livekit.hostNetwork`.
+        host_network_key: String,
     },
     /// A Secret name Kubernetes refuses.
     #[error(
@@ -876,7 +978,13 @@ impl Violation {
             | Violation::PeerExceptOutsideCidr { key, .. }
             | Violation::ControllerNamespaceIgnored { key, .. }
             | Violation::SelectorLabelInvalid { key, .. }
-            | Violation::SelectorValuesMismatch { key, .. } => key,
+            | Violation::SelectorValuesMismatch { key, .. }
+            | Violation::SplitServicesWithoutPin { key, .. }
+            | Violation::NodePortOutOfRange { key, .. }
+            | Violation::NodePortWithTurn { key, .. }
+            | Violation::NodePortWithPin { key, .. }
+            | Violation::HostNetworkWithTurn { key, .. }
+            | Violation::MediaServiceSettingWithHostNetwork { key, .. } => key,
         }
     }
 }
@@ -1211,16 +1319,29 @@ fn check_bundled_livekit(config: &Config, variant: &Variant, found: &mut Vec<Vio
         });
     }
 
-    for (path, port) in [
-        ("rtc.signalingPort", livekit.rtc.signaling_port),
-        ("rtc.tcpPort", livekit.rtc.tcp_port),
-        ("rtc.udpPort", livekit.rtc.udp_port),
+    for (path, port, exposed_by) in [
+        (
+            "rtc.signalingPort",
+            livekit.rtc.signaling_port,
+            "the `livekit-signaling` Service".to_owned(),
+        ),
+        (
+            "rtc.tcpPort",
+            livekit.rtc.tcp_port,
+            media_exposure(livekit, "TCP"),
+        ),
+        (
+            "rtc.udpPort",
+            livekit.rtc.udp_port,
+            media_exposure(livekit, "UDP"),
+        ),
     ] {
         // Port 0 has its own guard.
         if (1..=1024).contains(&port) {
             found.push(Violation::PortPrivileged {
                 key: key(path),
                 value: port,
+                exposed_by,
             });
         }
     }
@@ -1228,10 +1349,12 @@ fn check_bundled_livekit(config: &Config, variant: &Variant, found: &mut Vec<Vio
     check_rtc_service_ports(config, variant, found);
     check_advertised_address(config, variant, found);
     check_node_ip_families(config, variant, found);
+    check_media_exposure(config, variant, found);
 
     if livekit.rtc.node_ip().is_none() && !livekit.rtc.use_external_ip {
         found.push(Violation::NodeIpMissing {
             key: key("rtc.nodeIp"),
+            address: media_address(livekit),
         });
     }
 }
@@ -1262,9 +1385,9 @@ fn check_pod_ports(config: &Config, variant: &Variant, found: &mut Vec<Violation
     }
 }
 
-/// The ports of the `livekit-rtc` LoadBalancer as the LiveKit component renders them: the UDP
-/// and TCP media ports as themselves and, with TURN, 443 mapped to `turn.tlsPort` and every
-/// relay port.
+/// The ports of the media Services (`livekit-rtc`, or `livekit-rtc-udp` and `-tcp`) as the
+/// LiveKit component renders them: the UDP and TCP media ports as themselves and, with TURN,
+/// 443 mapped to `turn.tlsPort` and every relay port.
 fn check_rtc_service_ports(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
     let livekit = &variant.livekit;
     let key = |path: &str| livekit_key(config, variant.name, path);
@@ -1298,7 +1421,7 @@ fn check_rtc_service_ports(config: &Config, variant: &Variant, found: &mut Vec<V
                 key: key(path),
                 value: port.port,
                 protocol: port.protocol,
-                service: RTC_SERVICE,
+                service: taken.service,
                 other: used_for(taken),
             }),
             RtcPortOrigin::TurnRelay if !relay_reported => {
@@ -1309,7 +1432,7 @@ fn check_rtc_service_ports(config: &Config, variant: &Variant, found: &mut Vec<V
                     end: range.end,
                     value: port.port,
                     protocol: port.protocol,
-                    service: RTC_SERVICE,
+                    service: taken.service,
                     other: used_for(taken),
                 });
             }
@@ -1321,9 +1444,11 @@ fn check_rtc_service_ports(config: &Config, variant: &Variant, found: &mut Vec<V
 fn check_turn(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
     let turn = &variant.livekit.turn;
     let key = |path: &str| livekit_key(config, variant.name, path);
+    let service = media_service(&variant.livekit.rtc, "TCP");
     if turn.domain.is_empty() {
         found.push(Violation::TurnDomainMissing {
             key: key("turn.domain"),
+            service,
         });
     } else if let Err(reason) = check_dns_name(&turn.domain) {
         found.push(Violation::InvalidDnsName {
@@ -1335,6 +1460,7 @@ fn check_turn(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
         found.push(Violation::TurnDomainIsServerName {
             key: key("turn.domain"),
             value: turn.domain.clone(),
+            service,
         });
     }
     if turn.tls.existing_secret.is_empty() {
@@ -1370,6 +1496,7 @@ fn check_advertised_address(config: &Config, variant: &Variant, found: &mut Vec<
                 key: key("rtc.pinLoadBalancerIp"),
                 pin: pin_name(pin),
                 node_ip_key: key("rtc.nodeIp"),
+                address: media_address(&variant.livekit),
             });
         }
         return;
@@ -1480,6 +1607,7 @@ fn check_turn_relay(config: &Config, variant: &Variant, found: &mut Vec<Violatio
     let turn = &variant.livekit.turn;
     let key = |path: &str| livekit_key(config, variant.name, path);
     let range = turn.relay_port_range;
+    let service = media_service(&variant.livekit.rtc, "UDP");
     for (path, port) in [
         ("turn.relayPortRange.start", range.start),
         ("turn.relayPortRange.end", range.end),
@@ -1488,6 +1616,7 @@ fn check_turn_relay(config: &Config, variant: &Variant, found: &mut Vec<Violatio
             found.push(Violation::RelayPortPrivileged {
                 key: key(path),
                 value: port,
+                service,
             });
         }
     }
@@ -1501,6 +1630,7 @@ fn check_turn_relay(config: &Config, variant: &Variant, found: &mut Vec<Violatio
         let largest = u16::try_from(MAX_RELAY_PORTS - 1).expect("a port count");
         found.push(Violation::RelayPortRangeTooLarge {
             key: key("turn.relayPortRange"),
+            service,
             start: range.start,
             end: range.end,
             count: range.len(),
@@ -1515,6 +1645,137 @@ fn check_turn_relay(config: &Config, variant: &Variant, found: &mut Vec<Violatio
             });
         }
     }
+}
+
+// ---- how the media ports leave the cluster ----------------------------------------------------
+
+/// The NodePort range Kubernetes allocates from unless `--service-node-port-range` says
+/// otherwise.
+const NODE_PORT_MIN: u16 = 30000;
+const NODE_PORT_MAX: u16 = 32767;
+
+/// What publishes a media port of `protocol` besides the pod, as the messages name it.
+fn media_exposure(livekit: &Livekit, protocol: &str) -> String {
+    let service = media_service(&livekit.rtc, protocol);
+    match (livekit.host_network, livekit.rtc.service_type) {
+        (true, _) => "its node, on the host network,".to_owned(),
+        (false, RtcServiceType::LoadBalancer) => format!("the `{service}` LoadBalancer"),
+        (false, RtcServiceType::NodePort) => format!("the `{service}` NodePort Service"),
+    }
+}
+
+/// What `nodeIp` is the address of, as the messages name it.
+fn media_address(livekit: &Livekit) -> String {
+    let rtc = &livekit.rtc;
+    match (livekit.host_network, rtc.service_type, rtc.split_services) {
+        (true, _, _) => "the node LiveKit runs on (the pod is on the host network)".to_owned(),
+        (false, RtcServiceType::NodePort, _) => {
+            "a node (the media Service is a NodePort)".to_owned()
+        }
+        (false, RtcServiceType::LoadBalancer, false) => media_exposure(livekit, "UDP"),
+        (false, RtcServiceType::LoadBalancer, true) => format!(
+            "the `{RTC_UDP_SERVICE}` and `{RTC_TCP_SERVICE}` LoadBalancers (one address for both)"
+        ),
+    }
+}
+
+/// `rtc.splitServices`, `rtc.serviceType`, `rtc.externalTrafficPolicy` and `hostNetwork`
+/// together, and with TURN.
+fn check_media_exposure(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
+    let livekit = &variant.livekit;
+    let rtc = &livekit.rtc;
+    let key = |path: &str| livekit_key(config, variant.name, path);
+    if livekit.host_network {
+        if variant.turn_enabled() {
+            found.push(Violation::HostNetworkWithTurn {
+                key: key("hostNetwork"),
+            });
+        }
+        for (path, value) in host_network_dropped_settings(livekit) {
+            found.push(Violation::MediaServiceSettingWithHostNetwork {
+                key: key(path),
+                value,
+                host_network_key: key("hostNetwork"),
+            });
+        }
+        return;
+    }
+    match rtc.service_type {
+        RtcServiceType::LoadBalancer => {
+            if rtc.split_services && rtc.pin_load_balancer_ip == PinLoadBalancerIp::None {
+                found.push(Violation::SplitServicesWithoutPin {
+                    key: key("rtc.splitServices"),
+                    pin_key: key("rtc.pinLoadBalancerIp"),
+                });
+            }
+        }
+        RtcServiceType::NodePort => {
+            if variant.turn_enabled() {
+                found.push(Violation::NodePortWithTurn {
+                    key: key("rtc.serviceType"),
+                });
+            }
+            if rtc.pin_load_balancer_ip != PinLoadBalancerIp::None {
+                found.push(Violation::NodePortWithPin {
+                    key: key("rtc.pinLoadBalancerIp"),
+                    pin: pin_name(rtc.pin_load_balancer_ip),
+                    type_key: key("rtc.serviceType"),
+                });
+            }
+            for (path, port, suggested) in [
+                ("rtc.udpPort", rtc.udp_port, NODE_PORT_MIN + 882),
+                ("rtc.tcpPort", rtc.tcp_port, NODE_PORT_MIN + 881),
+            ] {
+                // Port 0 has its own guard.
+                if port != 0 && !(NODE_PORT_MIN..=NODE_PORT_MAX).contains(&port) {
+                    found.push(Violation::NodePortOutOfRange {
+                        key: key(path),
+                        value: port,
+                        type_key: key("rtc.serviceType"),
+                        suggested,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The media-Service settings written with a value other than their default, which the host
+/// network would drop: `(path under livekit, value as YAML)`.
+fn host_network_dropped_settings(livekit: &Livekit) -> Vec<(&'static str, String)> {
+    let rtc = &livekit.rtc;
+    let mut dropped = Vec::new();
+    if rtc.split_services {
+        dropped.push(("rtc.splitServices", "true".to_owned()));
+    }
+    if rtc.service_type != RtcServiceType::LoadBalancer {
+        dropped.push((
+            "rtc.serviceType",
+            format!("`{}`", rtc.service_type.as_str()),
+        ));
+    }
+    if rtc.pin_load_balancer_ip != PinLoadBalancerIp::None {
+        dropped.push((
+            "rtc.pinLoadBalancerIp",
+            format!("`{}`", pin_name(rtc.pin_load_balancer_ip)),
+        ));
+    }
+    if rtc.external_traffic_policy != ExternalTrafficPolicy::Cluster {
+        dropped.push((
+            "rtc.externalTrafficPolicy",
+            format!("`{}`", rtc.external_traffic_policy.as_str()),
+        ));
+    }
+    for (path, map) in [
+        ("rtc.serviceLabels", &rtc.service_labels),
+        ("rtc.serviceAnnotations", &rtc.service_annotations),
+    ] {
+        if !map.is_empty() {
+            let entries: Vec<String> = map.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            dropped.push((path, format!("`{{{}}}`", entries.join(", "))));
+        }
+    }
+    dropped
 }
 
 fn check_overlay_name_is_respected(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {

@@ -210,6 +210,7 @@ fn objects(raw: &RawConfig, names: &Names) -> Result<Vec<Object>, RenderError> {
         Object {
             file: format!("{NAME}-statefulset.yaml"),
             value: statefulset(raw, names, token.as_ref())?,
+            comment: None,
         },
         Object {
             file: format!("{NAME}-service.yaml"),
@@ -217,6 +218,7 @@ fn objects(raw: &RawConfig, names: &Names) -> Result<Vec<Object>, RenderError> {
                 &http_service(&raw.network, NAME, raw.homeserver.client_port),
                 "homeserver Service",
             )?,
+            comment: None,
         },
     ];
     if token
@@ -226,6 +228,7 @@ fn objects(raw: &RawConfig, names: &Names) -> Result<Vec<Object>, RenderError> {
         objects.push(Object {
             file: format!("{INLINE_SECRET}.yaml"),
             value: to_json(&inline_secret(raw), "homeserver Secret")?,
+            comment: None,
         });
     }
     if raw.network_policy.enabled {
@@ -233,6 +236,7 @@ fn objects(raw: &RawConfig, names: &Names) -> Result<Vec<Object>, RenderError> {
         objects.push(Object {
             file: format!("{NAME}-networkpolicy.yaml"),
             value: to_json(&policy, "homeserver NetworkPolicy")?,
+            comment: None,
         });
     }
     Ok(objects)

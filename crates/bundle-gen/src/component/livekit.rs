@@ -1,6 +1,7 @@
 //! Bundled LiveKit: Deployment `livekit`, its config file, Services `livekit-signaling`
-//! (ClusterIP, behind the ingress) and `livekit-rtc` (LoadBalancer for media), NetworkPolicy,
-//! and (dev clusters only) the keys Secret; plus what TURN over TLS adds to them.
+//! (ClusterIP, behind the ingress) and `livekit-rtc` for media (a LoadBalancer or NodePort;
+//! `livekit-rtc-udp` and `livekit-rtc-tcp` when split by protocol; none on the host network),
+//! NetworkPolicy, and (dev clusters only) the keys Secret; plus what TURN over TLS adds to them.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +15,9 @@ use serde_json::json;
 
 use super::lk_jwt::{self, KeysSecret, LivekitConnection};
 use super::{Component, ConfigFile, Generate, Home, HomeFiles, Names, Object, PatchFile};
-use crate::config::{Livekit as Settings, PinLoadBalancerIp, RawConfig, Rtc, Turn, Variant};
+use crate::config::{
+    Livekit as Settings, PinLoadBalancerIp, RawConfig, Rtc, RtcServiceType, Turn, Variant,
+};
 use crate::emit::{RenderError, to_json, yaml_text};
 use crate::images::ImageName;
 use crate::k8s::pod::{
@@ -97,8 +100,15 @@ const CONFIG_MAP: &str = "livekit-config";
 const CONFIG_FILE: &str = "config.yaml";
 /// The ClusterIP Service the ingress sends `/rtc` and `/twirp` to.
 const SIGNALING_SERVICE: &str = "livekit-signaling";
-/// The LoadBalancer Service carrying media (and TURN over TLS).
-pub(crate) const RTC_SERVICE: &str = "livekit-rtc";
+/// The Service carrying media (and TURN over TLS).
+const RTC_SERVICE: &str = "livekit-rtc";
+/// With `rtc.splitServices`: the Service carrying the UDP ports (the mux, TURN's relay ports).
+pub(crate) const RTC_UDP_SERVICE: &str = "livekit-rtc-udp";
+/// With `rtc.splitServices`: the Service carrying the TCP ports (ICE over TCP, TURN over TLS).
+pub(crate) const RTC_TCP_SERVICE: &str = "livekit-rtc-tcp";
+/// The sharing key both split Services carry, so that MetalLB or Cilium LB IPAM give them the
+/// one address they both ask for instead of refusing the second.
+const SHARING_KEY: &str = "livekit-rtc";
 const POLICY: &str = "livekit-policy";
 
 const UID: i64 = 10030;
@@ -196,6 +206,9 @@ fn objects(
                 &deployment(livekit, names, &keys, turn),
                 "LiveKit Deployment",
             )?,
+            comment: livekit
+                .host_network
+                .then(|| HOST_NETWORK_COMMENT.to_owned()),
         },
         Object {
             file: format!("{SIGNALING_SERVICE}-service.yaml"),
@@ -203,16 +216,21 @@ fn objects(
                 &signaling_service(raw, livekit),
                 "LiveKit signalling Service",
             )?,
-        },
-        Object {
-            file: format!("{RTC_SERVICE}-service.yaml"),
-            value: to_json(&rtc_service(raw, livekit, turn), "LiveKit RTC Service")?,
+            comment: None,
         },
     ];
+    for (name, service) in rtc_services(raw, livekit, turn) {
+        objects.push(Object {
+            file: format!("{name}-service.yaml"),
+            value: to_json(&service, "LiveKit RTC Service")?,
+            comment: None,
+        });
+    }
     if keys.inline {
         objects.push(Object {
             file: format!("{}.yaml", keys.name),
             value: to_json(&inline_secret(livekit, &keys), "LiveKit keys Secret")?,
+            comment: None,
         });
     }
     if raw.network_policy.enabled {
@@ -233,6 +251,7 @@ fn objects(
         objects.push(Object {
             file: format!("{NAME}-networkpolicy.yaml"),
             value: to_json(&policy, "LiveKit NetworkPolicy")?,
+            comment: None,
         });
     }
     Ok(objects)
@@ -249,34 +268,50 @@ pub(crate) enum RtcPortOrigin {
     TurnRelay,
 }
 
-/// One port of the `livekit-rtc` LoadBalancer: also a port the LiveKit container listens on
-/// and one the NetworkPolicy admits from anywhere.
+/// One port of a media Service (`livekit-rtc`, or `livekit-rtc-udp` or `-tcp`): also a port
+/// the LiveKit container listens on and one the NetworkPolicy admits from anywhere.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RtcPort {
     pub(crate) name: String,
-    /// The Service port.
+    /// The Service port (and with `serviceType: NodePort`, the node port).
     pub(crate) port: u16,
     /// The container port.
     pub(crate) target: u16,
     /// `TCP` or `UDP`.
     pub(crate) protocol: &'static str,
     pub(crate) origin: RtcPortOrigin,
+    /// The Service that publishes it (on the host network, the one it would be on: none is
+    /// rendered there).
+    pub(crate) service: &'static str,
 }
 
 impl RtcPort {
     /// A port LiveKit advertises as it listens on it: Service port = container port.
-    fn same(name: String, number: u16, protocol: &'static str, origin: RtcPortOrigin) -> Self {
+    fn same(
+        rtc: &Rtc,
+        name: String,
+        number: u16,
+        protocol: &'static str,
+        origin: RtcPortOrigin,
+    ) -> Self {
         Self {
             name,
             port: number,
             target: number,
             protocol,
             origin,
+            service: media_service(rtc, protocol),
         }
     }
 
-    fn service_port(&self) -> ServicePort {
-        service_port(&self.name, i32::from(self.port), self.target, self.protocol)
+    /// The Service port; on a NodePort Service its node port is the port itself, since LiveKit
+    /// advertises the port it listens on and a client dials the node on that number.
+    fn service_port(&self, service_type: RtcServiceType) -> ServicePort {
+        let mut port = service_port(&self.name, i32::from(self.port), self.target, self.protocol);
+        if service_type == RtcServiceType::NodePort {
+            port.node_port = Some(i32::from(self.port));
+        }
+        port
     }
 
     fn container_port(&self) -> ContainerPort {
@@ -296,21 +331,44 @@ impl RtcPort {
 /// NetworkPolicy's media ports and the container's TURN ports from it (the container lists
 /// its signalling and media ports first, in its own order), and the port guards check it.
 pub(crate) fn rtc_ports(livekit: &Settings, turn: Option<&Turn>) -> Vec<RtcPort> {
-    let mut ports = media_ports(&livekit.rtc);
-    ports.extend(turn.map(turn_ports).unwrap_or_default());
+    let rtc = &livekit.rtc;
+    let mut ports = media_ports(rtc);
+    ports.extend(turn.map(|turn| turn_ports(rtc, turn)).unwrap_or_default());
     ports
+}
+
+/// The media Service that publishes the ports of `protocol`: `livekit-rtc` for both, or with
+/// `splitServices` the one of that protocol.
+pub(crate) fn media_service(rtc: &Rtc, protocol: &str) -> &'static str {
+    match (rtc.split_services, protocol) {
+        (false, _) => RTC_SERVICE,
+        (true, "UDP") => RTC_UDP_SERVICE,
+        (true, _) => RTC_TCP_SERVICE,
+    }
+}
+
+/// The media Services rendered, in order; none on the host network, where the pod's ports
+/// are the node's own.
+fn media_services(livekit: &Settings) -> Vec<&'static str> {
+    match (livekit.host_network, livekit.rtc.split_services) {
+        (true, _) => Vec::new(),
+        (false, false) => vec![RTC_SERVICE],
+        (false, true) => vec![RTC_UDP_SERVICE, RTC_TCP_SERVICE],
+    }
 }
 
 /// The UDP mux and the ICE-over-TCP port, in every bundled overlay.
 fn media_ports(rtc: &Rtc) -> Vec<RtcPort> {
     vec![
         RtcPort::same(
+            rtc,
             "rtc-udp".to_owned(),
             rtc.udp_port,
             "UDP",
             RtcPortOrigin::Setting("rtc.udpPort"),
         ),
         RtcPort::same(
+            rtc,
             "rtc-tcp".to_owned(),
             rtc.tcp_port,
             "TCP",
@@ -322,16 +380,18 @@ fn media_ports(rtc: &Rtc) -> Vec<RtcPort> {
 /// What TURN adds: its TLS listener behind the public 443, then every relay port. A relay
 /// port is named by its number (`relay-33000`): unique, and within the 15 characters of a
 /// port name for every port.
-fn turn_ports(turn: &Turn) -> Vec<RtcPort> {
+fn turn_ports(rtc: &Rtc, turn: &Turn) -> Vec<RtcPort> {
     let tls = RtcPort {
         name: "turns".to_owned(),
         port: TURN_PUBLIC_PORT,
         target: turn.tls_port,
         protocol: "TCP",
         origin: RtcPortOrigin::TurnTls,
+        service: media_service(rtc, "TCP"),
     };
     let relays = turn.relay_port_range.ports().map(|number| {
         RtcPort::same(
+            rtc,
             format!("relay-{number}"),
             number,
             "UDP",
@@ -386,7 +446,7 @@ fn deployment(
         tmp_mount(),
     ];
     if let Some(turn) = turn {
-        ports.extend(turn_ports(turn).iter().map(RtcPort::container_port));
+        ports.extend(turn_ports(rtc, turn).iter().map(RtcPort::container_port));
         volumes.push(turn_volume(turn));
         mounts.push(turn_mount());
     }
@@ -407,22 +467,39 @@ fn deployment(
         volume_mounts: Some(mounts),
         ..Container::default()
     };
+    let mut template = pod_template(NAME, UID, container, volumes);
+    if livekit.host_network
+        && let Some(spec) = template.spec.as_mut()
+    {
+        // The container's ports are the node's (the API server sets each `hostPort` to its
+        // `containerPort`); cluster DNS still resolves lk-jwt's webhook URL.
+        spec.host_network = Some(true);
+        spec.dns_policy = Some("ClusterFirstWithHostNet".to_owned());
+    }
     Deployment {
         metadata: meta(NAME, Some(NAME)),
         spec: Some(DeploymentSpec {
             replicas: Some(1),
-            // One SFU owns the LoadBalancer's ports and advertised IP: no overlap.
+            // One SFU owns the media ports and the advertised IP: no overlap.
             strategy: Some(DeploymentStrategy {
                 type_: Some("Recreate".to_owned()),
                 ..DeploymentStrategy::default()
             }),
             selector: selector(NAME),
-            template: pod_template(NAME, UID, container, volumes),
+            template,
             ..DeploymentSpec::default()
         }),
         ..Deployment::default()
     }
 }
+
+/// Written at the top of the Deployment's file with `livekit.hostNetwork: true`, where an
+/// operator reviewing the tree sees it.
+const HOST_NETWORK_COMMENT: &str = "\
+# livekit.hostNetwork: true: this pod runs on its node's network namespace, with the media
+# ports bound on the node itself. That is outside the restricted (and the baseline) Pod
+# Security profile: a namespace that enforces either refuses the pod.
+";
 
 fn service_port(name: &str, port: i32, target: u16, protocol: &str) -> ServicePort {
     ServicePort {
@@ -452,18 +529,40 @@ fn signaling_service(raw: &RawConfig, livekit: &Settings) -> Service {
     )
 }
 
-/// Media ports with port = targetPort (LiveKit advertises the port it listens on). No
-/// `externalTrafficPolicy: Local`: a moved pod would leave the LoadBalancer IP dark. With
-/// `pinLoadBalancerIp`, the Service asks for `nodeIp` itself: an annotation takes both
-/// addresses of a dual-stack `nodeIp` as one comma-separated list, `spec.loadBalancerIP` only
-/// one (the guards allow it only then).
-fn rtc_service(raw: &RawConfig, livekit: &Settings, turn: Option<&Turn>) -> Service {
-    let rtc = &livekit.rtc;
+/// The media Services of [`media_services`] by name, each with its ports of [`rtc_ports`].
+fn rtc_services(
+    raw: &RawConfig,
+    livekit: &Settings,
+    turn: Option<&Turn>,
+) -> Vec<(&'static str, Service)> {
+    let ports = rtc_ports(livekit, turn);
+    media_services(livekit)
+        .into_iter()
+        .map(|name| {
+            let own = ports.iter().filter(|port| port.service == name);
+            (name, rtc_service(raw, &livekit.rtc, name, own.collect()))
+        })
+        .collect()
+}
+
+/// A media Service: ports with port = targetPort (LiveKit advertises the port it listens on),
+/// of type `serviceType`, asking for `nodeIp` the way `pinLoadBalancerIp` says; split ones
+/// also carry the sharing key their load balancer needs to give both that one address. An
+/// annotation takes both addresses of a dual-stack `nodeIp` as one comma-separated list,
+/// `spec.loadBalancerIP` only one (the guards allow it only then).
+///
+/// `externalTrafficPolicy` as chosen: with `Cluster` every node forwards to the pod's node,
+/// so wherever the pod moves the address keeps working, at the price of one more hop and of
+/// the client address (LiveKit sees the forwarding node's). With `Local` only the pod's node
+/// accepts the media: the client address is kept and the hop skipped, and a load balancer
+/// finds that node through the Service's health-check node port (after a move, once its
+/// health check has seen the new node); a NodePort client must dial that node.
+fn rtc_service(raw: &RawConfig, rtc: &Rtc, name: &'static str, ports: Vec<&RtcPort>) -> Service {
     let mut labels = app_labels(NAME);
     labels.extend(rtc.service_labels.clone());
-    let ports = rtc_ports(livekit, turn)
-        .iter()
-        .map(RtcPort::service_port)
+    let ports = ports
+        .into_iter()
+        .map(|port| port.service_port(rtc.service_type))
         .collect();
     let mut annotations = rtc.service_annotations.clone();
     let mut load_balancer_ip = None;
@@ -477,15 +576,24 @@ fn rtc_service(raw: &RawConfig, livekit: &Settings, turn: Option<&Turn>) -> Serv
             }
         }
     }
-    let mut metadata = meta(RTC_SERVICE, None);
+    if rtc.split_services
+        && let Some(sharing) = rtc.pin_load_balancer_ip.sharing_annotation()
+    {
+        // One written in `serviceAnnotations` is on both Services alike, so it shares too.
+        annotations
+            .entry(sharing.to_owned())
+            .or_insert_with(|| SHARING_KEY.to_owned());
+    }
+    let mut metadata = meta(name, None);
     metadata.labels = Some(labels);
     metadata.annotations = Some(annotations).filter(|annotations| !annotations.is_empty());
     service(
         &raw.network,
         metadata,
         ServiceSpec {
-            type_: Some("LoadBalancer".to_owned()),
+            type_: Some(rtc.service_type.as_str().to_owned()),
             load_balancer_ip,
+            external_traffic_policy: Some(rtc.external_traffic_policy.as_str().to_owned()),
             selector: Some(app_labels(NAME)),
             ports: Some(ports),
             ..ServiceSpec::default()
@@ -509,9 +617,13 @@ fn inline_secret(livekit: &Settings, keys: &KeysSecret) -> Secret {
 
 /// TURN's patches to the LiveKit component's objects: `(file stem, target, operations)`,
 /// appending what [`objects`] appends when given `turn`.
-pub(crate) fn turn_patches(raw: &RawConfig, turn: &Turn) -> Result<Vec<PatchFile>, RenderError> {
+pub(crate) fn turn_patches(
+    raw: &RawConfig,
+    livekit: &Settings,
+    turn: &Turn,
+) -> Result<Vec<PatchFile>, RenderError> {
     let container = "/spec/template/spec/containers/0";
-    let ports = turn_ports(turn);
+    let ports = turn_ports(&livekit.rtc, turn);
     let mut deployment_ops = Vec::new();
     for port in &ports {
         deployment_ops.push(PatchOp::append(
@@ -527,25 +639,30 @@ pub(crate) fn turn_patches(raw: &RawConfig, turn: &Turn) -> Result<Vec<PatchFile
         &format!("{container}/volumeMounts"),
         to_json(&turn_mount(), "TURN mount")?,
     ));
-    let mut service_ops = Vec::new();
-    for port in &ports {
-        service_ops.push(PatchOp::append(
-            "/spec/ports",
-            to_json(&port.service_port(), "TURN Service port")?,
-        ));
+    let mut patches = vec![PatchFile {
+        file: format!("{NAME}-deployment-patch.yaml"),
+        target: PatchTarget::new("apps", "v1", "Deployment", NAME),
+        ops: deployment_ops,
+    }];
+    for service in media_services(livekit) {
+        let mut service_ops = Vec::new();
+        for port in ports.iter().filter(|port| port.service == service) {
+            service_ops.push(PatchOp::append(
+                "/spec/ports",
+                to_json(
+                    &port.service_port(livekit.rtc.service_type),
+                    "TURN Service port",
+                )?,
+            ));
+        }
+        if !service_ops.is_empty() {
+            patches.push(PatchFile {
+                file: format!("{service}-service-patch.yaml"),
+                target: PatchTarget::new("", "v1", "Service", service),
+                ops: service_ops,
+            });
+        }
     }
-    let mut patches = vec![
-        PatchFile {
-            file: format!("{NAME}-deployment-patch.yaml"),
-            target: PatchTarget::new("apps", "v1", "Deployment", NAME),
-            ops: deployment_ops,
-        },
-        PatchFile {
-            file: format!("{RTC_SERVICE}-service-patch.yaml"),
-            target: PatchTarget::new("", "v1", "Service", RTC_SERVICE),
-            ops: service_ops,
-        },
-    ];
     if raw.network_policy.enabled {
         // Every port listed, not one `endPort` range: a CNI without `endPort` support would
         // admit only the first port.

@@ -208,10 +208,12 @@ fn objects(
         Object {
             file: format!("{NAME}-deployment.yaml"),
             value: to_json(&deployment(raw, names, connection), "lk-jwt Deployment")?,
+            comment: None,
         },
         Object {
             file: format!("{NAME}-service.yaml"),
             value: to_json(&http_service(&raw.network, NAME, PORT), "lk-jwt Service")?,
+            comment: None,
         },
     ];
     if raw.network_policy.enabled {
@@ -219,6 +221,7 @@ fn objects(
         objects.push(Object {
             file: format!("{NAME}-networkpolicy.yaml"),
             value: to_json(&policy, "lk-jwt NetworkPolicy")?,
+            comment: None,
         });
     }
     Ok(objects)

@@ -44,6 +44,9 @@ pub(crate) enum Home {
 pub(crate) struct Object {
     pub(crate) file: String,
     pub(crate) value: Value,
+    /// Comment lines (each starting with `#`) written under the generated header of its file,
+    /// for what a reviewer of the tree must not miss.
+    pub(crate) comment: Option<String>,
 }
 
 /// A config file that a `configMapGenerator` turns into a ConfigMap of one key.

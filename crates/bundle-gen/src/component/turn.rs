@@ -35,7 +35,7 @@ impl Component for Turn {
                 livekit::config_file(raw, livekit, Some(turn))?,
                 Generate::Replace,
             )),
-            patches: livekit::turn_patches(raw, turn)?,
+            patches: livekit::turn_patches(raw, livekit, turn)?,
         })
     }
 }

@@ -4,7 +4,10 @@
 
 use std::path::Path;
 
-use bundle_gen::{Config, ConfigError, OverlayName, PinLoadBalancerIp, csp_sources};
+use bundle_gen::{
+    Config, ConfigError, ExternalTrafficPolicy, OverlayName, PinLoadBalancerIp, RtcServiceType,
+    csp_sources,
+};
 use serde_norway::{Mapping, Value};
 
 /// A complete, acceptable site: every guard passes.
@@ -1743,4 +1746,182 @@ fn an_appservices_secret_name_with_dots_and_long_parts_is_accepted() {
             panic!("{name}: {error}");
         }
     }
+}
+
+// ---- how the media ports leave the cluster ---------------------------------------------------
+
+/// Only overlay `bundled`: no TURN, which NodePort and the host network refuse.
+fn bundled_only() -> Value {
+    set(good(), "overlays", "{bundled: {}}")
+}
+
+#[test]
+fn media_leaves_through_one_load_balancer_from_every_node_by_default() {
+    let config = load(&good()).expect("accepted");
+    let livekit = config.variants()[&OverlayName::Bundled].livekit();
+    assert!(!livekit.rtc.split_services);
+    assert_eq!(livekit.rtc.service_type, RtcServiceType::LoadBalancer);
+    assert_eq!(
+        livekit.rtc.external_traffic_policy,
+        ExternalTrafficPolicy::Cluster
+    );
+    assert!(!livekit.host_network);
+}
+
+#[test]
+fn service_types_and_traffic_policies_are_written_as_kubernetes_spells_them() {
+    let doc = set(
+        bundled_only(),
+        "livekit.rtc",
+        "{nodeIp: 203.0.113.10, serviceType: NodePort, externalTrafficPolicy: Local, \
+         udpPort: 30882, tcpPort: 30881}",
+    );
+    let config = load(&doc).expect("accepted");
+    let rtc = &config.variants()[&OverlayName::Bundled].livekit().rtc;
+    assert_eq!(rtc.service_type, RtcServiceType::NodePort);
+    assert_eq!(rtc.external_traffic_policy, ExternalTrafficPolicy::Local);
+}
+
+#[test]
+fn an_unknown_service_type_suggests_the_nearest_name() {
+    let text = GOOD.replace(
+        "rtc: {nodeIp: 203.0.113.10}",
+        "rtc: {nodeIp: 203.0.113.10, serviceType: Nodeport}",
+    );
+    insta::assert_snapshot!(parse_error(&text), @r"
+    bundle.yaml:10:31: invalid value at `livekit.rtc.serviceType`: unknown value `Nodeport`; did you mean `NodePort`?
+    ");
+}
+
+#[test]
+fn split_services_with_a_pin_are_accepted_with_turn() {
+    for pin in ["spec", "metallb", "cilium", "kube-vip"] {
+        let doc = set(
+            good(),
+            "livekit.rtc",
+            &format!("{{nodeIp: 203.0.113.10, splitServices: true, pinLoadBalancerIp: {pin}}}"),
+        );
+        if let Err(error) = load(&doc) {
+            panic!("{pin}: {error}");
+        }
+    }
+}
+
+#[test]
+fn guard_split_services_without_a_pin() {
+    let doc = set(good(), "livekit.rtc.splitServices", "true");
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:14:5: `livekit.rtc.splitServices` is true, but `livekit.rtc.pinLoadBalancerIp` is `none`: each of the LoadBalancer Services `livekit-rtc-udp` and `livekit-rtc-tcp` would get an address of its own, while LiveKit advertises the one `livekit.rtc.nodeIp` for both, so the media of one protocol would go nowhere. Fix: set `livekit.rtc.pinLoadBalancerIp` to the way your load balancer takes a requested address (`spec`, `metallb`, `cilium` or `kube-vip`), so both Services ask for `nodeIp`, or set `livekit.rtc.splitServices: false` where one Service may carry UDP and TCP.
+    ");
+}
+
+#[test]
+fn guard_privileged_udp_port_names_the_split_udp_service() {
+    let doc = set(
+        good(),
+        "livekit.rtc",
+        "{nodeIp: 203.0.113.10, splitServices: true, pinLoadBalancerIp: spec, udpPort: 443}",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:16:5: `livekit.rtc.udpPort` is 443: ports up to 1024 need root or NET_BIND_SERVICE, and the LiveKit pod runs unprivileged with every capability dropped (and the `livekit-rtc-udp` LoadBalancer exposes the same port number). Fix: use a port above 1024; LiveKit's defaults are 7880 (signalling), 7881 (TCP) and 7882 (UDP).
+    ");
+}
+
+#[test]
+fn guard_node_port_media_ports_outside_the_node_port_range() {
+    let doc = set(bundled_only(), "livekit.rtc.serviceType", "NodePort");
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused (2 problems):
+    bundle.yaml:12:3: `livekit.rtc.udpPort` is 7882, but `livekit.rtc.serviceType` is `NodePort`: LiveKit advertises the port it listens on, so the node port clients dial must be that same number, and Kubernetes takes node ports only from its NodePort range, 30000-32767 unless the cluster's kube-apiserver sets another with `--service-node-port-range`. Fix: use a free port of that range, e.g. 30882.
+    bundle.yaml:12:3: `livekit.rtc.tcpPort` is 7881, but `livekit.rtc.serviceType` is `NodePort`: LiveKit advertises the port it listens on, so the node port clients dial must be that same number, and Kubernetes takes node ports only from its NodePort range, 30000-32767 unless the cluster's kube-apiserver sets another with `--service-node-port-range`. Fix: use a free port of that range, e.g. 30881.
+    ");
+}
+
+#[test]
+fn node_ports_at_both_ends_of_the_node_port_range_are_accepted() {
+    let doc = set(
+        bundled_only(),
+        "livekit.rtc",
+        "{nodeIp: 203.0.113.10, serviceType: NodePort, udpPort: 30000, tcpPort: 32767}",
+    );
+    load(&doc).expect("accepted");
+}
+
+#[test]
+fn guard_node_port_with_turn() {
+    let doc = set(
+        good(),
+        "livekit.rtc",
+        "{nodeIp: 203.0.113.10, serviceType: NodePort, udpPort: 30882, tcpPort: 30881}",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:14:5: `livekit.rtc.serviceType` is `NodePort`, but overlay `bundled-turn` enables TURN: clients always dial `turns:<livekit.turn.domain>:443`, and a NodePort Service cannot publish port 443 (node ports are 30000-32767 by default). Fix: set `livekit.rtc.serviceType: LoadBalancer`, or remove `bundled-turn` from `overlays`.
+    ");
+}
+
+#[test]
+fn guard_node_port_with_a_load_balancer_pin() {
+    let doc = set(
+        bundled_only(),
+        "livekit.rtc",
+        "{nodeIp: 203.0.113.10, serviceType: NodePort, udpPort: 30882, tcpPort: 30881, \
+         pinLoadBalancerIp: metallb}",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:17:5: `livekit.rtc.pinLoadBalancerIp` is `metallb`, but `livekit.rtc.serviceType` is `NodePort`: the pin asks a load balancer for `livekit.rtc.nodeIp`, and a NodePort Service has none (`nodeIp` is then a node's public address). Fix: set `livekit.rtc.pinLoadBalancerIp: none`, or `livekit.rtc.serviceType: LoadBalancer`.
+    ");
+}
+
+#[test]
+fn guard_host_network_with_turn() {
+    let doc = set(good(), "livekit.hostNetwork", "true");
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:18:3: `livekit.hostNetwork` is true, but overlay `bundled-turn` enables TURN: clients always dial `turns:<livekit.turn.domain>:443`, so on the host network the pod would have to bind port 443 of its node, which the unprivileged pod cannot. Fix: set `livekit.hostNetwork: false` (TURN then goes through a LoadBalancer, which maps 443 to `livekit.turn.tlsPort`), or remove `bundled-turn` from `overlays`.
+    ");
+}
+
+#[test]
+fn guard_media_service_settings_with_the_host_network() {
+    let doc = set(bundled_only(), "livekit.hostNetwork", "true");
+    let doc = set(
+        doc,
+        "livekit.rtc",
+        "{nodeIp: 203.0.113.10, splitServices: true, pinLoadBalancerIp: metallb, \
+         serviceAnnotations: {example.org/pool: media}}",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused (3 problems):
+    bundle.yaml:14:5: `livekit.rtc.splitServices` is true, but `livekit.hostNetwork` is true: on the host network the media ports are the node's own and no media Service is rendered, so the setting would be silently dropped. Fix: remove `livekit.rtc.splitServices`, or set `livekit.hostNetwork: false`.
+    bundle.yaml:15:5: `livekit.rtc.pinLoadBalancerIp` is `metallb`, but `livekit.hostNetwork` is true: on the host network the media ports are the node's own and no media Service is rendered, so the setting would be silently dropped. Fix: remove `livekit.rtc.pinLoadBalancerIp`, or set `livekit.hostNetwork: false`.
+    bundle.yaml:16:5: `livekit.rtc.serviceAnnotations` is `{example.org/pool: media}`, but `livekit.hostNetwork` is true: on the host network the media ports are the node's own and no media Service is rendered, so the setting would be silently dropped. Fix: remove `livekit.rtc.serviceAnnotations`, or set `livekit.hostNetwork: false`.
+    ");
+}
+
+#[test]
+fn the_host_network_is_accepted_without_turn_and_media_service_settings() {
+    let doc = set(bundled_only(), "livekit.hostNetwork", "true");
+    load(&doc).expect("accepted");
+}
+
+#[test]
+fn guard_node_ip_missing_on_the_host_network_names_the_node() {
+    let doc = set(bundled_only(), "livekit.hostNetwork", "true");
+    insta::assert_snapshot!(refused(remove(doc, "livekit.rtc.nodeIp")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:12:3: `livekit.rtc.nodeIp` is not set: LiveKit would advertise its pod IP, which clients cannot reach, so calls connect but carry no media. Fix: set it to the public IP of the node LiveKit runs on (the pod is on the host network), or set `livekit.rtc.useExternalIp: true` to discover it with STUN.
+    ");
+}
+
+#[test]
+fn guard_privileged_udp_port_on_the_host_network_names_the_node() {
+    let doc = set(bundled_only(), "livekit.hostNetwork", "true");
+    insta::assert_snapshot!(refused(set(doc, "livekit.rtc.udpPort", "443")), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:14:5: `livekit.rtc.udpPort` is 443: ports up to 1024 need root or NET_BIND_SERVICE, and the LiveKit pod runs unprivileged with every capability dropped (and its node, on the host network, exposes the same port number). Fix: use a port above 1024; LiveKit's defaults are 7880 (signalling), 7881 (TCP) and 7882 (UDP).
+    ");
 }

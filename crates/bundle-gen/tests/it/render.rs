@@ -147,7 +147,6 @@ fn turn_maps_public_port_443_to_the_container_tls_port_above_1024() {
         .unwrap();
     assert_eq!(turns["port"], 443);
     assert_eq!(turns["targetPort"], 5349);
-    assert!(find(&objects, "Service/livekit-rtc")["spec"]["externalTrafficPolicy"].is_null());
 }
 
 #[test]
@@ -831,4 +830,257 @@ fn without_a_pin_the_rtc_service_asks_for_no_address() {
     let service = find(&objects, "Service/livekit-rtc");
     assert!(service["metadata"]["annotations"].is_null(), "{service}");
     assert!(service["spec"]["loadBalancerIP"].is_null(), "{service}");
+}
+
+// ---- how the media ports leave the cluster ---------------------------------------------------
+
+/// The ports of a Service as `(name, protocol)`.
+fn service_ports(service: &Value) -> Vec<(String, String)> {
+    service["spec"]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|port| {
+            (
+                port["name"].as_str().unwrap().to_owned(),
+                port["protocol"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn split_services_carry_the_udp_and_the_tcp_ports_on_one_service_each() {
+    let objects = objects("split-services", OverlayName::BundledTurn);
+    let udp = service_ports(find(&objects, "Service/livekit-rtc-udp"));
+    let tcp = service_ports(find(&objects, "Service/livekit-rtc-tcp"));
+    let names = |ports: &[(String, String)]| -> Vec<String> {
+        ports.iter().map(|(name, _)| name.clone()).collect()
+    };
+    assert_eq!(
+        names(&udp),
+        ["rtc-udp", "relay-33000", "relay-33001", "relay-33002"]
+    );
+    assert!(udp.iter().all(|(_, protocol)| protocol == "UDP"), "{udp:?}");
+    // TURN over TLS rides on the TCP one.
+    assert_eq!(names(&tcp), ["rtc-tcp", "turns"]);
+    assert!(tcp.iter().all(|(_, protocol)| protocol == "TCP"), "{tcp:?}");
+    assert!(
+        !keys(&objects).contains(&"Service/livekit-rtc".to_owned()),
+        "{:?}",
+        keys(&objects)
+    );
+}
+
+#[test]
+fn split_services_both_ask_metallb_for_the_node_ip_under_one_sharing_key() {
+    let objects = objects("split-services", OverlayName::Bundled);
+    for name in ["livekit-rtc-udp", "livekit-rtc-tcp"] {
+        let service = find(&objects, &format!("Service/{name}"));
+        let annotations = &service["metadata"]["annotations"];
+        assert_eq!(
+            annotations["metallb.io/loadBalancerIPs"], "198.51.100.20",
+            "{name}"
+        );
+        assert_eq!(
+            annotations["metallb.io/allow-shared-ip"], "livekit-rtc",
+            "{name}"
+        );
+        assert_eq!(service["spec"]["type"], "LoadBalancer", "{name}");
+    }
+}
+
+#[test]
+fn split_services_share_the_address_through_cilium_lb_ipam_with_its_sharing_key() {
+    let config = fixture_edited(
+        "split-services",
+        "pinLoadBalancerIp: metallb",
+        "pinLoadBalancerIp: cilium",
+    );
+    let objects = render_objects(&config, OverlayName::Bundled).unwrap();
+    for name in ["livekit-rtc-udp", "livekit-rtc-tcp"] {
+        let annotations = &find(&objects, &format!("Service/{name}"))["metadata"]["annotations"];
+        assert_eq!(
+            annotations,
+            &json!({
+                "lbipam.cilium.io/ips": "198.51.100.20",
+                "lbipam.cilium.io/sharing-key": "livekit-rtc",
+            }),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn split_services_pinned_through_the_spec_both_ask_for_the_node_ip_without_a_sharing_key() {
+    let config = fixture_edited(
+        "split-services",
+        "pinLoadBalancerIp: metallb",
+        "pinLoadBalancerIp: spec",
+    );
+    let objects = render_objects(&config, OverlayName::Bundled).unwrap();
+    for name in ["livekit-rtc-udp", "livekit-rtc-tcp"] {
+        let service = find(&objects, &format!("Service/{name}"));
+        assert_eq!(service["spec"]["loadBalancerIP"], "198.51.100.20", "{name}");
+        assert!(service["metadata"]["annotations"].is_null(), "{service}");
+    }
+}
+
+#[test]
+fn a_sharing_key_written_in_service_annotations_is_kept_on_both_split_services() {
+    let config = fixture_edited(
+        "split-services",
+        "splitServices: true",
+        "splitServices: true\n    serviceAnnotations: {metallb.io/allow-shared-ip: media}",
+    );
+    let objects = render_objects(&config, OverlayName::Bundled).unwrap();
+    for name in ["livekit-rtc-udp", "livekit-rtc-tcp"] {
+        let annotations = &find(&objects, &format!("Service/{name}"))["metadata"]["annotations"];
+        assert_eq!(annotations["metallb.io/allow-shared-ip"], "media", "{name}");
+    }
+}
+
+#[test]
+fn the_chosen_traffic_policy_is_on_every_media_service() {
+    let objects = objects("split-services", OverlayName::Bundled);
+    for name in ["livekit-rtc-udp", "livekit-rtc-tcp"] {
+        let service = find(&objects, &format!("Service/{name}"));
+        assert_eq!(service["spec"]["externalTrafficPolicy"], "Local", "{name}");
+    }
+}
+
+#[test]
+fn the_media_service_forwards_from_every_node_by_default() {
+    let objects = objects("site", OverlayName::Bundled);
+    let service = find(&objects, "Service/livekit-rtc");
+    assert_eq!(service["spec"]["externalTrafficPolicy"], "Cluster");
+}
+
+#[test]
+fn the_network_policy_admits_exactly_the_target_ports_of_the_media_services() {
+    let objects = objects("split-services", OverlayName::BundledTurn);
+    let mut published: Vec<(i64, String)> = ["livekit-rtc-udp", "livekit-rtc-tcp"]
+        .iter()
+        .flat_map(|name| {
+            find(&objects, &format!("Service/{name}"))["spec"]["ports"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|port| {
+                    (
+                        port["targetPort"].as_i64().unwrap(),
+                        port["protocol"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut admitted: Vec<(i64, String)> =
+        find(&objects, "NetworkPolicy/livekit-policy")["spec"]["ingress"][0]["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|port| {
+                (
+                    port["port"].as_i64().unwrap(),
+                    port["protocol"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+    published.sort();
+    admitted.sort();
+    assert_eq!(admitted, published);
+}
+
+#[test]
+fn node_port_media_ports_are_node_ports_of_their_own_number() {
+    let objects = objects("nodeport", OverlayName::Bundled);
+    let service = find(&objects, "Service/livekit-rtc");
+    assert_eq!(service["spec"]["type"], "NodePort");
+    let ports = service["spec"]["ports"].as_array().unwrap();
+    assert_eq!(ports.len(), 2, "{ports:?}");
+    for port in ports {
+        assert_eq!(port["nodePort"], port["port"], "{port}");
+        assert_eq!(port["targetPort"], port["port"], "{port}");
+    }
+    assert!(service["spec"]["loadBalancerIP"].is_null());
+}
+
+#[test]
+fn load_balancer_media_ports_leave_the_node_port_to_kubernetes() {
+    let objects = objects("site", OverlayName::BundledTurn);
+    for port in find(&objects, "Service/livekit-rtc")["spec"]["ports"]
+        .as_array()
+        .unwrap()
+    {
+        assert!(port["nodePort"].is_null(), "{port}");
+    }
+}
+
+#[test]
+fn on_the_host_network_livekit_uses_cluster_dns_and_has_no_media_service() {
+    let objects = objects("host-network", OverlayName::Bundled);
+    let pod = &find(&objects, "Deployment/livekit")["spec"]["template"]["spec"];
+    assert_eq!(pod["hostNetwork"], true);
+    // lk-jwt's webhook URL is a cluster DNS name.
+    assert_eq!(pod["dnsPolicy"], "ClusterFirstWithHostNet");
+    let services: Vec<String> = keys(&objects)
+        .into_iter()
+        .filter(|key| key.starts_with("Service/livekit"))
+        .collect();
+    assert_eq!(services, ["Service/livekit-signaling"]);
+}
+
+#[test]
+fn only_the_host_network_opt_in_puts_a_pod_on_the_host_network() {
+    for (name, config) in all_configs() {
+        for (overlay, variant) in config.variants() {
+            let objects = render_objects(&config, *overlay).unwrap();
+            for (key, pod) in pod_specs(&objects) {
+                let opted_in = key == "Deployment/livekit" && variant.livekit().host_network;
+                assert_eq!(
+                    pod["hostNetwork"].as_bool().unwrap_or(false),
+                    opted_in,
+                    "{name} {overlay:?} {key}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_host_network_deployment_file_says_it_leaves_the_restricted_profile() {
+    let tree = render(&fixture("host-network")).unwrap();
+    let text = tree
+        .files()
+        .find(|(path, _)| *path == "overlays/components/livekit/livekit-deployment.yaml")
+        .map(|(_, bytes)| String::from_utf8_lossy(bytes).into_owned())
+        .unwrap();
+    let comment: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map_while(|line| line.strip_prefix("# "))
+        .collect();
+    let comment = comment.join(" ");
+    assert!(comment.contains("livekit.hostNetwork: true"), "{text}");
+    assert!(comment.contains("restricted"), "{comment}");
+    assert!(comment.contains("Pod Security"), "{comment}");
+}
+
+#[test]
+fn split_services_pinned_through_kube_vip_both_ask_for_the_node_ip_without_a_sharing_key() {
+    let config = fixture_edited(
+        "split-services",
+        "pinLoadBalancerIp: metallb",
+        "pinLoadBalancerIp: kube-vip",
+    );
+    let objects = render_objects(&config, OverlayName::Bundled).unwrap();
+    for name in ["livekit-rtc-udp", "livekit-rtc-tcp"] {
+        let annotations = &find(&objects, &format!("Service/{name}"))["metadata"]["annotations"];
+        assert_eq!(
+            annotations,
+            &json!({"kube-vip.io/loadbalancerIPs": "198.51.100.20"}),
+            "{name}"
+        );
+    }
 }

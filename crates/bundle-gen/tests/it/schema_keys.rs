@@ -184,6 +184,12 @@ every_variant!(
     SelectorValuesMismatch,
     ControllerNamespaceIgnored,
     SelectorLabelInvalid,
+    SplitServicesWithoutPin,
+    NodePortOutOfRange,
+    NodePortWithTurn,
+    NodePortWithPin,
+    HostNetworkWithTurn,
+    MediaServiceSettingWithHostNetwork,
 );
 
 /// Inline keys with a registration token, allowed: the start of the inline-secret configs.
@@ -356,6 +362,18 @@ fn refusing_configs() -> Vec<Value> {
             good(),
             "networkPolicy.ingressFrom",
             "[{podSelector: {matchLabels: {'app name': '-x'}}}]",
+        ),
+        set(good(), "livekit.rtc.splitServices", "true"),
+        set(good(), "livekit.rtc.serviceType", "NodePort"),
+        set(
+            good(),
+            "livekit.rtc",
+            "{nodeIp: 203.0.113.10, serviceType: NodePort, pinLoadBalancerIp: spec}",
+        ),
+        set(
+            set(good(), "livekit.hostNetwork", "true"),
+            "livekit.rtc.externalTrafficPolicy",
+            "Local",
         ),
     ]
 }

@@ -853,6 +853,122 @@ fn guard_relay_port_range_collides() {
     ");
 }
 
+// ---- how the media ports leave the cluster: refused with exit 2, nothing written ------------
+
+/// The site without TURN (NodePort and the host network refuse it) and without its
+/// LoadBalancer pin.
+fn site_bundled_unpinned() -> String {
+    set(
+        &site_with("overlays", "{bundled: {}}"),
+        "livekit.rtc.pinLoadBalancerIp",
+        "none",
+    )
+}
+
+#[test]
+fn guard_split_services_without_a_pin() {
+    let bad = set(
+        &site_with("livekit.rtc.pinLoadBalancerIp", "none"),
+        "livekit.rtc.splitServices",
+        "true",
+    );
+    let refused = refused_without_writing(&bad, "livekit.rtc.splitServices");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused:
+    bundle.yaml:30:5: `livekit.rtc.splitServices` is true, but `livekit.rtc.pinLoadBalancerIp` is `none`: each of the LoadBalancer Services `livekit-rtc-udp` and `livekit-rtc-tcp` would get an address of its own, while LiveKit advertises the one `livekit.rtc.nodeIp` for both, so the media of one protocol would go nowhere. Fix: set `livekit.rtc.pinLoadBalancerIp` to the way your load balancer takes a requested address (`spec`, `metallb`, `cilium` or `kube-vip`), so both Services ask for `nodeIp`, or set `livekit.rtc.splitServices: false` where one Service may carry UDP and TCP.
+    ");
+}
+
+#[test]
+fn guard_node_port_media_ports_outside_the_node_port_range() {
+    let bad = set(
+        &site_bundled_unpinned(),
+        "livekit.rtc.serviceType",
+        "NodePort",
+    );
+    let refused = refused_without_writing(&bad, "livekit.rtc.udpPort");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused (2 problems):
+    bundle.yaml:26:5: `livekit.rtc.udpPort` is 7882, but `livekit.rtc.serviceType` is `NodePort`: LiveKit advertises the port it listens on, so the node port clients dial must be that same number, and Kubernetes takes node ports only from its NodePort range, 30000-32767 unless the cluster's kube-apiserver sets another with `--service-node-port-range`. Fix: use a free port of that range, e.g. 30882.
+    bundle.yaml:27:5: `livekit.rtc.tcpPort` is 7881, but `livekit.rtc.serviceType` is `NodePort`: LiveKit advertises the port it listens on, so the node port clients dial must be that same number, and Kubernetes takes node ports only from its NodePort range, 30000-32767 unless the cluster's kube-apiserver sets another with `--service-node-port-range`. Fix: use a free port of that range, e.g. 30881.
+    ");
+}
+
+#[test]
+fn guard_node_port_with_turn() {
+    let bad = set(
+        &site_with("livekit.rtc.pinLoadBalancerIp", "none"),
+        "livekit.rtc",
+        "{nodeIp: 203.0.113.10, serviceType: NodePort, udpPort: 30882, tcpPort: 30881}",
+    );
+    let refused = refused_without_writing(&bad, "livekit.rtc.serviceType");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused:
+    bundle.yaml:27:5: `livekit.rtc.serviceType` is `NodePort`, but overlay `bundled-turn` enables TURN: clients always dial `turns:<livekit.turn.domain>:443`, and a NodePort Service cannot publish port 443 (node ports are 30000-32767 by default). Fix: set `livekit.rtc.serviceType: LoadBalancer`, or remove `bundled-turn` from `overlays`.
+    ");
+}
+
+#[test]
+fn guard_node_port_with_a_load_balancer_pin() {
+    let bad = set(
+        &site_with("overlays", "{bundled: {}}"),
+        "livekit.rtc",
+        "{nodeIp: 203.0.113.10, serviceType: NodePort, udpPort: 30882, tcpPort: 30881, \
+         pinLoadBalancerIp: spec}",
+    );
+    let refused = refused_without_writing(&bad, "livekit.rtc.pinLoadBalancerIp");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused:
+    bundle.yaml:30:5: `livekit.rtc.pinLoadBalancerIp` is `spec`, but `livekit.rtc.serviceType` is `NodePort`: the pin asks a load balancer for `livekit.rtc.nodeIp`, and a NodePort Service has none (`nodeIp` is then a node's public address). Fix: set `livekit.rtc.pinLoadBalancerIp: none`, or `livekit.rtc.serviceType: LoadBalancer`.
+    ");
+}
+
+#[test]
+fn guard_host_network_with_turn() {
+    let bad = set(
+        &site_with("livekit.rtc.pinLoadBalancerIp", "none"),
+        "livekit.hostNetwork",
+        "true",
+    );
+    let refused = refused_without_writing(&bad, "livekit.hostNetwork");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused:
+    bundle.yaml:35:3: `livekit.hostNetwork` is true, but overlay `bundled-turn` enables TURN: clients always dial `turns:<livekit.turn.domain>:443`, so on the host network the pod would have to bind port 443 of its node, which the unprivileged pod cannot. Fix: set `livekit.hostNetwork: false` (TURN then goes through a LoadBalancer, which maps 443 to `livekit.turn.tlsPort`), or remove `bundled-turn` from `overlays`.
+    ");
+}
+
+#[test]
+fn guard_media_service_setting_with_the_host_network() {
+    let bad = set(
+        &site_with("overlays", "{bundled: {}}"),
+        "livekit.hostNetwork",
+        "true",
+    );
+    let refused = refused_without_writing(&bad, "livekit.rtc.pinLoadBalancerIp");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused:
+    bundle.yaml:29:5: `livekit.rtc.pinLoadBalancerIp` is `spec`, but `livekit.hostNetwork` is true: on the host network the media ports are the node's own and no media Service is rendered, so the setting would be silently dropped. Fix: remove `livekit.rtc.pinLoadBalancerIp`, or set `livekit.hostNetwork: false`.
+    ");
+}
+
 #[test]
 fn a_refused_config_writes_nothing_into_an_empty_directory() {
     let work = Workdir::with_config(&site_without("homeserver.serverName"));
