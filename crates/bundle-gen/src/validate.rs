@@ -623,7 +623,9 @@ pub enum Violation {
     // ---- Gateway API ----
     /// An Ingress setting written while Gateway API replaces the Ingress.
     #[error(
-        "`{key}` is set, but `gateway.enabled` is true, so no Ingress is rendered and the setting          would be silently dropped: {reason}. Fix: remove `{key}` and {fix}, or set          `gateway.enabled: false`."
+        "`{key}` is set, but `gateway.enabled` is true, so no Ingress is rendered and the setting \
+         would be silently dropped: {reason}. Fix: remove `{key}` and {fix}, or set \
+         `gateway.enabled: false`."
     )]
     IngressSettingWithGateway {
         /// The `ingress.*` key as written.
@@ -635,7 +637,10 @@ pub enum Violation {
     },
     /// Gateway API on, but no Gateway to attach the routes to.
     #[error(
-        "`{key}` is empty, but `gateway.enabled` is true: an HTTPRoute attached to no Gateway          serves nothing, and nothing else would route serverName. Fix: list the Gateway that          serves `homeserver.serverName`, e.g. `[{{name: public, namespace: gateway-system,          sectionName: https}}]`, or set `gateway.enabled: false`."
+        "`{key}` is empty, but `gateway.enabled` is true: an HTTPRoute attached to no Gateway \
+         serves nothing, and nothing else would route serverName. Fix: list the Gateway that \
+         serves `homeserver.serverName`, e.g. `[{{name: public, namespace: gateway-system, \
+         sectionName: https}}]`, or set `gateway.enabled: false`."
     )]
     GatewayParentRefsMissing {
         /// `gateway.parentRefs`.
@@ -643,7 +648,8 @@ pub enum Violation {
     },
     /// A Gateway name the API refuses.
     #[error(
-        "`{key}` is `{value}`, which the Gateway API refuses as the name of a parent: {reason}.          Fix: write the `metadata.name` of the Gateway, e.g. `public`."
+        "`{key}` is {value:?}, which the Gateway API refuses as the name of a parent: {reason}. \
+         Fix: write the name of the Gateway object, e.g. `public`."
     )]
     GatewayNameInvalid {
         /// `gateway.parentRefs[<n>].name`.
@@ -655,7 +661,9 @@ pub enum Violation {
     },
     /// A listener name the API refuses.
     #[error(
-        "`{key}` is `{value}`, which the Gateway API refuses as a listener name: {reason}. Fix:          write the `name` of the Gateway's listener, a DNS-1123 subdomain such as `https`, or          remove the key to attach to every listener that admits the routes."
+        "`{key}` is `{value}`, which the Gateway API refuses as a listener name: {reason}. Fix: \
+         write the `name` of the Gateway's listener, a DNS-1123 subdomain such as `https`, or \
+         remove the key to attach to every listener that admits the routes."
     )]
     SectionNameInvalid {
         /// `gateway.parentRefs[<n>].sectionName`.
@@ -804,6 +812,10 @@ fn label_problem_reason(problem: LabelProblem) -> &'static str {
 }
 
 fn check_ingress(config: &Config, found: &mut Vec<Violation>) {
+    // With Gateway API there is no Ingress to check; `check_gateway` refuses its settings.
+    if config.raw.gateway.enabled {
+        return;
+    }
     let ingress = &config.raw.ingress;
     let knows_allow_lists = matches!(ingress.class_name.as_str(), "nginx" | "haproxy");
     if !ingress.whitelist_source_range.is_empty() && !knows_allow_lists {
@@ -835,7 +847,7 @@ const INGRESS_ONLY_SETTINGS: [(&str, &str, &str); 4] = [
     (
         "ingress.tls",
         "TLS belongs to the Gateway's listener, which holds the certificate for serverName",
-        "give the Gateway an HTTPS listener on 443 whose `tls.certificateRefs` name the \
+        "give the Gateway an HTTPS listener on 443 whose `certificateRefs` name the \
          certificate for `homeserver.serverName`",
     ),
 ];

@@ -171,6 +171,11 @@ every_variant!(
     RelayPortRangeTooLarge,
     RelayPortRangeCollides,
     SecretNameInvalid,
+    IngressSettingWithGateway,
+    GatewayParentRefsMissing,
+    GatewayNameInvalid,
+    SectionNameInvalid,
+    GatewayParentRefsNotDistinct,
 );
 
 /// Inline keys with a registration token, allowed: the start of the inline-secret configs.
@@ -310,6 +315,22 @@ fn refusing_configs() -> Vec<Value> {
             good(),
             "homeserver.appservices.existingSecret",
             "Matrix_Appservices",
+        ),
+        set(
+            set(good(), "ingress.tls", "{secretName: matrix-tls}"),
+            "gateway",
+            "{enabled: true, parentRefs: [{name: public}]}",
+        ),
+        set(good(), "gateway.enabled", "true"),
+        set(
+            good(),
+            "gateway",
+            "{enabled: true, parentRefs: [{name: '', namespace: Gateways, sectionName: HTTPS}]}",
+        ),
+        set(
+            good(),
+            "gateway",
+            "{enabled: true, parentRefs: [{name: public}, {name: public, sectionName: https}]}",
         ),
     ]
 }
