@@ -150,7 +150,10 @@ pub fn render_objects(config: &Config, overlay: OverlayName) -> Result<Vec<Value
             .extend(component.routes(raw, variant));
     }
     if raw.gateway.enabled {
-        for (name, routes) in routes_by_name.iter().filter(|(_, routes)| !routes.is_empty()) {
+        for (name, routes) in routes_by_name
+            .iter()
+            .filter(|(_, routes)| !routes.is_empty())
+        {
             objects.push(to_json(&route::http_route(raw, name, routes), "HTTPRoute")?);
         }
     } else {

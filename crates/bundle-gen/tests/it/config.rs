@@ -1804,7 +1804,11 @@ fn guard_parent_ref_name_longer_than_253_characters() {
 
 #[test]
 fn a_parent_ref_without_a_name_is_a_missing_key() {
-    let doc = set(good(), "gateway", "{enabled: true, parentRefs: [{sectionName: https}]}");
+    let doc = set(
+        good(),
+        "gateway",
+        "{enabled: true, parentRefs: [{sectionName: https}]}",
+    );
     insta::assert_snapshot!(parse_error(&yaml(&doc)), @r"
     bundle.yaml:54:5: missing key `gateway.parentRefs[0].name`: it has no default, set it
     ");

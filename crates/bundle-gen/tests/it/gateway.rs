@@ -28,7 +28,8 @@ fn http_route_validator() -> jsonschema::Validator {
     let defs = schema["$defs"].as_object_mut().unwrap();
     defs.extend(metadata_defs.as_object().cloned().unwrap_or_default());
     defs.insert("ObjectMeta".to_owned(), metadata);
-    schema["properties"]["apiVersion"] = serde_json::json!({"const": "gateway.networking.k8s.io/v1"});
+    schema["properties"]["apiVersion"] =
+        serde_json::json!({"const": "gateway.networking.k8s.io/v1"});
     schema["properties"]["kind"] = serde_json::json!({"const": "HTTPRoute"});
     schema["properties"]["metadata"] = serde_json::json!({"$ref": "#/$defs/ObjectMeta"});
     schema["required"] = serde_json::json!(["apiVersion", "kind", "metadata", "spec"]);
@@ -52,7 +53,10 @@ fn refuse_unknown_properties(schema: &mut Json) {
 }
 
 fn of_kind<'a>(objects: &'a [Json], kind: &str) -> Vec<&'a Json> {
-    objects.iter().filter(|object| object["kind"] == kind).collect()
+    objects
+        .iter()
+        .filter(|object| object["kind"] == kind)
+        .collect()
 }
 
 /// `(path, Service, port)` of every rule of every HTTPRoute, sorted.
@@ -150,8 +154,7 @@ fn with_gateway_api_no_overlay_deploys_an_ingress() {
     }
     let tree = render(&config).unwrap();
     assert!(
-        tree.files()
-            .all(|(path, _)| !path.contains("ingress")),
+        tree.files().all(|(path, _)| !path.contains("ingress")),
         "a file of the Ingress is written"
     );
 }
@@ -225,9 +228,10 @@ fn the_network_policies_let_in_the_gateway_data_plane_namespace() {
             .flat_map(|rule| rule["from"].as_array().into_iter().flatten())
             .collect();
         assert!(
-            peers.iter().any(|peer| peer["namespaceSelector"]["matchLabels"]
-                ["kubernetes.io/metadata.name"]
-                == "envoy-gateway-system"),
+            peers.iter().any(
+                |peer| peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                    == "envoy-gateway-system"
+            ),
             "{name}: {peers:?}"
         );
     }
