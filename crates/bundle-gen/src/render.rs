@@ -61,10 +61,7 @@ pub fn render(config: &Config) -> Result<Tree, RenderError> {
         }
     }
     if raw.gateway.enabled {
-        if let Some(variant) = any_variant {
-            let name = routes_name(Home::Base, variant);
-            base.add_routes(raw, &name, &base_routes)?;
-        }
+        base.add_routes(raw, BASE_ROUTES, &base_routes)?;
     } else {
         base.objects.push(Object {
             file: format!("{}.yaml", route::INGRESS),
@@ -143,11 +140,12 @@ pub fn render_objects(config: &Config, overlay: OverlayName) -> Result<Vec<Value
                 .into_iter()
                 .map(|object| object.value),
         );
-        routes.extend(component.routes(raw, variant));
+        let component_routes = component.routes(raw, variant);
+        routes.extend(component_routes.iter().cloned());
         routes_by_name
             .entry(routes_name(component.home(), variant))
             .or_default()
-            .extend(component.routes(raw, variant));
+            .extend(component_routes);
     }
     if raw.gateway.enabled {
         for (name, routes) in routes_by_name
@@ -168,13 +166,16 @@ pub fn render_objects(config: &Config, overlay: OverlayName) -> Result<Vec<Value
         .collect())
 }
 
+/// The HTTPRoute of `base/`, with Gateway API.
+const BASE_ROUTES: &str = "matrix";
+
 /// The name of the HTTPRoute holding the routes of the components that live in `home`, with
 /// Gateway API: `matrix` in `base/`, `matrix-<dir>` in a Kustomize component or an overlay's
 /// directory. One per directory, so that each kustomization carries its own routes and an
 /// overlay deploys exactly those of the directories it includes.
 fn routes_name(home: Home, variant: &Variant) -> String {
     match home {
-        Home::Base => "matrix".to_owned(),
+        Home::Base => BASE_ROUTES.to_owned(),
         Home::Component(dir) => format!("matrix-{dir}"),
         Home::Overlay => format!("matrix-{}", variant.name().dir_name()),
     }
