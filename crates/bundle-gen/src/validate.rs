@@ -13,6 +13,8 @@ use crate::config::{Config, OverlayName, PinLoadBalancerIp, Variant};
 
 /// Characters LiveKit requires of an API secret (it only warns below that; we refuse).
 const MIN_API_SECRET_LEN: usize = 32;
+/// The most `parentRefs` an HTTPRoute may hold (`maxItems` of the API).
+const MAX_PARENT_REFS: usize = 32;
 
 /// One violated guard. Every message names the key, the reason and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -687,6 +689,19 @@ pub enum Violation {
         /// `<namespace>/<name>` of the Gateway.
         gateway: String,
     },
+    /// More parent references than an HTTPRoute may hold.
+    #[error(
+        "`{key}` lists {count} Gateways, and the Gateway API refuses an HTTPRoute with more than \
+         {MAX_PARENT_REFS} parent references. Fix: attach to at most {MAX_PARENT_REFS}; a \
+         Gateway with several listeners needs one entry without `sectionName` rather than one \
+         per listener."
+    )]
+    GatewayParentRefsTooMany {
+        /// `gateway.parentRefs`.
+        key: String,
+        /// How many are listed.
+        count: usize,
+    },
 }
 
 impl Violation {
@@ -745,7 +760,8 @@ impl Violation {
             | Violation::GatewayParentRefsMissing { key, .. }
             | Violation::GatewayNameInvalid { key, .. }
             | Violation::SectionNameInvalid { key, .. }
-            | Violation::GatewayParentRefsNotDistinct { key, .. } => key,
+            | Violation::GatewayParentRefsNotDistinct { key, .. }
+            | Violation::GatewayParentRefsTooMany { key, .. } => key,
         }
     }
 }
@@ -870,6 +886,12 @@ fn check_gateway(config: &Config, written: &dyn WrittenKeys, found: &mut Vec<Vio
     if gateway.parent_refs.is_empty() {
         found.push(Violation::GatewayParentRefsMissing {
             key: "gateway.parentRefs".to_owned(),
+        });
+    }
+    if gateway.parent_refs.len() > MAX_PARENT_REFS {
+        found.push(Violation::GatewayParentRefsTooMany {
+            key: "gateway.parentRefs".to_owned(),
+            count: gateway.parent_refs.len(),
         });
     }
     for (index, parent) in gateway.parent_refs.iter().enumerate() {

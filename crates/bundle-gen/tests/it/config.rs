@@ -1849,3 +1849,25 @@ fn parent_refs_to_one_gateway_through_different_listeners_or_namespaces_are_acce
     );
     load(&doc).expect("accepted");
 }
+
+/// `gateway:` on, with `count` parent references to different Gateways.
+pub(crate) fn gateway_with_parents(count: usize) -> String {
+    let parents: Vec<String> = (0..count)
+        .map(|n| format!("{{name: gateway-{n}}}"))
+        .collect();
+    format!("{{enabled: true, parentRefs: [{}]}}", parents.join(", "))
+}
+
+#[test]
+fn guard_more_parent_refs_than_an_http_route_holds() {
+    let doc = set(good(), "gateway", &gateway_with_parents(33));
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:53:3: `gateway.parentRefs` lists 33 Gateways, and the Gateway API refuses an HTTPRoute with more than 32 parent references. Fix: attach to at most 32; a Gateway with several listeners needs one entry without `sectionName` rather than one per listener.
+    ");
+}
+
+#[test]
+fn thirty_two_parent_refs_are_accepted() {
+    load(&set(good(), "gateway", &gateway_with_parents(32))).expect("accepted");
+}

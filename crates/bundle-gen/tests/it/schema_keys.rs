@@ -8,7 +8,7 @@ use bundle_gen::{ConfigError, Violation, config_schema};
 use serde_json::Value as Json;
 use serde_norway::Value;
 
-use crate::config::{good, load, remove, set};
+use crate::config::{gateway_with_parents, good, load, remove, set};
 
 /// The subschemas `schema` stands for: itself with `$ref`s followed, and every branch of
 /// `allOf`, `anyOf` and `oneOf`.
@@ -176,6 +176,7 @@ every_variant!(
     GatewayNameInvalid,
     SectionNameInvalid,
     GatewayParentRefsNotDistinct,
+    GatewayParentRefsTooMany,
 );
 
 /// Inline keys with a registration token, allowed: the start of the inline-secret configs.
@@ -332,6 +333,7 @@ fn refusing_configs() -> Vec<Value> {
             "gateway",
             "{enabled: true, parentRefs: [{name: public}, {name: public, sectionName: https}]}",
         ),
+        set(good(), "gateway", &gateway_with_parents(33)),
     ]
 }
 

@@ -1265,3 +1265,21 @@ fn guard_gateway_parent_refs_the_api_cannot_tell_apart() {
     bundle.yaml:73:5: `gateway.parentRefs[1]` selects the same Gateway as `gateway.parentRefs[0]` (matrix/public), and the Gateway API refuses parent references it cannot tell apart: two references to one Gateway must both name a listener, and different ones. Fix: give each a different `sectionName`, or remove one.
     ");
 }
+
+#[test]
+fn guard_more_gateway_parent_refs_than_an_http_route_holds() {
+    let parents: Vec<String> = (0..33).map(|n| format!("{{name: gateway-{n}}}")).collect();
+    let bad = set(
+        &unset(&site_yaml(), "ingress"),
+        "gateway",
+        &format!("{{enabled: true, parentRefs: [{}]}}", parents.join(", ")),
+    );
+    let refused = refused_without_writing(&bad, "gateway.parentRefs");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused:
+    bundle.yaml:71:3: `gateway.parentRefs` lists 33 Gateways, and the Gateway API refuses an HTTPRoute with more than 32 parent references. Fix: attach to at most 32; a Gateway with several listeners needs one entry without `sectionName` rather than one per listener.
+    ");
+}
