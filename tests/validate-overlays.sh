@@ -95,11 +95,30 @@ for name in "${overlays[@]}"; do
     failed=1
     continue
   fi
+  # kubernetes-validate has schemas of the built-in kinds only: for any other kind it warns
+  # "Couldn't find schema" and passes the document unchecked, so such a warning fails the run.
+  # The one kind the tree writes that is not built in, Gateway API's HTTPRoute, is left out
+  # here: the Rust tests check every rendered HTTPRoute against the upstream schema
+  # (crates/bundle-gen/tests/it/gateway.rs).
+  python3 - "$built/overlays/$name.yaml" "$built/$name-builtin-kinds.yaml" <<'PY'
+import re, sys, yaml
+source, target = sys.argv[1:]
+with open(source) as f:
+    documents = re.split(r"^---\n", f.read(), flags=re.MULTILINE)
+def checked_by_the_rust_tests(document):
+    parsed = yaml.safe_load(document) or {}
+    return parsed.get("apiVersion") == "gateway.networking.k8s.io/v1" and parsed.get("kind") == "HTTPRoute"
+with open(target, "w") as f:
+    f.write("---\n".join(d for d in documents if not checked_by_the_rust_tests(d)))
+PY
   for version in "${kubernetes_versions[@]}"; do
-    if kubernetes-validate --strict --quiet -k "$version" "$built/overlays/$name.yaml"; then
+    if report=$(kubernetes-validate --strict --quiet -k "$version" "$built/$name-builtin-kinds.yaml" 2>&1) &&
+      ! grep -q "Couldn't find schema" <<<"$report"; then
       echo "validate-overlays: overlays/$name passes kubernetes-validate --strict ($version)"
     else
-      echo "validate-overlays: overlays/$name fails kubernetes-validate --strict ($version)" >&2
+      [ -z "$report" ] || echo "$report" >&2
+      echo "validate-overlays: overlays/$name fails kubernetes-validate --strict ($version)" \
+        "(a kind without a schema is a failure too)" >&2
       failed=1
     fi
   done

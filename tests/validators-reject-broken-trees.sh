@@ -2,7 +2,8 @@
 # Proves tests/validate-overlays.sh can fail: each validator must reject a copy of the
 # committed tree broken in a way only that validator sees, and a config's validator-skip lines
 # can neither name an unknown validator nor skip a check the tree passes.
-#   - kubernetes-validate --strict: an unknown field (`replicaz`) in a Deployment spec;
+#   - kubernetes-validate --strict: an unknown field (`replicaz`) in a Deployment spec, and a
+#     kind it has no schema for (which it would pass unchecked);
 #   - checkov: a pod that mounts the service-account token (CKV_K8S_38);
 #   - a skip line naming a validator that does not exist;
 #   - a skip of a checkov check every overlay passes (CKV_K8S_38 again), which would hide a
@@ -24,6 +25,11 @@ validate_with_skips() { tests/validate-overlays.sh --skips-from "$1/bundle.yaml"
 copy schema
 sed -i 's/^  replicas: 1$/  replicaz: 1/' "$work/schema/base/lk-jwt-service-deployment.yaml"
 expect_rejected tests/validate-overlays.sh "an unknown field" "$work/schema" "'replicaz' was unexpected"
+
+copy unknown-kind
+sed -i 's/^kind: Ingress$/kind: Ingres/' "$work/unknown-kind/base/matrix-ingress.yaml"
+expect_rejected tests/validate-overlays.sh "a kind kubernetes-validate has no schema for" \
+  "$work/unknown-kind" "Couldn't find schema for kind Ingres"
 
 copy security
 sed -i 's/automountServiceAccountToken: false/automountServiceAccountToken: true/' \

@@ -31,6 +31,9 @@ pub struct RawConfig {
     /// The `matrix-ingress` Ingress on `homeserver.serverName`.
     #[serde(default)]
     pub ingress: Ingress,
+    /// Gateway API HTTPRoutes on `homeserver.serverName` instead of the Ingress.
+    #[serde(default)]
+    pub gateway: Gateway,
     /// The `*-policy` NetworkPolicies.
     #[serde(default)]
     pub network_policy: NetworkPolicy,
@@ -226,6 +229,37 @@ impl Default for IngressTls {
 
 fn default_tls_secret() -> String {
     "matrix-certificate".to_owned()
+}
+
+/// `gateway:`: Gateway API instead of the Ingress.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Gateway {
+    /// Route serverName with Gateway API HTTPRoutes (`gateway.networking.k8s.io/v1`) attached to
+    /// `parentRefs` instead of the `matrix-ingress` Ingress. The `ingress` keys are then refused:
+    /// TLS, the class and the controller's settings belong to the Gateway.
+    #[serde(default)]
+    pub enabled: bool,
+    /// The Gateways the HTTPRoutes attach to, at least one when `enabled`.
+    #[serde(default)]
+    pub parent_refs: Vec<GatewayParentRef>,
+}
+
+/// One entry of `gateway.parentRefs`: a Gateway, optionally one listener of it (the HTTPRoute's
+/// `parentRefs[]` of group `gateway.networking.k8s.io` and kind `Gateway`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GatewayParentRef {
+    /// Name of the Gateway.
+    pub name: String,
+    /// Namespace of the Gateway; unset: the tree's `namespace`. The Gateway's listener must
+    /// then admit routes from the tree's namespace (`allowedRoutes.namespaces`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Name of the listener to attach to, e.g. the HTTPS listener on 443; unset: every listener
+    /// of the Gateway that admits the routes (a plain-HTTP one included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section_name: Option<String>,
 }
 
 /// `networkPolicy:`.

@@ -245,7 +245,7 @@ impl Config {
         }
 
         let mut config = Config { raw, variants };
-        let violations = validate::violations(&config);
+        let violations = validate::violations(&config, &index);
         if !violations.is_empty() {
             let violations = violations
                 .into_iter()

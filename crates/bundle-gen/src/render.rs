@@ -53,17 +53,22 @@ pub fn render(config: &Config) -> Result<Tree, RenderError> {
                     KustomizationKind::Component,
                 );
                 home.add(component, component.home_files(raw, variant, &names)?);
-                home.add_routes(&component.routes(raw, variant))?;
+                let routes = component.routes(raw, variant);
+                home.add_routes(raw, &routes_name(component.home(), variant), &routes)?;
                 home.write(&mut tree, raw)?;
             }
             Home::Overlay => {}
         }
     }
-    base.objects.push(Object {
-        file: format!("{}.yaml", route::INGRESS),
-        value: to_json(&route::ingress(raw, &base_routes), "Ingress")?,
-        comment: None,
-    });
+    if raw.gateway.enabled {
+        base.add_routes(raw, BASE_ROUTES, &base_routes)?;
+    } else {
+        base.objects.push(Object {
+            file: format!("{}.yaml", route::INGRESS),
+            value: to_json(&route::ingress(raw, &base_routes), "Ingress")?,
+            comment: None,
+        });
+    }
     base.write(&mut tree, raw)?;
 
     for variant in config.variants().values() {
@@ -94,7 +99,8 @@ fn render_overlay(
             Home::Component(dir) => overlay.components.push(format!("../components/{dir}")),
             Home::Overlay => {
                 overlay.add(component, component.home_files(raw, variant, names)?);
-                overlay.add_routes(&component.routes(raw, variant))?;
+                let routes = component.routes(raw, variant);
+                overlay.add_routes(raw, &routes_name(Home::Overlay, variant), &routes)?;
             }
         }
     }
@@ -126,6 +132,8 @@ pub fn render_objects(config: &Config, overlay: OverlayName) -> Result<Vec<Value
 
     let mut objects = Vec::new();
     let mut routes: Vec<Route> = Vec::new();
+    // The same routes by the HTTPRoute that carries them under Gateway API.
+    let mut routes_by_name: BTreeMap<String, Vec<Route>> = BTreeMap::new();
     for component in &enabled {
         objects.extend(
             component
@@ -133,9 +141,23 @@ pub fn render_objects(config: &Config, overlay: OverlayName) -> Result<Vec<Value
                 .into_iter()
                 .map(|object| object.value),
         );
-        routes.extend(component.routes(raw, variant));
+        let component_routes = component.routes(raw, variant);
+        routes.extend(component_routes.iter().cloned());
+        routes_by_name
+            .entry(routes_name(component.home(), variant))
+            .or_default()
+            .extend(component_routes);
     }
-    objects.push(to_json(&route::ingress(raw, &routes), "Ingress")?);
+    if raw.gateway.enabled {
+        for (name, routes) in routes_by_name
+            .iter()
+            .filter(|(_, routes)| !routes.is_empty())
+        {
+            objects.push(to_json(&route::http_route(raw, name, routes), "HTTPRoute")?);
+        }
+    } else {
+        objects.push(to_json(&route::ingress(raw, &routes), "Ingress")?);
+    }
     for file in &config_files {
         objects.push(config_map(&names.config_map(file.config_map), file)?);
     }
@@ -143,6 +165,21 @@ pub fn render_objects(config: &Config, overlay: OverlayName) -> Result<Vec<Value
         .into_iter()
         .map(|object| placed(object, &raw.namespace))
         .collect())
+}
+
+/// The HTTPRoute of `base/`, with Gateway API.
+const BASE_ROUTES: &str = "matrix";
+
+/// The name of the HTTPRoute holding the routes of the components that live in `home`, with
+/// Gateway API: `matrix` in `base/`, `matrix-<dir>` in a Kustomize component or an overlay's
+/// directory. One per directory, so that each kustomization carries its own routes and an
+/// overlay deploys exactly those of the directories it includes.
+fn routes_name(home: Home, variant: &Variant) -> String {
+    match home {
+        Home::Base => BASE_ROUTES.to_owned(),
+        Home::Component(dir) => format!("matrix-{dir}"),
+        Home::Overlay => format!("matrix-{}", variant.name().dir_name()),
+    }
 }
 
 /// The names as the tree writes them: bare images (the `images:` entries add the pins) and
@@ -223,9 +260,24 @@ impl HomeDir {
         self.images.extend(component.image());
     }
 
-    /// Routes of a component outside `base/`, appended to the base Ingress by a patch.
-    fn add_routes(&mut self, routes: &[Route]) -> Result<(), RenderError> {
-        if !routes.is_empty() {
+    /// Routes of the components of this directory. With Gateway API, the HTTPRoute `name`
+    /// holding them; else, outside `base/`, a patch appending them to the base Ingress.
+    fn add_routes(
+        &mut self,
+        raw: &RawConfig,
+        name: &str,
+        routes: &[Route],
+    ) -> Result<(), RenderError> {
+        if routes.is_empty() {
+            return Ok(());
+        }
+        if raw.gateway.enabled {
+            self.objects.push(Object {
+                file: format!("{name}-httproute.yaml"),
+                value: to_json(&route::http_route(raw, name, routes), "HTTPRoute")?,
+                comment: None,
+            });
+        } else {
             self.patches.push(PatchFile {
                 file: format!("{}-patch.yaml", route::INGRESS),
                 target: route::ingress_target(),

@@ -1,7 +1,11 @@
 //! The routes on `homeserver.serverName`. Each component says which paths it serves; this module
 //! turns them into the `matrix-ingress` Ingress (the routes of `base/`) and into the patch that
 //! appends the routes of an overlay's component, so the `external` variant never routes to an
-//! in-cluster SFU.
+//! in-cluster SFU. With `gateway.enabled` it turns them into Gateway API HTTPRoutes instead, one
+//! per directory of the tree, which needs no patches: each directory simply holds the HTTPRoute
+//! of its own components' routes.
+
+mod http_route;
 
 use std::collections::BTreeMap;
 
@@ -14,6 +18,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use crate::config::RawConfig;
 use crate::emit::{RenderError, to_json};
 use crate::kustomize::{PatchOp, PatchTarget};
+use http_route::{
+    HttpBackendRef, HttpPathMatch, HttpRoute, HttpRouteMatch, HttpRouteRule, HttpRouteSpec,
+    HttpRouteTimeouts, ParentReference, PathMatchType,
+};
 
 /// Name of the Ingress.
 pub(crate) const INGRESS: &str = "matrix-ingress";
@@ -186,4 +194,71 @@ fn annotations(raw: &RawConfig) -> BTreeMap<String, String> {
             .map(|(key, value)| (key.clone(), value.clone())),
     );
     map
+}
+
+/// Gateway API: the HTTPRoute `name` on serverName with `routes`, in order, attached to every
+/// Gateway of `gateway.parentRefs`.
+pub(crate) fn http_route(raw: &RawConfig, name: &str, routes: &[Route]) -> HttpRoute {
+    HttpRoute::new(
+        name,
+        HttpRouteSpec {
+            parent_refs: raw
+                .gateway
+                .parent_refs
+                .iter()
+                .map(|parent| ParentReference {
+                    name: parent.name.clone(),
+                    namespace: parent.namespace.clone(),
+                    section_name: parent.section_name.clone(),
+                })
+                .collect(),
+            hostnames: vec![raw.homeserver.server_name.clone()],
+            rules: routes.iter().map(Route::http_route_rule).collect(),
+        },
+    )
+}
+
+impl Route {
+    /// One HTTPRoute rule: this path to this Service port.
+    fn http_route_rule(&self) -> HttpRouteRule {
+        HttpRouteRule {
+            matches: vec![HttpRouteMatch {
+                path: HttpPathMatch {
+                    // `ImplementationSpecific` exists only for ingress-nginx's refusal of dotted
+                    // `Prefix` paths; Gateway API has no such rule, and `/.well-known/matrix`
+                    // must match its sub-paths (`/server`, `/client`, `/support`) as a prefix.
+                    match_type: match self.match_kind {
+                        PathMatch::Prefix | PathMatch::ImplementationSpecific => {
+                            PathMatchType::PathPrefix
+                        }
+                    },
+                    value: self.path.to_owned(),
+                },
+            }],
+            backend_refs: vec![HttpBackendRef {
+                name: self.service.to_owned(),
+                port: self.port,
+            }],
+            timeouts: long_request_timeouts(),
+        }
+    }
+}
+
+/// The timeouts of every rule: one hour for the whole request, the limit the Ingress gives
+/// nginx and HAProxy.
+///
+/// Left unset, the timeout is the implementation's own, and Envoy's (which Envoy Gateway keeps)
+/// is 15 seconds, shorter than a sync long-poll (clients wait 30 seconds for news). `"0s"` is not
+/// the answer either: the spec says it SHOULD disable the timeout but lets an implementation that
+/// cannot read it as its largest value, so its meaning varies, and a request without any limit
+/// lets a stuck backend hold a connection for ever. Whether the request timeout also ends an
+/// upgraded connection (the signalling WebSocket of `/rtc`) is left to each implementation, so
+/// the limit is one that WebSocket can live with: a LiveKit client reconnects and resumes its
+/// session when the signalling connection drops, so a cut after an hour costs one reconnect,
+/// not the call. `backendRequest` stays unset: it may only be shorter than `request`, and a
+/// retry of a single backend call is not what these long requests need a limit for.
+fn long_request_timeouts() -> HttpRouteTimeouts {
+    HttpRouteTimeouts {
+        request: format!("{LONG_TIMEOUT_SECONDS}s"),
+    }
 }

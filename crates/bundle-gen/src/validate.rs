@@ -19,6 +19,8 @@ use crate::config::{
 
 /// Characters LiveKit requires of an API secret (it only warns below that; we refuse).
 const MIN_API_SECRET_LEN: usize = 32;
+/// The most `parentRefs` an HTTPRoute may hold (`maxItems` of the API).
+const MAX_PARENT_REFS: usize = 32;
 
 /// One violated guard. Every message names the key, the reason and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -912,6 +914,86 @@ pub enum Violation {
         /// What is wrong.
         problem: String,
     },
+    // ---- Gateway API ----
+    /// An Ingress setting written while Gateway API replaces the Ingress.
+    #[error(
+        "`{key}` is set, but `gateway.enabled` is true, so no Ingress is rendered and the setting \
+         would be silently dropped: {reason}. Fix: remove `{key}` and {fix}, or set \
+         `gateway.enabled: false`."
+    )]
+    IngressSettingWithGateway {
+        /// The `ingress.*` key as written.
+        key: String,
+        /// Where the setting belongs with Gateway API.
+        reason: &'static str,
+        /// What to do there.
+        fix: &'static str,
+    },
+    /// Gateway API on, but no Gateway to attach the routes to.
+    #[error(
+        "`{key}` is empty, but `gateway.enabled` is true: an HTTPRoute attached to no Gateway \
+         serves nothing, and nothing else would route serverName. Fix: list the Gateway that \
+         serves `homeserver.serverName`, e.g. `[{{name: public, namespace: gateway-system, \
+         sectionName: https}}]`, or set `gateway.enabled: false`."
+    )]
+    GatewayParentRefsMissing {
+        /// `gateway.parentRefs`.
+        key: String,
+    },
+    /// A Gateway name the API refuses.
+    #[error(
+        "`{key}` is {value:?}, which the Gateway API refuses as the name of a parent: {reason}. \
+         Fix: write the name of the Gateway object, e.g. `public`."
+    )]
+    GatewayNameInvalid {
+        /// `gateway.parentRefs[<n>].name`.
+        key: String,
+        /// The rejected name.
+        value: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// A listener name the API refuses.
+    #[error(
+        "`{key}` is `{value}`, which the Gateway API refuses as a listener name: {reason}. Fix: \
+         write the `name` of the Gateway's listener, a DNS-1123 subdomain such as `https`, or \
+         remove the key to attach to every listener that admits the routes."
+    )]
+    SectionNameInvalid {
+        /// `gateway.parentRefs[<n>].sectionName`.
+        key: String,
+        /// The rejected name.
+        value: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// Two parent references the API cannot tell apart.
+    #[error(
+        "`{key}` selects the same Gateway as `{other}` ({gateway}), and the Gateway API refuses \
+         parent references it cannot tell apart: two references to one Gateway must both name a \
+         listener, and different ones. Fix: give each a different `sectionName`, or remove one."
+    )]
+    GatewayParentRefsNotDistinct {
+        /// `gateway.parentRefs[<n>]`, the later one.
+        key: String,
+        /// `gateway.parentRefs[<m>]`, the earlier one.
+        other: String,
+        /// `<namespace>/<name>` of the Gateway.
+        gateway: String,
+    },
+    /// More parent references than an HTTPRoute may hold.
+    #[error(
+        "`{key}` lists {count} Gateways, and the Gateway API refuses an HTTPRoute with more than \
+         {MAX_PARENT_REFS} parent references. Fix: attach to at most {MAX_PARENT_REFS}; a \
+         Gateway with several listeners needs one entry without `sectionName` rather than one \
+         per listener."
+    )]
+    GatewayParentRefsTooMany {
+        /// `gateway.parentRefs`.
+        key: String,
+        /// How many are listed.
+        count: usize,
+    },
 }
 
 impl Violation {
@@ -984,18 +1066,32 @@ impl Violation {
             | Violation::NodePortWithTurn { key, .. }
             | Violation::NodePortWithPin { key, .. }
             | Violation::HostNetworkWithTurn { key, .. }
-            | Violation::MediaServiceSettingWithHostNetwork { key, .. } => key,
+            | Violation::MediaServiceSettingWithHostNetwork { key, .. }
+            | Violation::IngressSettingWithGateway { key, .. }
+            | Violation::GatewayParentRefsMissing { key, .. }
+            | Violation::GatewayNameInvalid { key, .. }
+            | Violation::SectionNameInvalid { key, .. }
+            | Violation::GatewayParentRefsNotDistinct { key, .. }
+            | Violation::GatewayParentRefsTooMany { key, .. } => key,
         }
     }
 }
 
+/// Which keys `bundle.yaml` writes, for the guards that refuse a setting only when the operator
+/// wrote it (a default is never a mistake).
+pub(crate) trait WrittenKeys {
+    /// Whether the dotted `key` (`ingress.tls`) is written, with any value.
+    fn is_written(&self, key: &str) -> bool;
+}
+
 /// Every violated guard of `config`, in a stable order and without duplicates (a setting
-/// shared by several overlays is reported once).
-pub(crate) fn violations(config: &Config) -> Vec<Violation> {
+/// shared by several overlays is reported once). `written` tells which keys the text sets.
+pub(crate) fn violations(config: &Config, written: &dyn WrittenKeys) -> Vec<Violation> {
     let mut found = Vec::new();
     check_namespace(config, &mut found);
     check_homeserver(config, &mut found);
     check_ingress(config, &mut found);
+    check_gateway(config, written, &mut found);
     check_images(config, &mut found);
     check_lk_jwt_host_aliases(config, &mut found);
     check_appservices(config, &mut found);
@@ -1026,21 +1122,29 @@ fn check_namespace(config: &Config, found: &mut Vec<Violation>) {
     if namespace.is_empty() {
         found.push(Violation::NamespaceMissing { key });
     } else if let Err(problem) = check_dns_label(namespace) {
-        let reason = match problem {
-            LabelProblem::Empty => "it is empty",
-            LabelProblem::TooLong => "it is longer than 63 characters",
-            LabelProblem::BadCharacter => "it may only hold lowercase letters, digits and `-`",
-            LabelProblem::EdgeHyphen => "it cannot start or end with `-`",
-        };
         found.push(Violation::NamespaceNotALabel {
             key,
             value: namespace.to_owned(),
-            reason,
+            reason: label_problem_reason(problem),
         });
     }
 }
 
+/// What a namespace name that breaks the DNS label rule does wrong.
+fn label_problem_reason(problem: LabelProblem) -> &'static str {
+    match problem {
+        LabelProblem::Empty => "it is empty",
+        LabelProblem::TooLong => "it is longer than 63 characters",
+        LabelProblem::BadCharacter => "it may only hold lowercase letters, digits and `-`",
+        LabelProblem::EdgeHyphen => "it cannot start or end with `-`",
+    }
+}
+
 fn check_ingress(config: &Config, found: &mut Vec<Violation>) {
+    // With Gateway API there is no Ingress to check; `check_gateway` refuses its settings.
+    if config.raw.gateway.enabled {
+        return;
+    }
     let ingress = &config.raw.ingress;
     let knows_allow_lists = matches!(ingress.class_name.as_str(), "nginx" | "haproxy");
     if !ingress.whitelist_source_range.is_empty() && !knows_allow_lists {
@@ -1048,6 +1152,121 @@ fn check_ingress(config: &Config, found: &mut Vec<Violation>) {
             key: "ingress.whitelistSourceRange".to_owned(),
             class: ingress.class_name.clone(),
         });
+    }
+}
+
+/// The Ingress settings, each with where it belongs once Gateway API replaces the Ingress.
+const INGRESS_ONLY_SETTINGS: [(&str, &str, &str); 4] = [
+    (
+        "ingress.className",
+        "the Gateway's controller is chosen by the Gateway's `gatewayClassName`",
+        "attach the routes to a Gateway of the class you want in `gateway.parentRefs`",
+    ),
+    (
+        "ingress.annotations",
+        "an HTTPRoute has no counterpart of an Ingress controller's annotations",
+        "configure the Gateway or your implementation's policy objects instead",
+    ),
+    (
+        "ingress.whitelistSourceRange",
+        "source addresses are filtered by the Gateway or by your implementation's policy \
+         objects, not by a route",
+        "restrict the sources on the Gateway's side",
+    ),
+    (
+        "ingress.tls",
+        "TLS belongs to the Gateway's listener, which holds the certificate for serverName",
+        "give the Gateway an HTTPS listener on 443 whose `certificateRefs` name the \
+         certificate for `homeserver.serverName`",
+    ),
+];
+
+/// With Gateway API: a Gateway to attach to, names the API accepts, no Ingress settings.
+fn check_gateway(config: &Config, written: &dyn WrittenKeys, found: &mut Vec<Violation>) {
+    let gateway = &config.raw.gateway;
+    if !gateway.enabled {
+        return;
+    }
+    for (key, reason, fix) in INGRESS_ONLY_SETTINGS {
+        if written.is_written(key) {
+            found.push(Violation::IngressSettingWithGateway {
+                key: key.to_owned(),
+                reason,
+                fix,
+            });
+        }
+    }
+    if gateway.parent_refs.is_empty() {
+        found.push(Violation::GatewayParentRefsMissing {
+            key: "gateway.parentRefs".to_owned(),
+        });
+    }
+    if gateway.parent_refs.len() > MAX_PARENT_REFS {
+        found.push(Violation::GatewayParentRefsTooMany {
+            key: "gateway.parentRefs".to_owned(),
+            count: gateway.parent_refs.len(),
+        });
+    }
+    for (index, parent) in gateway.parent_refs.iter().enumerate() {
+        let key = |field: &str| format!("gateway.parentRefs[{index}].{field}");
+        // The API's `ObjectName`: 1 to 253 characters, with no pattern of its own.
+        let name_problem = match parent.name.len() {
+            0 => Some("it is empty"),
+            len if len > 253 => Some("it is longer than 253 characters"),
+            _ => None,
+        };
+        if let Some(reason) = name_problem {
+            found.push(Violation::GatewayNameInvalid {
+                key: key("name"),
+                value: parent.name.clone(),
+                reason,
+            });
+        }
+        if let Some(namespace) = &parent.namespace
+            && let Err(problem) = check_dns_label(namespace)
+        {
+            found.push(Violation::NamespaceNotALabel {
+                key: key("namespace"),
+                value: namespace.clone(),
+                reason: label_problem_reason(problem),
+            });
+        }
+        if let Some(section) = &parent.section_name
+            && let Err(reason) = check_dns_subdomain(section)
+        {
+            found.push(Violation::SectionNameInvalid {
+                key: key("sectionName"),
+                value: section.clone(),
+                reason,
+            });
+        }
+    }
+    check_parent_refs_distinct(config, found);
+}
+
+/// The API's rule for `parentRefs`: entries that select the same Gateway must each name a
+/// listener, and different ones (else the route would attach to one listener twice).
+fn check_parent_refs_distinct(config: &Config, found: &mut Vec<Violation>) {
+    let raw = &config.raw;
+    let gateway_of = |parent: &crate::config::GatewayParentRef| {
+        let namespace = parent.namespace.as_deref().unwrap_or(&raw.namespace);
+        format!("{namespace}/{}", parent.name)
+    };
+    let parents = &raw.gateway.parent_refs;
+    for (later, parent) in parents.iter().enumerate() {
+        let clash = parents[..later].iter().position(|earlier| {
+            gateway_of(earlier) == gateway_of(parent)
+                && (earlier.section_name.is_none()
+                    || parent.section_name.is_none()
+                    || earlier.section_name == parent.section_name)
+        });
+        if let Some(earlier) = clash {
+            found.push(Violation::GatewayParentRefsNotDistinct {
+                key: format!("gateway.parentRefs[{later}]"),
+                other: format!("gateway.parentRefs[{earlier}]"),
+                gateway: gateway_of(parent),
+            });
+        }
     }
 }
 

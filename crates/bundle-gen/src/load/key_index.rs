@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use saphyr_parser::{Event, Parser, Span};
 
 use super::Location;
+use crate::validate::WrittenKeys;
 
 /// Every key path of the first YAML document with the position of its key (of its item, for
 /// sequence items), written as serde_path_to_error prints paths: `a.b`, `a.list[0]`.
@@ -160,6 +161,14 @@ impl KeyIndex {
     }
 }
 
+/// A key counts as written when the text holds it, whatever its value (`ingress: {tls: {}}`
+/// writes `ingress.tls`).
+impl WrittenKeys for KeyIndex {
+    fn is_written(&self, key: &str) -> bool {
+        self.keys.contains_key(key)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +226,16 @@ b:
     #[test]
     fn the_same_key_in_different_mappings_is_no_duplicate() {
         assert_eq!(KeyIndex::of("a: {x: 1}\nb: {x: 1}\n").duplicate(), None);
+    }
+
+    #[test]
+    fn a_key_is_written_with_any_value_and_its_parent_with_it() {
+        let index = KeyIndex::of("a:\n  b: {}\n  c: ~\n");
+        assert!(index.is_written("a"));
+        assert!(index.is_written("a.b"));
+        assert!(index.is_written("a.c"));
+        assert!(!index.is_written("a.d"));
+        assert!(!index.is_written("a.b.e"));
     }
 
     #[test]

@@ -1925,3 +1925,181 @@ fn guard_privileged_udp_port_on_the_host_network_names_the_node() {
     bundle.yaml:14:5: `livekit.rtc.udpPort` is 443: ports up to 1024 need root or NET_BIND_SERVICE, and the LiveKit pod runs unprivileged with every capability dropped (and its node, on the host network, exposes the same port number). Fix: use a port above 1024; LiveKit's defaults are 7880 (signalling), 7881 (TCP) and 7882 (UDP).
     ");
 }
+
+// ---- Gateway API --------------------------------------------------------------------------------
+
+fn with_gateway(doc: Value) -> Value {
+    set(
+        doc,
+        "gateway",
+        "{enabled: true, parentRefs: [{name: public, namespace: gateway-system, sectionName: https}]}",
+    )
+}
+
+#[test]
+fn gateway_api_is_off_by_default_and_has_no_parents() {
+    let config = load(&good()).expect("accepted");
+    assert!(!config.raw().gateway.enabled);
+    assert!(config.raw().gateway.parent_refs.is_empty());
+}
+
+#[test]
+fn gateway_api_is_accepted_when_no_ingress_setting_is_written() {
+    let config = load(&with_gateway(good())).expect("accepted");
+    let parent = &config.raw().gateway.parent_refs[0];
+    assert_eq!(parent.name, "public");
+    assert_eq!(parent.namespace.as_deref(), Some("gateway-system"));
+    assert_eq!(parent.section_name.as_deref(), Some("https"));
+}
+
+#[test]
+fn guard_every_ingress_setting_written_with_gateway_api() {
+    let doc = set(
+        with_gateway(good()),
+        "ingress",
+        "{className: envoy, annotations: {a: b}, whitelistSourceRange: '192.0.2.0/24', \
+         tls: {secretName: matrix-tls}}",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused (4 problems):
+    bundle.yaml:58:3: `ingress.className` is set, but `gateway.enabled` is true, so no Ingress is rendered and the setting would be silently dropped: the Gateway's controller is chosen by the Gateway's `gatewayClassName`. Fix: remove `ingress.className` and attach the routes to a Gateway of the class you want in `gateway.parentRefs`, or set `gateway.enabled: false`.
+    bundle.yaml:59:3: `ingress.annotations` is set, but `gateway.enabled` is true, so no Ingress is rendered and the setting would be silently dropped: an HTTPRoute has no counterpart of an Ingress controller's annotations. Fix: remove `ingress.annotations` and configure the Gateway or your implementation's policy objects instead, or set `gateway.enabled: false`.
+    bundle.yaml:61:3: `ingress.whitelistSourceRange` is set, but `gateway.enabled` is true, so no Ingress is rendered and the setting would be silently dropped: source addresses are filtered by the Gateway or by your implementation's policy objects, not by a route. Fix: remove `ingress.whitelistSourceRange` and restrict the sources on the Gateway's side, or set `gateway.enabled: false`.
+    bundle.yaml:62:3: `ingress.tls` is set, but `gateway.enabled` is true, so no Ingress is rendered and the setting would be silently dropped: TLS belongs to the Gateway's listener, which holds the certificate for serverName. Fix: remove `ingress.tls` and give the Gateway an HTTPS listener on 443 whose `certificateRefs` name the certificate for `homeserver.serverName`, or set `gateway.enabled: false`.
+    ");
+}
+
+#[test]
+fn guard_an_ingress_setting_written_with_its_default_value_and_gateway_api() {
+    let doc = set(with_gateway(good()), "ingress.tls.enabled", "true");
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:58:3: `ingress.tls` is set, but `gateway.enabled` is true, so no Ingress is rendered and the setting would be silently dropped: TLS belongs to the Gateway's listener, which holds the certificate for serverName. Fix: remove `ingress.tls` and give the Gateway an HTTPS listener on 443 whose `certificateRefs` name the certificate for `homeserver.serverName`, or set `gateway.enabled: false`.
+    ");
+}
+
+#[test]
+fn an_empty_ingress_mapping_is_accepted_with_gateway_api() {
+    let doc = set(with_gateway(good()), "ingress", "{}");
+    load(&doc).expect("accepted");
+}
+
+#[test]
+fn the_ingress_settings_are_accepted_while_gateway_api_is_off() {
+    let doc = set(
+        set(good(), "ingress.tls", "{secretName: matrix-tls}"),
+        "gateway",
+        "{enabled: false, parentRefs: [{name: public}]}",
+    );
+    load(&doc).expect("accepted");
+}
+
+#[test]
+fn guard_gateway_api_without_parent_refs() {
+    let doc = set(good(), "gateway.enabled", "true");
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:51:1: `gateway.parentRefs` is empty, but `gateway.enabled` is true: an HTTPRoute attached to no Gateway serves nothing, and nothing else would route serverName. Fix: list the Gateway that serves `homeserver.serverName`, e.g. `[{name: public, namespace: gateway-system, sectionName: https}]`, or set `gateway.enabled: false`.
+    ");
+}
+
+#[test]
+fn guard_parent_ref_names_the_gateway_api_refuses() {
+    let doc = set(
+        good(),
+        "gateway",
+        "{enabled: true, parentRefs: [{name: '', namespace: Gateway-System, sectionName: '-https'}]}",
+    );
+    insta::assert_snapshot!(refused(doc), @r#"
+    bundle.yaml: config refused (3 problems):
+    bundle.yaml:54:5: `gateway.parentRefs[0].name` is "", which the Gateway API refuses as the name of a parent: it is empty. Fix: write the name of the Gateway object, e.g. `public`.
+    bundle.yaml:55:5: `gateway.parentRefs[0].namespace` is `Gateway-System`, which Kubernetes refuses as a namespace name: it may only hold lowercase letters, digits and `-`. Fix: write a DNS-1123 label, at most 63 lowercase letters, digits and `-` that starts and ends with a letter or digit, e.g. `matrix`.
+    bundle.yaml:56:5: `gateway.parentRefs[0].sectionName` is `-https`, which the Gateway API refuses as a listener name: each dot-separated part must start and end with a letter or digit. Fix: write the `name` of the Gateway's listener, a DNS-1123 subdomain such as `https`, or remove the key to attach to every listener that admits the routes.
+    "#);
+}
+
+#[test]
+fn guard_parent_ref_name_longer_than_253_characters() {
+    let long = "a".repeat(254);
+    let doc = set(
+        good(),
+        "gateway",
+        &format!("{{enabled: true, parentRefs: [{{name: {long}}}]}}"),
+    );
+    let refusal = refused(doc);
+    assert!(
+        refusal.contains("`gateway.parentRefs[0].name`")
+            && refusal.contains("it is longer than 253 characters"),
+        "{refusal}"
+    );
+}
+
+#[test]
+fn a_parent_ref_without_a_name_is_a_missing_key() {
+    let doc = set(
+        good(),
+        "gateway",
+        "{enabled: true, parentRefs: [{sectionName: https}]}",
+    );
+    insta::assert_snapshot!(parse_error(&yaml(&doc)), @r"
+    bundle.yaml:54:5: missing key `gateway.parentRefs[0].name`: it has no default, set it
+    ");
+}
+
+#[test]
+fn guard_two_parent_refs_selecting_one_gateway_and_listener() {
+    let doc = set(
+        good(),
+        "gateway",
+        "{enabled: true, parentRefs: [{name: public, sectionName: https}, \
+         {name: public, namespace: matrix, sectionName: https}]}",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:56:5: `gateway.parentRefs[1]` selects the same Gateway as `gateway.parentRefs[0]` (matrix/public), and the Gateway API refuses parent references it cannot tell apart: two references to one Gateway must both name a listener, and different ones. Fix: give each a different `sectionName`, or remove one.
+    ");
+}
+
+#[test]
+fn guard_two_parent_refs_to_one_gateway_of_which_one_names_no_listener() {
+    let doc = set(
+        good(),
+        "gateway",
+        "{enabled: true, parentRefs: [{name: public}, {name: public, sectionName: https}]}",
+    );
+    let refusal = refused(doc);
+    assert!(refusal.contains("`gateway.parentRefs[1]`"), "{refusal}");
+}
+
+#[test]
+fn parent_refs_to_one_gateway_through_different_listeners_or_namespaces_are_accepted() {
+    let doc = set(
+        good(),
+        "gateway",
+        "{enabled: true, parentRefs: [{name: public, sectionName: https}, \
+         {name: public, sectionName: https-alt}, {name: public, namespace: other}]}",
+    );
+    load(&doc).expect("accepted");
+}
+
+/// `gateway:` on, with `count` parent references to different Gateways.
+pub(crate) fn gateway_with_parents(count: usize) -> String {
+    let parents: Vec<String> = (0..count)
+        .map(|n| format!("{{name: gateway-{n}}}"))
+        .collect();
+    format!("{{enabled: true, parentRefs: [{}]}}", parents.join(", "))
+}
+
+#[test]
+fn guard_more_parent_refs_than_an_http_route_holds() {
+    let doc = set(good(), "gateway", &gateway_with_parents(33));
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:53:3: `gateway.parentRefs` lists 33 Gateways, and the Gateway API refuses an HTTPRoute with more than 32 parent references. Fix: attach to at most 32; a Gateway with several listeners needs one entry without `sectionName` rather than one per listener.
+    ");
+}
+
+#[test]
+fn thirty_two_parent_refs_are_accepted() {
+    load(&set(good(), "gateway", &gateway_with_parents(32))).expect("accepted");
+}

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod config;
+mod gateway;
 mod invariant;
 mod network;
 mod render;

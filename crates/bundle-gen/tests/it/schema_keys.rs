@@ -8,7 +8,7 @@ use bundle_gen::{ConfigError, Violation, config_schema};
 use serde_json::Value as Json;
 use serde_norway::Value;
 
-use crate::config::{good, load, remove, set};
+use crate::config::{gateway_with_parents, good, load, remove, set};
 
 /// The subschemas `schema` stands for: itself with `$ref`s followed, and every branch of
 /// `allOf`, `anyOf` and `oneOf`.
@@ -190,6 +190,12 @@ every_variant!(
     NodePortWithPin,
     HostNetworkWithTurn,
     MediaServiceSettingWithHostNetwork,
+    IngressSettingWithGateway,
+    GatewayParentRefsMissing,
+    GatewayNameInvalid,
+    SectionNameInvalid,
+    GatewayParentRefsNotDistinct,
+    GatewayParentRefsTooMany,
 );
 
 /// Inline keys with a registration token, allowed: the start of the inline-secret configs.
@@ -375,6 +381,23 @@ fn refusing_configs() -> Vec<Value> {
             "livekit.rtc.externalTrafficPolicy",
             "Local",
         ),
+        set(
+            set(good(), "ingress.tls", "{secretName: matrix-tls}"),
+            "gateway",
+            "{enabled: true, parentRefs: [{name: public}]}",
+        ),
+        set(good(), "gateway.enabled", "true"),
+        set(
+            good(),
+            "gateway",
+            "{enabled: true, parentRefs: [{name: '', namespace: Gateways, sectionName: HTTPS}]}",
+        ),
+        set(
+            good(),
+            "gateway",
+            "{enabled: true, parentRefs: [{name: public}, {name: public, sectionName: https}]}",
+        ),
+        set(good(), "gateway", &gateway_with_parents(33)),
     ]
 }
 

@@ -1285,3 +1285,116 @@ fn a_closed_stdout_is_not_an_error() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&output.stderr), "");
 }
+
+// ---- Gateway API ---------------------------------------------------------------------------------
+
+/// The site with Gateway API on, attached to one listener of a shared Gateway.
+fn site_with_gateway() -> String {
+    site_with(
+        "gateway",
+        "{enabled: true, parentRefs: [{name: public, namespace: gateway-system, sectionName: https}]}",
+    )
+}
+
+#[test]
+fn gen_with_gateway_api_replaces_the_ingress_by_http_routes() {
+    let work = Workdir::site();
+    work.bundle(&["gen"]).success();
+    work.write_config(&unset(&site_with_gateway(), "ingress"));
+    work.bundle(&["gen"]).success();
+    let files: Vec<String> = work
+        .files()
+        .into_keys()
+        .map(|path| path.display().to_string())
+        .filter(|path| path.contains("ingress") || path.contains("httproute"))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "base/matrix-httproute.yaml",
+            "overlays/components/livekit/matrix-livekit-httproute.yaml",
+            "overlays/external/matrix-external-httproute.yaml",
+        ]
+    );
+}
+
+#[test]
+fn guard_ingress_settings_written_with_gateway_api() {
+    // The site writes `ingress.className` and `ingress.tls`.
+    let refused = refused_without_writing(&site_with_gateway(), "ingress.tls");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused (2 problems):
+    bundle.yaml:3:3: `ingress.className` is set, but `gateway.enabled` is true, so no Ingress is rendered and the setting would be silently dropped: the Gateway's controller is chosen by the Gateway's `gatewayClassName`. Fix: remove `ingress.className` and attach the routes to a Gateway of the class you want in `gateway.parentRefs`, or set `gateway.enabled: false`.
+    bundle.yaml:4:3: `ingress.tls` is set, but `gateway.enabled` is true, so no Ingress is rendered and the setting would be silently dropped: TLS belongs to the Gateway's listener, which holds the certificate for serverName. Fix: remove `ingress.tls` and give the Gateway an HTTPS listener on 443 whose `certificateRefs` name the certificate for `homeserver.serverName`, or set `gateway.enabled: false`.
+    ");
+}
+
+#[test]
+fn guard_gateway_api_without_parent_refs() {
+    let bad = set(&unset(&site_yaml(), "ingress"), "gateway.enabled", "true");
+    let refused = refused_without_writing(&bad, "gateway.parentRefs");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused:
+    bundle.yaml:69:1: `gateway.parentRefs` is empty, but `gateway.enabled` is true: an HTTPRoute attached to no Gateway serves nothing, and nothing else would route serverName. Fix: list the Gateway that serves `homeserver.serverName`, e.g. `[{name: public, namespace: gateway-system, sectionName: https}]`, or set `gateway.enabled: false`.
+    ");
+}
+
+#[test]
+fn guard_gateway_parent_ref_names_the_api_refuses() {
+    let bad = set(
+        &unset(&site_yaml(), "ingress"),
+        "gateway",
+        "{enabled: true, parentRefs: [{name: '', namespace: Gateway-System, sectionName: HTTPS}]}",
+    );
+    let refused = refused_without_writing(&bad, "gateway.parentRefs[0].sectionName");
+    assert_snapshot!(refused, @r#"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused (3 problems):
+    bundle.yaml:72:5: `gateway.parentRefs[0].name` is "", which the Gateway API refuses as the name of a parent: it is empty. Fix: write the name of the Gateway object, e.g. `public`.
+    bundle.yaml:73:5: `gateway.parentRefs[0].namespace` is `Gateway-System`, which Kubernetes refuses as a namespace name: it may only hold lowercase letters, digits and `-`. Fix: write a DNS-1123 label, at most 63 lowercase letters, digits and `-` that starts and ends with a letter or digit, e.g. `matrix`.
+    bundle.yaml:74:5: `gateway.parentRefs[0].sectionName` is `HTTPS`, which the Gateway API refuses as a listener name: it may only hold lowercase letters, digits, `-` and `.`. Fix: write the `name` of the Gateway's listener, a DNS-1123 subdomain such as `https`, or remove the key to attach to every listener that admits the routes.
+    "#);
+}
+
+#[test]
+fn guard_gateway_parent_refs_the_api_cannot_tell_apart() {
+    let bad = set(
+        &unset(&site_yaml(), "ingress"),
+        "gateway",
+        "{enabled: true, parentRefs: [{name: public}, {name: public, sectionName: https}]}",
+    );
+    let refused = refused_without_writing(&bad, "gateway.parentRefs[1]");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused:
+    bundle.yaml:73:5: `gateway.parentRefs[1]` selects the same Gateway as `gateway.parentRefs[0]` (matrix/public), and the Gateway API refuses parent references it cannot tell apart: two references to one Gateway must both name a listener, and different ones. Fix: give each a different `sectionName`, or remove one.
+    ");
+}
+
+#[test]
+fn guard_more_gateway_parent_refs_than_an_http_route_holds() {
+    let parents: Vec<String> = (0..33).map(|n| format!("{{name: gateway-{n}}}")).collect();
+    let bad = set(
+        &unset(&site_yaml(), "ingress"),
+        "gateway",
+        &format!("{{enabled: true, parentRefs: [{}]}}", parents.join(", ")),
+    );
+    let refused = refused_without_writing(&bad, "gateway.parentRefs");
+    assert_snapshot!(refused, @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    bundle.yaml: config refused:
+    bundle.yaml:71:3: `gateway.parentRefs` lists 33 Gateways, and the Gateway API refuses an HTTPRoute with more than 32 parent references. Fix: attach to at most 32; a Gateway with several listeners needs one entry without `sectionName` rather than one per listener.
+    ");
+}
