@@ -15,6 +15,7 @@ mod load;
 mod render;
 mod route;
 mod schema;
+mod quantity;
 mod secrets;
 mod tree;
 mod validate;

@@ -10,6 +10,7 @@ use serde_norway::Value;
 
 use crate::component::livekit::{RTC_SERVICE, RtcPort, RtcPortOrigin, TURN_PUBLIC_PORT, rtc_ports};
 use crate::config::{Config, OverlayName, PinLoadBalancerIp, Variant};
+use crate::quantity::memory_bytes;
 
 /// Characters LiveKit requires of an API secret (it only warns below that; we refuse).
 const MIN_API_SECRET_LEN: usize = 32;
@@ -620,6 +621,29 @@ pub enum Violation {
         /// Which rule it breaks.
         reason: &'static str,
     },
+    /// A memory limit the database caches are sized from is not a memory quantity.
+    #[error(
+        "`{key}` is `{value}`, which is not a memory quantity: Tuwunel's database caches are \
+         sized from it. Fix: write a whole or decimal number with an optional suffix \
+         (`Ki`, `Mi`, `Gi`, `Ti`, `k`, `M`, `G`, `T`), e.g. `2Gi`."
+    )]
+    MemoryLimitNotAQuantity {
+        /// `homeserver.resources.limits.memory`.
+        key: String,
+        /// The rejected quantity.
+        value: String,
+    },
+    /// `homeserver.cacheCapacityModifier` is zero, negative or not a number.
+    #[error(
+        "`{key}` is `{value}`: Tuwunel multiplies its cache sizes by it, so it must be a number \
+         above 0. Fix: write e.g. `0.5` to halve the caches, or remove it for Tuwunel's 1.0."
+    )]
+    CacheModifierNotPositive {
+        /// `homeserver.cacheCapacityModifier`.
+        key: String,
+        /// The rejected value.
+        value: String,
+    },
 }
 
 impl Violation {
@@ -673,7 +697,9 @@ impl Violation {
             | Violation::RelayPortRangeReversed { key, .. }
             | Violation::RelayPortRangeTooLarge { key, .. }
             | Violation::RelayPortRangeCollides { key, .. }
-            | Violation::SecretNameInvalid { key, .. } => key,
+            | Violation::SecretNameInvalid { key, .. }
+            | Violation::MemoryLimitNotAQuantity { key, .. }
+            | Violation::CacheModifierNotPositive { key, .. } => key,
         }
     }
 }
@@ -688,6 +714,7 @@ pub(crate) fn violations(config: &Config) -> Vec<Violation> {
     check_images(config, &mut found);
     check_lk_jwt_host_aliases(config, &mut found);
     check_appservices(config, &mut found);
+    check_homeserver_caches(config, &mut found);
     if config.raw.overlays.is_empty() {
         found.push(Violation::NoOverlays {
             key: "overlays".to_owned(),
@@ -1555,4 +1582,25 @@ fn check_dns_subdomain(name: &str) -> Result<(), &'static str> {
         }
     }
     Ok(())
+}
+
+/// The settings Tuwunel's database caches are sized from.
+fn check_homeserver_caches(config: &Config, found: &mut Vec<Violation>) {
+    let homeserver = &config.raw.homeserver;
+    if let Some(limit) = homeserver.resources.limits.get("memory")
+        && memory_bytes(limit).is_none()
+    {
+        found.push(Violation::MemoryLimitNotAQuantity {
+            key: "homeserver.resources.limits.memory".to_owned(),
+            value: limit.clone(),
+        });
+    }
+    if let Some(modifier) = homeserver.cache_capacity_modifier
+        && !(modifier.is_finite() && modifier > 0.0)
+    {
+        found.push(Violation::CacheModifierNotPositive {
+            key: "homeserver.cacheCapacityModifier".to_owned(),
+            value: modifier.to_string(),
+        });
+    }
 }

@@ -171,6 +171,8 @@ every_variant!(
     RelayPortRangeTooLarge,
     RelayPortRangeCollides,
     SecretNameInvalid,
+    MemoryLimitNotAQuantity,
+    CacheModifierNotPositive,
 );
 
 /// Inline keys with a registration token, allowed: the start of the inline-secret configs.
@@ -311,6 +313,8 @@ fn refusing_configs() -> Vec<Value> {
             "homeserver.appservices.existingSecret",
             "Matrix_Appservices",
         ),
+        set(good(), "homeserver.resources.limits.memory", "2 GB"),
+        set(good(), "homeserver.cacheCapacityModifier", "0"),
     ]
 }
 
