@@ -17,6 +17,7 @@ mod route;
 mod schema;
 mod quantity;
 mod secrets;
+mod transition;
 mod tree;
 mod validate;
 
@@ -40,6 +41,9 @@ pub use schema::{CONFIG_SCHEMA_FILE, config_schema, config_schema_text};
 pub use secrets::{
     InTreePath, SecretKeys, SecretManifests, SecretReference, SecretToCreate, SecretsError,
     generate_secrets, referenced_secrets, refuse_in_tree_path,
+};
+pub use transition::{
+    TransitionRefusal, TransitionRule, UnknownTransitionRule, transition_refusals,
 };
 pub use tree::{CheckReport, GENERATED_HEADER, Tree, WriteError, WriteReport};
 pub use validate::Violation;

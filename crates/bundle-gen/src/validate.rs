@@ -1457,7 +1457,7 @@ fn show(value: &Value) -> String {
 
 /// The key of a LiveKit setting as the operator wrote it: under the overlay's delta when the
 /// delta sets it, else under the top-level `livekit`.
-fn livekit_key(config: &Config, overlay: OverlayName, path: &str) -> String {
+pub(crate) fn livekit_key(config: &Config, overlay: OverlayName, path: &str) -> String {
     let delta = config
         .raw
         .overlays
