@@ -98,22 +98,27 @@ impl TransitionRule {
 
     /// How to do what the operator meant without losing data.
     fn fix(self, old: &str, new: &str, namespace: &str) -> String {
+        let keep = if old == UNSET {
+            "leave it unset".to_owned()
+        } else {
+            format!("keep `{old}`")
+        };
         match self {
             TransitionRule::ServerName => format!(
-                "keep `{old}`; a new server name is a new homeserver with a new database, \
+                "{keep}; a new server name is a new homeserver with a new database, \
                  deployed beside this one"
             ),
             TransitionRule::Namespace => format!(
-                "keep `{old}`, or first copy the database into a claim in `{new}` and name it in \
+                "{keep}, or first copy the database into a claim in `{new}` and name it in \
                  `homeserver.persistence.existingClaim`, and create the Secrets there"
             ),
-            TransitionRule::PersistenceOff => format!("keep `{old}`"),
+            TransitionRule::PersistenceOff => keep,
             TransitionRule::ExistingClaim => format!(
-                "keep `{old}`, or stop the homeserver, copy the database onto the new volume, \
+                "{keep}, or stop the homeserver, copy the database onto the new volume, \
                  and only then make the change"
             ),
             TransitionRule::StorageClass => format!(
-                "keep `{old}`; to move to another class, copy the database into a new claim of \
+                "{keep}; to move to another class, copy the database into a new claim of \
                  that class and name it in `homeserver.persistence.existingClaim`"
             ),
             TransitionRule::VolumeSize => format!(
@@ -122,14 +127,14 @@ impl TransitionRule {
                  '{{\"spec\":{{\"resources\":{{\"requests\":{{\"storage\":\"{new}\"}}}}}}}}'`, \
                  then `kubectl -n {namespace} delete statefulset matrix-homeserver \
                  --cascade=orphan` (the pod keeps running) so that the next sync recreates the \
-                 StatefulSet with the new size, and commit the change allowed; or keep `{old}`"
+                 StatefulSet with the new size, and commit the change allowed; or {keep}"
             ),
             TransitionRule::HomeserverDowngrade => format!(
-                "keep `{old}` or move to a later version; to go back, restore the database \
+                "{keep} or move to a later version; to go back, restore the database \
                  backup taken before the upgrade, then make the change"
             ),
             TransitionRule::ApiKeyName => format!(
-                "keep `{old}`, or first rotate the keys Secret to a key named `{new}` (with \
+                "{keep}, or first rotate the keys Secret to a key named `{new}` (with \
                  lk-jwt on it), then make the change"
             ),
         }
@@ -310,8 +315,11 @@ fn from_claim_template(persistence: &Persistence) -> bool {
     persistence.enabled && persistence.existing_claim.is_none()
 }
 
+/// How an absent value is shown.
+const UNSET: &str = "unset";
+
 fn shown(value: Option<&str>) -> String {
-    value.unwrap_or("unset").to_owned()
+    value.unwrap_or(UNSET).to_owned()
 }
 
 /// A release tag as a version (`v1.9.3`, `1.9.3`); `None` when it is none, so it is not ordered.

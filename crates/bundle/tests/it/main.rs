@@ -7,3 +7,4 @@ mod refresh_e2e;
 mod secrets;
 mod shell;
 mod support;
+mod transitions;
