@@ -11,6 +11,6 @@ mod render;
 mod schema;
 mod schema_keys;
 mod snapshots;
-mod transition;
 mod support;
+mod transition;
 mod writer;

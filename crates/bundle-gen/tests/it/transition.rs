@@ -16,7 +16,12 @@ fn refused(deployed: &Value, proposed: &Value) -> Vec<(TransitionRule, String, S
         .collect()
 }
 
-fn one(rule: TransitionRule, key: &str, old: &str, new: &str) -> Vec<(TransitionRule, String, String, String)> {
+fn one(
+    rule: TransitionRule,
+    key: &str,
+    old: &str,
+    new: &str,
+) -> Vec<(TransitionRule, String, String, String)> {
     vec![(rule, key.to_owned(), old.to_owned(), new.to_owned())]
 }
 
@@ -50,7 +55,11 @@ fn persistence_turned_off_is_refused_and_turned_on_passes() {
 
 #[test]
 fn an_existing_claim_set_or_unset_is_refused() {
-    let claimed = set(good(), "homeserver.persistence.existingClaim", "matrix-data");
+    let claimed = set(
+        good(),
+        "homeserver.persistence.existingClaim",
+        "matrix-data",
+    );
     assert_eq!(
         refused(&good(), &claimed),
         one(
@@ -99,7 +108,11 @@ fn the_claim_template_class_and_size_are_refused_to_change() {
 
 #[test]
 fn class_and_size_do_not_matter_with_an_existing_claim() {
-    let claimed = set(good(), "homeserver.persistence.existingClaim", "matrix-data");
+    let claimed = set(
+        good(),
+        "homeserver.persistence.existingClaim",
+        "matrix-data",
+    );
     let resized = set(claimed.clone(), "homeserver.persistence.size", "20Gi");
     assert_eq!(refused(&claimed, &resized), []);
 }
@@ -152,7 +165,9 @@ fn every_rule_is_named_as_it_is_parsed() {
     for rule in TransitionRule::ALL {
         assert_eq!(rule.name().parse::<TransitionRule>(), Ok(rule));
     }
-    let error = "volume".parse::<TransitionRule>().expect_err("no such rule");
+    let error = "volume"
+        .parse::<TransitionRule>()
+        .expect_err("no such rule");
     assert!(error.to_string().contains("`volume-size`"), "{error}");
 }
 

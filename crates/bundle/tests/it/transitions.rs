@@ -58,7 +58,9 @@ impl Site {
     /// `bundle gen --against deployed`, which must refuse and leave every file as it was.
     fn refused(&self) -> Run {
         let before = self.work.files();
-        let run = self.bundle(&["gen", "--against", "deployed"]).expect_code(2);
+        let run = self
+            .bundle(&["gen", "--against", "deployed"])
+            .expect_code(2);
         assert_eq!(self.work.files(), before, "a refused change wrote files");
         run
     }
@@ -109,14 +111,20 @@ fn persistence_turned_off_is_refused() {
 #[test]
 fn an_existing_claim_is_refused() {
     let site = Site::deployed();
-    site.edit(&site_with("homeserver.persistence.existingClaim", "matrix-data"));
+    site.edit(&site_with(
+        "homeserver.persistence.existingClaim",
+        "matrix-data",
+    ));
     assert_snapshot!(site.refused().transcript());
 }
 
 #[test]
 fn another_storage_class_is_refused() {
     let site = Site::deployed();
-    site.edit(&site_with("homeserver.persistence.storageClass", "fast-ssd"));
+    site.edit(&site_with(
+        "homeserver.persistence.storageClass",
+        "fast-ssd",
+    ));
     assert_snapshot!(site.refused().transcript());
 }
 
@@ -189,7 +197,10 @@ fn each_change_passes_with_its_trailer_on_a_commit_after_the_ref() {
     ];
     for (rule, config) in changes {
         let site = Site::deployed();
-        site.change(&config, &format!("A reviewed change\n\nBundle-Allow: {rule}\n"));
+        site.change(
+            &config,
+            &format!("A reviewed change\n\nBundle-Allow: {rule}\n"),
+        );
         let run = site.check_against_deployed(&[]).success();
         assert!(
             run.stderr().starts_with(&format!("allowed ({rule}): ")),
@@ -202,7 +213,10 @@ fn each_change_passes_with_its_trailer_on_a_commit_after_the_ref() {
 #[test]
 fn a_trailer_on_a_later_commit_than_the_change_counts_too() {
     let site = Site::deployed();
-    site.change(&site_with("homeserver.persistence.size", "20Gi"), "Grow the volume");
+    site.change(
+        &site_with("homeserver.persistence.size", "20Gi"),
+        "Grow the volume",
+    );
     commit_all(&site.git, "Resized by hand\n\nBundle-Allow: volume-size\n");
     site.check_against_deployed(&[]).success();
 }
@@ -210,9 +224,15 @@ fn a_trailer_on_a_later_commit_than_the_change_counts_too() {
 #[test]
 fn a_trailer_on_the_deployed_commit_itself_does_not_count() {
     let site = Site::deployed();
-    commit_all(&site.git, "Allowed too early\n\nBundle-Allow: volume-size\n");
+    commit_all(
+        &site.git,
+        "Allowed too early\n\nBundle-Allow: volume-size\n",
+    );
     site.git.git(["branch", "--force", "deployed"]);
-    site.change(&site_with("homeserver.persistence.size", "20Gi"), "Grow the volume");
+    site.change(
+        &site_with("homeserver.persistence.size", "20Gi"),
+        "Grow the volume",
+    );
     site.check_against_deployed(&[]).expect_code(2);
 }
 
@@ -229,7 +249,10 @@ fn a_trailer_for_another_rule_lets_nothing_through() {
 #[test]
 fn the_allow_flag_lets_a_change_through_and_says_so() {
     let site = Site::deployed();
-    site.change(&site_with("homeserver.persistence.size", "20Gi"), "Grow the volume");
+    site.change(
+        &site_with("homeserver.persistence.size", "20Gi"),
+        "Grow the volume",
+    );
     let run = site
         .check_against_deployed(&["--allow", "volume-size"])
         .success();
@@ -245,7 +268,10 @@ fn the_allow_flag_lets_a_change_through_and_says_so() {
 #[test]
 fn a_higher_homeserver_pin_passes() {
     let site = Site::deployed();
-    site.change(&site_with("images.homeserver.tag", "v1.9.4"), "Bump Tuwunel");
+    site.change(
+        &site_with("images.homeserver.tag", "v1.9.4"),
+        "Bump Tuwunel",
+    );
     site.check_against_deployed(&[]).success();
 }
 
@@ -263,7 +289,8 @@ fn a_config_absent_at_the_ref_has_nothing_to_compare_with() {
         "-m",
         "an empty start",
     ]);
-    site.git.git(["branch", "--force", "deployed", empty_start.as_str()]);
+    site.git
+        .git(["branch", "--force", "deployed", empty_start.as_str()]);
     site.change(&renamed_site(), "A new site");
     site.check_against_deployed(&[]).success();
 }
@@ -293,7 +320,10 @@ fn an_unknown_rule_in_a_trailer_is_an_error() {
 #[test]
 fn an_unknown_rule_given_to_allow_is_a_usage_error() {
     let site = Site::deployed();
-    assert_snapshot!(site.check_against_deployed(&["--allow", "volume"]).transcript());
+    assert_snapshot!(
+        site.check_against_deployed(&["--allow", "volume"])
+            .transcript()
+    );
 }
 
 #[test]
