@@ -533,7 +533,8 @@ fn trailers_are_read_from_the_commits_after_the_given_one_only() {
     assert_eq!(values, ["server-name", "volume-size"]);
     let latest = repo.resolve_commit("HEAD").expect("HEAD exists");
     assert_eq!(
-        repo.trailer_values(&latest, "Bundle-Allow").expect("readable"),
+        repo.trailer_values(&latest, "Bundle-Allow")
+            .expect("readable"),
         Vec::<String>::new()
     );
 }
