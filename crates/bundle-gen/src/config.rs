@@ -344,6 +344,11 @@ pub struct Homeserver {
     /// Container resources.
     #[serde(default = "Resources::homeserver")]
     pub resources: Resources,
+    /// Tuwunel's `cache_capacity_modifier`: multiplies its entry-count caches, which Tuwunel
+    /// sizes from the node's core count. Lower it (e.g. `0.25`) on a many-core node where the
+    /// pod is killed for memory. Unset: Tuwunel's own 1.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_capacity_modifier: Option<f64>,
 }
 
 fn default_listen_addresses() -> Vec<IpAddr> {
@@ -540,6 +545,17 @@ pub struct Livekit {
     /// explicitly.
     #[serde(default)]
     pub host_network: bool,
+    /// Seconds a stopping LiveKit pod may keep serving the calls it has: LiveKit drains on
+    /// SIGTERM (it takes no new room and waits for the last participant to leave), and the
+    /// kubelet kills it when this runs out, ending every call still on it.
+    #[serde(default = "default_livekit_grace_seconds")]
+    pub termination_grace_period_seconds: u32,
+}
+
+/// Half an hour: most calls end within it, and a pin bump (which stops the one SFU) must not
+/// hold back new calls for much longer.
+fn default_livekit_grace_seconds() -> u32 {
+    1800
 }
 
 impl Default for Livekit {
@@ -552,6 +568,7 @@ impl Default for Livekit {
             turn: Turn::default(),
             resources: Resources::livekit(),
             host_network: false,
+            termination_grace_period_seconds: default_livekit_grace_seconds(),
         }
     }
 }

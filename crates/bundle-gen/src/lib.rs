@@ -12,10 +12,12 @@ mod images;
 mod k8s;
 mod kustomize;
 mod load;
+mod quantity;
 mod render;
 mod route;
 mod schema;
 mod secrets;
+mod transition;
 mod tree;
 mod validate;
 
@@ -44,6 +46,9 @@ pub use schema::{CONFIG_SCHEMA_FILE, config_schema, config_schema_text};
 pub use secrets::{
     InTreePath, SecretKeys, SecretManifests, SecretReference, SecretToCreate, SecretsError,
     generate_secrets, referenced_secrets, refuse_in_tree_path,
+};
+pub use transition::{
+    TransitionRefusal, TransitionRule, UnknownTransitionRule, transition_refusals,
 };
 pub use tree::{CheckReport, GENERATED_HEADER, Tree, WriteError, WriteReport};
 pub use validate::Violation;

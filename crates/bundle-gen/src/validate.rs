@@ -16,6 +16,7 @@ use crate::config::{
     Config, ExternalTrafficPolicy, IpFamily, IpFamilyPolicy, Livekit, Network, OverlayName,
     PinLoadBalancerIp, RtcServiceType, Selector, Variant, default_ingress_namespace,
 };
+use crate::quantity::memory_bytes;
 
 /// Characters LiveKit requires of an API secret (it only warns below that; we refuse).
 const MIN_API_SECRET_LEN: usize = 32;
@@ -994,6 +995,29 @@ pub enum Violation {
         /// How many are listed.
         count: usize,
     },
+    /// A memory limit the database caches are sized from is not a memory quantity.
+    #[error(
+        "`{key}` is `{value}`, which is not a memory quantity: Tuwunel's database caches are \
+         sized from it. Fix: write a whole or decimal number with an optional suffix \
+         (`Ki`, `Mi`, `Gi`, `Ti`, `k`, `M`, `G`, `T`), e.g. `2Gi`."
+    )]
+    MemoryLimitNotAQuantity {
+        /// `homeserver.resources.limits.memory`.
+        key: String,
+        /// The rejected quantity.
+        value: String,
+    },
+    /// `homeserver.cacheCapacityModifier` is zero, negative or not a number.
+    #[error(
+        "`{key}` is `{value}`: Tuwunel multiplies its cache sizes by it, so it must be a number \
+         above 0. Fix: write e.g. `0.5` to halve the caches, or remove it for Tuwunel's 1.0."
+    )]
+    CacheModifierNotPositive {
+        /// `homeserver.cacheCapacityModifier`.
+        key: String,
+        /// The rejected value.
+        value: String,
+    },
 }
 
 impl Violation {
@@ -1072,7 +1096,9 @@ impl Violation {
             | Violation::GatewayNameInvalid { key, .. }
             | Violation::SectionNameInvalid { key, .. }
             | Violation::GatewayParentRefsNotDistinct { key, .. }
-            | Violation::GatewayParentRefsTooMany { key, .. } => key,
+            | Violation::GatewayParentRefsTooMany { key, .. }
+            | Violation::MemoryLimitNotAQuantity { key, .. }
+            | Violation::CacheModifierNotPositive { key, .. } => key,
         }
     }
 }
@@ -1097,6 +1123,7 @@ pub(crate) fn violations(config: &Config, written: &dyn WrittenKeys) -> Vec<Viol
     check_appservices(config, &mut found);
     check_network(config, &mut found);
     check_ingress_from(config, &mut found);
+    check_homeserver_caches(config, &mut found);
     if config.raw.overlays.is_empty() {
         found.push(Violation::NoOverlays {
             key: "overlays".to_owned(),
@@ -2119,7 +2146,7 @@ fn show(value: &Value) -> String {
 
 /// The key of a LiveKit setting as the operator wrote it: under the overlay's delta when the
 /// delta sets it, else under the top-level `livekit`.
-fn livekit_key(config: &Config, overlay: OverlayName, path: &str) -> String {
+pub(crate) fn livekit_key(config: &Config, overlay: OverlayName, path: &str) -> String {
     let delta = config
         .raw
         .overlays
@@ -2506,4 +2533,25 @@ fn check_label_value(value: &str) -> Result<(), &'static str> {
         return Err("it must start and end with a letter or digit");
     }
     Ok(())
+}
+
+/// The settings Tuwunel's database caches are sized from.
+fn check_homeserver_caches(config: &Config, found: &mut Vec<Violation>) {
+    let homeserver = &config.raw.homeserver;
+    if let Some(limit) = homeserver.resources.limits.get("memory")
+        && memory_bytes(limit).is_none()
+    {
+        found.push(Violation::MemoryLimitNotAQuantity {
+            key: "homeserver.resources.limits.memory".to_owned(),
+            value: limit.clone(),
+        });
+    }
+    if let Some(modifier) = homeserver.cache_capacity_modifier
+        && !(modifier.is_finite() && modifier > 0.0)
+    {
+        found.push(Violation::CacheModifierNotPositive {
+            key: "homeserver.cacheCapacityModifier".to_owned(),
+            value: modifier.to_string(),
+        });
+    }
 }

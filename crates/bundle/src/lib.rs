@@ -9,6 +9,7 @@ pub mod logging;
 mod pins;
 mod secrets;
 mod shell;
+mod transition;
 
 use std::fs;
 use std::io;
@@ -23,6 +24,7 @@ pub use init::{InitArgs, STARTER_CONFIG};
 pub use pins::{PartialRefresh, PinsCommand};
 pub use secrets::SecretsArgs;
 pub use shell::{CompletionsArgs, ManArgs};
+pub use transition::TransitionsRefused;
 
 /// Generate the Kustomize tree of a Matrix chat stack (Tuwunel, LiveKit, lk-jwt-service) from
 /// one `bundle.yaml`, and keep its image pins fresh.
@@ -126,16 +128,25 @@ Examples:
   bundle gen                               ./bundle.yaml -> ./base, ./overlays
   bundle gen --config site.yaml --out gitops
   bundle gen --check                       list out-of-date files, write nothing
+  bundle gen --check --against origin/main CI: also refuse changes that lose data
 
 The tree is rendered and checked in memory first: a refused config changes nothing on disk.
 Only files that start with the generated-file header are replaced or removed. What was
 written goes to stderr; --check lists the files that differ on stdout (`out of date:`,
 `missing:` or `stale:`, then the path), so a script can read the list.
 
+With --against <GIT-REF>, bundle.yaml is first compared with its version at that revision:
+a changed serverName or namespace, the homeserver's volume turned off, moved or resized, a
+homeserver pin moved to a lower version, a changed livekit.keys.apiKeyName are refused (exit
+2, nothing written), each with its fix. A reviewed change goes through with the trailer
+`Bundle-Allow: <rule>` on a commit after the revision, or with --allow <rule>; the rules are
+server-name, namespace, persistence-off, existing-claim, storage-class, volume-size,
+homeserver-downgrade, api-key-name.
+
 Exit codes:
   0  success (with --check: the tree is up to date)
   1  --check: some files are out of date (they are listed)
-  2  error: invalid or refused config, I/O failure";
+  2  error: invalid or refused config, refused change, I/O failure";
 
 const VALIDATE_HELP: &str = "\
 Examples:
@@ -183,6 +194,14 @@ pub struct GenArgs {
     /// Write nothing; exit 1 and list every file that differs from what would be generated.
     #[arg(long)]
     pub check: bool,
+    /// First compare bundle.yaml with its version at this git revision (the deployed branch,
+    /// e.g. `origin/main`): refuse, writing nothing, changes that lose data or break clients.
+    #[arg(long, value_name = "GIT-REF")]
+    pub against: Option<String>,
+    /// With --against: let the changes of this transition rule through (local use; in a
+    /// commit, write the trailer `Bundle-Allow: <RULE>`). Repeatable.
+    #[arg(long, value_name = "RULE", requires = "against")]
+    pub allow: Vec<bundle_gen::TransitionRule>,
 }
 
 /// How a successful command ended, for the exit code.
@@ -274,6 +293,9 @@ fn csp(args: &ConfigArgs, console: &mut Console) -> anyhow::Result<Outcome> {
 
 fn generate(args: &GenArgs, console: &mut Console) -> anyhow::Result<Outcome> {
     let config = load_config(&args.config.config)?;
+    if let Some(against) = &args.against {
+        guard_transitions(args, &config, against, console)?;
+    }
     let tree = bundle_gen::render(&config).context("cannot render the tree")?;
     let root = args.out.display();
     if args.check {
@@ -318,6 +340,24 @@ fn generate(args: &GenArgs, console: &mut Console) -> anyhow::Result<Outcome> {
         report.removed.len()
     ))?;
     Ok(Outcome::Done)
+}
+
+/// `gen --against`: refuses the changes the transition guards refuse, and says which refused
+/// changes a rule let through.
+fn guard_transitions(
+    args: &GenArgs,
+    config: &Config,
+    against: &str,
+    console: &mut Console,
+) -> anyhow::Result<()> {
+    let allowed = transition::guard(&args.config.config, config, against, &args.allow)?;
+    for change in &allowed {
+        console.status(format_args!(
+            "allowed ({}): `{}` changes from `{}` to `{}` against `{against}`",
+            change.rule, change.key, change.old, change.new
+        ))?;
+    }
+    Ok(())
 }
 
 /// The error and its causes on one line, each said once: a cause whose text is already part of

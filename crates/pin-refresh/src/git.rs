@@ -116,6 +116,14 @@ pub enum GitError {
         /// Why the temporary directory could not be made.
         source: io::Error,
     },
+    /// A revision that names no commit of the repository.
+    #[error(
+        "`{revision}` names no commit of this repository: fetch it first (`git fetch origin`), or name a branch, tag or commit that exists"
+    )]
+    UnknownRevision {
+        /// The revision as given.
+        revision: String,
+    },
     /// Any other git failure, with what was being done.
     #[error("git failed to {action}: {source}")]
     Git {
@@ -597,6 +605,56 @@ impl Repo {
             .stdout
             .split(|&byte| byte == 0)
             .any(|listed| String::from_utf8_lossy(listed) == wanted))
+    }
+
+    /// The commit `revision` (a branch, tag, `origin/main`, a commit name) names.
+    pub fn resolve_commit(&self, revision: &str) -> Result<CommitId, GitError> {
+        let mut command = self.command(["rev-parse", "-q", "--verify", "--end-of-options"]);
+        command.arg(format!("{revision}^{{commit}}"));
+        match run_text(command) {
+            Ok(id) => Ok(CommitId::from_hex(id)),
+            // Exit code 1 with `--verify -q`: the revision names no commit.
+            Err(error) if error.exit_code() == Some(1) => Err(GitError::UnknownRevision {
+                revision: revision.to_owned(),
+            }),
+            Err(error) => Err(git("resolve a revision")(error)),
+        }
+    }
+
+    /// The text of `path` (relative to the work tree, or absolute inside it) in `commit`;
+    /// `None` when the commit has no such file.
+    pub fn file_at(&self, commit: &CommitId, path: &Path) -> Result<Option<String>, GitError> {
+        let relative = self.relative(path)?;
+        let object = format!("{}:{}", commit.as_str(), relative.to_string_lossy());
+        // `cat-file -e` exits non-zero, silently, when the object does not exist.
+        if run(self.command(["cat-file", "-e", object.as_str()]), None).is_err() {
+            return Ok(None);
+        }
+        let output = run(self.command(["cat-file", "blob", object.as_str()]), None)
+            .map_err(git("read a file of a commit"))?;
+        String::from_utf8(output.stdout)
+            .map(Some)
+            .map_err(|source| {
+                git("read a file of a commit")(GitCommandError::NotUtf8 {
+                    subcommand: "cat-file".to_owned(),
+                    source,
+                })
+            })
+    }
+
+    /// The values of the trailer `key` (e.g. `Bundle-Allow`) of every commit reachable from
+    /// HEAD but not from `since`, as git parses trailers (the last paragraph of the message).
+    pub fn trailer_values(&self, since: &CommitId, key: &str) -> Result<Vec<String>, GitError> {
+        let format = format!("--format=%(trailers:key={key},valueonly)");
+        let range = format!("{}..HEAD", since.as_str());
+        let text = run_text(self.command(["log", format.as_str(), range.as_str()]))
+            .map_err(git("read the trailers of the commits"))?;
+        Ok(text
+            .lines()
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .map(str::to_owned)
+            .collect())
     }
 
     /// A config value as git reads it (system, global and repository config), if set.

@@ -493,8 +493,14 @@ pub(crate) fn plan(
     Ok(bumps)
 }
 
-/// The commit message of a bump: subject, old and new `tag@digest`, and trailers.
-pub(crate) fn commit_message(image: ImageName, old: &CurrentPin, new: &Pin) -> String {
+/// The commit message of a bump: subject, old and new `tag@digest`, what the rollout does to
+/// the running service (`rollout_note`, when the image has one), and trailers.
+pub(crate) fn commit_message(
+    image: ImageName,
+    old: &CurrentPin,
+    new: &Pin,
+    rollout_note: Option<&str>,
+) -> String {
     let old_tag = old
         .tag
         .as_ref()
@@ -524,6 +530,9 @@ pub(crate) fn commit_message(image: ImageName, old: &CurrentPin, new: &Pin) -> S
             new.tag
         );
     }
+    if let Some(note) = rollout_note {
+        let _ = write!(message, "\n{note}");
+    }
     let _ = write!(
         message,
         "\nBundle-Image: {}\nBundle-Digest: {}\n",
@@ -531,6 +540,32 @@ pub(crate) fn commit_message(image: ImageName, old: &CurrentPin, new: &Pin) -> S
         new.digest
     );
     message
+}
+
+/// What a reviewer of a LiveKit bump must know before merging it: the rollout stops the one
+/// SFU (the Deployment is `Recreate`, since two SFUs without shared state would split the
+/// calls between them), which drains rather than cuts. `None` for another image, or when no
+/// overlay bundles LiveKit (the pin then reaches no pod). Lines of at most 72 characters, as
+/// the rest of the message.
+pub(crate) fn livekit_rollout_note(config: &Config, image: ImageName) -> Option<String> {
+    if image != ImageName::LIVEKIT {
+        return None;
+    }
+    // The bundled overlays share one LiveKit component, so they agree on its settings.
+    let bundled = config
+        .variants()
+        .values()
+        .find(|variant| variant.livekit_bundled())?;
+    let grace = bundled.livekit().termination_grace_period_seconds;
+    Some(format!(
+        "Rolling this out restarts LiveKit (Deployment strategy Recreate):\n\
+         - calls in progress continue on the old pod until they end, for at\n  \
+         most livekit.terminationGracePeriodSeconds ({grace} s); calls still\n  \
+         running then are cut;\n\
+         - no call can start or be joined from the moment the rollout\n  \
+         begins until the old pod has exited and the new one is ready.\n\
+         Merge it when few calls are running.\n"
+    ))
 }
 
 /// Writes and commits the bumps (with `--commit`), or only reports them.
@@ -555,7 +590,12 @@ pub(crate) fn apply(
                 .chain(bump.changes.keys().cloned())
                 .collect(),
             commit: None,
-            message: commit_message(bump.image, &bump.old, &bump.new),
+            message: commit_message(
+                bump.image,
+                &bump.old,
+                &bump.new,
+                livekit_rollout_note(&prepared.config, bump.image).as_deref(),
+            ),
         })
         .collect();
     let mut report = RefreshReport {
@@ -1448,7 +1488,7 @@ mod tests {
             tag: tag("v1.9.3"),
             digest: digest('2'),
         };
-        let message = commit_message(ImageName::LIVEKIT, &old, &new);
+        let message = commit_message(ImageName::LIVEKIT, &old, &new, None);
         assert!(
             message.starts_with(
                 "chore(pins): bump livekit v1.9.3 -> v1.9.3 (rebuild, new digest)\n\n"
@@ -1465,5 +1505,58 @@ mod tests {
             "\n\nBundle-Image: livekit\nBundle-Digest: {}\n",
             digest('2')
         )));
+    }
+
+    #[test]
+    fn a_livekit_bump_says_calls_drain_for_the_grace_period_and_new_calls_wait() {
+        let config = Config::from_yaml(&SITE.replace(
+            "  publicUrl: wss://matrix.example.org\n",
+            "  publicUrl: wss://matrix.example.org\n  terminationGracePeriodSeconds: 900\n",
+        ))
+        .expect("SITE with a grace period is valid");
+        let note = livekit_rollout_note(&config, ImageName::LIVEKIT).expect("a note");
+        assert!(
+            note.contains("livekit.terminationGracePeriodSeconds (900 s)"),
+            "{note}"
+        );
+        assert!(note.contains("no call can start or be joined"), "{note}");
+        assert!(note.lines().all(|line| line.len() <= 72), "{note}");
+    }
+
+    #[test]
+    fn the_rollout_note_goes_between_the_pins_and_the_trailers() {
+        let old = CurrentPin {
+            tag: Some(tag("v1.13.7")),
+            digest: Some(digest('1')),
+        };
+        let new = Pin {
+            tag: tag("v1.13.8"),
+            digest: digest('2'),
+        };
+        let message = commit_message(ImageName::LIVEKIT, &old, &new, Some("A note.\n"));
+        assert!(
+            message.contains(&format!(
+                "  new: v1.13.8@{}\n\nA note.\n\nBundle-Image: livekit\n",
+                digest('2')
+            )),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn only_a_bundled_livekit_bump_gets_a_rollout_note() {
+        let config = Config::from_yaml(SITE).expect("SITE is valid");
+        assert_eq!(livekit_rollout_note(&config, ImageName::HOMESERVER), None);
+        assert_eq!(livekit_rollout_note(&config, ImageName::LK_JWT), None);
+        let external_only = Config::from_yaml(
+            &SITE
+                .replace("\n  bundled: {}\n", "\n")
+                .replace("\n  bundled-turn: {}\n", "\n"),
+        )
+        .expect("SITE with the external overlay only is valid");
+        assert_eq!(
+            livekit_rollout_note(&external_only, ImageName::LIVEKIT),
+            None
+        );
     }
 }

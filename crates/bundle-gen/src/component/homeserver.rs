@@ -22,6 +22,7 @@ use crate::k8s::pod::{
     pod_template, resources, secret_dir_volume, secret_volume, selector, tmp_mount, tmp_volume,
 };
 use crate::k8s::policy::ingress_only_policy;
+use crate::quantity::memory_bytes;
 use crate::route::{PathMatch, Route};
 
 /// Tuwunel, in `base/`.
@@ -159,7 +160,48 @@ struct Global {
     allow_federation: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     appservice_dir: Option<&'static str>,
+    #[serde(flatten)]
+    database_caches: DatabaseCaches,
     well_known: WellKnown,
+}
+
+/// RocksDB's memory, sized from the container's memory limit. Tuwunel's defaults grow with the
+/// node's core count (a read cache of 128 MiB + 64 MiB per core, a write buffer of 48 MiB +
+/// 4 MiB per core), and a container sees every core of its node: on a 64-core node the read
+/// cache alone would be over 4 GiB, twice the default limit, and the pod would be killed for
+/// memory. With no memory limit the defaults stay.
+#[derive(Serialize)]
+struct DatabaseCaches {
+    /// A quarter of the limit for the block and row caches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    db_cache_capacity_mb: Option<f64>,
+    /// A sixteenth for the write buffers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    db_write_buffer_capacity_mb: Option<f64>,
+    /// `homeserver.cacheCapacityModifier`, for the entry-count caches, which are also sized by
+    /// core count but in entries: their bytes cannot be derived from the limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_capacity_modifier: Option<f64>,
+}
+
+impl DatabaseCaches {
+    fn of(homeserver: &crate::config::Homeserver) -> Self {
+        const MIB: u64 = 1 << 20;
+        // The guards refused a limit that is not a memory quantity.
+        let limit_mib = homeserver
+            .resources
+            .limits
+            .get("memory")
+            .and_then(|limit| memory_bytes(limit))
+            .map(|bytes| bytes / MIB);
+        // Whole MiB: exact in an f64 for any real limit.
+        let share = |divisor: u64| limit_mib.map(|mib| (mib / divisor) as f64);
+        Self {
+            db_cache_capacity_mb: share(4),
+            db_write_buffer_capacity_mb: share(16),
+            cache_capacity_modifier: homeserver.cache_capacity_modifier,
+        }
+    }
 }
 
 /// `[global.well_known]`.
@@ -190,6 +232,7 @@ impl TuwunelConfig {
                 max_request_size: homeserver.max_request_size,
                 allow_federation: homeserver.allow_federation,
                 appservice_dir: appservice_secret(raw).map(|_| APPSERVICE_DIR),
+                database_caches: DatabaseCaches::of(homeserver),
                 well_known: WellKnown {
                     client: format!("https://{server_name}"),
                     server: format!("{server_name}:443"),
@@ -292,6 +335,10 @@ fn statefulset(
                 },
                 spec: Some(PersistentVolumeClaimSpec {
                     access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
+                    // Written, like the `apiVersion` and `kind` k8s-openapi writes for a full
+                    // PersistentVolumeClaim, because the API server fills all three into the
+                    // live object: left out, Argo CD shows the StatefulSet out of sync forever.
+                    volume_mode: Some("Filesystem".to_owned()),
                     storage_class_name: persistence.storage_class.clone(),
                     resources: Some(VolumeResourceRequirements {
                         requests: Some(BTreeMap::from([(
@@ -352,23 +399,7 @@ fn statefulset(
         }),
         ..StatefulSet::default()
     };
-    let mut value = to_json(&statefulset, "homeserver StatefulSet")?;
-    strip_claim_template_type_fields(&mut value);
-    Ok(value)
-}
-
-/// k8s-openapi writes `apiVersion`/`kind` into each claim template (it is a full
-/// PersistentVolumeClaim type); the API ignores them there, so they are left out.
-fn strip_claim_template_type_fields(statefulset: &mut serde_json::Value) {
-    let templates = statefulset
-        .pointer_mut("/spec/volumeClaimTemplates")
-        .and_then(serde_json::Value::as_array_mut);
-    for template in templates.into_iter().flatten() {
-        if let Some(fields) = template.as_object_mut() {
-            fields.remove("apiVersion");
-            fields.remove("kind");
-        }
-    }
+    to_json(&statefulset, "homeserver StatefulSet")
 }
 
 fn inline_secret(raw: &RawConfig) -> Secret {

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, Secret, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    Container, ContainerPort, PodTemplateSpec, Secret, Service, ServicePort, ServiceSpec, Volume,
+    VolumeMount,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicyPort;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -467,7 +468,7 @@ fn deployment(
         volume_mounts: Some(mounts),
         ..Container::default()
     };
-    let mut template = pod_template(NAME, UID, container, volumes);
+    let mut template = draining_pod_template(livekit, container, volumes);
     if livekit.host_network
         && let Some(spec) = template.spec.as_mut()
     {
@@ -480,11 +481,7 @@ fn deployment(
         metadata: meta(NAME, Some(NAME)),
         spec: Some(DeploymentSpec {
             replicas: Some(1),
-            // One SFU owns the media ports and the advertised IP: no overlap.
-            strategy: Some(DeploymentStrategy {
-                type_: Some("Recreate".to_owned()),
-                ..DeploymentStrategy::default()
-            }),
+            strategy: Some(rollout_strategy()),
             selector: selector(NAME),
             template,
             ..DeploymentSpec::default()
@@ -500,6 +497,37 @@ const HOST_NETWORK_COMMENT: &str = "\
 # ports bound on the node itself. That is outside the restricted (and the baseline) Pod
 # Security profile: a namespace that enforces either refuses the pod.
 ";
+
+/// `Recreate`: the old pod drains before the new one starts. Each LiveKit here is a single node
+/// with no shared room state, so a surge pod (`RollingUpdate`) would be a second, separate SFU
+/// behind the same signalling Service and the same `nodeIp`/UDP mux port: whoever joins a call
+/// in progress during the overlap lands on the new pod and neither sees nor hears the others,
+/// and a participant whose ICE restarts (a network change) reaches the new pod, which has no
+/// session for it. With `Recreate` a call in progress keeps its pod until it ends; a new call
+/// or join waits until the old pod has exited and the new one is ready.
+fn rollout_strategy() -> DeploymentStrategy {
+    DeploymentStrategy {
+        type_: Some("Recreate".to_owned()),
+        ..DeploymentStrategy::default()
+    }
+}
+
+/// The pod template with `livekit.terminationGracePeriodSeconds`: on SIGTERM LiveKit marks its
+/// node as shutting down (no new room is placed on it) and waits for every participant to
+/// leave before it exits; the kubelet's SIGKILL at the end of the grace period ends the calls
+/// still running. The default 30 s would cut every call at each rollout.
+fn draining_pod_template(
+    livekit: &Settings,
+    container: Container,
+    volumes: Vec<Volume>,
+) -> PodTemplateSpec {
+    let mut template = pod_template(NAME, UID, container, volumes);
+    if let Some(spec) = template.spec.as_mut() {
+        spec.termination_grace_period_seconds =
+            Some(i64::from(livekit.termination_grace_period_seconds));
+    }
+    template
+}
 
 fn service_port(name: &str, port: i32, target: u16, protocol: &str) -> ServicePort {
     ServicePort {

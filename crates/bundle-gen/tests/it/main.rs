@@ -14,4 +14,5 @@ mod schema;
 mod schema_keys;
 mod snapshots;
 mod support;
+mod transition;
 mod writer;

@@ -1084,3 +1084,45 @@ fn split_services_pinned_through_kube_vip_both_ask_for_the_node_ip_without_a_sha
         );
     }
 }
+
+/// Tuwunel's config file as rendered for `config`'s `bundled` overlay.
+fn tuwunel_toml(config: &bundle_gen::Config) -> String {
+    let objects = render_objects(config, OverlayName::Bundled).unwrap();
+    let config_map = objects
+        .iter()
+        .find(|object| object_key(object).starts_with("ConfigMap/matrix-homeserver-config-"))
+        .unwrap();
+    config_map["data"]["tuwunel.toml"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn the_database_caches_are_a_quarter_and_a_sixteenth_of_the_memory_limit() {
+    let config = fixture_edited("site", "limits: {memory: 4Gi}", "limits: {memory: 1.5Gi}");
+    let text = tuwunel_toml(&config);
+    assert!(text.contains("\ndb_cache_capacity_mb = 384.0\n"), "{text}");
+    assert!(
+        text.contains("\ndb_write_buffer_capacity_mb = 96.0\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn without_a_memory_limit_tuwunel_sizes_its_database_caches_itself() {
+    let config = fixture_edited("site", "limits: {memory: 4Gi}", "limits: {}");
+    let text = tuwunel_toml(&config);
+    assert!(!text.contains("db_cache_capacity_mb"), "{text}");
+    assert!(!text.contains("db_write_buffer_capacity_mb"), "{text}");
+}
+
+#[test]
+fn the_claim_template_carries_what_the_api_server_stores_so_argo_cd_sees_no_diff() {
+    let objects = objects("site", OverlayName::Bundled);
+    let statefulset = find(&objects, "StatefulSet/matrix-homeserver");
+    let template = &statefulset["spec"]["volumeClaimTemplates"][0];
+    assert_eq!(template["apiVersion"], "v1");
+    assert_eq!(template["kind"], "PersistentVolumeClaim");
+    assert_eq!(template["spec"]["volumeMode"], "Filesystem");
+}

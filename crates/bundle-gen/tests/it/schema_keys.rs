@@ -196,6 +196,8 @@ every_variant!(
     SectionNameInvalid,
     GatewayParentRefsNotDistinct,
     GatewayParentRefsTooMany,
+    MemoryLimitNotAQuantity,
+    CacheModifierNotPositive,
 );
 
 /// Inline keys with a registration token, allowed: the start of the inline-secret configs.
@@ -398,6 +400,8 @@ fn refusing_configs() -> Vec<Value> {
             "{enabled: true, parentRefs: [{name: public}, {name: public, sectionName: https}]}",
         ),
         set(good(), "gateway", &gateway_with_parents(33)),
+        set(good(), "homeserver.resources.limits.memory", "2 GB"),
+        set(good(), "homeserver.cacheCapacityModifier", "0"),
     ]
 }
 

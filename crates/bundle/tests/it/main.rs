@@ -8,3 +8,4 @@ mod refresh_e2e;
 mod secrets;
 mod shell;
 mod support;
+mod transitions;

@@ -19,6 +19,18 @@ use registry_fixture::{LkJwtRoute, Scenario, TestRegistry};
 
 use crate::support::{Run, Workdir, files_below, kustomize, site_yaml};
 
+/// The paragraph a LiveKit bump's commit message adds before its trailers.
+const LIVEKIT_ROLLOUT_NOTE: &str = "\
+Rolling this out restarts LiveKit (Deployment strategy Recreate):
+- calls in progress continue on the old pod until they end, for at
+  most livekit.terminationGracePeriodSeconds (1800 s); calls still
+  running then are cut;
+- no call can start or be joined from the moment the rollout
+  begins until the old pod has exited and the new one is ready.
+Merge it when few calls are running.
+
+";
+
 const BUMP_BRANCH: &str = "bundle/pin-bumps";
 const OVERLAYS: [&str; 3] = ["bundled", "bundled-turn", "external"];
 
@@ -222,10 +234,17 @@ async fn refresh_commits_one_bump_per_image_pushes_and_a_second_run_adds_nothing
     assert_eq!(commits.len(), pins.len(), "{}", run.transcript());
     for (commit, (image, before_pin, after)) in commits.iter().zip(&pins) {
         let message = &commit.message;
+        // A LiveKit bump also says what its rollout does to calls (the site's grace period is
+        // the default, 1800 s).
+        let rollout_note = if *image == ImageName::LIVEKIT {
+            LIVEKIT_ROLLOUT_NOTE
+        } else {
+            ""
+        };
         let expected = format!(
             "chore(pins): bump {component} {old_tag} -> {new_tag}\n\n\
              images.{key}:\n  old: {old_tag}@{old_digest}\n  new: {new_tag}@{new_digest}\n\n\
-             Bundle-Image: {key}\nBundle-Digest: {new_digest}\n",
+             {rollout_note}Bundle-Image: {key}\nBundle-Digest: {new_digest}\n",
             component = image.component(),
             key = image.key(),
             old_tag = before_pin.tag,
@@ -368,10 +387,10 @@ async fn a_registry_failure_for_one_image_commits_and_pushes_the_others_and_exit
     assert_snapshot!(partial.transcript(), @r"
     exit: 3
     --- stdout
-    46c812afff23 chore(pins): bump tuwunel v1.9.0 -> v1.10.0.1
+    297a8308086b chore(pins): bump tuwunel v1.9.0 -> v1.10.0.1
       v1.10.0.1@sha256:9e4133f28fff7f1dd991dd2adc7b8ec5f59c2ac1f7b4d4f6eeb85c01674c5e73
       files: bundle.yaml, base/kustomization.yaml
-    2ab2247b7c2a chore(pins): bump livekit v1.13.5 -> v1.13.7
+    f2cdf1ab75ea chore(pins): bump livekit v1.13.5 -> v1.13.7
       v1.13.7@sha256:f1aab48eef77fc941cd73ae16af5e2e7b4816c3360dd6e61ed1d656c5b4bc25f
       files: bundle.yaml, overlays/components/livekit/kustomization.yaml
     On branch bundle/pin-bumps, pushed.

@@ -459,3 +459,82 @@ fn a_failed_https_push_does_not_reveal_the_token() {
     assert!(!message.contains(token), "{message}");
     assert!(!message.contains(&encoded), "{message}");
 }
+
+// ---- reading an earlier commit (bundle gen --against) -------------------------------------------
+
+#[test]
+fn a_file_is_read_as_it_was_in_an_earlier_commit() {
+    let fixture = Fixture::new();
+    fixture.write("bundle.yaml", "images: {homeserver: {}}\n");
+    test_fixture::commit_all(&fixture.git, "later");
+    let repo = fixture.repo();
+    let initial = repo.resolve_commit("main~1").expect("main~1 exists");
+    let text = repo
+        .file_at(&initial, &fixture.path().join("bundle.yaml"))
+        .expect("readable");
+    assert_eq!(text.as_deref(), Some("images: {}\n"));
+}
+
+#[test]
+fn a_file_the_commit_does_not_hold_reads_as_none() {
+    let fixture = Fixture::new();
+    let repo = fixture.repo();
+    let head = repo.resolve_commit("HEAD").expect("HEAD exists");
+    let text = repo
+        .file_at(&head, &fixture.path().join("site/bundle.yaml"))
+        .expect("readable");
+    assert_eq!(text, None);
+}
+
+#[test]
+fn a_revision_that_names_no_commit_is_refused_by_name() {
+    let fixture = Fixture::new();
+    let error = fixture
+        .repo()
+        .resolve_commit("origin/main")
+        .expect_err("no remote");
+    assert!(
+        matches!(&error, GitError::UnknownRevision { revision } if revision == "origin/main"),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn an_option_given_as_a_revision_is_not_taken_as_an_option() {
+    let fixture = Fixture::new();
+    let error = fixture
+        .repo()
+        .resolve_commit("--all")
+        .expect_err("not a revision");
+    assert!(
+        matches!(error, GitError::UnknownRevision { .. }),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn trailers_are_read_from_the_commits_after_the_given_one_only() {
+    let fixture = Fixture::new();
+    let repo = fixture.repo();
+    let start = repo.resolve_commit("HEAD").expect("HEAD exists");
+    fixture.write("base/a.yaml", "a: 2\n");
+    test_fixture::commit_all(
+        &fixture.git,
+        "Grow the volume\n\nBundle-Allow: volume-size\nSigned-off-by: A <a@example.org>\n",
+    );
+    fixture.write("base/a.yaml", "a: 3\n");
+    test_fixture::commit_all(&fixture.git, "No trailer here");
+    fixture.write("base/a.yaml", "a: 4\n");
+    test_fixture::commit_all(&fixture.git, "Rename\n\nBundle-Allow: server-name\n");
+    let mut values = repo
+        .trailer_values(&start, "Bundle-Allow")
+        .expect("readable");
+    values.sort();
+    assert_eq!(values, ["server-name", "volume-size"]);
+    let latest = repo.resolve_commit("HEAD").expect("HEAD exists");
+    assert_eq!(
+        repo.trailer_values(&latest, "Bundle-Allow")
+            .expect("readable"),
+        Vec::<String>::new()
+    );
+}

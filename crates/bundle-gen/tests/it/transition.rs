@@ -1,0 +1,206 @@
+//! The transition guards as a pure function of two configs: each refuses its change, naming the
+//! key and both values; the changes that lose nothing pass.
+
+use bundle_gen::{TransitionRule, transition_refusals};
+use serde_norway::Value;
+
+use crate::config::{good, load, set};
+
+/// What the guards say about moving from `deployed` to `proposed`: `(rule, key, old, new)`.
+fn refused(deployed: &Value, proposed: &Value) -> Vec<(TransitionRule, String, String, String)> {
+    let deployed = load(deployed).expect("the deployed config is valid");
+    let proposed = load(proposed).expect("the proposed config is valid");
+    transition_refusals(&deployed, &proposed)
+        .into_iter()
+        .map(|refusal| (refusal.rule, refusal.key, refusal.old, refusal.new))
+        .collect()
+}
+
+fn one(
+    rule: TransitionRule,
+    key: &str,
+    old: &str,
+    new: &str,
+) -> Vec<(TransitionRule, String, String, String)> {
+    vec![(rule, key.to_owned(), old.to_owned(), new.to_owned())]
+}
+
+#[test]
+fn an_unchanged_config_passes() {
+    assert_eq!(refused(&good(), &good()), []);
+}
+
+#[test]
+fn a_changed_namespace_is_refused() {
+    assert_eq!(
+        refused(&good(), &set(good(), "namespace", "chat")),
+        one(TransitionRule::Namespace, "namespace", "matrix", "chat")
+    );
+}
+
+#[test]
+fn persistence_turned_off_is_refused_and_turned_on_passes() {
+    let off = set(good(), "homeserver.persistence.enabled", "false");
+    assert_eq!(
+        refused(&good(), &off),
+        one(
+            TransitionRule::PersistenceOff,
+            "homeserver.persistence.enabled",
+            "true",
+            "false"
+        )
+    );
+    assert_eq!(refused(&off, &good()), []);
+}
+
+#[test]
+fn an_existing_claim_set_or_unset_is_refused() {
+    let claimed = set(
+        good(),
+        "homeserver.persistence.existingClaim",
+        "matrix-data",
+    );
+    assert_eq!(
+        refused(&good(), &claimed),
+        one(
+            TransitionRule::ExistingClaim,
+            "homeserver.persistence.existingClaim",
+            "unset",
+            "matrix-data"
+        )
+    );
+    assert_eq!(
+        refused(&claimed, &good()),
+        one(
+            TransitionRule::ExistingClaim,
+            "homeserver.persistence.existingClaim",
+            "matrix-data",
+            "unset"
+        )
+    );
+}
+
+#[test]
+fn the_claim_template_class_and_size_are_refused_to_change() {
+    let changed = set(
+        good(),
+        "homeserver.persistence",
+        "{size: 20Gi, storageClass: fast-ssd}",
+    );
+    assert_eq!(
+        refused(&good(), &changed),
+        vec![
+            (
+                TransitionRule::StorageClass,
+                "homeserver.persistence.storageClass".to_owned(),
+                "unset".to_owned(),
+                "fast-ssd".to_owned()
+            ),
+            (
+                TransitionRule::VolumeSize,
+                "homeserver.persistence.size".to_owned(),
+                "10Gi".to_owned(),
+                "20Gi".to_owned()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn class_and_size_do_not_matter_with_an_existing_claim() {
+    let claimed = set(
+        good(),
+        "homeserver.persistence.existingClaim",
+        "matrix-data",
+    );
+    let resized = set(claimed.clone(), "homeserver.persistence.size", "20Gi");
+    assert_eq!(refused(&claimed, &resized), []);
+}
+
+#[test]
+fn a_lower_homeserver_version_is_refused_and_a_higher_one_passes() {
+    let older = set(good(), "images.homeserver.tag", "v1.9.2");
+    let newer = set(good(), "images.homeserver.tag", "v1.10.0");
+    assert_eq!(
+        refused(&good(), &older),
+        one(
+            TransitionRule::HomeserverDowngrade,
+            "images.homeserver.tag",
+            "v1.9.3",
+            "v1.9.2"
+        )
+    );
+    assert_eq!(refused(&good(), &newer), []);
+}
+
+#[test]
+fn a_tag_that_is_no_version_is_not_ordered() {
+    let main = set(good(), "images.homeserver.tag", "main");
+    assert_eq!(refused(&good(), &main), []);
+}
+
+#[test]
+fn a_changed_api_key_name_is_refused_once_for_all_overlays() {
+    let deployed = set(good(), "livekit.keys.apiKeyName", "lk-jwt");
+    let proposed = set(good(), "livekit.keys.apiKeyName", "lk-jwt-2");
+    assert_eq!(
+        refused(&deployed, &proposed),
+        one(
+            TransitionRule::ApiKeyName,
+            "livekit.keys.apiKeyName",
+            "lk-jwt",
+            "lk-jwt-2"
+        )
+    );
+}
+
+#[test]
+fn an_api_key_name_set_for_the_first_time_passes() {
+    let proposed = set(good(), "livekit.keys.apiKeyName", "lk-jwt");
+    assert_eq!(refused(&good(), &proposed), []);
+}
+
+#[test]
+fn every_rule_is_named_as_it_is_parsed() {
+    for rule in TransitionRule::ALL {
+        assert_eq!(rule.name().parse::<TransitionRule>(), Ok(rule));
+    }
+    let error = "volume"
+        .parse::<TransitionRule>()
+        .expect_err("no such rule");
+    assert!(error.to_string().contains("`volume-size`"), "{error}");
+}
+
+#[test]
+fn a_changed_server_name_is_refused() {
+    let text = serde_norway::to_string(&good())
+        .unwrap()
+        .replace("matrix.example.org", "chat.example.org");
+    let renamed: Value = serde_norway::from_str(&text).unwrap();
+    assert_eq!(
+        refused(&good(), &renamed),
+        one(
+            TransitionRule::ServerName,
+            "homeserver.serverName",
+            "matrix.example.org",
+            "chat.example.org"
+        )
+    );
+}
+
+#[test]
+fn a_refusal_names_the_key_both_values_the_reason_the_fix_and_the_override() {
+    let deployed = load(&good()).unwrap();
+    let proposed = load(&set(good(), "homeserver.persistence.size", "20Gi")).unwrap();
+    let refusals = transition_refusals(&deployed, &proposed);
+    let message = refusals[0].to_string();
+    for part in [
+        "`homeserver.persistence.size` changes from `10Gi` to `20Gi`",
+        "volumeClaimTemplates cannot be changed",
+        "kubectl -n matrix patch pvc data-matrix-homeserver-0",
+        "`Bundle-Allow: volume-size`",
+        "`--allow volume-size`",
+    ] {
+        assert!(message.contains(part), "{part} is missing from: {message}");
+    }
+}
