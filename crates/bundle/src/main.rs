@@ -1,5 +1,6 @@
 //! The `bundle` binary: parses the arguments, runs one command, maps the result to the exit
-//! code (0 success, 1 `gen --check` found out-of-date files, 2 error).
+//! code (0 success, 1 `gen --check` found out-of-date files or `doctor` a failed check, 2
+//! error).
 
 use std::io::{self, IsTerminal as _};
 use std::process::ExitCode;
@@ -27,7 +28,7 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
-        Ok(Outcome::OutOfDate) => ExitCode::from(1),
+        Ok(Outcome::OutOfDate | Outcome::ChecksFailed) => ExitCode::from(1),
         // `bundle csp | head -1`: the reader has what it wanted.
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {

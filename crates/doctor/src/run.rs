@@ -305,18 +305,26 @@ impl Checker<'_> {
                 "not checked: lkJwt.enabled is false, so no lk-jwt is deployed",
             );
         }
-        let mut passed = Vec::new();
         for url in &self.urls.lk_jwt {
             match self.get(url).await {
-                Ok(fetched) => match judge::lk_jwt_route(&fetched, url.as_str(), &self.plan.namespace)
-                {
-                    Verdict::Pass(message) => passed.push(message),
-                    failed => return result(CheckId::LkJwtRoute, None, failed),
-                },
+                Ok(fetched) => {
+                    if let Some(failed) =
+                        judge::lk_jwt_route(&fetched, url.as_str(), &self.plan.namespace)
+                    {
+                        return result(CheckId::LkJwtRoute, None, failed);
+                    }
+                }
                 Err(error) => return fail(CheckId::LkJwtRoute, None, error),
             }
         }
-        result(CheckId::LkJwtRoute, None, Verdict::Pass(passed.join("; ")))
+        let paths: Vec<&str> = self.urls.lk_jwt.iter().map(Url::path).collect();
+        let message = format!(
+            "GET {} on https://{} answer 405 with Access-Control-Allow-Methods: POST, as \
+             lk-jwt does",
+            paths.join(" and "),
+            self.plan.server_name
+        );
+        result(CheckId::LkJwtRoute, None, Verdict::Pass(message))
     }
 
     async fn signaling(&self) -> CheckResult {

@@ -471,6 +471,9 @@ pub struct Site {
     pub connect_to: Vec<String>,
     /// The test CA, PEM (`--ca-file`).
     pub ca_pem: String,
+    /// Every `127.0.0.1:<port>` its servers listen on (or, for [`Fault::TcpPort`], the
+    /// closed ICE-TCP port), for filtering transcripts.
+    pub local_addresses: Vec<String>,
     overlay: OverlayName,
     _ingress: FakeHttps,
     _turn: Option<TurnServer>,
@@ -556,6 +559,11 @@ impl Site {
             config_yaml: site_config(turn_domain, tcp_port),
             connect_to,
             ca_pem: ca.pem().to_owned(),
+            local_addresses: vec![
+                ingress.address().to_string(),
+                turn_address.to_string(),
+                format!("{NODE_IP}:{tcp_port}"),
+            ],
             overlay: OverlayName::BundledTurn,
             _ingress: ingress,
             _turn: Some(turn),
@@ -585,6 +593,7 @@ impl Site {
                 format!("{EXTERNAL_SFU}:443:{}", sfu.address()),
             ],
             ca_pem: ca.pem().to_owned(),
+            local_addresses: vec![ingress.address().to_string(), sfu.address().to_string()],
             overlay: OverlayName::External,
             _ingress: ingress,
             _turn: Some(TurnServer::Https(sfu)),
