@@ -119,10 +119,7 @@ impl Report {
     /// The report of these results, sorted into [`CheckId::ALL`] order.
     pub(crate) fn new(mut checks: Vec<CheckResult>) -> Self {
         checks.sort_by_key(|check| check.id);
-        Self {
-            version: 1,
-            checks,
-        }
+        Self { version: 1, checks }
     }
 
     /// Whether any check failed.

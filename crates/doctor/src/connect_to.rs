@@ -41,7 +41,9 @@ impl FromStr for ConnectTo {
         if host.is_empty() {
             return Err(refuse("HOST is empty"));
         }
-        let port = port.parse().map_err(|_| refuse("PORT is not a port number"))?;
+        let port = port
+            .parse()
+            .map_err(|_| refuse("PORT is not a port number"))?;
         let (address, target_port) = target
             .rsplit_once(':')
             .ok_or(refuse("no `:` between ADDR and its PORT"))?;

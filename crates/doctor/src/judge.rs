@@ -166,8 +166,13 @@ pub(crate) fn rtc_transports(fetched: &Fetched, livekit_service_url: &str) -> Ve
         Err(verdict) => return verdict,
     };
     let foci = livekit_foci(&body["rtc_transports"]);
-    if foci.iter().any(|focus| same_url(focus, livekit_service_url)) {
-        return Verdict::Pass(format!("{PATH} lists the livekit focus {livekit_service_url}"));
+    if foci
+        .iter()
+        .any(|focus| same_url(focus, livekit_service_url))
+    {
+        return Verdict::Pass(format!(
+            "{PATH} lists the livekit focus {livekit_service_url}"
+        ));
     }
     Verdict::fail(format!(
         "expected rtc_transports to list type livekit with livekit_service_url \
@@ -249,14 +254,16 @@ pub(crate) fn turn_allocate(domain: &str, reply: &TurnReply) -> Verdict {
         TurnReply::Stun(AllocateAnswer::Success) => Verdict::Pass(format!(
             "{domain}:443 allocated a relay without credentials: a TURN server is listening"
         )),
-        TurnReply::Stun(AllocateAnswer::Error { code, realm, nonce }) => {
-            Verdict::fail(format!(
-                "expected 401 with REALM and NONCE to an Allocate; got error {code}{}{}: a \
+        TurnReply::Stun(AllocateAnswer::Error { code, realm, nonce }) => Verdict::fail(format!(
+            "expected 401 with REALM and NONCE to an Allocate; got error {code}{}{}: a \
                  STUN server that is not an authenticating TURN relay answers; {not_turn}",
-                if realm.is_some() { "" } else { " without REALM" },
-                if *nonce { "" } else { " without NONCE" },
-            ))
-        }
+            if realm.is_some() {
+                ""
+            } else {
+                " without REALM"
+            },
+            if *nonce { "" } else { " without NONCE" },
+        )),
         TurnReply::Stun(AllocateAnswer::Other(what)) => Verdict::fail(format!(
             "expected a TURN answer to an Allocate; got {what}: {not_turn}"
         )),
@@ -279,7 +286,10 @@ mod tests {
     // no dotted name resolves to 127.0.0.1 on every machine.
     #[test]
     fn a_turn_domain_resolving_to_node_ip_among_others_passes() {
-        let found = ["2001:db8::7".parse().unwrap(), "198.51.100.7".parse().unwrap()];
+        let found = [
+            "2001:db8::7".parse().unwrap(),
+            "198.51.100.7".parse().unwrap(),
+        ];
         assert_eq!(
             turn_dns("turn.example.org", &found, "198.51.100.7".parse().unwrap()),
             Verdict::Pass("turn.example.org resolves to 2001:db8::7, 198.51.100.7".to_owned())

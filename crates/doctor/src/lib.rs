@@ -4,9 +4,9 @@
 //! `livekit-rtc` LoadBalancer. Each hop is one check with a stable id; a failure names what
 //! was expected, what came back, and the `bundle.yaml` key to look at.
 //!
-//! What each check expects is worked out from the config alone ([`plan`]); the network is
-//! touched only by the probes ([`probe`]), and what a probe saw is judged by pure functions
-//! ([`judge`], [`stun`], [`service`]).
+//! What each check expects is worked out from the config alone (module `plan`); the network
+//! is touched only by the probes (`probe`), and what a probe saw is judged by pure functions
+//! (`judge`, `stun`, `service`).
 #![deny(missing_docs)]
 
 mod check;

@@ -82,11 +82,14 @@ pub(crate) fn choose_variant(
                 overlay: name.dir_name(),
                 configured: configured(),
             }),
-        None if variants.len() == 1 => Ok(variants.values().next().ok_or_else(|| {
-            DoctorError::OverlayNotChosen {
-                configured: configured(),
-            }
-        })?),
+        None if variants.len() == 1 => {
+            Ok(variants
+                .values()
+                .next()
+                .ok_or_else(|| DoctorError::OverlayNotChosen {
+                    configured: configured(),
+                })?)
+        }
         None => Err(DoctorError::OverlayNotChosen {
             configured: configured(),
         }),
@@ -181,11 +184,12 @@ fn validate_url(public_url: &str, key: &'static str) -> Result<Url, DoctorError>
 }
 
 /// The LoadBalancer Services of the overlay as `bundle gen` renders them.
-fn load_balancer_services(config: &Config, overlay: OverlayName) -> Result<Vec<Value>, DoctorError> {
+fn load_balancer_services(
+    config: &Config,
+    overlay: OverlayName,
+) -> Result<Vec<Value>, DoctorError> {
     Ok(bundle_gen::render_objects(config, overlay)?
         .into_iter()
-        .filter(|object| {
-            object["kind"] == "Service" && object["spec"]["type"] == "LoadBalancer"
-        })
+        .filter(|object| object["kind"] == "Service" && object["spec"]["type"] == "LoadBalancer")
         .collect())
 }

@@ -241,7 +241,10 @@ pub(crate) async fn turn_allocate(stream: &mut TlsStream<TcpStream>) -> Result<T
         .read_exact(&mut message[stun::HEADER_LEN..])
         .await
         .map_err(|error| format!("reading the answer failed: {error}"))?;
-    Ok(TurnReply::Stun(stun::parse_answer(&message, transaction_id)))
+    Ok(TurnReply::Stun(stun::parse_answer(
+        &message,
+        transaction_id,
+    )))
 }
 
 /// A reqwest error with its causes (the TLS or connection error is a source, not the text).

@@ -12,13 +12,13 @@ use rustls::ClientConfig;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
 
+use crate::DoctorError;
 use crate::check::{CheckId, CheckResult, Report, Status};
 use crate::connect_to::{ConnectTo, redirect};
 use crate::judge::{self, Verdict};
 use crate::plan::{self, Media, Plan, TURN_PUBLIC_PORT, TurnPlan};
 use crate::probe;
 use crate::service::{self, LiveServices};
-use crate::DoctorError;
 
 /// How to run the checks.
 #[derive(Debug, Clone)]
@@ -192,9 +192,7 @@ impl Checker<'_> {
                 id: CheckId::HttpsServerName,
                 status: Status::Pass,
                 key: KEY,
-                message: format!(
-                    "TLS to {name}:443 succeeded with a certificate valid for {name}"
-                ),
+                message: format!("TLS to {name}:443 succeeded with a certificate valid for {name}"),
             },
             Err(error) => fail(
                 CheckId::HttpsServerName,
@@ -212,7 +210,10 @@ impl Checker<'_> {
             let mut results = vec![https];
             for (id, key) in [
                 (CheckId::WellKnownServer, KEY),
-                (CheckId::WellKnownClient, Some("homeserver.livekitServiceUrl")),
+                (
+                    CheckId::WellKnownClient,
+                    Some("homeserver.livekitServiceUrl"),
+                ),
                 (CheckId::RtcTransports, Some("homeserver.livekitServiceUrl")),
                 (CheckId::LkJwtRoute, None),
             ] {
@@ -516,15 +517,18 @@ impl Checker<'_> {
                 ),
                 !found.is_empty(),
             ),
-            Err(error) => (fail(
-                CheckId::TurnDns,
-                DOMAIN,
-                format!(
-                    "expected {domain} to resolve to nodeIp {node_ip}; {error}: clients \
+            Err(error) => (
+                fail(
+                    CheckId::TurnDns,
+                    DOMAIN,
+                    format!(
+                        "expected {domain} to resolve to nodeIp {node_ip}; {error}: clients \
                      cannot reach TURN; add an A record for it pointing at the livekit-rtc \
                      LoadBalancer"
+                    ),
                 ),
-            ), false),
+                false,
+            ),
         }
     }
 

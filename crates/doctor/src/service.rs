@@ -67,7 +67,9 @@ pub(crate) fn compare(
         };
         let addresses = ingress_addresses(found);
         if let Some(node_ip) = node_ip {
-            let pinned = addresses.iter().any(|address| address.parse() == Ok(node_ip));
+            let pinned = addresses
+                .iter()
+                .any(|address| address.parse() == Ok(node_ip));
             if addresses.is_empty() {
                 return Err((
                     "livekit.rtc.nodeIp",

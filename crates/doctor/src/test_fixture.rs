@@ -393,7 +393,10 @@ impl Coturn {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("turnserver exited before listening: {status}");
             }
-            assert!(Instant::now() < deadline, "turnserver did not listen in 15 s");
+            assert!(
+                Instant::now() < deadline,
+                "turnserver did not listen in 15 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -532,10 +535,9 @@ impl Site {
             TURN_DOMAIN
         };
         let turn = match fault {
-            Fault::TurnNotTurn => TurnServer::Https(FakeHttps::start(
-                ca.server_config(&[turn_domain]),
-                answers,
-            )),
+            Fault::TurnNotTurn => {
+                TurnServer::Https(FakeHttps::start(ca.server_config(&[turn_domain]), answers))
+            }
             Fault::TurnCertificate => TurnServer::Coturn(Coturn::start(&ca, &[OTHER_NAME])),
             _ => TurnServer::Coturn(Coturn::start(&ca, &[turn_domain])),
         };

@@ -13,9 +13,16 @@ use crate::support::{Run, Workdir};
 /// whose LoadBalancer has `address`, then `extra`; local ports are filtered out.
 fn doctor(site: &Site, address: &str, extra: &[&str]) -> Run {
     let work = Workdir::with_config(&site.config_yaml);
-    fs::write(work.path().join("ca.pem"), &site.ca_pem).unwrap();
-    fs::write(work.path().join("service.json"), site.service_json(address)).unwrap();
-    let mut args = vec!["doctor", "--ca-file", "ca.pem", "--service-json", "service.json"];
+    fs::write(work.path().join("ca.pem"), &site.ca_pem).expect("write the CA");
+    fs::write(work.path().join("service.json"), site.service_json(address))
+        .expect("write the Service");
+    let mut args = vec![
+        "doctor",
+        "--ca-file",
+        "ca.pem",
+        "--service-json",
+        "service.json",
+    ];
     for entry in &site.connect_to {
         args.extend(["--connect-to", entry]);
     }

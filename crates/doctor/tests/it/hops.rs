@@ -7,11 +7,11 @@ use doctor::{CheckId, LiveServices, Report, Status};
 async fn diagnose(site: &Site, services: Option<LiveServices>) -> Report {
     doctor::diagnose(&site.config(), &site.options(services))
         .await
-        .unwrap()
+        .expect("the checks run")
 }
 
 fn live_services(site: &Site, address: &str) -> LiveServices {
-    LiveServices::from_json(&site.service_json(address)).unwrap()
+    LiveServices::from_json(&site.service_json(address)).expect("the Service parses")
 }
 
 /// The checks skipped on every bundled site: the UDP mux, which cannot be checked from
@@ -32,7 +32,10 @@ fn assert_only(report: &Report, failed: CheckId, key: Option<&str>, skipped: &[C
         };
         assert_eq!(check.status, expected, "{check:#?}");
     }
-    assert_eq!(report.get(failed).unwrap().key, key);
+    assert_eq!(
+        report.get(failed).expect("every check is reported").key,
+        key
+    );
     assert!(report.any_failed());
 }
 
@@ -101,7 +104,10 @@ async fn a_client_well_known_with_another_focus_fails_wellknown_client() {
         &[],
     );
     let message = &report.get(CheckId::WellKnownClient).unwrap().message;
-    assert!(message.contains("got https://matrix.doctor.test/livekit/jwt"), "{message}");
+    assert!(
+        message.contains("got https://matrix.doctor.test/livekit/jwt"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -124,7 +130,10 @@ async fn lk_jwt_paths_answered_by_tuwunel_fail_lkjwt_route() {
     let report = diagnose(&site, Some(live_services(&site, NODE_IP))).await;
     assert_only(&report, CheckId::LkJwtRoute, None, &[]);
     let message = &report.get(CheckId::LkJwtRoute).unwrap().message;
-    assert!(message.contains("got 404") && message.contains("M_UNRECOGNIZED"), "{message}");
+    assert!(
+        message.contains("got 404") && message.contains("M_UNRECOGNIZED"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -143,7 +152,12 @@ async fn a_validate_path_that_misses_livekit_fails_livekit_signaling() {
 async fn a_closed_ice_tcp_port_fails_livekit_tcp() {
     let site = Site::start(Fault::TcpPort);
     let report = diagnose(&site, Some(live_services(&site, NODE_IP))).await;
-    assert_only(&report, CheckId::LivekitTcp, Some("livekit.rtc.nodeIp"), &[]);
+    assert_only(
+        &report,
+        CheckId::LivekitTcp,
+        Some("livekit.rtc.nodeIp"),
+        &[],
+    );
     let message = &report.get(CheckId::LivekitTcp).unwrap().message;
     assert!(message.contains("refused"), "{message}");
 }
@@ -215,7 +229,11 @@ async fn without_service_json_the_load_balancer_is_skipped() {
     let report = diagnose(&site, None).await;
     let check = report.get(CheckId::RtcLoadBalancerIp).unwrap();
     assert_eq!(check.status, Status::Skip);
-    assert!(check.message.contains("--service-json"), "{}", check.message);
+    assert!(
+        check.message.contains("--service-json"),
+        "{}",
+        check.message
+    );
     assert!(!report.any_failed());
 }
 
@@ -225,7 +243,11 @@ async fn the_external_sfu_is_checked_at_its_public_url() {
     let report = diagnose(&site, None).await;
     let signaling = report.get(CheckId::LivekitSignaling).unwrap();
     assert_eq!(signaling.status, Status::Pass, "{signaling:#?}");
-    assert!(signaling.message.contains("https://sfu.doctor.test/rtc/validate"));
+    assert!(
+        signaling
+            .message
+            .contains("https://sfu.doctor.test/rtc/validate")
+    );
     assert!(!report.any_failed(), "{report:#?}");
 }
 
