@@ -75,7 +75,8 @@ pub(crate) fn run(args: &DoctorArgs, console: &mut Console) -> anyhow::Result<Ou
         Some(path) => {
             let pem = std::fs::read(path)
                 .with_context(|| format!("cannot read --ca-file {}", path.display()))?;
-            doctor::parse_trust_anchors(&pem)?
+            doctor::parse_trust_anchors(&pem)
+                .with_context(|| format!("--ca-file {}", path.display()))?
         }
         None => Vec::new(),
     };
@@ -83,7 +84,10 @@ pub(crate) fn run(args: &DoctorArgs, console: &mut Console) -> anyhow::Result<Ou
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read --service-json {}", path.display()))?;
-            Some(LiveServices::from_json(&text)?)
+            Some(
+                LiveServices::from_json(&text)
+                    .with_context(|| format!("--service-json {}", path.display()))?,
+            )
         }
         None => None,
     };

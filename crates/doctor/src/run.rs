@@ -44,7 +44,9 @@ pub fn parse_trust_anchors(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, D
         })?;
     if certificates.is_empty() {
         return Err(DoctorError::TrustAnchors {
-            reason: "the file holds no PEM certificate (-----BEGIN CERTIFICATE-----)".to_owned(),
+            reason: "the file holds no PEM certificate (a -----BEGIN CERTIFICATE----- block): \
+                     pass the CA's certificate in PEM"
+                .to_owned(),
         });
     }
     Ok(certificates)

@@ -142,3 +142,64 @@ fn ports(service: &Value) -> BTreeSet<(u64, String)> {
         })
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn service(name: &str, ports: &[(u16, &str)], address: &str) -> Value {
+        let ports: Vec<Value> = ports
+            .iter()
+            .map(|(port, protocol)| json!({"port": port, "protocol": protocol}))
+            .collect();
+        json!({
+            "kind": "Service",
+            "metadata": {"name": name},
+            "spec": {"type": "LoadBalancer", "ports": ports},
+            "status": {"loadBalancer": {"ingress": [{"ip": address}]}},
+        })
+    }
+
+    #[test]
+    fn a_list_of_split_services_is_matched_by_name() {
+        let rendered = [
+            service("livekit-rtc-udp", &[(7882, "UDP")], ""),
+            service("livekit-rtc-tcp", &[(7881, "TCP")], ""),
+        ];
+        let live = json!({
+            "kind": "List",
+            "items": [
+                service("livekit-rtc-tcp", &[(7881, "TCP")], "198.51.100.7"),
+                service("livekit-rtc-udp", &[(7882, "UDP")], "198.51.100.7"),
+            ],
+        });
+        let live = LiveServices::from_json(&live.to_string()).unwrap();
+        let node_ip = Some("198.51.100.7".parse().unwrap());
+        assert!(compare(&rendered, &live, node_ip, "matrix").is_ok());
+    }
+
+    #[test]
+    fn a_port_the_live_service_lacks_is_named() {
+        let rendered = [service("livekit-rtc", &[(7882, "UDP"), (443, "TCP")], "")];
+        let live = service("livekit-rtc", &[(7882, "UDP")], "198.51.100.7");
+        let live = LiveServices::from_json(&live.to_string()).unwrap();
+        let node_ip = Some("198.51.100.7".parse().unwrap());
+        let (key, message) = compare(&rendered, &live, node_ip, "matrix").unwrap_err();
+        assert_eq!(key, "livekit.rtc");
+        assert!(
+            message.starts_with("Service livekit-rtc does not publish 443/TCP"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_deployment_is_not_a_service() {
+        let error = LiveServices::from_json(r#"{"kind": "Deployment"}"#).unwrap_err();
+        assert!(
+            error.to_string().ends_with("its kind is `Deployment`"),
+            "{error}"
+        );
+    }
+}

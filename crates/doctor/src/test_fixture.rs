@@ -183,15 +183,15 @@ impl Answers {
             Answer::json(200, &json!({"m.server": format!("{server_name}:443")})),
         );
         // Tuwunel, `well_known_client` in `src/api/client/well_known.rs`: `well_known.client`
-        // as `m.homeserver.base_url`, and the transports of `get_transports`
-        // (`src/core/config/well_known.rs`: `livekit_url` as a `livekit` focus) as
-        // `org.matrix.msc4143.rtc_foci`.
+        // as `m.homeserver.base_url` (a parsed URL, so written with a trailing `/`), and the
+        // transports of `get_transports` (`src/core/config/well_known.rs`: `livekit_url`, a
+        // string, as a `livekit` focus) as `org.matrix.msc4143.rtc_foci`.
         answers.set(
             "/.well-known/matrix/client",
             Answer::json(
                 200,
                 &json!({
-                    "m.homeserver": {"base_url": format!("https://{server_name}")},
+                    "m.homeserver": {"base_url": format!("https://{server_name}/")},
                     "org.matrix.msc4143.rtc_foci": focus,
                 }),
             ),
