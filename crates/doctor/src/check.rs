@@ -3,43 +3,32 @@
 use serde::Serialize;
 
 /// One hop of the call path. The ids are stable: scripts and the README refer to them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// Serialized as [`CheckId::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum CheckId {
     /// TLS to `serverName:443` with a certificate valid for it.
-    #[serde(rename = "https.serverName")]
     HttpsServerName,
     /// `/.well-known/matrix/server` names `serverName:443`.
-    #[serde(rename = "wellknown.server")]
     WellKnownServer,
     /// `/.well-known/matrix/client` names the homeserver and the lk-jwt focus.
-    #[serde(rename = "wellknown.client")]
     WellKnownClient,
     /// Tuwunel's MSC4143 `rtc/transports` lists the same focus.
-    #[serde(rename = "rtc.transports")]
     RtcTransports,
     /// lk-jwt's paths on serverName reach lk-jwt.
-    #[serde(rename = "lkjwt.route")]
     LkJwtRoute,
     /// `/rtc/validate` on `livekit.publicUrl` reaches LiveKit.
-    #[serde(rename = "livekit.signaling")]
     LivekitSignaling,
     /// A TCP connection to `nodeIp:tcpPort` opens.
-    #[serde(rename = "livekit.tcp")]
     LivekitTcp,
     /// The UDP mux: said why it is not checked.
-    #[serde(rename = "livekit.udp")]
     LivekitUdp,
     /// `turn.domain` resolves to `nodeIp`.
-    #[serde(rename = "turn.dns")]
     TurnDns,
     /// TLS to `turn.domain:443` with a certificate valid for it.
-    #[serde(rename = "turn.tls")]
     TurnTls,
     /// A TURN Allocate over that TLS stream gets a TURN answer.
-    #[serde(rename = "turn.allocate")]
     TurnAllocate,
     /// The `livekit-rtc` Service's LoadBalancer address and ports.
-    #[serde(rename = "rtc.loadBalancerIp")]
     RtcLoadBalancerIp,
 }
 
@@ -76,6 +65,12 @@ impl CheckId {
             CheckId::TurnAllocate => "turn.allocate",
             CheckId::RtcLoadBalancerIp => "rtc.loadBalancerIp",
         }
+    }
+}
+
+impl Serialize for CheckId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 

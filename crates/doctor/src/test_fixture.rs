@@ -478,14 +478,25 @@ pub struct Site {
     /// closed ICE-TCP port), for filtering transcripts.
     pub local_addresses: Vec<String>,
     overlay: OverlayName,
-    _ingress: FakeHttps,
-    _turn: Option<TurnServer>,
-    _tcp: Option<TcpListener>,
+    // Held for as long as the site runs.
+    _servers: Vec<Server>,
 }
 
-enum TurnServer {
-    Coturn(Coturn),
+/// One of a site's servers.
+enum Server {
     Https(FakeHttps),
+    Coturn(Coturn),
+    IceTcp(TcpListener),
+}
+
+impl Server {
+    fn address(&self) -> SocketAddr {
+        match self {
+            Server::Https(https) => https.address(),
+            Server::Coturn(coturn) => coturn.address(),
+            Server::IceTcp(listener) => listener.local_addr().expect("the bound address"),
+        }
+    }
 }
 
 impl Site {
@@ -536,21 +547,20 @@ impl Site {
         };
         let turn = match fault {
             Fault::TurnNotTurn => {
-                TurnServer::Https(FakeHttps::start(ca.server_config(&[turn_domain]), answers))
+                Server::Https(FakeHttps::start(ca.server_config(&[turn_domain]), answers))
             }
-            Fault::TurnCertificate => TurnServer::Coturn(Coturn::start(&ca, &[OTHER_NAME])),
-            _ => TurnServer::Coturn(Coturn::start(&ca, &[turn_domain])),
+            Fault::TurnCertificate => Server::Coturn(Coturn::start(&ca, &[OTHER_NAME])),
+            _ => Server::Coturn(Coturn::start(&ca, &[turn_domain])),
         };
-        let turn_address = match &turn {
-            TurnServer::Coturn(coturn) => coturn.address(),
-            TurnServer::Https(https) => https.address(),
-        };
-        let (tcp, tcp_port) = if fault == Fault::TcpPort {
-            (None, free_port())
+        let turn_address = turn.address();
+        let mut servers = vec![turn];
+        let tcp_port = if fault == Fault::TcpPort {
+            free_port()
         } else {
             let listener = TcpListener::bind((NODE_IP, 0)).expect("bind the ICE-TCP port");
             let port = listener.local_addr().expect("the bound address").port();
-            (Some(listener), port)
+            servers.push(Server::IceTcp(listener));
+            port
         };
         let mut connect_to = vec![format!("{SERVER_NAME}:443:{}", ingress.address())];
         // A name that resolves nowhere is left to DNS, as a client would be.
@@ -567,9 +577,10 @@ impl Site {
                 format!("{NODE_IP}:{tcp_port}"),
             ],
             overlay: OverlayName::BundledTurn,
-            _ingress: ingress,
-            _turn: Some(turn),
-            _tcp: tcp,
+            _servers: [Server::Https(ingress)]
+                .into_iter()
+                .chain(servers)
+                .collect(),
         }
     }
 
@@ -597,9 +608,7 @@ impl Site {
             ca_pem: ca.pem().to_owned(),
             local_addresses: vec![ingress.address().to_string(), sfu.address().to_string()],
             overlay: OverlayName::External,
-            _ingress: ingress,
-            _turn: Some(TurnServer::Https(sfu)),
-            _tcp: None,
+            _servers: vec![Server::Https(ingress), Server::Https(sfu)],
         }
     }
 

@@ -241,3 +241,19 @@ fn a_service_json_that_is_no_service_is_refused() {
     error: --service-json svc.json: not the output of `kubectl get service livekit-rtc -o json` (a Service, or a List of Services): its kind is `Deployment`
     "#);
 }
+
+#[test]
+fn a_connect_to_that_changes_the_port_of_a_url_with_its_own_port_is_refused() {
+    let site = Site::external(Fault::None);
+    let config = site
+        .config_yaml
+        .replace("wss://sfu.doctor.test", "wss://sfu.doctor.test:7880");
+    let work = Workdir::with_config(&config);
+    let run = work.bundle(&["doctor", "--connect-to", "sfu.doctor.test:7880:127.0.0.1:9"]);
+    assert_snapshot!(run.transcript(), @r#"
+    exit: 2
+    --- stdout
+    --- stderr
+    error: --connect-to sfu.doctor.test:7880 sends to port 9, but `overlays.external.livekit.publicUrl` names port 7880 itself, which HTTP requests keep: send to 7880 on the target address instead
+    "#);
+}
