@@ -62,7 +62,7 @@ pub async fn diagnose(config: &Config, options: &Options) -> Result<Report, Doct
     let plan = Plan::of(config, variant)?;
     let tls = probe::tls_config(&options.extra_roots)?;
     let urls = HttpUrls::of(&plan)?;
-    let client = probe::http_client(&tls, &options.connect_to, &urls.all(&plan))?;
+    let client = probe::http_client(&tls, &options.connect_to, &urls.one_per_host(&plan))?;
     let checker = Checker {
         plan: &plan,
         tls,
@@ -71,18 +71,18 @@ pub async fn diagnose(config: &Config, options: &Options) -> Result<Report, Doct
         timeout: options.timeout,
         urls,
     };
-    let (mut server, signaling, tcp, turn) = tokio::join!(
+    let (mut results, signaling, tcp, turn) = tokio::join!(
         checker.server_name_hops(),
         checker.signaling_elsewhere(),
         checker.livekit_tcp(),
         checker.turn(),
     );
-    server.extend(signaling);
-    server.push(tcp);
-    server.extend(turn);
-    server.push(checker.livekit_udp());
-    server.push(checker.load_balancer(options.services.as_ref()));
-    Ok(Report::new(server))
+    results.extend(signaling);
+    results.push(tcp);
+    results.extend(turn);
+    results.push(checker.livekit_udp());
+    results.push(checker.load_balancer(options.services.as_ref()));
+    Ok(Report::new(results))
 }
 
 /// The URLs of the HTTP checks.
@@ -107,7 +107,9 @@ impl HttpUrls {
         })
     }
 
-    fn all<'a>(&'a self, plan: &'a Plan) -> Vec<(&'a Url, &'static str)> {
+    /// A URL of each host the HTTP checks ask, with its key: `--connect-to` becomes a fixed
+    /// address per host in reqwest.
+    fn one_per_host<'a>(&'a self, plan: &'a Plan) -> Vec<(&'a Url, &'static str)> {
         vec![
             (&self.well_known_server, "homeserver.serverName"),
             (&plan.signaling.validate_url, plan.signaling.key),

@@ -259,3 +259,35 @@ async fn an_external_sfu_that_misses_livekit_fails_with_the_overlay_key() {
     assert_eq!(signaling.status, Status::Fail);
     assert_eq!(signaling.key, Some("overlays.external.livekit.publicUrl"));
 }
+
+#[tokio::test]
+async fn a_server_that_never_answers_fails_within_the_timeout_and_the_other_hops_still_run() {
+    let site = Site::start(Fault::None);
+    // Accepts connections (the kernel's backlog) and never speaks TLS.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut options = site.options(None);
+    assert_eq!(
+        options.connect_to[0].host,
+        doctor::test_fixture::SERVER_NAME
+    );
+    options.connect_to[0].target = silent.local_addr().unwrap();
+    options.timeout = std::time::Duration::from_secs(1);
+    let started = std::time::Instant::now();
+    let report = doctor::diagnose(&site.config(), &options).await.unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    let https = report.get(CheckId::HttpsServerName).unwrap();
+    assert_eq!(https.status, Status::Fail);
+    assert!(
+        https.message.contains("no answer within 1 s"),
+        "{}",
+        https.message
+    );
+    assert_eq!(
+        report.get(CheckId::TurnAllocate).unwrap().status,
+        Status::Pass
+    );
+    assert_eq!(
+        report.get(CheckId::LivekitTcp).unwrap().status,
+        Status::Pass
+    );
+}
