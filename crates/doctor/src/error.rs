@@ -24,9 +24,9 @@ pub enum DoctorError {
         /// The overlays `overlays:` lists, comma-separated.
         configured: String,
     },
-    /// A URL of the config cannot be turned into the URL a check requests.
-    #[error("`{key}` = `{value}` is not a URL the checks can request: {reason}")]
-    Url {
+    /// A value of the config cannot be turned into what a check connects to.
+    #[error("`{key}` = `{value}` cannot be checked: {reason}")]
+    Unusable {
         /// The key.
         key: &'static str,
         /// Its value.

@@ -110,7 +110,7 @@ impl Plan {
             .rtc
             .node_ip()
             .map(|ip| {
-                ip.parse::<IpAddr>().map_err(|error| DoctorError::Url {
+                ip.parse::<IpAddr>().map_err(|error| DoctorError::Unusable {
                     key: "livekit.rtc.nodeIp",
                     value: ip.to_owned(),
                     reason: error.to_string(),
@@ -154,7 +154,7 @@ impl Plan {
     /// `https://<serverName><path>`.
     pub(crate) fn server_url(&self, path: &str) -> Result<Url, DoctorError> {
         let text = format!("https://{}{path}", self.server_name);
-        Url::parse(&text).map_err(|error| DoctorError::Url {
+        Url::parse(&text).map_err(|error| DoctorError::Unusable {
             key: "homeserver.serverName",
             value: self.server_name.clone(),
             reason: error.to_string(),
@@ -165,7 +165,7 @@ impl Plan {
 /// LiveKit's token check behind a `wss://` public URL: the same host and port over https,
 /// path `/rtc/validate` (below any path the URL has).
 fn validate_url(public_url: &str, key: &'static str) -> Result<Url, DoctorError> {
-    let refuse = |reason: String| DoctorError::Url {
+    let refuse = |reason: String| DoctorError::Unusable {
         key,
         value: public_url.to_owned(),
         reason,

@@ -130,6 +130,15 @@ impl Answer {
         )
     }
 
+    /// What a reverse proxy answers for a path it routes nowhere (nginx's own 404 page).
+    pub fn proxy_not_found() -> Self {
+        Self {
+            status: 404,
+            headers: vec![("Content-Type", "text/html")],
+            body: "<html><head><title>404 Not Found</title></head></html>".to_owned(),
+        }
+    }
+
     /// lk-jwt's answer to a `GET` on `/sfu/get` or `/get_token`: `corsJSON` in `handler.go`
     /// sets the JSON and CORS headers, then `handle_legacy` / `handleGetToken` refuse any
     /// method but POST with a bare 405.
@@ -163,7 +172,8 @@ impl Answer {
     }
 }
 
-/// What a server answers on each path; any other path gets Tuwunel's 404.
+/// What a server answers on each path; any other path gets Tuwunel's 404, as behind a proxy
+/// that sends every path it does not know to the homeserver.
 #[derive(Debug, Clone, Default)]
 pub struct Answers {
     paths: Vec<(String, Answer)>,
@@ -452,9 +462,10 @@ pub enum Fault {
     WellKnownClient,
     /// `rtc/transports` lists nothing (Tuwunel without `livekit_url`).
     RtcTransports,
-    /// lk-jwt's paths reach Tuwunel (the Ingress lacks their routes).
+    /// lk-jwt's paths reach Tuwunel (a proxy that sends every path to the homeserver).
     LkJwtRoute,
-    /// `/rtc/validate` reaches Tuwunel (the Ingress lacks the `/rtc` route).
+    /// `/rtc/validate` reaches Tuwunel (the same proxy); on overlay `external`, the SFU's
+    /// proxy answers 404 itself.
     Signaling,
     /// Nothing listens on `nodeIp:tcpPort`.
     TcpPort,
@@ -596,7 +607,7 @@ impl Site {
         );
         let mut sfu_answers = Answers::livekit();
         if fault == Fault::Signaling {
-            sfu_answers.set("/rtc/validate", Answer::tuwunel_not_found());
+            sfu_answers.set("/rtc/validate", Answer::proxy_not_found());
         }
         let sfu = FakeHttps::start(ca.server_config(&[EXTERNAL_SFU]), sfu_answers);
         Self {
