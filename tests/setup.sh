@@ -21,6 +21,9 @@ apt_packages=(
   python3
   # The tests make real repositories and `bundle pins refresh` runs the git command line.
   git
+  # A real TURN server (turnserver, run in the foreground with a TLS listener on 127.0.0.1)
+  # for the `bundle doctor` TURN checks (crates/doctor, test_fixture::Coturn).
+  coturn
 )
 
 # apt_install PACKAGE...: installs those of the packages that are not installed yet.
@@ -35,6 +38,14 @@ apt_install() {
 }
 
 apt_install "${apt_packages[@]}"
+
+# Debian's coturn package enables and starts coturn.service, a TURN server on every interface;
+# the tests start their own on 127.0.0.1, so the system one is stopped and disabled.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled --quiet coturn 2>/dev/null; then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" systemctl disable --now coturn
+fi
 
 # The virtual environment is up to date when its interpreter runs and it was made from the
 # requirements as they are now; otherwise it is made afresh.

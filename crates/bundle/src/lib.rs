@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 mod console;
+mod doctor;
 mod init;
 pub mod logging;
 mod pins;
@@ -20,6 +21,7 @@ use bundle_gen::Config;
 use clap::{ArgAction, Args, CommandFactory as _, Parser, Subcommand};
 
 pub use console::Console;
+pub use doctor::DoctorArgs;
 pub use init::{InitArgs, STARTER_CONFIG};
 pub use pins::{PartialRefresh, PinsCommand};
 pub use secrets::SecretsArgs;
@@ -91,7 +93,7 @@ status lines and log messages go to stderr. -q keeps only data and errors. RUST_
 
 Exit codes:
   0  success
-  1  `gen --check`: the tree on disk is out of date
+  1  `gen --check`: the tree on disk is out of date; `doctor`: a check failed
   2  error: invalid or refused config, I/O failure, bad arguments";
 
 /// The subcommands.
@@ -115,6 +117,9 @@ pub enum Command {
     /// Inspect and refresh the image pins in bundle.yaml.
     #[command(subcommand, after_help = pins::PINS_HELP)]
     Pins(PinsCommand),
+    /// Check the call path of a live deployment, hop by hop, against bundle.yaml.
+    #[command(after_help = doctor::DOCTOR_HELP)]
+    Doctor(DoctorArgs),
     /// Print the completion script for a shell.
     #[command(after_help = shell::COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
@@ -211,6 +216,8 @@ pub enum Outcome {
     Done,
     /// `gen --check` found files that are out of date (exit 1).
     OutOfDate,
+    /// `doctor` found a broken hop (exit 1).
+    ChecksFailed,
 }
 
 /// Runs one command: its data to the console's data stream, its status lines to its status
@@ -223,6 +230,7 @@ pub fn run(command: Command, console: &mut Console) -> anyhow::Result<Outcome> {
         Command::Csp(args) => csp(&args, console),
         Command::Secrets(args) => secrets::run(&args, console),
         Command::Pins(command) => pins::run(command, console),
+        Command::Doctor(args) => doctor::run(&args, console),
         Command::Completions(args) => shell::completions(&args, console),
         Command::Man(args) => shell::man(&args, console),
     }

@@ -1,6 +1,6 @@
 //! The `bundle` binary: parses the arguments, runs one command, maps the result to the exit
-//! code (0 success, 1 `gen --check` found out-of-date files, 2 error, 3 `pins refresh` could
-//! not check some images but made the bumps of the others).
+//! code (0 success, 1 `gen --check` found out-of-date files or `doctor` a failed check, 2
+//! error, 3 `pins refresh` could not check some images but made the bumps of the others).
 
 use std::io::{self, IsTerminal as _};
 use std::process::ExitCode;
@@ -28,7 +28,7 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
-        Ok(Outcome::OutOfDate) => ExitCode::from(1),
+        Ok(Outcome::OutOfDate | Outcome::ChecksFailed) => ExitCode::from(1),
         // `bundle csp | head -1`: the reader has what it wanted.
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {

@@ -1,5 +1,6 @@
 //! The `bundle` binary end to end, one module per command; `support` holds what they share.
 mod cli;
+mod doctor;
 mod init;
 mod network;
 mod pins_status;
