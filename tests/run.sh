@@ -17,6 +17,10 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 step "building the binary and every test target once"
 cargo build --workspace --all-targets --locked
+# The release binary alone, without the features the test crates switch on for the workspace
+# build above (tokio's macros, say): a crate that relies on one of them builds there and not
+# in `cargo install` or the cold-build benchmark.
+cargo check --locked --bin bundle
 
 step "unit, snapshot, CLI, registry and git tests"
 INSTA_UPDATE=no cargo test --workspace --locked --no-fail-fast

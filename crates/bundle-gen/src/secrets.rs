@@ -8,9 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::core::v1::{PodSpec, Secret};
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::core::v1::{
+    EnvFromSource, EnvVar, Secret, SecretProjection, SecretVolumeSource,
+};
+use k8s_openapi::api::networking::v1::IngressTLS;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config::{Config, OverlayName, Variant};
@@ -117,7 +120,7 @@ pub fn referenced_secrets(config: &Config) -> Result<Vec<SecretReference>, Rende
 fn secrets_read_by(object: &Value) -> Result<Vec<(String, SecretKeys)>, RenderError> {
     let kind = object["kind"].as_str().unwrap_or_default();
     if kind == "Ingress" {
-        let ingress: Ingress = from_json(object, "Ingress")?;
+        let ingress: IngressSecretRefs = from_json(object, "Ingress")?;
         let tls = ingress.spec.and_then(|spec| spec.tls).unwrap_or_default();
         // What an ingress controller reads from a TLS Secret.
         let tls_keys = || SecretKeys::Listed(["tls.crt", "tls.key"].map(str::to_owned).into());
@@ -136,8 +139,56 @@ fn secrets_read_by(object: &Value) -> Result<Vec<(String, SecretKeys)>, RenderEr
     let Some(spec) = object.pointer(pointer) else {
         return Ok(Vec::new());
     };
-    let spec: PodSpec = from_json(spec, kind)?;
+    let spec: PodSecretRefs = from_json(spec, kind)?;
     Ok(secrets_read_by_pod(&spec))
+}
+
+// The parts of the objects that name Secrets, read instead of whole `Ingress` and `PodSpec`
+// values: deserializing a `PodSpec` builds the readers of every volume source, probe and
+// affinity type, a fifth of this crate's release build. Field names are the Kubernetes ones,
+// the leaves the Kubernetes types, and other fields are skipped.
+
+/// An Ingress's TLS Secrets.
+#[derive(Deserialize)]
+struct IngressSecretRefs {
+    spec: Option<IngressSpecSecretRefs>,
+}
+
+#[derive(Deserialize)]
+struct IngressSpecSecretRefs {
+    tls: Option<Vec<IngressTLS>>,
+}
+
+/// A pod's containers and volumes, for the Secrets they read.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PodSecretRefs {
+    init_containers: Option<Vec<ContainerSecretRefs>>,
+    containers: Option<Vec<ContainerSecretRefs>>,
+    volumes: Option<Vec<VolumeSecretRefs>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ContainerSecretRefs {
+    env: Option<Vec<EnvVar>>,
+    env_from: Option<Vec<EnvFromSource>>,
+}
+
+#[derive(Deserialize)]
+struct VolumeSecretRefs {
+    secret: Option<SecretVolumeSource>,
+    projected: Option<ProjectedSecretRefs>,
+}
+
+#[derive(Deserialize)]
+struct ProjectedSecretRefs {
+    sources: Option<Vec<ProjectionSecretRefs>>,
+}
+
+#[derive(Deserialize)]
+struct ProjectionSecretRefs {
+    secret: Option<SecretProjection>,
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(value: &Value, what: &str) -> Result<T, RenderError> {
@@ -149,7 +200,7 @@ fn from_json<T: serde::de::DeserializeOwned>(value: &Value, what: &str) -> Resul
 
 /// The Secrets a pod reads: its containers' (init containers included) `env` and `envFrom`,
 /// and its Secret and projected volumes.
-fn secrets_read_by_pod(spec: &PodSpec) -> Vec<(String, SecretKeys)> {
+fn secrets_read_by_pod(spec: &PodSecretRefs) -> Vec<(String, SecretKeys)> {
     let listed = |keys: Option<Vec<String>>| match keys {
         Some(keys) if !keys.is_empty() => SecretKeys::Listed(keys.into_iter().collect()),
         _ => SecretKeys::All,
@@ -158,8 +209,8 @@ fn secrets_read_by_pod(spec: &PodSpec) -> Vec<(String, SecretKeys)> {
     let containers = spec
         .init_containers
         .iter()
-        .flatten()
-        .chain(&spec.containers);
+        .chain(&spec.containers)
+        .flatten();
     for container in containers {
         for var in container.env.iter().flatten() {
             let reference = var
@@ -652,6 +703,61 @@ mod tests {
                 "matrix-certificate",
                 "turn-tls"
             ]
+        );
+    }
+
+    fn listed(keys: &[&str]) -> SecretKeys {
+        SecretKeys::Listed(keys.iter().map(|&key| key.to_owned()).collect())
+    }
+
+    #[test]
+    fn a_pod_reads_the_secrets_of_its_env_env_from_and_secret_and_projected_volumes() {
+        let deployment = serde_json::json!({
+            "kind": "Deployment",
+            "spec": {"template": {"spec": {
+                "initContainers": [{"name": "init", "envFrom": [{"secretRef": {"name": "all-of-it"}}]}],
+                "containers": [{
+                    "name": "app",
+                    "image": "app",
+                    "env": [
+                        {"name": "PLAIN", "value": "x"},
+                        {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "token", "key": "value"}}},
+                        {"name": "OTHER", "valueFrom": {"configMapKeyRef": {"name": "config", "key": "k"}}}
+                    ],
+                    "envFrom": [{"configMapRef": {"name": "config"}}]
+                }],
+                "volumes": [
+                    {"name": "whole", "secret": {"secretName": "whole"}},
+                    {"name": "some", "secret": {"secretName": "some", "items": [{"key": "a", "path": "a"}]}},
+                    {"name": "empty-dir", "emptyDir": {}},
+                    {"name": "projected", "projected": {"sources": [
+                        {"secret": {"name": "projected", "items": [{"key": "b", "path": "b"}]}},
+                        {"configMap": {"name": "config"}}
+                    ]}}
+                ]
+            }}}
+        });
+        assert_eq!(
+            secrets_read_by(&deployment).unwrap(),
+            [
+                ("all-of-it".to_owned(), SecretKeys::All),
+                ("token".to_owned(), listed(&["value"])),
+                ("whole".to_owned(), SecretKeys::All),
+                ("some".to_owned(), listed(&["a"])),
+                ("projected".to_owned(), listed(&["b"])),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_ingress_reads_the_certificate_and_key_of_its_tls_secrets() {
+        let ingress = serde_json::json!({
+            "kind": "Ingress",
+            "spec": {"tls": [{"hosts": ["chat.example.org"], "secretName": "chat-tls"}, {"hosts": ["x"]}]}
+        });
+        assert_eq!(
+            secrets_read_by(&ingress).unwrap(),
+            [("chat-tls".to_owned(), listed(&["tls.crt", "tls.key"]))]
         );
     }
 }

@@ -108,10 +108,7 @@ impl Plan {
         };
         // The IPv4 address of a dual-stack `nodeIp`: the one TURN relays on and the one a
         // `turn.domain` A record must name.
-        let node_ip = livekit
-            .rtc
-            .node_ip()
-            .and_then(|ip| ip.addresses().next());
+        let node_ip = livekit.rtc.node_ip().and_then(|ip| ip.addresses().next());
         let media = node_ip
             .filter(|_| variant.livekit_bundled())
             .map(|node_ip| Media {

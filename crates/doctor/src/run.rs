@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bundle_gen::{Config, OverlayName};
+// The join functions rather than `tokio::join!`: the binary's tokio has no `macros` feature.
+use futures_util::future::{join4, join5};
 use reqwest::Url;
 use rustls::ClientConfig;
 use rustls::pki_types::CertificateDer;
@@ -71,12 +73,13 @@ pub async fn diagnose(config: &Config, options: &Options) -> Result<Report, Doct
         timeout: options.timeout,
         urls,
     };
-    let (mut results, signaling, tcp, turn) = tokio::join!(
+    let (mut results, signaling, tcp, turn) = join4(
         checker.server_name_hops(),
         checker.signaling_elsewhere(),
         checker.livekit_tcp(),
         checker.turn(),
-    );
+    )
+    .await;
     results.extend(signaling);
     results.push(tcp);
     results.extend(turn);
@@ -232,7 +235,7 @@ impl Checker<'_> {
             }
             return results;
         }
-        let (server, client, transports, lk_jwt, signaling) = tokio::join!(
+        let (server, client, transports, lk_jwt, signaling) = join5(
             self.well_known_server(),
             self.well_known_client(),
             self.rtc_transports(),
@@ -244,7 +247,8 @@ impl Checker<'_> {
                     None
                 }
             },
-        );
+        )
+        .await;
         let mut results = vec![https, server, client, transports, lk_jwt];
         results.extend(signaling);
         results

@@ -1183,6 +1183,22 @@ fn an_invalid_rust_log_is_refused_before_anything_runs() {
     assert!(!work.path().join("base").exists(), "gen ran");
 }
 
+#[test]
+fn a_span_filter_in_rust_log_is_refused_rather_than_read_as_a_target() {
+    let work = Workdir::site();
+    let run = work.run(
+        work.command(&["gen"])
+            .env("RUST_LOG", "warn,pin_refresh[check]=debug"),
+    );
+    assert_snapshot!(run.transcript(), @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    error: RUST_LOG=`warn,pin_refresh[check]=debug` is not a log filter (`pin_refresh[check]=debug` filters by span or field, which bundle does not support); write a level (`debug`) or `target=level` pairs separated by commas (`warn,pin_refresh=debug`)
+    ");
+    assert!(!work.path().join("base").exists(), "gen ran");
+}
+
 // ---- help ------------------------------------------------------------------------------------------
 
 /// Every command path of the CLI, the root (`[]`) included, from the clap definition.

@@ -94,8 +94,15 @@ impl Registry {
             endpoint: endpoint_text.clone(),
             reason: reason.to_owned(),
         };
-        let mut base = Url::parse(&endpoint_text)
-            .map_err(|e| invalid(&format!("{e}; write a URL like https://mirror.example.net")))?;
+        let mut base = Url::parse(&endpoint_text).map_err(|e| {
+            // `url` is built without Unicode host names (the workspace's `idna_adapter`).
+            let fix = if endpoint_text.is_ascii() {
+                "write a URL like https://mirror.example.net"
+            } else {
+                "write an internationalised host name in its ASCII `xn--` form"
+            };
+            invalid(&format!("{e}; {fix}"))
+        })?;
         match base.scheme() {
             "https" => {}
             "http" if insecure => {}
@@ -545,6 +552,35 @@ mod tests {
             "https://registry-1.docker.io"
         );
         assert_eq!(default_endpoint("ghcr.io"), "https://ghcr.io");
+    }
+
+    #[test]
+    fn an_endpoint_host_outside_ascii_is_refused_with_its_xn_form_as_the_fix() {
+        let endpoint = RegistryEndpoint {
+            endpoint: "https://bücher.example".to_owned(),
+            insecure: false,
+        };
+        let refused = Registry::new("ghcr.io", Some(&endpoint), None, ClientOptions::default());
+        let Err(error) = refused else {
+            panic!("a Unicode host name was accepted");
+        };
+        assert_eq!(
+            error.to_string(),
+            "registry endpoint `https://bücher.example` for ghcr.io is not usable: invalid \
+             international domain name; write an internationalised host name in its ASCII \
+             `xn--` form"
+        );
+        let written_as_xn = RegistryEndpoint {
+            endpoint: "https://xn--bcher-kva.example".to_owned(),
+            insecure: false,
+        };
+        let accepted = Registry::new(
+            "ghcr.io",
+            Some(&written_as_xn),
+            None,
+            ClientOptions::default(),
+        );
+        assert!(accepted.is_ok());
     }
 
     #[test]
