@@ -40,8 +40,10 @@ apt_install() {
 apt_install "${apt_packages[@]}"
 
 # Debian's coturn package enables and starts coturn.service, a TURN server on every interface;
-# the tests start their own on 127.0.0.1, so the system one is stopped and disabled.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled --quiet coturn 2>/dev/null; then
+# the tests start their own on 127.0.0.1, so the system one is stopped and disabled. Only where
+# systemd runs: without it (a container) the package's init script leaves coturn off unless
+# /etc/default/coturn enables it, and systemctl cannot stop anything.
+if [ -d /run/systemd/system ] && systemctl is-enabled --quiet coturn 2>/dev/null; then
   sudo_cmd=()
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" systemctl disable --now coturn
