@@ -46,8 +46,8 @@ impl fmt::Debug for Credentials {
 impl Credentials {
     /// Parses the value of a `BUNDLE_REGISTRY_AUTH_<HOST>` variable: `user:password` (split at
     /// the first `:`) gives [`Credentials::UserPassword`]; a GitHub token alone (see
-    /// [`is_github_token`]) gives [`Credentials::UserPassword`] with the user
-    /// [`GITHUB_TOKEN_USER`], since ghcr.io's token service takes a GitHub token as the Basic
+    /// `is_github_token`) gives [`Credentials::UserPassword`] with the user
+    /// `x-access-token`, since ghcr.io's token service takes a GitHub token as the Basic
     /// password under any user name and its registry API refuses it as a Bearer token; any
     /// other value without `:` is taken as a ready registry token ([`Credentials::Token`]). An
     /// empty value means no credentials.
