@@ -1205,11 +1205,12 @@ impl NodeIp {
         self.v4.is_some() && self.v6.is_some()
     }
 
-    /// Reads the text of `nodeIp`; empty text is `None` (unset).
+    /// Reads the text of `nodeIp`; no value (`nodeIp:`, `~`) and empty text are `None` (unset),
+    /// as they were while the key was a plain optional string.
     fn optional<'de, D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<NodeIp>, D::Error> {
-        let text = String::deserialize(deserializer)?;
+        let text = Option::<String>::deserialize(deserializer)?.unwrap_or_default();
         if text.trim().is_empty() {
             return Ok(None);
         }

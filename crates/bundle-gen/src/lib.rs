@@ -23,16 +23,13 @@ mod validate;
 
 pub use atomic_write::{AtomicWrite, FileWriteError, IfExists, NewFileMode, WriteOneError};
 pub use config::{
-    Appservices, Config, Global, Homeserver, HostAlias, Ingress, IngressTls, IpSource, Livekit,
-    LivekitKeys, LivekitKeysSecret, LkJwt, NetworkPolicy, OverlayDelta, OverlayName, Persistence,
-    RawConfig, RemovedKey, Resources, Rtc, SecretKeyRef, Turn, TurnTls, UnknownOverlay, Variant,
+    Appservices, Cidr, Config, ExternalTrafficPolicy, Global, Homeserver, HostAlias, Ingress,
+    IngressTls, IpBlock, IpFamily, IpFamilyPolicy, IpSource, Livekit, LivekitKeys,
+    LivekitKeysSecret, LkJwt, Network, NetworkPolicy, NodeIp, NodeIpError, OverlayDelta,
+    OverlayName, Persistence, PinLoadBalancerIp, PolicyPeer, PortRange, RawConfig, RemovedKey,
+    Resources, Rtc, RtcServiceType, SecretKeyRef, Selector, SelectorExpression, SelectorOperator,
+    Turn, TurnTls, UnknownOverlay, Variant,
 };
-pub use config::{
-    Cidr, IpBlock, IpFamily, IpFamilyPolicy, Network, NodeIp, NodeIpError, PolicyPeer, Selector,
-    SelectorExpression, SelectorOperator,
-};
-pub use config::{ExternalTrafficPolicy, RtcServiceType};
-pub use config::{PinLoadBalancerIp, PortRange};
 pub use csp::{CspSources, csp_sources};
 pub use emit::RenderError;
 pub use images::{
@@ -40,7 +37,7 @@ pub use images::{
     InvalidDigest, InvalidPlatform, InvalidTag, ManualPolicy, MissingImage, Platform,
     RegistryEndpoint, SemverPolicy, Tag, UnknownImage, UpdatePolicy,
 };
-pub use load::{ConfigError, LocatedViolation, Location};
+pub use load::{ConfigError, DeployedConfig, LocatedViolation, Location};
 pub use render::{render, render_objects};
 pub use schema::{CONFIG_SCHEMA_FILE, config_schema, config_schema_text};
 pub use secrets::{

@@ -206,9 +206,9 @@ fn unknown_key_message(key: &str, suggestion: Option<&str>, expected: &[String])
 }
 
 impl Config {
-    /// Parses and checks a `bundle.yaml`. Every error names the key path; a config that would
-    /// deploy something broken or unsafe is refused with every violated guard at once.
-    pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
+    /// Reads a `bundle.yaml` into its types (strictly: unknown keys are errors) and merges each
+    /// overlay's `livekit` delta, without the guards.
+    fn parse(text: &str) -> Result<(Config, KeyIndex), ConfigError> {
         let index = KeyIndex::of(text);
         // Before serde reads the text: serde reports a duplicate near its enclosing mapping.
         if let Some(duplicate) = index.duplicate() {
@@ -244,7 +244,13 @@ impl Config {
             variants.insert(name, Variant { name, livekit });
         }
 
-        let mut config = Config { raw, variants };
+        Ok((Config { raw, variants }, index))
+    }
+
+    /// Parses and checks a `bundle.yaml`. Every error names the key path; a config that would
+    /// deploy something broken or unsafe is refused with every violated guard at once.
+    pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
+        let (mut config, index) = Self::parse(text)?;
         let violations = validate::violations(&config, &index);
         if !violations.is_empty() {
             let violations = violations
@@ -262,6 +268,25 @@ impl Config {
             variant.livekit.turn.enabled = Some(variant.turn_enabled());
         }
         Ok(config)
+    }
+}
+
+/// The `bundle.yaml` a tree was deployed from, read at a git revision for the transition guards.
+/// Parsed without today's guards, which it may break through no fault of the change under review
+/// (a guard added since): refusing it there would block the very change that fixes it. It can be
+/// compared with a [`Config`], never rendered.
+#[derive(Debug, Clone)]
+pub struct DeployedConfig(pub(crate) Config);
+
+impl DeployedConfig {
+    /// Parses a deployed `bundle.yaml`; only unreadable text or unknown keys are errors.
+    pub fn from_yaml(text: &str) -> Result<DeployedConfig, ConfigError> {
+        let (mut config, _) = Config::parse(text)?;
+        for variant in config.variants.values_mut() {
+            variant.livekit.enabled = Some(variant.livekit_bundled());
+            variant.livekit.turn.enabled = Some(variant.turn_enabled());
+        }
+        Ok(DeployedConfig(config))
     }
 }
 

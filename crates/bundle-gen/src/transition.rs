@@ -8,6 +8,8 @@ use std::str::FromStr;
 
 use crate::config::{Config, Persistence};
 use crate::images::ImageName;
+use crate::load::DeployedConfig;
+use crate::quantity::memory_bytes;
 use crate::validate::livekit_key;
 
 /// A transition guard, named as `--allow <rule>` and the `Bundle-Allow: <rule>` trailer
@@ -208,7 +210,8 @@ impl fmt::Display for TransitionRefusal {
 
 /// The changes from `deployed` to `proposed` that a transition guard refuses, in
 /// [`TransitionRule::ALL`] order. Which of them a reviewer allowed is the caller's to say.
-pub fn transition_refusals(deployed: &Config, proposed: &Config) -> Vec<TransitionRefusal> {
+pub fn transition_refusals(deployed: &DeployedConfig, proposed: &Config) -> Vec<TransitionRefusal> {
+    let deployed = &deployed.0;
     let namespace = deployed.raw.namespace.clone();
     let refusal = |rule, key: &str, old: String, new: String| TransitionRefusal {
         rule,
@@ -261,7 +264,10 @@ pub fn transition_refusals(deployed: &Config, proposed: &Config) -> Vec<Transiti
                     shown(new_volume.storage_class.as_deref()),
                 ));
             }
-            if old_volume.size != new_volume.size {
+            // By size, not text: `10Gi` and `10240Mi` are one claim.
+            let bytes =
+                |size: &str| memory_bytes(size).map_or_else(|| size.to_owned(), |b| b.to_string());
+            if bytes(&old_volume.size) != bytes(&new_volume.size) {
                 found.push(refusal(
                     TransitionRule::VolumeSize,
                     "homeserver.persistence.size",

@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use bundle_gen::{Config, TransitionRefusal, TransitionRule, transition_refusals};
+use bundle_gen::{Config, DeployedConfig, TransitionRefusal, TransitionRule, transition_refusals};
 use pin_refresh::Repo;
 
 /// The commit trailer that lets a refused transition through, e.g. `Bundle-Allow: volume-size`.
@@ -59,10 +59,10 @@ pub(crate) fn guard(
     let Some(text) = repo.file_at(&commit, &path)? else {
         return Ok(Vec::new());
     };
-    let deployed = Config::from_yaml(&text).map_err(|error| {
+    let deployed = DeployedConfig::from_yaml(&text).map_err(|error| {
         let at_revision = PathBuf::from(format!("{against}:{}", config_path.display()));
         anyhow::anyhow!(
-            "the config at `{against}` is not valid, so no change can be compared with it:\n{}",
+            "the config at `{against}` cannot be read, so no change can be compared with it:\n{}",
             error.with_file(&at_revision)
         )
     })?;

@@ -1401,6 +1401,16 @@ fn an_empty_node_ip_counts_as_unset_like_in_the_chart() {
 }
 
 #[test]
+fn a_node_ip_without_a_value_counts_as_unset_too() {
+    let doc = set(good(), "livekit.rtc.nodeIp", "~");
+    let message = refused(doc);
+    assert!(
+        message.contains("`livekit.rtc.nodeIp` is not set"),
+        "{message}"
+    );
+}
+
+#[test]
 fn guard_allow_list_for_an_ingress_class_without_allow_list_support() {
     let doc = set(
         set(good(), "ingress.className", "traefik"),

@@ -1,19 +1,25 @@
 //! The transition guards as a pure function of two configs: each refuses its change, naming the
 //! key and both values; the changes that lose nothing pass.
 
-use bundle_gen::{TransitionRule, transition_refusals};
+use bundle_gen::{DeployedConfig, TransitionRule, transition_refusals};
 use serde_norway::Value;
 
 use crate::config::{good, load, set};
 
 /// What the guards say about moving from `deployed` to `proposed`: `(rule, key, old, new)`.
 fn refused(deployed: &Value, proposed: &Value) -> Vec<(TransitionRule, String, String, String)> {
-    let deployed = load(deployed).expect("the deployed config is valid");
+    let deployed = deployed_config(deployed);
     let proposed = load(proposed).expect("the proposed config is valid");
     transition_refusals(&deployed, &proposed)
         .into_iter()
         .map(|refusal| (refusal.rule, refusal.key, refusal.old, refusal.new))
         .collect()
+}
+
+/// `doc` as the deployed side reads it: parsed, without today's guards.
+fn deployed_config(doc: &Value) -> DeployedConfig {
+    DeployedConfig::from_yaml(&serde_norway::to_string(doc).expect("serializable"))
+        .expect("the deployed config parses")
 }
 
 fn one(
@@ -190,7 +196,7 @@ fn a_changed_server_name_is_refused() {
 
 #[test]
 fn a_refusal_names_the_key_both_values_the_reason_the_fix_and_the_override() {
-    let deployed = load(&good()).unwrap();
+    let deployed = deployed_config(&good());
     let proposed = load(&set(good(), "homeserver.persistence.size", "20Gi")).unwrap();
     let refusals = transition_refusals(&deployed, &proposed);
     let message = refusals[0].to_string();
@@ -203,4 +209,25 @@ fn a_refusal_names_the_key_both_values_the_reason_the_fix_and_the_override() {
     ] {
         assert!(message.contains(part), "{part} is missing from: {message}");
     }
+}
+
+#[test]
+fn a_deployed_config_that_todays_guards_refuse_is_still_compared() {
+    // A deployed site that a guard added since would refuse (a nodeIp in a private range with
+    // TURN): the change that fixes it must not be blocked by the state it fixes.
+    let deployed = set(good(), "livekit.rtc.nodeIp", "192.168.1.5");
+    assert!(load(&deployed).is_err(), "the guard refuses it today");
+    let proposed = set(good(), "namespace", "chat");
+    let refusals = refused(&deployed, &proposed);
+    assert_eq!(
+        refusals.iter().map(|refusal| refusal.0).collect::<Vec<_>>(),
+        [TransitionRule::Namespace]
+    );
+}
+
+#[test]
+fn the_same_volume_size_written_in_another_unit_passes() {
+    let deployed = set(good(), "homeserver.persistence.size", "10Gi");
+    let proposed = set(good(), "homeserver.persistence.size", "10240Mi");
+    assert_eq!(refused(&deployed, &proposed), Vec::new());
 }
