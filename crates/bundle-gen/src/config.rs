@@ -291,7 +291,7 @@ impl Default for NetworkPolicy {
 }
 
 /// The namespace `ingressControllerNamespace` names when it is not written.
-pub(crate) fn default_ingress_namespace() -> String {
+fn default_ingress_namespace() -> String {
     "ingress-nginx".to_owned()
 }
 

@@ -14,7 +14,7 @@ use crate::component::livekit::{
 };
 use crate::config::{
     Config, ExternalTrafficPolicy, IpFamily, IpFamilyPolicy, Livekit, Network, OverlayName,
-    PinLoadBalancerIp, RtcServiceType, Selector, Variant, default_ingress_namespace,
+    PinLoadBalancerIp, RtcServiceType, Selector, Variant,
 };
 use crate::quantity::memory_bytes;
 
@@ -1122,7 +1122,7 @@ pub(crate) fn violations(config: &Config, written: &dyn WrittenKeys) -> Vec<Viol
     check_lk_jwt_host_aliases(config, &mut found);
     check_appservices(config, &mut found);
     check_network(config, &mut found);
-    check_ingress_from(config, &mut found);
+    check_ingress_from(config, written, &mut found);
     check_homeserver_caches(config, &mut found);
     if config.raw.overlays.is_empty() {
         found.push(Violation::NoOverlays {
@@ -2394,11 +2394,11 @@ fn check_node_ip_families(config: &Config, variant: &Variant, found: &mut Vec<Vi
 
 /// `networkPolicy.ingressFrom`: each peer as Kubernetes accepts it, and no other setting it
 /// silently replaces.
-fn check_ingress_from(config: &Config, found: &mut Vec<Violation>) {
+fn check_ingress_from(config: &Config, written: &dyn WrittenKeys, found: &mut Vec<Violation>) {
     let policy = &config.raw.network_policy;
-    // Only a namespace other than the default can be told apart from one not written.
+    // Written at all, the default value included: it would be ignored just the same.
     if !policy.ingress_from.is_empty()
-        && policy.ingress_controller_namespace != default_ingress_namespace()
+        && written.is_written("networkPolicy.ingressControllerNamespace")
     {
         found.push(Violation::ControllerNamespaceIgnored {
             key: "networkPolicy.ingressControllerNamespace".to_owned(),

@@ -298,6 +298,31 @@ fn guard_controller_namespace_replaced_by_ingress_from() {
 }
 
 #[test]
+fn guard_controller_namespace_written_with_its_default_value_beside_ingress_from() {
+    let doc = set(
+        good(),
+        "networkPolicy",
+        "{ingressControllerNamespace: ingress-nginx, ingressFrom: [{ipBlock: {cidr: 10.0.0.0/24}}]}",
+    );
+    let message = refused(doc);
+    assert!(
+        message.contains("`networkPolicy.ingressControllerNamespace`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn ingress_from_alone_is_accepted_without_the_controller_namespace() {
+    let doc = set(
+        good(),
+        "networkPolicy.ingressFrom",
+        "[{ipBlock: {cidr: 10.0.0.0/24}}]",
+    );
+    let config = load(&doc).expect("accepted");
+    assert_eq!(config.raw().network_policy.ingress_from.len(), 1);
+}
+
+#[test]
 fn guard_selector_labels_kubernetes_refuses() {
     let peers = "[{namespaceSelector: {matchLabels: {'kubernetes.io/': x, 'Bad_Prefix/name': '-x'}}, \
                  podSelector: {matchExpressions: [{key: 'app name', operator: In, values: ['a b']}]}}]";
