@@ -546,7 +546,8 @@ impl Checker<'_> {
             return skip(
                 CheckId::RtcLoadBalancerIp,
                 KEY,
-                "not checked: overlay external deploys no LoadBalancer",
+                "not checked: this overlay renders no LoadBalancer for media (an external SFU, \
+                 `livekit.rtc.serviceType: NodePort` or `livekit.hostNetwork`)",
             );
         }
         let Some(services) = services else {
@@ -555,8 +556,14 @@ impl Checker<'_> {
                 KEY,
                 format!(
                     "not checked: pass --service-json with the output of `kubectl -n {} get \
-                     service livekit-rtc -o json`",
-                    self.plan.namespace
+                     service {} -o json`",
+                    self.plan.namespace,
+                    self.plan
+                        .load_balancers
+                        .iter()
+                        .filter_map(|service| service["metadata"]["name"].as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
                 ),
             );
         };
