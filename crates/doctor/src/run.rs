@@ -568,9 +568,10 @@ impl Checker<'_> {
             );
         };
         let node_ip = self.plan.media.map(|media| media.node_ip);
+        let services = services.with_resolved_host_names(resolve_host);
         match service::compare(
             &self.plan.load_balancers,
-            services,
+            &services,
             node_ip,
             &self.plan.namespace,
         ) {
@@ -578,4 +579,14 @@ impl Checker<'_> {
             Err((key, message)) => fail(CheckId::RtcLoadBalancerIp, Some(key), message),
         }
     }
+}
+
+/// The addresses the system resolver gives for `host` (none when it cannot resolve it). Blocking,
+/// and done once per LoadBalancer host name, after the concurrent hops have finished.
+fn resolve_host(host: &str) -> Vec<IpAddr> {
+    use std::net::ToSocketAddrs as _;
+    (host, 0)
+        .to_socket_addrs()
+        .map(|addresses| addresses.map(|address| address.ip()).collect())
+        .unwrap_or_default()
 }

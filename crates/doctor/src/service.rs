@@ -39,6 +39,27 @@ impl LiveServices {
         Ok(Self { services })
     }
 
+    /// The Services with every LoadBalancer entry that gives only a `hostname` (an AWS NLB
+    /// does) given the addresses `resolve` finds for it too, so they can be compared with
+    /// `nodeIp`. The lookup is the caller's: this module does no I/O.
+    pub fn with_resolved_host_names(&self, resolve: impl Fn(&str) -> Vec<IpAddr>) -> Self {
+        let mut services = self.services.clone();
+        for service in &mut services {
+            let Some(entries) = service["status"]["loadBalancer"]["ingress"].as_array_mut() else {
+                continue;
+            };
+            let resolved: Vec<Value> = entries
+                .iter()
+                .filter(|entry| entry["ip"].is_null())
+                .filter_map(|entry| entry["hostname"].as_str())
+                .flat_map(|host| resolve(host))
+                .map(|address| serde_json::json!({"ip": address.to_string()}))
+                .collect();
+            entries.extend(resolved);
+        }
+        Self { services }
+    }
+
     fn named(&self, name: &str) -> Option<&Value> {
         self.services
             .iter()
@@ -192,6 +213,25 @@ mod tests {
             message.starts_with("Service livekit-rtc does not publish 443/TCP"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn a_load_balancer_known_by_host_name_is_compared_by_what_the_name_resolves_to() {
+        let rendered = [service("livekit-rtc", &[(7882, "UDP")], "")];
+        let mut live = service("livekit-rtc", &[(7882, "UDP")], "");
+        live["status"]["loadBalancer"]["ingress"] = json!([{"hostname": "nlb.example.net"}]);
+        let live = LiveServices::from_json(&live.to_string()).unwrap();
+        let node_ip: IpAddr = "198.51.100.7".parse().unwrap();
+        let resolve = |host: &str| {
+            assert_eq!(host, "nlb.example.net");
+            vec![node_ip]
+        };
+        assert!(compare(&rendered, &live, Some(node_ip), "matrix").is_err());
+        let resolved = live.with_resolved_host_names(resolve);
+        assert!(compare(&rendered, &resolved, Some(node_ip), "matrix").is_ok());
+        let elsewhere = live.with_resolved_host_names(|_| vec!["203.0.113.9".parse().unwrap()]);
+        let (_, message) = compare(&rendered, &elsewhere, Some(node_ip), "matrix").unwrap_err();
+        assert!(message.contains("203.0.113.9"), "{message}");
     }
 
     #[test]
