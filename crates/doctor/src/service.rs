@@ -52,7 +52,7 @@ impl LiveServices {
                 .iter()
                 .filter(|entry| entry["ip"].is_null())
                 .filter_map(|entry| entry["hostname"].as_str())
-                .flat_map(|host| resolve(host))
+                .flat_map(&resolve)
                 .map(|address| serde_json::json!({"ip": address.to_string()}))
                 .collect();
             entries.extend(resolved);
