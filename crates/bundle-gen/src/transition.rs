@@ -264,10 +264,7 @@ pub fn transition_refusals(deployed: &DeployedConfig, proposed: &Config) -> Vec<
                     shown(new_volume.storage_class.as_deref()),
                 ));
             }
-            // By size, not text: `10Gi` and `10240Mi` are one claim.
-            let bytes =
-                |size: &str| memory_bytes(size).map_or_else(|| size.to_owned(), |b| b.to_string());
-            if bytes(&old_volume.size) != bytes(&new_volume.size) {
+            if !same_size(&old_volume.size, &new_volume.size) {
                 found.push(refusal(
                     TransitionRule::VolumeSize,
                     "homeserver.persistence.size",
@@ -314,6 +311,15 @@ pub fn transition_refusals(deployed: &DeployedConfig, proposed: &Config) -> Vec<
         }
     }
     found
+}
+
+/// Whether two claim sizes are one: by bytes when both are quantities (`10Gi` and `10240Mi`
+/// are), else by text.
+fn same_size(old: &str, new: &str) -> bool {
+    match (memory_bytes(old), memory_bytes(new)) {
+        (Some(old), Some(new)) => old == new,
+        _ => old == new,
+    }
 }
 
 /// Whether the database volume comes from the StatefulSet's claim template.

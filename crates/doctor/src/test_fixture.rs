@@ -679,14 +679,21 @@ images:
     policy: {kind: semver, tagPrefix: \"\"}
 ";
 
-fn site_config(turn_domain: &str, tcp_port: u16) -> String {
+/// The part of both test configs before `livekit:`.
+fn homeserver_section() -> String {
     format!(
         "namespace: chat
 homeserver:
   serverName: {SERVER_NAME}
   registrationTokenExistingSecret: {{name: registration}}
   livekitServiceUrl: https://{SERVER_NAME}
-livekit:
+"
+    )
+}
+
+fn site_config(turn_domain: &str, tcp_port: u16) -> String {
+    format!(
+        "{}livekit:
   publicUrl: wss://{SERVER_NAME}
   keys: {{existingSecret: {{name: livekit-keys}}}}
   rtc: {{nodeIp: {NODE_IP}, tcpPort: {tcp_port}}}
@@ -697,22 +704,19 @@ livekit:
     allowRestrictedPeerCidrs: [127.0.0.0/8]
 overlays:
   bundled-turn: {{}}
-{IMAGES}"
+{IMAGES}",
+        homeserver_section()
     )
 }
 
 fn external_config() -> String {
     format!(
-        "namespace: chat
-homeserver:
-  serverName: {SERVER_NAME}
-  registrationTokenExistingSecret: {{name: registration}}
-  livekitServiceUrl: https://{SERVER_NAME}
-livekit:
+        "{}livekit:
   publicUrl: wss://{EXTERNAL_SFU}
   keys: {{existingSecret: {{name: livekit-external-keys}}}}
 overlays:
   external: {{}}
-{IMAGES}"
+{IMAGES}",
+        homeserver_section()
     )
 }

@@ -51,10 +51,6 @@ impl Clone {
         self.dir.path().join("work")
     }
 
-    fn repo(&self) -> Repo {
-        Repo::open_with_env(&self.work(), &self.env).unwrap()
-    }
-
     fn branch_commit(&self) -> String {
         self.git.git(["rev-parse", BRANCH]).trim().to_owned()
     }
@@ -67,34 +63,65 @@ fn pushed_commit(server: &GitHttpsServer) -> Option<String> {
         .map(|commit| commit.to_string())
 }
 
+/// A forge behaving as `behaviour` says and a clone that trusts its CA.
+struct Forge {
+    server: GitHttpsServer,
+    clone: Clone,
+}
+
+impl Forge {
+    /// A forge that takes exactly [`TOKEN`].
+    fn taking_the_token() -> Self {
+        Self::new(|ca| {
+            GitHttpsServer::start(
+                ca,
+                Behaviour::RequireAuthorization(forge_authorization(TOKEN)),
+            )
+        })
+    }
+
+    fn new(start: impl FnOnce(&TestCa) -> GitHttpsServer) -> Self {
+        Self::with_ca(&TestCa::new(), start)
+    }
+
+    /// A forge whose certificate `ca` signed, which other servers of the test may share.
+    fn with_ca(ca: &TestCa, start: impl FnOnce(&TestCa) -> GitHttpsServer) -> Self {
+        Self {
+            server: start(ca),
+            clone: Clone::new(ca),
+        }
+    }
+
+    /// `git push` of [`BRANCH`] with [`TOKEN`] to the forge, every git command run with `env`.
+    fn push_with(&self, env: &BTreeMap<String, String>) -> Result<(), GitError> {
+        Repo::open_with_env(&self.clone.work(), env).unwrap().push(
+            &self.server.url("127.0.0.1"),
+            BRANCH,
+            Some(TOKEN),
+        )
+    }
+
+    /// [`Forge::push_with`] the clone's own environment.
+    fn push(&self) -> Result<(), GitError> {
+        self.push_with(&self.clone.env)
+    }
+}
+
 #[test]
 fn a_token_push_lands_the_branch_on_the_forge() {
-    let ca = TestCa::new();
-    let server = GitHttpsServer::start(
-        &ca,
-        Behaviour::RequireAuthorization(forge_authorization(TOKEN)),
+    let forge = Forge::taking_the_token();
+    forge.push().expect("push");
+    assert_eq!(
+        pushed_commit(&forge.server),
+        Some(forge.clone.branch_commit())
     );
-    let clone = Clone::new(&ca);
-    clone
-        .repo()
-        .push(&server.url("127.0.0.1"), BRANCH, Some(TOKEN))
-        .expect("push");
-    assert_eq!(pushed_commit(&server), Some(clone.branch_commit()));
 }
 
 #[test]
 fn every_request_of_the_push_carries_exactly_the_forge_authorization() {
-    let ca = TestCa::new();
-    let server = GitHttpsServer::start(
-        &ca,
-        Behaviour::RequireAuthorization(forge_authorization(TOKEN)),
-    );
-    let clone = Clone::new(&ca);
-    clone
-        .repo()
-        .push(&server.url("127.0.0.1"), BRANCH, Some(TOKEN))
-        .expect("push");
-    let arrived = server.arrived();
+    let forge = Forge::taking_the_token();
+    forge.push().expect("push");
+    let arrived = forge.server.arrived();
     let methods: Vec<&str> = arrived
         .iter()
         .map(|request| request.method.as_str())
@@ -111,23 +138,16 @@ fn every_request_of_the_push_carries_exactly_the_forge_authorization() {
 
 #[test]
 fn a_credential_left_in_the_clone_by_actions_checkout_is_not_sent_beside_the_token() {
-    let ca = TestCa::new();
-    let server = GitHttpsServer::start(
-        &ca,
-        Behaviour::RequireAuthorization(forge_authorization(TOKEN)),
-    );
-    let clone = Clone::new(&ca);
+    let forge = Forge::taking_the_token();
     // What actions/checkout writes with `persist-credentials` (its default).
-    clone.git.git([
+    forge.clone.git.git([
         "config",
-        &format!("http.{}/.extraheader", server.base("127.0.0.1")),
+        &format!("http.{}/.extraheader", forge.server.base("127.0.0.1")),
         "AUTHORIZATION: basic eC1hY2Nlc3MtdG9rZW46Y2hlY2tvdXQ=",
     ]);
-    clone
-        .repo()
-        .push(&server.url("127.0.0.1"), BRANCH, Some(TOKEN))
-        .expect("push");
-    let authorizations: Vec<Vec<String>> = server
+    forge.push().expect("push");
+    let authorizations: Vec<Vec<String>> = forge
+        .server
         .arrived()
         .into_iter()
         .map(|request| request.authorization)
@@ -140,44 +160,35 @@ fn a_credential_left_in_the_clone_by_actions_checkout_is_not_sent_beside_the_tok
 
 #[test]
 fn git_settings_the_environment_passes_still_apply_beside_the_token() {
-    let ca = TestCa::new();
-    let server = GitHttpsServer::start(
-        &ca,
-        Behaviour::RequireAuthorization(forge_authorization(TOKEN)),
-    );
-    let clone = Clone::new(&ca);
+    let forge = Forge::taking_the_token();
     // As a runner passes settings to every git it starts.
-    let mut env = clone.env.clone();
+    let mut env = forge.clone.env.clone();
     env.insert("GIT_CONFIG_COUNT".to_owned(), "1".to_owned());
     env.insert("GIT_CONFIG_KEY_0".to_owned(), "http.userAgent".to_owned());
     env.insert("GIT_CONFIG_VALUE_0".to_owned(), "runner-git/1".to_owned());
-    Repo::open_with_env(&clone.work(), &env)
-        .unwrap()
-        .push(&server.url("127.0.0.1"), BRANCH, Some(TOKEN))
-        .expect("push");
-    let agents: Vec<String> = server
+    forge.push_with(&env).expect("push");
+    let agents: Vec<String> = forge
+        .server
         .arrived()
         .into_iter()
         .map(|request| request.user_agent)
         .collect();
     assert_eq!(agents, ["runner-git/1", "runner-git/1"]);
-    assert_eq!(pushed_commit(&server), Some(clone.branch_commit()));
+    assert_eq!(
+        pushed_commit(&forge.server),
+        Some(forge.clone.branch_commit())
+    );
 }
 
 #[test]
 fn the_token_is_in_no_command_line_git_runs() {
-    let ca = TestCa::new();
-    let server = GitHttpsServer::start(
-        &ca,
-        Behaviour::RequireAuthorization(forge_authorization(TOKEN)),
-    );
-    let clone = Clone::new(&ca);
+    let forge = Forge::taking_the_token();
     // A `git` first on PATH that records its arguments, and git's own trace of every command
     // it runs in turn (`git-remote-https`, `git send-pack`).
-    let bin = clone.dir.path().join("bin");
+    let bin = forge.clone.dir.path().join("bin");
     fs::create_dir(&bin).unwrap();
-    let arguments = clone.dir.path().join("arguments.log");
-    let trace = clone.dir.path().join("trace.log");
+    let arguments = forge.clone.dir.path().join("arguments.log");
+    let trace = forge.clone.dir.path().join("trace.log");
     let real_git = real_git();
     let wrapper = bin.join("git");
     fs::write(
@@ -190,16 +201,13 @@ fn the_token_is_in_no_command_line_git_runs() {
     )
     .unwrap();
     make_executable(&wrapper);
-    let mut env = clone.env.clone();
+    let mut env = forge.clone.env.clone();
     env.insert(
         "PATH".to_owned(),
         format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
     );
     env.insert("GIT_TRACE".to_owned(), trace.display().to_string());
-    Repo::open_with_env(&clone.work(), &env)
-        .unwrap()
-        .push(&server.url("127.0.0.1"), BRANCH, Some(TOKEN))
-        .expect("push");
+    forge.push_with(&env).expect("push");
     let arguments = fs::read_to_string(&arguments).unwrap();
     let trace = fs::read_to_string(&trace).unwrap();
     assert!(arguments.contains("push"), "the wrapper ran: {arguments}");
@@ -216,36 +224,38 @@ fn the_token_is_in_no_command_line_git_runs() {
 
 #[test]
 fn a_redirect_to_another_host_is_not_followed() {
+    // One CA for both, so a followed redirect would reach the other host and be recorded there.
     let ca = TestCa::new();
     let elsewhere = GitHttpsServer::start(
         &ca,
         Behaviour::RequireAuthorization(forge_authorization(TOKEN)),
     );
-    let forge = GitHttpsServer::start(&ca, Behaviour::RedirectTo(elsewhere.base("localhost")));
-    let clone = Clone::new(&ca);
-    let error = clone
-        .repo()
-        .push(&forge.url("127.0.0.1"), BRANCH, Some(TOKEN))
-        .expect_err("a redirect is refused");
+    let target = elsewhere.base("localhost");
+    let forge = Forge::with_ca(&ca, |ca| {
+        GitHttpsServer::start(ca, Behaviour::RedirectTo(target))
+    });
+    let error = forge.push().expect_err("a redirect is refused");
     assert!(matches!(error, GitError::PushFailed { .. }), "{error:?}");
-    assert_eq!(forge.arrived().len(), 1, "{:?}", forge.arrived());
+    assert_eq!(
+        forge.server.arrived().len(),
+        1,
+        "{:?}",
+        forge.server.arrived()
+    );
     assert_eq!(elsewhere.arrived(), Vec::<Arrived>::new());
     assert_eq!(pushed_commit(&elsewhere), None);
 }
 
 #[test]
 fn a_refused_token_is_named_as_the_thing_to_fix_without_revealing_it() {
-    let ca = TestCa::new();
-    let server = GitHttpsServer::start(
-        &ca,
-        Behaviour::RequireAuthorization(forge_authorization("ghs_another-token")),
-    );
-    let clone = Clone::new(&ca);
-    let url = server.url("127.0.0.1");
-    let error = clone
-        .repo()
-        .push(&url, BRANCH, Some(TOKEN))
-        .expect_err("the forge refuses the token");
+    let forge = Forge::new(|ca| {
+        GitHttpsServer::start(
+            ca,
+            Behaviour::RequireAuthorization(forge_authorization("ghs_another-token")),
+        )
+    });
+    let url = forge.server.url("127.0.0.1");
+    let error = forge.push().expect_err("the forge refuses the token");
     let message = format!("{error} {error:?}");
     assert!(
         matches!(&error, GitError::PushTokenRefused { remote } if *remote == url),
@@ -258,19 +268,16 @@ fn a_refused_token_is_named_as_the_thing_to_fix_without_revealing_it() {
     let credential = BASE64.encode(format!("x-access-token:{TOKEN}"));
     assert!(!message.contains(TOKEN), "{message}");
     assert!(!message.contains(&credential), "{message}");
-    assert_eq!(pushed_commit(&server), None);
+    assert_eq!(pushed_commit(&forge.server), None);
 }
 
 #[test]
 fn a_token_without_write_access_is_named_as_the_thing_to_fix_without_revealing_it() {
-    let ca = TestCa::new();
-    let server = GitHttpsServer::start(&ca, Behaviour::RefuseWrites(forge_authorization(TOKEN)));
-    let clone = Clone::new(&ca);
-    let url = server.url("127.0.0.1");
-    let error = clone
-        .repo()
-        .push(&url, BRANCH, Some(TOKEN))
-        .expect_err("the forge refuses the write");
+    let forge = Forge::new(|ca| {
+        GitHttpsServer::start(ca, Behaviour::RefuseWrites(forge_authorization(TOKEN)))
+    });
+    let url = forge.server.url("127.0.0.1");
+    let error = forge.push().expect_err("the forge refuses the write");
     let message = format!("{error} {error:?}");
     assert!(
         matches!(&error, GitError::PushTokenCannotWrite { remote } if *remote == url),
@@ -278,7 +285,7 @@ fn a_token_without_write_access_is_named_as_the_thing_to_fix_without_revealing_i
     );
     assert!(error.to_string().contains("`contents: write`"), "{message}");
     assert!(!message.contains(TOKEN), "{message}");
-    assert_eq!(pushed_commit(&server), None);
+    assert_eq!(pushed_commit(&forge.server), None);
 }
 
 /// The `git` the code under test would run (the first on PATH).
