@@ -117,12 +117,14 @@ fn parse_endpoint(text: &str) -> Result<(String, RegistryEndpoint), String> {
 
 fn status(args: &StatusArgs, console: &mut Console) -> anyhow::Result<Outcome> {
     let config = load_config(&args.config.config)?;
+    let reverted = pin_refresh::reverted_bumps_at(&args.config.config, &BTreeMap::new())?;
     let request = StatusRequest::for_config(
         &config,
         args.registry_endpoints
             .iter()
             .map(|(host, endpoint)| (host, endpoint)),
-    );
+    )
+    .with_reverted(reverted);
     console.progress(format_args!(
         "Checking {} images on their registries…",
         request.images.iter().count()
@@ -194,6 +196,7 @@ fn json_report(entries: &[Entry<'_>], report: &StatusReport) -> serde_json::Valu
                 "update": image.update,
                 "route": image.route.as_str(),
                 "error": null,
+                "held": image.held,
             }),
             Entry::Failed(name, pin, failure) => serde_json::json!({
                 "name": name.key(),
@@ -204,6 +207,7 @@ fn json_report(entries: &[Entry<'_>], report: &StatusReport) -> serde_json::Valu
                 "update": false,
                 "route": null,
                 "error": failure.cause.to_string(),
+                "held": null,
             }),
         })
         .collect();
@@ -235,7 +239,12 @@ fn row(entry: &Entry<'_>) -> [String; 5] {
                 image.name.key().to_owned(),
                 short_pin(image.current.tag.as_ref(), image.current.digest.as_ref()),
                 short_pin(latest.map(|l| &l.tag), latest.map(|l| &l.digest)),
-                if image.update { "yes" } else { "no" }.to_owned(),
+                match (image.update, &image.held) {
+                    (true, _) => "yes",
+                    (false, Some(_)) => "held",
+                    (false, None) => "no",
+                }
+                .to_owned(),
                 image.route.as_str().to_owned(),
             ]
         }
@@ -277,8 +286,32 @@ pub(crate) fn retry_note(retries: Option<&RetryCounts>) -> String {
     format!(", {} {noun} ({})", retries.total(), reasons.join(", "))
 }
 
-/// The human-readable table (a failed image says `error`; its error follows on stderr), then
-/// one line of request counts per registry.
+/// One line per held image: the pin it stays at, and the revert that holds the newest one.
+fn held_lines(entries: &[Entry<'_>]) -> String {
+    let mut text = String::new();
+    for entry in entries {
+        let Entry::Checked(image) = entry else {
+            continue;
+        };
+        let (Some(held), Some(latest)) = (&image.held, &image.latest) else {
+            continue;
+        };
+        let revert = held.revert.as_str();
+        text.push_str(&format!(
+            "{}: held at {}: {} was reverted by {} ({})\n",
+            image.name.key(),
+            short_pin(image.current.tag.as_ref(), image.current.digest.as_ref()),
+            short_pin(Some(&latest.tag), Some(&latest.digest)),
+            revert.get(..12).unwrap_or(revert),
+            held.revert_subject
+        ));
+    }
+    text
+}
+
+/// The human-readable table (a failed image says `error`; its error follows on stderr; a held
+/// image says `held`, and a line after the table names the revert), then one line of request
+/// counts per registry.
 fn table(entries: &[Entry<'_>], report: &StatusReport) -> String {
     let header = ["IMAGE", "CURRENT", "LATEST", "UPDATE", "ROUTE"].map(str::to_owned);
     let rows: Vec<[String; 5]> = std::iter::once(header)
@@ -297,6 +330,7 @@ fn table(entries: &[Entry<'_>], report: &StatusReport) -> String {
         text.push_str(cells.join("  ").trim_end());
         text.push('\n');
     }
+    text.push_str(&held_lines(entries));
     for (host, counts) in &report.requests {
         text.push_str(&format!(
             "{host}: {} requests (token {}, 401 challenge {}, tag list {}, manifest HEAD {}, \
@@ -342,6 +376,8 @@ mod tests {
                 }),
                 update: tag != latest_tag || current != latest,
                 route,
+                held: None,
+                source_label: None,
             };
         StatusReport {
             images: vec![

@@ -295,6 +295,24 @@ impl fmt::Display for CommitId {
     }
 }
 
+/// A commit as `git log` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LoggedCommit {
+    /// The commit.
+    pub(crate) id: CommitId,
+    /// Its parents, in order.
+    pub(crate) parents: Vec<CommitId>,
+    /// Its message.
+    pub(crate) message: String,
+}
+
+impl LoggedCommit {
+    /// The first line of the message.
+    pub(crate) fn subject(&self) -> &str {
+        self.message.lines().next().unwrap_or_default()
+    }
+}
+
 /// A point in time as git records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct When {
@@ -654,6 +672,68 @@ impl Repo {
             .map(str::trim)
             .filter(|value| !value.is_empty())
             .map(str::to_owned)
+            .collect())
+    }
+
+    /// The newest `limit` commits reachable from HEAD, newest first (merged branches
+    /// included, in git's date order).
+    pub(crate) fn log_head(&self, limit: usize) -> Result<Vec<LoggedCommit>, GitError> {
+        self.head_commit()?;
+        self.log(["HEAD".to_owned()], limit)
+    }
+
+    /// The newest `limit` commits reachable from `tip` but not from `base`, newest first:
+    /// what a merge of `tip` into `base` brought in.
+    pub(crate) fn log_range(
+        &self,
+        base: &CommitId,
+        tip: &CommitId,
+        limit: usize,
+    ) -> Result<Vec<LoggedCommit>, GitError> {
+        self.log([format!("{base}..{tip}")], limit)
+    }
+
+    /// The commit `id`, `None` when the repository does not have it (a revert can name a
+    /// commit of a branch that was never fetched).
+    pub(crate) fn log_commit(&self, id: &CommitId) -> Result<Option<LoggedCommit>, GitError> {
+        let mut exists = self.command(["cat-file", "-e"]);
+        exists.arg(format!("{id}^{{commit}}"));
+        if run(exists, None).is_err() {
+            return Ok(None);
+        }
+        Ok(self
+            .log(["--no-walk".to_owned(), id.to_string()], 1)?
+            .into_iter()
+            .next())
+    }
+
+    /// `git log` of `revisions`: each commit's id, parents and message, NUL-separated so
+    /// that no message can break the parsing.
+    fn log<I>(&self, revisions: I, limit: usize) -> Result<Vec<LoggedCommit>, GitError>
+    where
+        I: IntoIterator<Item = String>,
+    {
+        let mut command = self.command(["log", "-z", "--format=%H %P%n%B"]);
+        command
+            .arg(format!("--max-count={limit}"))
+            .args(revisions)
+            .arg("--");
+        let output = run(command, None).map_err(git("read the history"))?;
+        Ok(output
+            .stdout
+            .split(|&byte| byte == 0)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                let text = String::from_utf8_lossy(entry);
+                let (ids, message) = text.split_once('\n').unwrap_or((&text, ""));
+                let mut ids = ids.split(' ').filter(|id| !id.is_empty());
+                let id = CommitId::from_hex(ids.next().unwrap_or_default().to_owned());
+                LoggedCommit {
+                    id,
+                    parents: ids.map(|id| CommitId::from_hex(id.to_owned())).collect(),
+                    message: message.to_owned(),
+                }
+            })
             .collect())
     }
 

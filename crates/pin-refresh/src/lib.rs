@@ -23,7 +23,10 @@ pub use status::{
     StatusRequest, status, status_report,
 };
 
+mod notes;
 mod refresh;
+mod revert;
+pub use revert::{HISTORY_LIMIT, RevertedBump, reverted_bumps, reverted_bumps_at};
 pub use refresh::{
     BumpReport, FailedImage, PushRequest, RefreshError, RefreshReport, RefreshRequest, refresh,
 };

@@ -25,6 +25,7 @@ use serde::Serialize;
 use crate::edit::{EditError, set_pin};
 use crate::git::{CommitId, GitError, Identities, Person, Repo, validate_branch_name};
 use crate::registry::retry::RetryCounts;
+use crate::revert::RevertedBump;
 use crate::status::{CurrentPin, Pin, StatusError, StatusReport, StatusRequest};
 use registry_counts::RequestCounts;
 
@@ -92,6 +93,9 @@ pub struct RefreshReport {
     /// The images that could not be checked, in `bundle.yaml` order: their pins are left as
     /// they are, while the bumps of the others are made.
     pub failed: Vec<FailedImage>,
+    /// The images held, in `bundle.yaml` order: their newest pin is a bump that was
+    /// reverted, so it is not proposed again.
+    pub held: Vec<RevertedBump>,
 }
 
 /// An image whose newest pin could not be found.
@@ -295,10 +299,13 @@ impl TreeRenderer for BundleGen {
 /// failure changes nothing.
 pub async fn refresh(request: &RefreshRequest) -> Result<RefreshReport, RefreshError> {
     let prepared = prepare(request, &BundleGen)?;
-    let status = crate::status::status_report(&StatusRequest::for_config(
-        &prepared.config,
-        &request.endpoints,
-    ))
+    let reverted = match &prepared.git {
+        Some(git) => crate::revert::reverted_bumps(&git.repo)?,
+        None => crate::revert::reverted_bumps_at(&prepared.root, &request.git_env)?,
+    };
+    let status = crate::status::status_report(
+        &StatusRequest::for_config(&prepared.config, &request.endpoints).with_reverted(reverted),
+    )
     .await;
     let bumps = plan(&prepared, &status, &BundleGen)?;
     apply(request, &prepared, bumps, &status)
@@ -439,6 +446,8 @@ pub(crate) struct PlannedBump {
     yaml: String,
     /// Generated files this bump changes: new content, or `None` to delete.
     changes: BTreeMap<PathBuf, Option<Vec<u8>>>,
+    /// The new image's `org.opencontainers.image.source` label, if the lookup read it.
+    source_label: Option<String>,
 }
 
 /// Computes every bump in memory, in `bundle.yaml` order, each on top of the previous one.
@@ -488,6 +497,7 @@ pub(crate) fn plan(
             new: new.clone(),
             yaml: yaml.clone(),
             changes,
+            source_label: image.source_label.clone(),
         });
     }
     Ok(bumps)
@@ -594,7 +604,14 @@ pub(crate) fn apply(
                 bump.image,
                 &bump.old,
                 &bump.new,
-                livekit_rollout_note(&prepared.config, bump.image).as_deref(),
+                Some(&crate::notes::bump_notes(
+                    &prepared.config,
+                    bump.image,
+                    &prepared.config.raw().images.get(bump.image).repository,
+                    bump.source_label.as_deref(),
+                    &bump.old,
+                    &bump.new,
+                )),
             ),
         })
         .collect();
@@ -606,6 +623,11 @@ pub(crate) fn apply(
         requests: status.requests.clone(),
         retries: status.retries.clone(),
         failed: status.failures.iter().map(FailedImage::from).collect(),
+        held: status
+            .images
+            .iter()
+            .filter_map(|image| image.held.clone())
+            .collect(),
     };
     let Some(git) = &prepared.git else {
         report.bumps = reports;
@@ -930,6 +952,8 @@ mod tests {
                     latest: Some(latest),
                     update: found.is_some(),
                     route: Route::Semver,
+                    held: None,
+                    source_label: None,
                 }
             })
             .collect();
@@ -1048,16 +1072,26 @@ mod tests {
                 ["base/kustomization.yaml", "bundle.yaml"]
             );
         }
-        assert_eq!(
-            first.message,
-            format!(
+        // The whole messages are the snapshots of the CLI's end-to-end refresh; here: the
+        // pins first, the notes between, the trailers last.
+        assert!(
+            first.message.starts_with(&format!(
                 "chore(pins): bump tuwunel v1.9.3 -> v1.9.4\n\nimages.homeserver:\n  \
-                 old: v1.9.3@{}\n  new: v1.9.4@{}\n\n\
-                 Bundle-Image: homeserver\nBundle-Digest: {}\n",
+                 old: v1.9.3@{}\n  new: v1.9.4@{}\n\nRelease notes:\n\
+                 https://github.com/matrix-construct/tuwunel/releases/tag/v1.9.4\n\n",
                 site_digest(ImageName::HOMESERVER),
                 digest('a'),
+            )),
+            "{}",
+            first.message
+        );
+        assert!(
+            first.message.ends_with(&format!(
+                "\n\nBundle-Image: homeserver\nBundle-Digest: {}\n",
                 digest('a')
-            )
+            )),
+            "{}",
+            first.message
         );
         assert!(
             last.message

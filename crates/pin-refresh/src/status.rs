@@ -22,6 +22,7 @@ use crate::registry::error::RegistryError;
 use crate::registry::manifest::{self, Manifest};
 use crate::registry::options::ClientOptions;
 use crate::registry::retry::RetryCounts;
+use crate::revert::RevertedBump;
 use registry_counts::RequestCounts;
 
 /// What to check: the images with their pins and policies, and how to reach their registries.
@@ -38,6 +39,8 @@ pub struct StatusRequest {
     pub credentials: CredentialSource,
     /// Timeouts, retry bounds and size limits.
     pub options: ClientOptions,
+    /// Bumps reverted on the branch being refreshed: their digests are held, never proposed.
+    pub reverted: Vec<RevertedBump>,
 }
 
 impl StatusRequest {
@@ -49,6 +52,7 @@ impl StatusRequest {
             endpoints: BTreeMap::new(),
             credentials: CredentialSource::default(),
             options: ClientOptions::default(),
+            reverted: Vec::new(),
         }
     }
 
@@ -89,6 +93,12 @@ impl StatusRequest {
         self.options = options;
         self
     }
+
+    /// Holds the digests of these reverted bumps (see [`crate::reverted_bumps`]).
+    pub fn with_reverted(mut self, reverted: Vec<RevertedBump>) -> Self {
+        self.reverted = reverted;
+        self
+    }
 }
 
 /// The answer: every image, checked or failed, in `bundle.yaml` order, and the requests made.
@@ -119,10 +129,16 @@ pub struct ImageStatus {
     /// The newest pin the policy allows; `None` only for a `manual` image without a full pin.
     pub latest: Option<Pin>,
     /// Whether `latest` differs from `current` and is not older than it (a pin moved by hand
-    /// to a newer version than the policy allows is left alone).
+    /// to a newer version than the policy allows is left alone), and is not held.
     pub update: bool,
     /// How `latest` was found.
     pub route: Route,
+    /// Held: `latest` is the digest of a bump that was reverted, so it is not proposed
+    /// (`update` is false) until a newer one appears. The revert that holds it.
+    pub held: Option<RevertedBump>,
+    /// The `org.opencontainers.image.source` label of `latest`, when the lookup read its
+    /// image config anyway (the `commit` policy's label route); no request is made for it.
+    pub source_label: Option<String>,
 }
 
 /// The pin as written in `bundle.yaml` (either part may be missing).
@@ -300,7 +316,7 @@ pub async fn status_report(request: &StatusRequest) -> StatusReport {
     let results = futures_util::future::join_all(checks.into_iter().map(
         |(name, pin, host, slot)| async move {
             let registry = &registries[slot.map_err(|e| image_error(name, pin, host, e.into()))?];
-            check_image(registry, name, pin)
+            check_image(registry, name, pin, &request.reverted)
                 .await
                 .map_err(|cause| image_error(name, pin, host, cause))
         },
@@ -340,12 +356,14 @@ async fn check_image(
     registry: &Registry,
     name: ImageName,
     pin: &ImagePin,
+    reverted: &[RevertedBump],
 ) -> Result<ImageStatus, ImageError> {
     let current = CurrentPin {
         tag: pin.tag.clone(),
         digest: pin.digest.clone(),
     };
     let repository = pin.repository.as_str();
+    let mut source_label = None;
     let (latest, route) = match &pin.policy {
         UpdatePolicy::Manual(_) => {
             let latest = current.tag.clone().zip(current.digest.clone());
@@ -363,7 +381,8 @@ async fn check_image(
             (Some(latest), Route::Semver)
         }
         UpdatePolicy::Commit(_) => {
-            let (latest, route) = newest_commit(registry, repository, &current).await?;
+            let (latest, route, source) = newest_commit(registry, repository, &current).await?;
+            source_label = source;
             (Some(latest), route)
         }
     };
@@ -376,14 +395,25 @@ async fn check_image(
             .is_some_and(|tag| policy::is_downgrade(&pin.policy, tag, &l.tag));
         differs && !downgrade
     });
+    let held = latest
+        .as_ref()
+        .filter(|_| update)
+        .and_then(|latest| {
+            reverted
+                .iter()
+                .find(|bump| bump.image == name && bump.digest == latest.digest)
+        })
+        .cloned();
     Ok(ImageStatus {
         name,
         registry: registry.host().to_owned(),
         repository: repository.to_owned(),
         current,
         latest,
-        update,
+        update: update && held.is_none(),
         route,
+        held,
+        source_label,
     })
 }
 
@@ -503,11 +533,13 @@ async fn newest_semver(
     })
 }
 
+/// The newest main build's pin, how it was found, and its source label if its image config
+/// was read.
 async fn newest_commit(
     registry: &Registry,
     repository: &str,
     current: &CurrentPin,
-) -> Result<(Pin, Route), ImageError> {
+) -> Result<(Pin, Route, Option<String>), ImageError> {
     let tags = registry.list_tags(repository).await?;
     let main_builds = policy::latest_ci_tags(&tags);
     let Some((_, newest)) = main_builds.first() else {
@@ -534,7 +566,7 @@ async fn newest_commit(
             tag: tag.clone(),
             digest: newest_digest,
         };
-        return Ok((pin, Route::CommitUnchanged));
+        return Ok((pin, Route::CommitUnchanged, None));
     }
 
     // Something was built on main since the pin: read the commits of the newest main builds,
@@ -557,16 +589,17 @@ async fn newest_commit(
         }
     }))
     .await?;
-    let mut found: Vec<(policy::MainBuild, Route)> = Vec::new();
+    let mut found: Vec<(policy::MainBuild, Route, Option<String>)> = Vec::new();
     for (time, tag, digest, revision) in read {
         match revision {
-            Some((revision, route)) => found.push((
+            Some((revision, route, source)) => found.push((
                 policy::MainBuild {
                     time,
                     revision,
                     digest,
                 },
                 route,
+                source,
             )),
             // The newest build must name its commit: pinning an older one instead would hide
             // that the newest cannot be read.
@@ -580,13 +613,14 @@ async fn newest_commit(
             None => tracing::info!(%tag, "skipping a main build that does not record its commit"),
         }
     }
-    let builds: Vec<policy::MainBuild> = found.iter().map(|(build, _)| build.clone()).collect();
+    let builds: Vec<policy::MainBuild> = found.iter().map(|(build, ..)| build.clone()).collect();
     let not_found = || PolicyError::CommitNotFound {
         latest_ci: newest.clone(),
         digest: newest_digest.clone(),
     };
     let position = policy::newest_first_built(&builds).ok_or_else(not_found)?;
     let (chosen, route) = (&builds[position], found[position].1);
+    let source = found[position].2.clone();
     let tag = policy::sha_tag(&chosen.revision).ok_or_else(not_found)?;
     let Some(tag_digest) = registry
         .head_manifest(repository, &Reference::Tag(tag.clone()))
@@ -599,36 +633,38 @@ async fn newest_commit(
         .into());
     };
     Ok(match policy::sha_tag_target(&builds, chosen, tag_digest) {
-        policy::ShaTagTarget::MainBuild(digest) => (Pin { tag, digest }, route),
+        policy::ShaTagTarget::MainBuild(digest) => (Pin { tag, digest }, route, source),
         policy::ShaTagTarget::OtherBuild { main, other } => {
             tracing::info!(%tag, %other, %main, "the sha- tag names a branch build; pinning main's");
-            (Pin { tag, digest: main }, Route::CommitMainBuild)
+            (Pin { tag, digest: main }, Route::CommitMainBuild, source)
         }
     })
 }
 
 /// The commit a build records, and where: the revision label of its platform configs, else
-/// the `vcs.revision` of its provenance attestation.
+/// the `vcs.revision` of its provenance attestation; and the source label of the config
+/// when it was read.
 async fn build_revision(
     registry: &Registry,
     repository: &str,
     index: &Manifest,
-) -> Result<Option<(String, Route)>, ImageError> {
-    if let Some(revision) = label_revision(registry, repository, index).await? {
-        return Ok(Some((revision, Route::CommitLabel)));
+) -> Result<Option<(String, Route, Option<String>)>, ImageError> {
+    let (revision, source) = label_revision(registry, repository, index).await?;
+    if let Some(revision) = revision {
+        return Ok(Some((revision, Route::CommitLabel, source)));
     }
     Ok(attested_revision(registry, repository, index)
         .await?
-        .map(|revision| (revision, Route::CommitAttestation)))
+        .map(|revision| (revision, Route::CommitAttestation, source)))
 }
 
 /// The revision label of the build's first platform image (or of the image itself when the
-/// build is a single manifest).
+/// build is a single manifest), and the source label of the same config.
 async fn label_revision(
     registry: &Registry,
     repository: &str,
     build: &Manifest,
-) -> Result<Option<String>, ImageError> {
+) -> Result<(Option<String>, Option<String>), ImageError> {
     let image = match build {
         Manifest::Image(image) => image.clone(),
         Manifest::Index(entries) => {
@@ -636,7 +672,7 @@ async fn label_revision(
                 .iter()
                 .find(|e| !e.is_attestation && e.platform.is_some())
             else {
-                return Ok(None);
+                return Ok((None, None));
             };
             match fetch_parsed(
                 registry,
@@ -646,19 +682,19 @@ async fn label_revision(
             .await?
             {
                 (_, Manifest::Image(image)) => image,
-                (_, Manifest::Index(_)) => return Ok(None),
+                (_, Manifest::Index(_)) => return Ok((None, None)),
             }
         }
     };
     let config = registry.get_blob(repository, &image.config).await?;
-    manifest::revision_label(&config).map_err(|reason| {
-        RegistryError::Malformed {
+    let revision = manifest::revision_label(&config).map_err(|reason| {
+        ImageError::from(RegistryError::Malformed {
             url: format!("{}/{repository}@{}", registry.host(), image.config),
             what: "image config",
             reason,
-        }
-        .into()
-    })
+        })
+    })?;
+    Ok((revision, manifest::source_label(&config)))
 }
 
 /// The `vcs.revision` of the build's provenance attestation, if it has one.

@@ -199,6 +199,16 @@ fn summary(report: &RefreshReport) -> String {
             files.join(", ")
         ));
     }
+    for held in &report.held {
+        let revert = held.revert.as_str();
+        text.push_str(&format!(
+            "held: {} {} (reverted by {} {})\n",
+            held.image.key(),
+            held.digest,
+            revert.get(..12).unwrap_or(revert),
+            held.revert_subject
+        ));
+    }
     if let Some(branch) = &report.branch {
         let pushed = if report.pushed { ", pushed" } else { "" };
         text.push_str(&format!("On branch {branch}{pushed}.\n"));

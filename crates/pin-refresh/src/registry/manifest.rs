@@ -219,6 +219,21 @@ pub fn revision_label(config: &[u8]) -> Result<Option<String>, String> {
         .map(str::to_owned))
 }
 
+/// The image config label naming the repository the image was built from.
+pub const SOURCE_LABEL: &str = "org.opencontainers.image.source";
+
+/// The `org.opencontainers.image.source` label of an image config (a config that is not
+/// JSON, or holds no such text label, has none).
+pub fn source_label(config: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(config).ok()?;
+    value
+        .get("config")?
+        .get("Labels")?
+        .get(SOURCE_LABEL)?
+        .as_str()
+        .map(str::to_owned)
+}
+
 /// The layers of an attestation manifest that hold SLSA provenance (by their
 /// `in-toto.io/predicate-type` annotation).
 pub fn provenance_layers(manifest: &ImageManifest) -> Vec<Digest> {
@@ -345,6 +360,16 @@ mod tests {
 
     fn platforms(list: &[&str]) -> Vec<Platform> {
         list.iter().map(|p| p.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn the_source_label_is_read_from_the_config_labels() {
+        let config = br#"{"config":{"Labels":{"org.opencontainers.image.source":"https://github.com/livekit/livekit"}}}"#;
+        assert_eq!(
+            source_label(config).as_deref(),
+            Some("https://github.com/livekit/livekit")
+        );
+        assert_eq!(source_label(br#"{"config":{"Labels":{}}}"#), None);
     }
 
     #[test]
