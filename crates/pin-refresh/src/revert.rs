@@ -15,7 +15,7 @@ use std::path::Path;
 use bundle_gen::{Digest, ImageName};
 use serde::Serialize;
 
-use crate::git::{CommitId, GitError, LoggedCommit, Repo};
+use crate::git::{CommitId, GitCommandError, GitError, LoggedCommit, Repo};
 
 /// How many commits of HEAD's history are read: in a repository that gains a few commits a
 /// day (pin bumps, merges, edits), years of history, and still a fraction of a second for
@@ -51,8 +51,9 @@ fn commit_hex<S: serde::Serializer>(commit: &CommitId, serializer: S) -> Result<
 }
 
 /// The reverted bumps in the history of HEAD of the repository holding `path`; none when
-/// `path` is in no repository or the repository has no commit yet (nothing can have been
-/// reverted). `env` is set for every git command, as for [`Repo::open_with_env`].
+/// `path` is in no repository, git is not installed, or the repository has no commit yet
+/// (there is no history that could hold a pin). `env` is set for every git command, as for
+/// [`Repo::open_with_env`].
 pub fn reverted_bumps_at(
     path: &Path,
     env: &BTreeMap<String, String>,
@@ -60,6 +61,9 @@ pub fn reverted_bumps_at(
     let repo = match Repo::open_with_env(path, env) {
         Ok(repo) => repo,
         Err(GitError::NotARepository { .. }) => return Ok(Vec::new()),
+        Err(GitError::Git { source, .. }) if matches!(*source, GitCommandError::Spawn { .. }) => {
+            return Ok(Vec::new());
+        }
         Err(error) => return Err(error),
     };
     reverted_bumps(&repo)

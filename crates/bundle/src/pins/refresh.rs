@@ -165,7 +165,9 @@ pub(super) fn run(args: &RefreshArgs, console: &mut Console) -> anyhow::Result<O
     } else {
         console.data().write_all(summary(&report).as_bytes())?;
     }
-    if report.bumps.is_empty() && report.failed.is_empty() {
+    if report.bumps.is_empty() && report.failed.is_empty() && !report.held.is_empty() {
+        console.status("Every pin is current or held: nothing to commit.")?;
+    } else if report.bumps.is_empty() && report.failed.is_empty() {
         console.status("All pins are current: nothing to commit.")?;
     } else if report.bumps.is_empty() {
         console.status("The images that could be checked are current: nothing to commit.")?;

@@ -19,18 +19,6 @@ use registry_fixture::{LkJwtRoute, Scenario, TestRegistry};
 
 use crate::support::{Run, Workdir, files_below, kustomize, site_yaml};
 
-/// The paragraph a LiveKit bump's commit message adds before its trailers.
-const LIVEKIT_ROLLOUT_NOTE: &str = "\
-Rolling this out restarts LiveKit (Deployment strategy Recreate):
-- calls in progress continue on the old pod until they end, for at
-  most livekit.terminationGracePeriodSeconds (1800 s); calls still
-  running then are cut;
-- no call can start or be joined from the moment the rollout
-  begins until the old pod has exited and the new one is ready.
-Merge it when few calls are running.
-
-";
-
 const BUMP_BRANCH: &str = "bundle/pin-bumps";
 const OVERLAYS: [&str; 3] = ["bundled", "bundled-turn", "external"];
 
@@ -234,25 +222,27 @@ async fn refresh_commits_one_bump_per_image_pushes_and_a_second_run_adds_nothing
     assert_eq!(commits.len(), pins.len(), "{}", run.transcript());
     for (commit, (image, before_pin, after)) in commits.iter().zip(&pins) {
         let message = &commit.message;
-        // A LiveKit bump also says what its rollout does to calls (the site's grace period is
-        // the default, 1800 s).
-        let rollout_note = if *image == ImageName::LIVEKIT {
-            LIVEKIT_ROLLOUT_NOTE
-        } else {
-            ""
-        };
-        let expected = format!(
-            "chore(pins): bump {component} {old_tag} -> {new_tag}\n\n\
-             images.{key}:\n  old: {old_tag}@{old_digest}\n  new: {new_tag}@{new_digest}\n\n\
-             {rollout_note}Bundle-Image: {key}\nBundle-Digest: {new_digest}\n",
-            component = image.component(),
-            key = image.key(),
-            old_tag = before_pin.tag,
-            old_digest = before_pin.digest,
-            new_tag = after.tag,
-            new_digest = after.digest,
+        // The whole message of each component's bump: its pins, the upstream release page,
+        // what rolls when it merges (LiveKit with the site's grace period, the default
+        // 1800 s), and the trailers.
+        assert_snapshot!(format!("bump_message_{}", image.key()), message);
+        assert!(
+            message.starts_with(&format!(
+                "chore(pins): bump {} {} -> {}\n",
+                image.component(),
+                before_pin.tag,
+                after.tag
+            )),
+            "{message}"
         );
-        assert_eq!(message, &expected);
+        assert!(
+            message.ends_with(&format!(
+                "\nBundle-Image: {}\nBundle-Digest: {}\n",
+                image.key(),
+                after.digest
+            )),
+            "{message}"
+        );
         // bundle.yaml and the one kustomization that lists this image (the generator owns
         // which one that is).
         let changed = site.git.changed_paths(commit.id.as_str());
@@ -330,6 +320,63 @@ async fn refresh_commits_one_bump_per_image_pushes_and_a_second_run_adds_nothing
     assert_eq!(site.files(), files);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reverted_bump_is_held_by_status_and_not_proposed_again_by_refresh() {
+    let Registries { registry, pins } = registries().await;
+    let site = Site::new(&pins);
+    let endpoints = endpoint_args(&registry);
+    let mut refresh = vec!["pins", "refresh", "--commit"];
+    refresh.extend(endpoints.iter().map(String::as_str));
+    site.bundle(&refresh).success();
+    // The LiveKit bump, the second of the three, is taken back with git's own revert.
+    site.git.git([
+        "-c",
+        "user.name=Fixture",
+        "-c",
+        "user.email=fixture@example.org",
+        "revert",
+        "--no-edit",
+        "HEAD~1",
+    ]);
+    let revert = site.head().id;
+    let short = &revert.as_str()[..12];
+
+    let mut status = vec!["pins", "status"];
+    status.extend(endpoints.iter().map(String::as_str));
+    let held = site
+        .bundle(&status)
+        .filter(registry.endpoint(), "[REGISTRY]")
+        .filter(short, "[REVERT]");
+    assert_snapshot!(held.transcript(), @r#"
+    exit: 0
+    --- stdout
+    IMAGE       CURRENT                        LATEST                         UPDATE  ROUTE
+    homeserver  v1.10.0.1@sha256:9e4133f28fff  v1.10.0.1@sha256:9e4133f28fff  no      bare-multiarch
+    livekit     v1.13.5@sha256:e6434f78ddfd    v1.13.7@sha256:f1aab48eef77    held    semver
+    lkJwt       0.7.0@sha256:8ff2586a1cc9      0.7.0@sha256:8ff2586a1cc9      no      semver
+    livekit: held at v1.13.5@sha256:e6434f78ddfd: v1.13.7@sha256:f1aab48eef77 was reverted by [REVERT] (Revert "chore(pins): bump livekit v1.13.5 -> v1.13.7")
+    docker.io: 4 requests (token 1, 401 challenge 1, tag list 1, manifest HEAD 0, manifest GET 1, blob 0)
+    ghcr.io: 10 requests (token 2, 401 challenge 1, tag list 2, manifest HEAD 2, manifest GET 3, blob 0)
+    --- stderr
+    "#);
+
+    let head = site.head().id;
+    let again = site
+        .bundle(&refresh)
+        .filter(short, "[REVERT]")
+        .success();
+    assert_snapshot!(again.transcript(), @r#"
+    exit: 0
+    --- stdout
+    held: livekit sha256:f1aab48eef77fc941cd73ae16af5e2e7b4816c3360dd6e61ed1d656c5b4bc25f (reverted by [REVERT] Revert "chore(pins): bump livekit v1.13.5 -> v1.13.7")
+    docker.io: 4 requests
+    ghcr.io: 10 requests
+    --- stderr
+    Every pin is current or held: nothing to commit.
+    "#);
+    assert_eq!(site.head().id, head);
+}
+
 /// The registry with Tuwunel and LiveKit, each with a newer pin, and no lk-jwt-service at
 /// all, so its lookup fails (404) while the others succeed; and a site on their older pins.
 async fn lk_jwt_missing() -> (TestRegistry, Vec<(ImageName, Expected, Expected)>, Site) {
@@ -387,10 +434,10 @@ async fn a_registry_failure_for_one_image_commits_and_pushes_the_others_and_exit
     assert_snapshot!(partial.transcript(), @r"
     exit: 3
     --- stdout
-    297a8308086b chore(pins): bump tuwunel v1.9.0 -> v1.10.0.1
+    eda9e4101ed8 chore(pins): bump tuwunel v1.9.0 -> v1.10.0.1
       v1.10.0.1@sha256:9e4133f28fff7f1dd991dd2adc7b8ec5f59c2ac1f7b4d4f6eeb85c01674c5e73
       files: bundle.yaml, base/kustomization.yaml
-    f2cdf1ab75ea chore(pins): bump livekit v1.13.5 -> v1.13.7
+    cc0e327cc444 chore(pins): bump livekit v1.13.5 -> v1.13.7
       v1.13.7@sha256:f1aab48eef77fc941cd73ae16af5e2e7b4816c3360dd6e61ed1d656c5b4bc25f
       files: bundle.yaml, overlays/components/livekit/kustomization.yaml
     On branch bundle/pin-bumps, pushed.

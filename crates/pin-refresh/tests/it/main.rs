@@ -10,6 +10,7 @@ mod cost;
 mod fault_server;
 mod faults;
 mod git;
+mod held;
 mod https_git_server;
 mod push;
 mod real_registry;

@@ -184,6 +184,17 @@ async fn lk_jwt_commit_build_is_found_through_the_revision_label() {
 }
 
 #[tokio::test]
+async fn lk_jwt_commit_build_reports_the_source_label_of_the_config_it_read() {
+    let (_, report) = lk_jwt_commit(LkJwtRoute::Label).await;
+
+    let status = image(&report, ImageName::LK_JWT);
+    assert_eq!(
+        status.source_label.as_deref(),
+        Some("https://github.com/element-hq/lk-jwt-service")
+    );
+}
+
+#[tokio::test]
 async fn lk_jwt_commit_build_without_labels_is_found_through_the_attestation() {
     let (lk_jwt, report) = lk_jwt_commit(LkJwtRoute::Attestation).await;
 
