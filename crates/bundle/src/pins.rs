@@ -49,10 +49,13 @@ Nothing is written. Requests that meet a transient failure (HTTP 408, 429, 500, 
 504, a refused or reset connection, a timeout) are sent again within a bounded budget. The
 table shortens digests; --json prints them in full:
   {\"images\":[{\"name\",\"registry\",\"repository\",\"current\":{\"tag\",\"digest\"},
-    \"latest\":{\"tag\",\"digest\"},\"update\",\"route\",\"error\"}],
+    \"latest\":{\"tag\",\"digest\"},\"update\",\"route\",\"error\",\"held\"}],
    \"requests\":{\"<registry host>\":N}, \"requestKinds\":{\"<registry host>\":{...}},
    \"retries\":{\"<registry host>\":{\"http503\":N,\"reset\":N,...}}}
-An image that could not be checked has `latest` and `route` null and its `error`.
+An image that could not be checked has `latest` and `route` null and its `error`. An image
+whose newest pin is a bump reverted on the current branch is held: `update` false, and `held`
+names the revert ({\"image\",\"digest\",\"bump\",\"revert\",\"revertSubject\"}); the table
+says `held` and names the revert commit.
 
 Exit codes:
   0  every image was checked (whether or not updates exist)
@@ -352,7 +355,10 @@ fn table(entries: &[Entry<'_>], report: &StatusReport) -> String {
 mod tests {
     use super::*;
     use bundle_gen::{Digest, ImageName, Images, ManualPolicy, UpdatePolicy};
-    use pin_refresh::{CurrentPin, ImageError, Pin, RegistryError, RequestCounts, Route};
+    use pin_refresh::test_fixture::fake_commit;
+    use pin_refresh::{
+        CurrentPin, ImageError, Pin, RegistryError, RequestCounts, RevertedBump, Route,
+    };
 
     fn digest(c: char) -> Digest {
         format!("sha256:{}", c.to_string().repeat(64))
@@ -453,6 +459,45 @@ mod tests {
             },
         );
         report
+    }
+
+    /// [`report`], where homeserver's newest pin is a bump that was reverted.
+    fn report_with_a_held_image() -> StatusReport {
+        let mut report = report();
+        let homeserver = &mut report.images[0];
+        homeserver.update = false;
+        homeserver.held = Some(RevertedBump {
+            image: ImageName::HOMESERVER,
+            digest: digest('b'),
+            bump: fake_commit('1'),
+            revert: fake_commit('2'),
+            revert_subject: "Revert \"chore(pins): bump tuwunel v1.9.2 -> v1.9.3\"".to_owned(),
+        });
+        report
+    }
+
+    #[test]
+    fn table_says_held_and_names_the_revert() {
+        let (request, report) = (request(), report_with_a_held_image());
+        let expected = "\
+IMAGE       CURRENT                          LATEST                           UPDATE  ROUTE
+homeserver  v1.9.2@sha256:aaaaaaaaaaaa       v1.9.3@sha256:bbbbbbbbbbbb       held    bare-multiarch
+lkJwt       sha-1234567@sha256:cccccccccccc  sha-1234567@sha256:cccccccccccc  no      commit-unchanged
+homeserver: held at v1.9.2@sha256:aaaaaaaaaaaa: v1.9.3@sha256:bbbbbbbbbbbb was reverted by 222222222222 (Revert \"chore(pins): bump tuwunel v1.9.2 -> v1.9.3\")
+ghcr.io: 9 requests (token 2, 401 challenge 1, tag list 3, manifest HEAD 2, manifest GET 1, blob 0)
+";
+        assert_eq!(table(&entries(&request, &report), &report), expected);
+    }
+
+    #[test]
+    fn json_names_the_revert_that_holds_an_image() {
+        let (request, report) = (request(), report_with_a_held_image());
+        let json = json_report(&entries(&request, &report), &report);
+        let homeserver = &json["images"][0];
+        assert_eq!(homeserver["update"], false);
+        assert_eq!(homeserver["held"]["revert"], "2".repeat(40));
+        assert_eq!(homeserver["held"]["digest"], digest('b').to_string());
+        assert_eq!(json["images"][1]["held"], serde_json::Value::Null);
     }
 
     #[test]

@@ -365,6 +365,11 @@ pub fn fake_digest(fill: char) -> Digest {
     }
 }
 
+/// 40 times `fill`: a commit id that is plainly made up, told apart by its digit.
+pub fn fake_commit(fill: char) -> CommitId {
+    CommitId::from_hex(fill.to_string().repeat(40))
+}
+
 /// A TCP front for a server: it resets its first connection once the request has arrived
 /// (SO_LINGER 0, then close: the peer gets a TCP RST, as from a crashing load balancer) and
 /// passes every later connection through to the server untouched.
