@@ -26,7 +26,7 @@ pub use status::{
 mod notes;
 mod refresh;
 mod revert;
-pub use revert::{HISTORY_LIMIT, RevertedBump, reverted_bumps, reverted_bumps_at};
 pub use refresh::{
     BumpReport, FailedImage, PushRequest, RefreshError, RefreshReport, RefreshRequest, refresh,
 };
+pub use revert::{HISTORY_LIMIT, RevertedBump, reverted_bumps, reverted_bumps_at};

@@ -22,7 +22,11 @@ const UPSTREAMS: [(ImageName, &str, &str); 3] = [
         "matrix-construct/tuwunel",
         "matrix-construct/tuwunel",
     ),
-    (ImageName::LIVEKIT, "livekit/livekit-server", "livekit/livekit"),
+    (
+        ImageName::LIVEKIT,
+        "livekit/livekit-server",
+        "livekit/livekit",
+    ),
     (
         ImageName::LK_JWT,
         "element-hq/lk-jwt-service",
@@ -32,7 +36,8 @@ const UPSTREAMS: [(ImageName, &str, &str); 3] = [
 
 /// The paragraphs a bump's commit message carries between its pins and its trailers, each
 /// ending in a line break and separated by an empty line; lines of at most 72 characters
-/// but for a link.
+/// but for a link. `None` when there is nothing to say (an image of another repository that
+/// no overlay runs).
 ///
 /// `repository` is the image's repository as pinned; `source_label` the image's
 /// `org.opencontainers.image.source` label, if the lookup read it.
@@ -43,7 +48,7 @@ pub(crate) fn bump_notes(
     source_label: Option<&str>,
     old: &CurrentPin,
     new: &Pin,
-) -> String {
+) -> Option<String> {
     let upstream = upstream_repository(image, repository, source_label);
     let mut paragraphs: Vec<String> = Vec::new();
     if let Some(link) = upstream.and_then(|upstream| changes_link(&upstream, old, new)) {
@@ -51,7 +56,7 @@ pub(crate) fn bump_notes(
     }
     let rebuild = old.tag.as_ref() == Some(&new.tag);
     paragraphs.extend(rollout_notes(config, image, rebuild));
-    paragraphs.join("\n")
+    (!paragraphs.is_empty()).then(|| paragraphs.join("\n"))
 }
 
 /// The GitHub repository (`owner/name`) whose changes the bump brings: from the source label
@@ -117,21 +122,22 @@ fn release_tag(tag: &Tag) -> Option<String> {
 fn changes_link(upstream: &str, old: &CurrentPin, new: &Pin) -> Option<String> {
     let base = format!("https://github.com/{upstream}");
     if let Some(commit) = built_commit(&new.tag) {
-        let since = old
-            .tag
-            .as_ref()
-            .and_then(|tag| built_commit(tag).map(str::to_owned).or_else(|| release_tag(tag)));
+        let since = old.tag.as_ref().and_then(|tag| {
+            built_commit(tag)
+                .map(str::to_owned)
+                .or_else(|| release_tag(tag))
+        });
         return Some(match since {
             Some(since) if since != commit => {
-                format!("Upstream changes since the pinned build:\n{base}/compare/{since}...{commit}\n")
+                format!(
+                    "Upstream changes since the pinned build:\n{base}/compare/{since}...{commit}\n"
+                )
             }
             _ => format!("Upstream commit:\n{base}/commit/{commit}\n"),
         });
     }
     let release = release_tag(&new.tag)?;
-    Some(format!(
-        "Release notes:\n{base}/releases/tag/{release}\n"
-    ))
+    Some(format!("Release notes:\n{base}/releases/tag/{release}\n"))
 }
 
 /// What merging the bump restarts, and what that does to the service.
@@ -279,7 +285,11 @@ mod tests {
             "https://github.com/../x",
         ] {
             assert_eq!(
-                upstream_repository(ImageName::HOMESERVER, "matrix-construct/tuwunel", Some(label)),
+                upstream_repository(
+                    ImageName::HOMESERVER,
+                    "matrix-construct/tuwunel",
+                    Some(label)
+                ),
                 None,
                 "{label}"
             );
@@ -294,6 +304,48 @@ mod tests {
         );
         assert_eq!(
             upstream_repository(ImageName::LIVEKIT, "someone/livekit-server", None),
+            None
+        );
+    }
+
+    /// bundle-gen's stable copy of the repository's `bundle.yaml`.
+    const SITE: &str = include_str!("../../bundle-gen/tests/fixtures/configs/bundle.yaml");
+
+    #[test]
+    fn a_homeserver_rebuild_restarts_it_but_migrates_nothing() {
+        let config = Config::from_yaml(SITE).expect("SITE is valid");
+        let (old, new) = pins("v1.9.3", "v1.9.3");
+        let notes = bump_notes(
+            &config,
+            ImageName::HOMESERVER,
+            "matrix-construct/tuwunel",
+            None,
+            &old,
+            &new,
+        )
+        .expect("notes");
+        assert!(notes.contains(HOMESERVER_ROLLOUT), "{notes}");
+        assert!(!notes.contains("migrate"), "{notes}");
+    }
+
+    #[test]
+    fn an_unlinked_image_that_no_overlay_runs_has_no_notes() {
+        let external_only = Config::from_yaml(
+            &SITE
+                .replace("\n  bundled: {}\n", "\n")
+                .replace("\n  bundled-turn: {}\n", "\n"),
+        )
+        .expect("SITE with the external overlay only is valid");
+        let (old, new) = pins("v1.13.5", "v1.13.7");
+        assert_eq!(
+            bump_notes(
+                &external_only,
+                ImageName::LIVEKIT,
+                "someone/livekit-server",
+                None,
+                &old,
+                &new
+            ),
             None
         );
     }

@@ -604,14 +604,15 @@ pub(crate) fn apply(
                 bump.image,
                 &bump.old,
                 &bump.new,
-                Some(&crate::notes::bump_notes(
+                crate::notes::bump_notes(
                     &prepared.config,
                     bump.image,
                     &prepared.config.raw().images.get(bump.image).repository,
                     bump.source_label.as_deref(),
                     &bump.old,
                     &bump.new,
-                )),
+                )
+                .as_deref(),
             ),
         })
         .collect();

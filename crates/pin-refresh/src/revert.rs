@@ -148,10 +148,10 @@ fn bump_lines(message: &str) -> Vec<(ImageName, Digest)> {
     for line in message.lines().map(str::trim) {
         if let Some(key) = line.strip_prefix("Bundle-Image:") {
             image = key.trim().parse().ok();
-        } else if let Some(digest) = line.strip_prefix("Bundle-Digest:") {
-            if let (Some(name), Ok(digest)) = (image.take(), digest.trim().parse()) {
-                found.push((name, digest));
-            }
+        } else if let Some(digest) = line.strip_prefix("Bundle-Digest:")
+            && let (Some(name), Ok(digest)) = (image.take(), digest.trim().parse())
+        {
+            found.push((name, digest));
         }
     }
     found

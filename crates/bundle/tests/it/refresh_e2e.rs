@@ -17,7 +17,7 @@ use pin_refresh::CommitId;
 use pin_refresh::test_fixture::{CommitInfo, TestRepo};
 use registry_fixture::{LkJwtRoute, Scenario, TestRegistry};
 
-use crate::support::{Run, Workdir, files_below, kustomize, site_yaml};
+use crate::support::{Run, Workdir, files_below, kustomize, set, site_yaml};
 
 const BUMP_BRANCH: &str = "bundle/pin-bumps";
 const OVERLAYS: [&str; 3] = ["bundled", "bundled-turn", "external"];
@@ -81,7 +81,11 @@ struct Site {
 
 impl Site {
     fn new(pins: &[(ImageName, Expected, Expected)]) -> Self {
-        let mut yaml = site_yaml();
+        Self::with_config(site_yaml(), pins)
+    }
+
+    /// [`Site::new`] from another config than the repository's.
+    fn with_config(mut yaml: String, pins: &[(ImageName, Expected, Expected)]) -> Self {
         for (image, before, _) in pins {
             yaml = pin_refresh::set_pin(&yaml, *image, &before.tag, &before.digest)
                 .expect("older pin written");
@@ -361,10 +365,7 @@ async fn a_reverted_bump_is_held_by_status_and_not_proposed_again_by_refresh() {
     "#);
 
     let head = site.head().id;
-    let again = site
-        .bundle(&refresh)
-        .filter(short, "[REVERT]")
-        .success();
+    let again = site.bundle(&refresh).filter(short, "[REVERT]").success();
     assert_snapshot!(again.transcript(), @r#"
     exit: 0
     --- stdout
@@ -375,6 +376,33 @@ async fn a_reverted_bump_is_held_by_status_and_not_proposed_again_by_refresh() {
     Every pin is current or held: nothing to commit.
     "#);
     assert_eq!(site.head().id, head);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_commit_build_bump_links_the_compare_view_in_the_repository_its_label_names() {
+    let registry = TestRegistry::start().await.expect("test registry");
+    let tuwunel = Scenario::tuwunel(&registry).await.expect("tuwunel");
+    let livekit = Scenario::livekit(&registry).await.expect("livekit");
+    let lk_jwt = Scenario::lk_jwt(&registry, LkJwtRoute::Label)
+        .await
+        .expect("lk-jwt-service");
+    // Tuwunel and LiveKit are current; lk-jwt-service follows main-branch builds.
+    let pins = [
+        (ImageName::HOMESERVER, tuwunel.newest.clone().into(), tuwunel.newest.into()),
+        (ImageName::LIVEKIT, livekit.newest.clone().into(), livekit.newest.into()),
+        (ImageName::LK_JWT, lk_jwt.current.into(), lk_jwt.newest.into()),
+    ];
+    let yaml = set(&site_yaml(), "images.lkJwt.policy", "{kind: commit}");
+    let site = Site::with_config(yaml, &pins);
+    let start = site.head().id;
+    let mut args = vec!["pins", "refresh", "--commit"];
+    let endpoints = endpoint_args(&registry);
+    args.extend(endpoints.iter().map(String::as_str));
+    site.bundle(&args).success();
+
+    let commits = site.commits_since(&start);
+    assert_eq!(commits.len(), 1);
+    assert_snapshot!(commits[0].message);
 }
 
 /// The registry with Tuwunel and LiveKit, each with a newer pin, and no lk-jwt-service at

@@ -22,7 +22,11 @@ fn site(dir: &Path) -> TestRepo {
 /// Commits a bump of `image` to `digest` as `bundle pins refresh` writes it (subject, pins,
 /// trailers), changing `pins.txt`; returns the commit.
 fn bump(repo: &TestRepo, image: ImageName, digest: &Digest) -> CommitId {
-    write_file(repo.path(), "pins.txt", &format!("{}: {digest}\n", image.key()));
+    write_file(
+        repo.path(),
+        "pins.txt",
+        &format!("{}: {digest}\n", image.key()),
+    );
     commit_all(
         repo,
         &format!(
@@ -74,8 +78,8 @@ async fn livekit_status(
             }),
         },
     )]);
-    let request = support::request(images, &registry.endpoint(), &["docker.io"])
-        .with_reverted(reverted);
+    let request =
+        support::request(images, &registry.endpoint(), &["docker.io"]).with_reverted(reverted);
     pin_refresh::status(&request).await.unwrap()
 }
 
@@ -103,7 +107,10 @@ async fn a_reverted_bump_is_held_and_names_its_revert() {
 
     let status = &report.images[1];
     assert!(!status.update, "a reverted digest is not proposed again");
-    assert_eq!(status.latest.as_ref().unwrap().digest, livekit.newest.digest);
+    assert_eq!(
+        status.latest.as_ref().unwrap().digest,
+        livekit.newest.digest
+    );
     assert_eq!(status.held.as_ref().unwrap().revert, reverting);
 }
 
