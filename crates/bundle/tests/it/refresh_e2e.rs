@@ -379,7 +379,7 @@ async fn a_reverted_bump_is_held_by_status_and_not_proposed_again_by_refresh() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_commit_build_bump_links_the_compare_view_in_the_repository_its_label_names() {
+async fn a_commit_build_bump_links_the_compare_view_from_the_pinned_build() {
     let registry = TestRegistry::start().await.expect("test registry");
     let tuwunel = Scenario::tuwunel(&registry).await.expect("tuwunel");
     let livekit = Scenario::livekit(&registry).await.expect("livekit");
@@ -388,9 +388,21 @@ async fn a_commit_build_bump_links_the_compare_view_in_the_repository_its_label_
         .expect("lk-jwt-service");
     // Tuwunel and LiveKit are current; lk-jwt-service follows main-branch builds.
     let pins = [
-        (ImageName::HOMESERVER, tuwunel.newest.clone().into(), tuwunel.newest.into()),
-        (ImageName::LIVEKIT, livekit.newest.clone().into(), livekit.newest.into()),
-        (ImageName::LK_JWT, lk_jwt.current.into(), lk_jwt.newest.into()),
+        (
+            ImageName::HOMESERVER,
+            tuwunel.newest.clone().into(),
+            tuwunel.newest.into(),
+        ),
+        (
+            ImageName::LIVEKIT,
+            livekit.newest.clone().into(),
+            livekit.newest.into(),
+        ),
+        (
+            ImageName::LK_JWT,
+            lk_jwt.current.into(),
+            lk_jwt.newest.into(),
+        ),
     ];
     let yaml = set(&site_yaml(), "images.lkJwt.policy", "{kind: commit}");
     let site = Site::with_config(yaml, &pins);
