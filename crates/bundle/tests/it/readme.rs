@@ -63,3 +63,34 @@ fn the_flux_example_waits_longer_than_the_homeservers_startup_probe_allows() {
         "the example's comment does not give the allowance as `{stated}`"
     );
 }
+
+fn readme() -> String {
+    fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+        .expect("README.md")
+}
+
+#[test]
+fn the_readme_gives_the_history_bound_of_held_pins() {
+    let limit = pin_refresh::HISTORY_LIMIT;
+    assert!((1_000..1_000_000).contains(&limit), "{limit}");
+    let stated = format!(
+        "the newest {},{:03} commits of HEAD",
+        limit / 1_000,
+        limit % 1_000
+    );
+    assert!(
+        readme().contains(&stated),
+        "the README does not say `{stated}`"
+    );
+}
+
+/// The README section a homeserver bump's commit message points at (`README, "<title>"`).
+pub fn assert_the_readme_has_the_section_a_message_names(message: &str) {
+    let title = message
+        .split("README, \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("the message names no README section:\n{message}"));
+    let heading = format!("\n### {title}\n");
+    assert!(readme().contains(&heading), "the README has no `{heading}`");
+}

@@ -230,6 +230,9 @@ async fn refresh_commits_one_bump_per_image_pushes_and_a_second_run_adds_nothing
         // what rolls when it merges (LiveKit with the site's grace period, the default
         // 1800 s), and the trailers.
         assert_snapshot!(format!("bump_message_{}", image.key()), message);
+        if *image == ImageName::HOMESERVER {
+            crate::readme::assert_the_readme_has_the_section_a_message_names(message);
+        }
         assert!(
             message.starts_with(&format!(
                 "chore(pins): bump {} {} -> {}\n",
