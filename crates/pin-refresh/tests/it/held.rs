@@ -196,6 +196,85 @@ fn a_reverted_merge_holds_every_bump_it_brought_in() {
 }
 
 #[test]
+fn a_revert_of_a_reapplied_bump_holds_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = site(dir.path());
+    let digest = Digest::of_bytes(b"livekit");
+    bump(&repo, ImageName::LIVEKIT, &digest);
+    let reverting = revert(&repo, "HEAD", None);
+    revert(&repo, "HEAD", None);
+    // Reverting the reapply puts the first revert back in force: it is the one named.
+    revert(&repo, "HEAD", None);
+
+    let reverted = reverted_bumps(&repo.open()).unwrap();
+    let held: Vec<(&Digest, &CommitId)> = reverted
+        .iter()
+        .map(|bump| (&bump.digest, &bump.revert))
+        .collect();
+    assert_eq!(held, [(&digest, &reverting)]);
+}
+
+/// Adds `count` empty commits on `main` with one `git fast-import` (fast, where `count` is
+/// the history bound).
+fn fill_history(repo: &TestRepo, count: usize) {
+    let head = repo.head().id;
+    let mut stream = String::new();
+    for n in 0..count {
+        let message = format!("filler {n}\n");
+        stream.push_str(&format!(
+            "commit refs/heads/main\ncommitter Fixture <fixture@example.org> 1600000000 +0000\n\
+             data {}\n{message}",
+            message.len()
+        ));
+        if n == 0 {
+            stream.push_str(&format!("from {head}\n"));
+        }
+        stream.push('\n');
+    }
+    let mut child = std::process::Command::new("git")
+        .args([
+            "-C",
+            &repo.path().display().to_string(),
+            "fast-import",
+            "--quiet",
+        ])
+        .envs(pin_refresh::test_fixture::isolated_git_env())
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), stream.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn a_bump_older_than_the_history_bound_is_held_by_a_revert_within_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = site(dir.path());
+    let digest = Digest::of_bytes(b"livekit");
+    let bumped = bump(&repo, ImageName::LIVEKIT, &digest);
+    fill_history(&repo, pin_refresh::HISTORY_LIMIT);
+    let reverting = revert(&repo, bumped.as_str(), None);
+
+    let reverted = reverted_bumps(&repo.open()).unwrap();
+    let held: Vec<(&CommitId, &CommitId)> = reverted
+        .iter()
+        .map(|bump| (&bump.bump, &bump.revert))
+        .collect();
+    assert_eq!(held, [(&bumped, &reverting)]);
+}
+
+#[test]
+fn a_revert_older_than_the_history_bound_holds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = site(dir.path());
+    bump(&repo, ImageName::LIVEKIT, &Digest::of_bytes(b"livekit"));
+    revert(&repo, "HEAD", None);
+    fill_history(&repo, pin_refresh::HISTORY_LIMIT);
+
+    assert_eq!(reverted_bumps(&repo.open()).unwrap(), []);
+}
+
+#[test]
 fn a_repository_without_reverts_holds_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let repo = site(dir.path());
