@@ -504,7 +504,8 @@ pub(crate) fn plan(
 }
 
 /// The commit message of a bump: subject, old and new `tag@digest`, what the rollout does to
-/// the running service (`rollout_note`, when the image has one), and trailers.
+/// the running service and where the upstream changes are (`rollout_note`: the bump's notes,
+/// when it has any), and trailers.
 pub(crate) fn commit_message(
     image: ImageName,
     old: &CurrentPin,
