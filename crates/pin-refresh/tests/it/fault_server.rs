@@ -202,6 +202,17 @@ impl Registry {
     pub fn seen(&self) -> Vec<Seen> {
         self.state.seen.lock().unwrap().clone()
     }
+
+    /// How many requests received so far had `method` and a path (with query) that
+    /// `path` accepts.
+    pub fn received(&self, method: &Method, path: impl Fn(&str) -> bool) -> u32 {
+        let count = self
+            .seen()
+            .iter()
+            .filter(|seen| seen.method == method && path(&seen.path))
+            .count();
+        u32::try_from(count).unwrap()
+    }
 }
 
 async fn handle(

@@ -725,6 +725,7 @@ async fn a_github_token_for_ghcr_io_works_alone_and_as_user_colon_token() {
             &api,
             token.issued_token.as_ref().unwrap(),
         );
+        assert_reported_what_the_registry_saw(&registry, &report);
     }
 }
 
