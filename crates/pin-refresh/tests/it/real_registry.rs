@@ -21,7 +21,7 @@ use registry_fixture::{
 use crate::support;
 
 /// Where each image lives upstream; the test registry stands in for both hosts.
-pub(crate) fn host(name: ImageName) -> &'static str {
+fn host(name: ImageName) -> &'static str {
     if name == ImageName::LIVEKIT {
         "docker.io"
     } else {
