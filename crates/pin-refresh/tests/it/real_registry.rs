@@ -640,9 +640,13 @@ async fn a_repository_that_requires_credentials_is_an_error_without_them() {
         &livekit.current,
         semver("v", None, false),
     );
+    registry.reset_counts();
 
-    let error = status(&request(&registry, images)).await.unwrap_err();
+    let report = pin_refresh::status_report(&request(&registry, images)).await;
 
+    let [error] = report.failures.as_slice() else {
+        panic!("one failure: {report:#?}");
+    };
     assert_eq!(error.image, ImageName::LIVEKIT);
     assert_eq!(error.registry, "docker.io");
     assert_eq!(error.repository, livekit.repository);
@@ -651,6 +655,28 @@ async fn a_repository_that_requires_credentials_is_an_error_without_them() {
         message.contains("BUNDLE_REGISTRY_AUTH_DOCKER_IO"),
         "the error says where credentials go: {message}"
     );
+    // Like Docker Hub for a private repository: the anonymous token is granted without
+    // access, and the registry refuses it; the client asks once and gives up.
+    let received: Vec<(Option<RequestKind>, u16, bool)> = registry
+        .requests()
+        .into_iter()
+        .map(|request| {
+            let bearer = request
+                .authorization
+                .iter()
+                .any(|value| value.starts_with("Bearer "));
+            (request.kind, request.status, bearer)
+        })
+        .collect();
+    assert_eq!(
+        received,
+        [
+            (Some(RequestKind::TagList), 401, false),
+            (Some(RequestKind::Token), 200, false),
+            (Some(RequestKind::TagList), 401, true),
+        ]
+    );
+    assert_reported_what_the_registry_saw(&registry, &report);
 }
 
 #[tokio::test]
