@@ -1,5 +1,5 @@
 //! What the front counted, per repository, so tests can assert how many requests a client
-//! made. Requests are counted in the client's own vocabulary and by its rule
+//! made: a summary of its log of what arrived ([`crate::ReceivedRequest`]). Requests are counted in the client's own vocabulary and by its rule
 //! ([`RequestCounts`], from `registry-counts`), so a test compares what the client reports with
 //! what the registry saw as whole values. Two things only the server sees come on top: token
 //! requests that carried credentials, and requests that vocabulary has no kind for.
@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 
 use registry_counts::{RequestCounts, RequestKind};
+
+use crate::received::ReceivedRequest;
 
 /// What the front counted, for one repository or in total.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -47,23 +49,28 @@ impl Counts {
         self.by_repository.get(name).copied().unwrap_or_default()
     }
 
-    /// Counts one request about `repositories`: of `kind` (`None`: outside the vocabulary),
-    /// answered with `status`.
-    pub(crate) fn record(
-        &mut self,
-        repositories: &[String],
-        kind: Option<RequestKind>,
-        status: u16,
-    ) {
-        self.each(repositories, |counts| match kind {
-            Some(kind) => counts.requests.record(kind, Some(status)),
-            None => counts.other += 1,
-        });
+    /// The counts of `requests`, the front's log of what arrived.
+    pub fn of(requests: &[ReceivedRequest]) -> Self {
+        let mut counts = Self::default();
+        for request in requests {
+            counts.record(request);
+        }
+        counts
     }
 
-    /// Notes that a token request about `repositories` carried credentials.
-    pub(crate) fn record_credentials(&mut self, repositories: &[String]) {
-        self.each(repositories, |counts| counts.token_with_credentials += 1);
+    /// Counts one request: under its kind (`None`: outside the vocabulary) by the status it
+    /// was answered with, and a token request that carried credentials once more.
+    fn record(&mut self, request: &ReceivedRequest) {
+        let with_credentials = request.is_token_request() && !request.authorization.is_empty();
+        self.each(&request.repositories, |counts| {
+            match request.kind {
+                Some(kind) => counts.requests.record(kind, Some(request.status)),
+                None => counts.other += 1,
+            }
+            if with_credentials {
+                counts.token_with_credentials += 1;
+            }
+        });
     }
 
     /// Applies `count` to the total and to each of `repositories`.
@@ -150,11 +157,21 @@ mod tests {
 
     #[test]
     fn a_token_naming_two_repositories_counts_for_each_and_once_in_total() {
-        let mut counts = Counts::default();
-        let repositories = ["a/x".to_owned(), "b/y".to_owned()];
-        counts.record(&repositories, Some(RequestKind::Token), 200);
-        assert_eq!(counts.repository("a/x").requests.token, 1);
-        assert_eq!(counts.repository("b/y").requests.token, 1);
+        let request = ReceivedRequest {
+            kind: Some(RequestKind::Token),
+            method: Method::GET,
+            target: "/token?scope=repository:a/x:pull&scope=repository:b/y:pull".to_owned(),
+            repositories: vec!["a/x".to_owned(), "b/y".to_owned()],
+            authorization: vec!["Basic dTpw".to_owned()],
+            status: 200,
+            issued_token: Some("t".to_owned()),
+        };
+        let counts = Counts::of(&[request]);
+        for repository in ["a/x", "b/y"] {
+            assert_eq!(counts.repository(repository).requests.token, 1);
+            assert_eq!(counts.repository(repository).token_with_credentials, 1);
+        }
         assert_eq!(counts.total.requests.token, 1);
+        assert_eq!(counts.total.token_with_credentials, 1);
     }
 }

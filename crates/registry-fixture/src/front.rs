@@ -1,5 +1,5 @@
 //! The HTTP server clients talk to: the token endpoint, a paginating tag list, and a proxy for
-//! everything else to the real registry. Every request is counted.
+//! everything else to the real registry. Every request is recorded as it arrived.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -8,15 +8,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use registry_counts::RequestKind;
 use serde::Deserialize;
 
 use crate::Error;
-use crate::counts::{Counts, classify};
+use crate::counts::classify;
 use crate::keys::TokenSigner;
+use crate::received::{ReceivedRequest, authorization_headers};
 use crate::token::{AccessRules, Caller, RepositoryScope, parse_repository_scope};
 
 /// The `service` (token audience) the registry expects.
@@ -37,7 +38,7 @@ pub(crate) struct FrontState {
     pub(crate) http: reqwest::Client,
     pub(crate) page_size_cap: AtomicUsize,
     rules: Mutex<AccessRules>,
-    counts: Mutex<Counts>,
+    received: Mutex<Vec<ReceivedRequest>>,
     next_token_id: AtomicU64,
 }
 
@@ -54,7 +55,7 @@ impl FrontState {
             http,
             page_size_cap: AtomicUsize::new(usize::MAX),
             rules: Mutex::new(rules),
-            counts: Mutex::new(Counts::default()),
+            received: Mutex::new(Vec::new()),
             next_token_id: AtomicU64::new(1),
         }
     }
@@ -63,8 +64,9 @@ impl FrontState {
         self.rules.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn counts(&self) -> MutexGuard<'_, Counts> {
-        self.counts.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The requests received so far, in the order they were answered.
+    pub(crate) fn received(&self) -> MutexGuard<'_, Vec<ReceivedRequest>> {
+        self.received.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A signed token granting `access` (a list of distribution `ResourceActions`).
@@ -103,6 +105,8 @@ pub(crate) fn router(state: Arc<FrontState>) -> Router {
 async fn token(
     State(state): State<Arc<FrontState>>,
     Query(params): Query<Vec<(String, String)>>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
     // A client may repeat `scope` or put several scopes in one, separated by spaces.
@@ -117,36 +121,39 @@ async fn token(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
-    if authorization.is_some() {
-        state.counts().record_credentials(&repositories);
-    }
-    let response = issue_token(&state, &scopes, authorization);
-    state.counts().record(
-        &repositories,
-        Some(RequestKind::Token),
-        response.status().as_u16(),
-    );
+    let (response, issued_token) = issue_token(&state, &scopes, authorization);
+    state.received().push(ReceivedRequest {
+        kind: Some(RequestKind::Token),
+        method,
+        target: uri
+            .path_and_query()
+            .map_or_else(|| uri.path().to_owned(), ToString::to_string),
+        repositories,
+        authorization: authorization_headers(&headers),
+        status: response.status().as_u16(),
+        issued_token,
+    });
     response
 }
 
-/// The token server's answer: a token granting what the caller may do in `scopes`, or 401
-/// for credentials it does not know.
+/// The token server's answer: a token granting what the caller may do in `scopes` (and that
+/// token, for the log), or 401 for credentials it does not know.
 fn issue_token(
     state: &FrontState,
     scopes: &[RepositoryScope],
     authorization: Option<&str>,
-) -> Response {
+) -> (Response, Option<String>) {
     let caller = state.rules().authenticate(authorization);
     let Some(caller) = caller else {
-        return (
+        let refusal = (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Basic realm=\"registry-fixture\"")],
             axum::Json(serde_json::json!({"errors": [{
                 "code": "UNAUTHORIZED",
                 "message": "incorrect username or password",
             }]})),
-        )
-            .into_response();
+        );
+        return (refusal.into_response(), None);
     };
     let access: Vec<serde_json::Value> = {
         let rules = state.rules();
@@ -167,27 +174,44 @@ fn issue_token(
         Caller::Reader(credentials) => credentials.username.clone(),
     };
     match state.mint_token(&subject, serde_json::Value::Array(access)) {
-        Ok(token) => axum::Json(serde_json::json!({
-            "token": token,
-            "access_token": token,
-            "expires_in": TOKEN_LIFETIME_SECONDS,
-        }))
-        .into_response(),
-        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+        Ok(token) => {
+            let answer = axum::Json(serde_json::json!({
+                "token": token,
+                "access_token": token,
+                "expires_in": TOKEN_LIFETIME_SECONDS,
+            }));
+            (answer.into_response(), Some(token))
+        }
+        Err(error) => (
+            (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+            None,
+        ),
     }
 }
 
 /// Every `/v2/...` request: tag lists are paginated here, the rest is proxied.
 async fn registry_api(State(state): State<Arc<FrontState>>, request: Request) -> Response {
     let (kind, repository) = classify(request.method(), request.uri().path());
+    let method = request.method().clone();
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or_else(|| request.uri().path().to_owned(), ToString::to_string);
+    let authorization = authorization_headers(request.headers());
     let repositories: Vec<String> = repository.iter().cloned().collect();
     let response = match (kind, repository) {
         (Some(RequestKind::TagList), Some(name)) => tags_page(&state, request, &name).await,
         _ => proxy(&state, request).await,
     };
-    state
-        .counts()
-        .record(&repositories, kind, response.status().as_u16());
+    state.received().push(ReceivedRequest {
+        kind,
+        method,
+        target,
+        repositories,
+        authorization,
+        status: response.status().as_u16(),
+        issued_token: None,
+    });
     response
 }
 

@@ -1,6 +1,7 @@
 //! A real OCI registry for tests: Debian's `docker-registry` (CNCF distribution 2.8) on
 //! 127.0.0.1 with token auth like ghcr.io and Docker Hub, behind a small front of ours that
-//! paginates tag lists (which distribution 2.8 cannot) and counts every request.
+//! paginates tag lists (which distribution 2.8 cannot) and records every request as it arrived
+//! (what it asked for, its `Authorization` headers, the answer's status).
 //!
 //! ```text
 //! client ──► front (axum, 127.0.0.1:P) ──► docker-registry (127.0.0.1:Q, auth: token)
@@ -23,6 +24,7 @@ mod fill;
 mod front;
 mod keys;
 mod manifests;
+mod received;
 mod scenario;
 mod token;
 
@@ -43,7 +45,8 @@ pub use manifests::{
     BUILDKIT_METADATA_KEY, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, ManifestFormat, OCI_INDEX,
     OCI_MANIFEST, Provenance, PushedManifest, SLSA_PROVENANCE_V02,
 };
-pub use registry_counts::RequestCounts;
+pub use received::ReceivedRequest;
+pub use registry_counts::{RequestCounts, RequestKind};
 pub use scenario::{LkJwtHistory, LkJwtRoute, Pin, Scenario};
 pub use token::Credentials;
 
@@ -294,14 +297,33 @@ impl TestRegistry {
         self.state.page_size_cap.store(cap, Ordering::Relaxed);
     }
 
-    /// A snapshot of the request counters.
+    /// A snapshot of the request counters: a summary of [`TestRegistry::requests`].
     pub fn counts(&self) -> Counts {
-        self.state.counts().clone()
+        Counts::of(&self.state.received())
     }
 
-    /// Sets every counter back to zero.
+    /// Forgets every request received so far: the log and the counters start again from zero.
     pub fn reset_counts(&self) {
-        *self.state.counts() = Counts::default();
+        self.state.received().clear();
+    }
+
+    /// Every request received since the start or the last [`TestRegistry::reset_counts`], in
+    /// the order they were answered. The harness's own fill requests go around the front and
+    /// are not among them.
+    pub fn requests(&self) -> Vec<ReceivedRequest> {
+        self.state.received().clone()
+    }
+
+    /// A registry token granting pull on `repository`, minted here rather than asked of the
+    /// token server (so no request is recorded): what a client configured with a ready
+    /// token holds.
+    pub fn pull_token(&self, repository: &str) -> Result<String, Error> {
+        let access = serde_json::json!([{
+            "type": "repository",
+            "name": repository,
+            "actions": ["pull"],
+        }]);
+        self.state.mint_token("configured-token-holder", access)
     }
 
     /// Pushes an OCI single-platform image: a config with `labels` and one small layer. The

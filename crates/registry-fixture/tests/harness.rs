@@ -1,12 +1,13 @@
 //! The harness itself: token auth is really enforced by the registry, tag lists are paginated
-//! like ghcr.io, requests are counted, and the scenarios hold what they promise.
+//! like ghcr.io, requests are recorded as they arrived and counted, and the scenarios hold
+//! what they promise.
 
 use std::collections::BTreeMap;
 
 use bundle_gen::{Digest, Platform};
 use registry_fixture::{
     Credentials, LkJwtHistory, LkJwtRoute, ManifestFormat, OCI_INDEX, OCI_MANIFEST, PushedManifest,
-    RequestCounts, Scenario, ServerCounts, TestRegistry,
+    RequestCounts, RequestKind, Scenario, ServerCounts, TestRegistry,
 };
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, AUTHORIZATION, LINK, WWW_AUTHENTICATE};
@@ -820,4 +821,128 @@ async fn a_rerun_of_an_older_main_build_gets_the_newest_latest_ci_tag_and_moves_
         moved,
         format!("sha-{}", &revision.as_str().expect("revision")[..7])
     );
+}
+
+// ---- the front's log of what arrived -------------------------------------------------------------
+
+#[tokio::test]
+async fn every_authorization_header_is_recorded_as_it_arrived() {
+    let registry = TestRegistry::start().await.expect("start");
+    tagged_image(&registry, "team/app", "v1").await;
+    let authorization = bearer(&registry, "repository:team/app:pull", None).await;
+    let stray = Credentials::new("someone", "else").basic_authorization();
+    registry.reset_counts();
+
+    let anonymous = get_manifest(&registry, "team/app", "v1", None).await;
+    let twice = client()
+        .head(format!("{}/v2/team/app/manifests/v1", registry.endpoint()))
+        .header(ACCEPT, ACCEPT_MANIFESTS)
+        .header(AUTHORIZATION, &authorization)
+        .header(AUTHORIZATION, &stray)
+        .send()
+        .await
+        .expect("head");
+
+    let received: Vec<(Option<RequestKind>, String, Vec<String>, u16)> = registry
+        .requests()
+        .into_iter()
+        .map(|request| {
+            (
+                request.kind,
+                request.method.to_string(),
+                request.authorization,
+                request.status,
+            )
+        })
+        .collect();
+    assert_eq!(
+        received,
+        [
+            (
+                Some(RequestKind::ManifestGet),
+                "GET".to_owned(),
+                vec![],
+                anonymous.status().as_u16()
+            ),
+            (
+                Some(RequestKind::ManifestHead),
+                "HEAD".to_owned(),
+                vec![authorization, stray],
+                twice.status().as_u16()
+            ),
+        ]
+    );
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_token_request_is_recorded_with_its_credentials_scope_and_the_token_issued() {
+    let registry = TestRegistry::start().await.expect("start");
+    let reader = Credentials::new("reader", "read-secret");
+    registry.require_pull_credentials("private/app", reader.clone());
+
+    let granted = bearer(&registry, "repository:private/app:pull", Some(&reader)).await;
+    let refused = token(
+        &registry,
+        "repository:private/app:pull",
+        Some(&Credentials::new("reader", "guess")),
+    )
+    .await;
+
+    let [first, second] = registry.requests().try_into().expect("two requests");
+    assert_eq!(first.kind, Some(RequestKind::Token));
+    assert_eq!(first.repositories, ["private/app"]);
+    assert!(first.target.starts_with("/token?"), "{first:?}");
+    assert!(first.authorized_as(&reader.basic_authorization()));
+    assert_eq!(first.status, 200);
+    assert_eq!(
+        first.issued_token.map(|token| format!("Bearer {token}")),
+        Some(granted)
+    );
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(second.status, 401);
+    assert_eq!(second.issued_token, None);
+}
+
+#[tokio::test]
+async fn a_minted_pull_token_is_accepted_by_the_registry_without_a_token_request() {
+    let registry = TestRegistry::start().await.expect("start");
+    tagged_image(&registry, "team/app", "v1").await;
+    let token = registry.pull_token("team/app").expect("mint");
+
+    let pulled = get_manifest(
+        &registry,
+        "team/app",
+        "v1",
+        Some(&format!("Bearer {token}")),
+    )
+    .await;
+    let elsewhere = get_manifest(
+        &registry,
+        "team/other",
+        "v1",
+        Some(&format!("Bearer {token}")),
+    )
+    .await;
+
+    assert_eq!(pulled.status(), StatusCode::OK);
+    assert_eq!(
+        elsewhere.status(),
+        StatusCode::UNAUTHORIZED,
+        "the token is for its repository only"
+    );
+    let requests = registry.requests();
+    assert_eq!(requests.len(), 2);
+    assert!(requests.iter().all(|request| !request.is_token_request()));
+}
+
+#[tokio::test]
+async fn reset_counts_forgets_the_log_too() {
+    let registry = TestRegistry::start().await.expect("start");
+    bearer(&registry, "repository:team/app:pull", None).await;
+    assert_eq!(registry.requests().len(), 1, "a request to forget");
+
+    registry.reset_counts();
+
+    assert_eq!(registry.requests(), []);
 }

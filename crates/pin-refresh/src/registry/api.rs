@@ -412,6 +412,15 @@ impl Registry {
                 if response.status() != StatusCode::UNAUTHORIZED {
                     return Ok(response);
                 }
+                // A host the endpoint redirected to speaks for itself, not for the registry:
+                // meeting its challenge would hand our credentials to the token service it
+                // names, and its token to the registry.
+                if !self.transport.is_on_endpoint(response.url()) {
+                    return Err(RegistryError::Unauthorized {
+                        url: url.to_string(),
+                        challenge: redirected_host_wants_credentials(response.url()),
+                    });
+                }
                 if challenged.swap(true, Ordering::Relaxed) {
                     return Err(RegistryError::Unauthorized {
                         url: url.to_string(),
@@ -433,6 +442,19 @@ impl Registry {
         )
         .await
     }
+}
+
+/// Why a 401 from a host the registry redirected to ends the request.
+fn redirected_host_wants_credentials(answered: &Url) -> String {
+    let host = match (answered.host_str(), answered.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        (None, _) => answered.to_string(),
+    };
+    format!(
+        "the registry redirected to {host}, which asks for credentials; they are never sent \
+         along a redirect to another host"
+    )
 }
 
 #[derive(serde::Deserialize)]

@@ -1,8 +1,11 @@
 //! A small registry on 127.0.0.1:0 that does what a real one will not do on demand: one
 //! [`Fault`] switch per server. It speaks just enough of the distribution API for the
 //! `bare-multiarch` policy (token challenge, tag list, manifests) and records every request
-//! it receives, so tests can check where credentials went. `test_fixture::ResetProxy` stands
-//! in front of it to reset a connection, which an HTTP server framework does not do on demand.
+//! it receives, so tests can check where credentials went. Where nothing is faulty, tests use
+//! registry-fixture's real registry instead; a behaving server here is only ever the other end
+//! of a fault (the storage host a redirect leads to, the token service a reset proxy fronts).
+//! `test_fixture::ResetProxy` stands in front of it to reset a connection, which an HTTP
+//! server framework does not do on demand.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -17,13 +20,13 @@ use bundle_gen::Digest;
 /// repository name, so several images can share one server.
 pub const REPOSITORY: &str = "matrix-construct/tuwunel";
 /// The token the server's token endpoint issues and its API accepts.
-pub const TOKEN: &str = "fixture-token";
+const TOKEN: &str = "fixture-token";
 
 /// What the server does wrong. Faults hit manifest requests for [`Registry::NEWEST`] unless
 /// the variant says otherwise.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
-    /// Behaves.
+    /// Behaves: the other end of a fault.
     None,
     /// Every manifest request answers 429 with `Retry-After: 1`.
     RateLimited,
@@ -56,8 +59,6 @@ pub enum Fault {
     HostileTags,
     /// The tag list holds only hostile names.
     OnlyHostileTags,
-    /// The token endpoint refuses every request with 401.
-    BadCredentials,
     /// The first token request answers 429 with `Retry-After: 1`, later ones behave.
     TokenRateLimitedOnce,
     /// Every token request answers 503.
@@ -71,8 +72,6 @@ pub enum Fault {
     BasicThenBearerChallenge,
     /// The 401 challenge offers Basic only.
     BasicChallengeOnly,
-    /// Tag list pages of 2 with relative `Link` headers.
-    Paginated,
     /// The first tag page links to the given absolute URL on another host.
     LinkTo(String),
 }
@@ -93,21 +92,8 @@ struct State {
     base: String,
     tags: Vec<String>,
     manifests: BTreeMap<String, Vec<u8>>,
-    blobs: BTreeMap<String, Vec<u8>>,
     seen: Mutex<Vec<Seen>>,
     require_token: bool,
-}
-
-/// What the server holds: tags (in list order) with their manifests, manifests reachable
-/// only by digest, and blobs.
-#[derive(Debug, Clone, Default)]
-pub struct Content {
-    /// Tag name and the bytes of its manifest.
-    pub tags: Vec<(String, Vec<u8>)>,
-    /// Manifests without a tag (platform images, attestations).
-    pub manifests: Vec<Vec<u8>>,
-    /// Blobs (configs, attestation statements).
-    pub blobs: Vec<Vec<u8>>,
 }
 
 /// A running fault server; stops when dropped.
@@ -168,25 +154,7 @@ impl Registry {
             Fault::OnlyHostileTags => tags = hostile.to_vec(),
             _ => {}
         }
-        let content = Content {
-            tags,
-            ..Content::default()
-        };
-        Self::serve(fault, require_token, content).await
-    }
-
-    /// Starts a server with token auth, no fault, and exactly this content.
-    pub async fn start_content(content: Content) -> Self {
-        Self::serve(Fault::None, true, content).await
-    }
-
-    /// Starts a behaving server with token auth on `listener`.
-    pub async fn start_on(listener: tokio::net::TcpListener) -> Self {
-        let content = Content {
-            tags: Self::release_tags(),
-            ..Content::default()
-        };
-        Self::serve_on(listener, Fault::None, true, content).await
+        Self::serve(fault, require_token, tags).await
     }
 
     fn release_tags() -> Vec<(String, Vec<u8>)> {
@@ -199,37 +167,20 @@ impl Registry {
         ]
     }
 
-    async fn serve(fault: Fault, require_token: bool, content: Content) -> Self {
+    /// Serves `tags` (in list order, each with the bytes of its manifest).
+    async fn serve(fault: Fault, require_token: bool, tags: Vec<(String, Vec<u8>)>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        Self::serve_on(listener, fault, require_token, content).await
-    }
-
-    async fn serve_on(
-        listener: tokio::net::TcpListener,
-        fault: Fault,
-        require_token: bool,
-        content: Content,
-    ) -> Self {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let mut manifests = BTreeMap::new();
-        for bytes in content.manifests {
-            manifests.insert(Digest::of_bytes(&bytes).to_string(), bytes);
-        }
-        for (tag, bytes) in &content.tags {
+        for (tag, bytes) in &tags {
             manifests.insert(Digest::of_bytes(bytes).to_string(), bytes.clone());
             manifests.insert(tag.clone(), bytes.clone());
         }
-        let blobs = content
-            .blobs
-            .into_iter()
-            .map(|bytes| (Digest::of_bytes(&bytes).to_string(), bytes))
-            .collect();
         let state = Arc::new(State {
             fault,
             base: base.clone(),
-            tags: content.tags.into_iter().map(|(tag, _)| tag).collect(),
+            tags: tags.into_iter().map(|(tag, _)| tag).collect(),
             manifests,
-            blobs,
             seen: Mutex::new(Vec::new()),
             require_token,
         });
@@ -250,6 +201,17 @@ impl Registry {
     /// Every request received so far.
     pub fn seen(&self) -> Vec<Seen> {
         self.state.seen.lock().unwrap().clone()
+    }
+
+    /// How many requests received so far had `method` and a path (with query) that
+    /// `path` accepts.
+    pub fn received(&self, method: &Method, path: impl Fn(&str) -> bool) -> u32 {
+        let count = self
+            .seen()
+            .iter()
+            .filter(|seen| seen.method == method && path(&seen.path))
+            .count();
+        u32::try_from(count).unwrap()
     }
 }
 
@@ -291,7 +253,6 @@ async fn handle(
             .count()
             - 1;
         match &state.fault {
-            Fault::BadCredentials => return status(StatusCode::UNAUTHORIZED),
             Fault::TokenRateLimitedOnce if earlier_tokens == 0 => {
                 return rate_limited(StatusCode::TOO_MANY_REQUESTS);
             }
@@ -326,17 +287,7 @@ async fn handle(
             .unwrap();
     }
     if rest == "tags/list" {
-        return tag_page(&state, repository, uri.query().unwrap_or(""));
-    }
-    if let Some(digest) = rest.strip_prefix("blobs/") {
-        return match state.blobs.get(digest) {
-            Some(bytes) => Response::builder()
-                .status(StatusCode::OK)
-                .header(header::CONTENT_TYPE, "application/octet-stream")
-                .body(Body::from(bytes.clone()))
-                .unwrap(),
-            None => status(StatusCode::NOT_FOUND),
-        };
+        return tag_page(&state, repository);
     }
     let Some(reference) = rest.strip_prefix("manifests/") else {
         return status(StatusCode::NOT_FOUND);
@@ -442,33 +393,16 @@ fn truncated(bytes: &[u8], digest: &str) -> Response {
     manifest_response(Body::from_stream(stream), digest, Some(bytes.len()))
 }
 
-/// Splits `<repository>/<tags/list|manifests/..|blobs/..>`.
+/// Splits `<repository>/<tags/list|manifests/..>`.
 fn split_api_path(path: &str) -> Option<(&str, &str)> {
-    ["/tags/list", "/manifests/", "/blobs/"]
+    ["/tags/list", "/manifests/"]
         .iter()
         .find_map(|marker| path.find(marker))
         .map(|at| (&path[..at], &path[at + 1..]))
 }
 
-fn tag_page(state: &State, repository: &str, query: &str) -> Response {
-    let last = query
-        .split('&')
-        .find_map(|p| p.strip_prefix("last="))
-        .map(|l| l.to_owned());
+fn tag_page(state: &State, repository: &str) -> Response {
     let (page, next): (Vec<&String>, Option<String>) = match &state.fault {
-        Fault::Paginated => {
-            let start = last.map_or(0, |l| {
-                state.tags.iter().position(|t| *t == l).map_or(0, |i| i + 1)
-            });
-            let page: Vec<&String> = state.tags.iter().skip(start).take(2).collect();
-            let next = (start + 2 < state.tags.len()).then(|| {
-                format!(
-                    "/v2/{repository}/tags/list?n=2&last={}",
-                    page[page.len() - 1]
-                )
-            });
-            (page, next)
-        }
         Fault::LinkTo(target) => (
             state.tags.iter().take(2).collect(),
             Some(format!("{target}/v2/{repository}/tags/list?last=x")),

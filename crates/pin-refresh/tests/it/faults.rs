@@ -1,21 +1,31 @@
 //! Each fault a real registry will not produce on demand is either retried (a transient one,
 //! within the budget, and counted) or ends in a typed error that names the image, the
 //! registry and the cause, and no pin for that image; the other images are still checked.
+//! The faults come from the fault server, or from a proxy in front of the real test registry
+//! (a reset connection, a registry that listens late). Whatever meets no fault is the real
+//! registry, whose front records what reached it: the images checked beside a failing one,
+//! the host a pagination link points to, and the host a redirect leads to when it asks for
+//! credentials (one that serves without them stands in for a storage host: a fault server
+//! without faults).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+use axum::http::Method;
 
 use bundle_gen::{
     BareMultiarchPolicy, Digest, ImageName, ImagePin, Images, RegistryEndpoint, UpdatePolicy,
 };
 use pin_refresh::{
-    CredentialSource, Credentials, ImageError, PolicyError, RegistryError, RetryCounts, Route,
-    StatusError, StatusReport, StatusRequest,
+    CredentialSource, Credentials, ImageError, PolicyError, RegistryError, RequestCounts,
+    RetryCounts, StatusError, StatusReport, StatusRequest,
 };
+use registry_fixture::{RequestKind, Scenario, TestRegistry};
 
 use pin_refresh::test_fixture::ResetProxy;
 
-use crate::fault_server::{Fault, REPOSITORY, Registry, TOKEN};
+use crate::fault_server::{Fault, REPOSITORY, Registry};
+use crate::real_registry::{self, assert_latest, seen};
 use crate::support::{self, test_options};
 
 /// Tuwunel on `ghcr.io` pinned at `tag@digest` (bare-multiarch); the other two images manual.
@@ -79,65 +89,27 @@ fn assert_names_image_and_registry(error: &StatusError) {
     );
 }
 
+/// The manifest GETs the client reported for `ghcr.io`, and those the fault server received.
+fn manifest_gets(report: &StatusReport, registry: &Registry) -> (u32, u32) {
+    (
+        report.requests["ghcr.io"].manifest_get,
+        registry.received(&Method::GET, |path| path.contains("/manifests/")),
+    )
+}
+
+/// The token requests the client reported for `ghcr.io`, and those the fault server received.
+fn token_requests(report: &StatusReport, registry: &Registry) -> (u32, u32) {
+    (
+        report.requests["ghcr.io"].token,
+        registry.received(&Method::GET, |path| path.starts_with("/token")),
+    )
+}
+
 fn registry_error(error: StatusError) -> RegistryError {
     match *error.cause {
         ImageError::Registry(e) => e,
         other => panic!("expected a registry error, got {other:?}"),
     }
-}
-
-#[tokio::test]
-async fn healthy_registry_gives_the_newest_multiarch_pin() {
-    let registry = Registry::start(Fault::None).await;
-    let report = run(outdated(&registry)).await.unwrap();
-    let homeserver = &report.images[0];
-    let latest = homeserver.latest.as_ref().unwrap();
-    assert_eq!(latest.tag.as_str(), Registry::NEWEST);
-    assert_eq!(latest.digest, registry.digest(Registry::NEWEST));
-    assert!(homeserver.update);
-    assert_eq!(homeserver.route, Route::BareMultiarch);
-}
-
-#[tokio::test]
-async fn nothing_new_costs_one_token_the_tag_pages_and_one_manifest_head() {
-    let registry = Registry::start(Fault::None).await;
-    let pinned = images(Registry::NEWEST, registry.digest(Registry::NEWEST));
-    let report = run(request_to(&registry, pinned)).await.unwrap();
-    assert!(!report.images[0].update);
-    // The first request is answered 401; after the token, one page and one HEAD.
-    assert_eq!(
-        report.requests["ghcr.io"],
-        support::one_token_one_page_one_head()
-    );
-    assert_eq!(
-        report.requests["docker.io"].total(),
-        0,
-        "manual images make no requests"
-    );
-}
-
-#[tokio::test]
-async fn anonymous_token_request_carries_no_credentials_and_the_token_goes_to_the_registry() {
-    let registry = Registry::start(Fault::None).await;
-    run(outdated(&registry)).await.unwrap();
-    let seen = registry.seen();
-    let token_requests: Vec<_> = seen
-        .iter()
-        .filter(|s| s.path.starts_with("/token"))
-        .collect();
-    assert_eq!(token_requests.len(), 1);
-    assert_eq!(token_requests[0].authorization, None);
-    assert!(
-        token_requests[0]
-            .path
-            .contains("scope=repository%3Amatrix-construct%2Ftuwunel%3Apull")
-    );
-    let bearer = format!("Bearer {TOKEN}");
-    assert!(
-        seen.iter()
-            .filter(|s| s.path.contains("/manifests/"))
-            .all(|s| s.authorization.as_deref() == Some(bearer.as_str()))
-    );
 }
 
 #[tokio::test]
@@ -183,7 +155,7 @@ async fn rate_limit_is_retried_after_the_wait_and_then_succeeds() {
     let registry = Registry::start(Fault::RateLimitedOnce).await;
     let report = run(outdated(&registry)).await.unwrap();
     assert_newest_found(&report);
-    assert_eq!(report.requests["ghcr.io"].manifest_get, 2);
+    assert_eq!(manifest_gets(&report, &registry), (2, 2));
 }
 
 #[tokio::test]
@@ -320,14 +292,35 @@ async fn redirect_to_another_host_is_followed_without_credentials() {
 
 #[tokio::test]
 async fn redirect_to_a_host_that_wants_credentials_fails_without_sending_ours() {
-    let other = Registry::start(Fault::None).await;
-    let (error, _registry) = failure(Fault::RedirectTo(other.base.clone())).await;
-    assert!(matches!(
-        registry_error(error),
-        RegistryError::Unauthorized { .. }
-    ));
-    assert!(!other.seen().is_empty());
-    assert!(other.seen().iter().all(|s| s.authorization.is_none()));
+    // The other host is a real registry: it answers 401 with a Bearer challenge naming its
+    // own token service, which must not be mistaken for the challenge of ours.
+    let other = TestRegistry::start().await.unwrap();
+    let registry = Registry::start(Fault::RedirectTo(other.endpoint())).await;
+    let credentials = CredentialSource::Explicit(BTreeMap::from([(
+        "ghcr.io".to_owned(),
+        Credentials::UserPassword {
+            user: "bot".to_owned(),
+            password: "secret".to_owned(),
+        },
+    )]));
+
+    let error = run(outdated(&registry).with_credentials(credentials))
+        .await
+        .unwrap_err();
+
+    assert_names_image_and_registry(&error);
+    match registry_error(error) {
+        RegistryError::Unauthorized { challenge, .. } => {
+            assert!(challenge.contains(&other.host()), "{challenge}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let received: Vec<(Option<RequestKind>, u16, Vec<String>)> = other
+        .requests()
+        .into_iter()
+        .map(|request| (request.kind, request.status, request.authorization))
+        .collect();
+    assert_eq!(received, [(Some(RequestKind::ManifestGet), 401, vec![])]);
 }
 
 #[tokio::test]
@@ -375,120 +368,14 @@ async fn only_hostile_tag_names_means_no_matching_tag() {
 }
 
 #[tokio::test]
-async fn bad_credentials_are_reported_with_the_variable_to_fix() {
-    let registry = Registry::start(Fault::BadCredentials).await;
-    let credentials = CredentialSource::Explicit(BTreeMap::from([(
-        "ghcr.io".to_owned(),
-        Credentials::UserPassword {
-            user: "bot".to_owned(),
-            password: "wrong".to_owned(),
-        },
-    )]));
-    let error = run(outdated(&registry).with_credentials(credentials))
-        .await
-        .unwrap_err();
-    assert_names_image_and_registry(&error);
-    let message = error.to_string();
-    assert!(
-        message.contains("BUNDLE_REGISTRY_AUTH_GHCR_IO"),
-        "{message}"
-    );
-    assert!(matches!(
-        registry_error(error),
-        RegistryError::BadCredentials { status: 401, .. }
-    ));
-    // The password went to the token service only, never to the registry API.
-    for seen in registry.seen() {
-        let is_token = seen.path.starts_with("/token");
-        let sent_basic = seen
-            .authorization
-            .as_deref()
-            .is_some_and(|a| a.starts_with("Basic "));
-        assert_eq!(sent_basic, is_token, "{seen:?}");
-    }
-}
-
-#[tokio::test]
-async fn tag_list_pages_are_followed_through_relative_links() {
-    let registry = Registry::start(Fault::Paginated).await;
-    let report = run(outdated(&registry)).await.unwrap();
-    assert_newest_found(&report);
-    // Five tags in pages of two.
-    assert_eq!(report.requests["ghcr.io"].tag_list, 3);
-}
-
-#[tokio::test]
 async fn tag_page_link_to_another_host_is_refused() {
-    let other = Registry::start(Fault::None).await;
-    let (error, _registry) = failure(Fault::LinkTo(other.base.clone())).await;
+    let other = TestRegistry::start().await.unwrap();
+    let (error, _registry) = failure(Fault::LinkTo(other.endpoint())).await;
     assert!(matches!(
         registry_error(error),
         RegistryError::UnsafeLink { .. }
     ));
-    assert!(other.seen().is_empty());
-}
-
-#[tokio::test]
-async fn plain_http_endpoint_not_marked_insecure_is_refused_before_any_request() {
-    let registry = Registry::start(Fault::None).await;
-    let request = outdated(&registry).with_endpoint(
-        "ghcr.io",
-        RegistryEndpoint {
-            endpoint: registry.base.clone(),
-            insecure: false,
-        },
-    );
-    let error = run(request).await.unwrap_err();
-    assert_names_image_and_registry(&error);
-    assert!(matches!(
-        registry_error(error),
-        RegistryError::InvalidEndpoint { .. }
-    ));
-    assert!(registry.seen().is_empty());
-}
-
-#[tokio::test]
-async fn a_configured_token_goes_straight_to_the_registry_without_a_token_request() {
-    let registry = Registry::start(Fault::None).await;
-    let credentials = CredentialSource::Explicit(BTreeMap::from([(
-        "ghcr.io".to_owned(),
-        Credentials::Token(TOKEN.to_owned()),
-    )]));
-    let report = run(outdated(&registry).with_credentials(credentials))
-        .await
-        .unwrap();
-    let counts = report.requests["ghcr.io"];
-    assert_eq!((counts.token, counts.challenge), (0, 0));
-    assert!(
-        registry
-            .seen()
-            .iter()
-            .all(|s| !s.path.starts_with("/token"))
-    );
-}
-
-#[tokio::test]
-async fn user_and_password_go_to_the_token_service_and_only_the_token_to_the_registry() {
-    let registry = Registry::start(Fault::None).await;
-    let credentials = CredentialSource::Explicit(BTreeMap::from([(
-        "ghcr.io".to_owned(),
-        Credentials::UserPassword {
-            user: "bot".to_owned(),
-            password: "secret".to_owned(),
-        },
-    )]));
-    run(outdated(&registry).with_credentials(credentials))
-        .await
-        .unwrap();
-    let bearer = format!("Bearer {TOKEN}");
-    for seen in registry.seen() {
-        match seen.authorization.as_deref() {
-            // base64("bot:secret")
-            Some("Basic Ym90OnNlY3JldA==") => assert!(seen.path.starts_with("/token"), "{seen:?}"),
-            Some(value) => assert_eq!(value, bearer, "{seen:?}"),
-            None => assert!(!seen.path.starts_with("/token"), "{seen:?}"),
-        }
-    }
+    assert_eq!(other.requests(), []);
 }
 
 #[tokio::test]
@@ -496,7 +383,7 @@ async fn a_rate_limited_token_request_is_retried_then_succeeds() {
     let registry = Registry::start(Fault::TokenRateLimitedOnce).await;
     let report = run(outdated(&registry)).await.unwrap();
     assert_newest_found(&report);
-    assert_eq!(report.requests["ghcr.io"].token, 2);
+    assert_eq!(token_requests(&report, &registry), (2, 2));
 }
 
 #[tokio::test]
@@ -573,20 +460,20 @@ async fn a_single_retryable_answer_is_retried_and_counted_under_its_status() {
         let report = run(outdated(&registry)).await.unwrap();
         assert_newest_found(&report);
         assert_eq!(ghcr_retries(&report), counted, "HTTP {code}");
-        assert_eq!(report.requests["ghcr.io"].manifest_get, 2, "HTTP {code}");
+        assert_eq!(manifest_gets(&report, &registry), (2, 2), "HTTP {code}");
     }
 }
 
 #[tokio::test]
 async fn a_client_error_answer_is_not_retried() {
     let registry = Registry::start(Fault::FailOnce(400)).await;
-    let report = pin_refresh::status_report(&outdated(&registry)).await;
+    let mut report = pin_refresh::status_report(&outdated(&registry)).await;
+    assert_eq!(report.retries["ghcr.io"], RetryCounts::default());
+    assert_eq!(manifest_gets(&report, &registry), (1, 1));
     assert!(matches!(
-        registry_error(report.failures.into_iter().next().unwrap()),
+        registry_error(report.failures.remove(0)),
         RegistryError::Status { status: 400, .. }
     ));
-    assert_eq!(report.retries["ghcr.io"], RetryCounts::default());
-    assert_eq!(report.requests["ghcr.io"].manifest_get, 1);
 }
 
 #[tokio::test]
@@ -600,80 +487,111 @@ async fn a_rate_limit_retry_is_counted_under_429() {
     assert_eq!(ghcr_retries(&report), expected);
 }
 
+/// Tuwunel of the real registry's scenario, pinned at its current release, with `ghcr.io`
+/// sent to `endpoint` (something in front of that registry).
+fn tuwunel_request(tuwunel: &Scenario, endpoint: &str) -> StatusRequest {
+    let images = real_registry::only(
+        ImageName::HOMESERVER,
+        tuwunel,
+        &tuwunel.current,
+        real_registry::bare_multiarch(),
+    );
+    support::request(images, endpoint, &["ghcr.io"]).with_options(test_options())
+}
+
+/// A loopback port nothing listens on (it was free a moment ago).
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
 #[tokio::test]
 async fn a_reset_connection_is_retried_then_succeeds() {
-    let registry = Registry::start(Fault::None).await;
-    let proxy = ResetProxy::start(&registry.base).await;
-    let request = support::request(
-        images(Registry::OLDER, registry.digest(Registry::OLDER)),
-        &proxy.base,
-        &["ghcr.io"],
-    )
-    .with_options(test_options());
+    let registry = TestRegistry::start().await.unwrap();
+    let tuwunel = Scenario::tuwunel(&registry).await.unwrap();
+    let proxy = ResetProxy::start(&registry.endpoint()).await;
+    let request = tuwunel_request(&tuwunel, &proxy.base);
+
     let report = run(request).await.unwrap();
-    assert_newest_found(&report);
+
+    assert_latest(&report.images[0], &tuwunel.newest);
     let expected = RetryCounts {
         reset: 1,
         ..RetryCounts::default()
     };
     assert_eq!(ghcr_retries(&report), expected);
-    // The reset request (the first tag-list request) never reached the registry.
+    // The reset request (the first tag-list request) never reached the registry; everything
+    // else the client reports, the registry saw.
+    let reset = RequestCounts {
+        tag_list: 1,
+        ..RequestCounts::default()
+    };
     assert_eq!(
-        report.requests["ghcr.io"].total(),
-        registry.seen().len() as u32 + 1
+        report.requests["ghcr.io"],
+        seen(&registry, &[&tuwunel.repository]) + reset
     );
+}
+
+/// After `delay`, listens on `port` and relays every connection to `target` (`host:port`): a
+/// registry that comes up late.
+fn relay_later(port: u16, delay: Duration, target: String) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        while let Ok((mut client, _)) = listener.accept().await {
+            let target = target.clone();
+            tokio::spawn(async move {
+                if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    })
 }
 
 #[tokio::test]
 async fn a_refused_connection_is_retried_until_the_registry_listens() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let registry = TestRegistry::start().await.unwrap();
+    let tuwunel = Scenario::tuwunel(&registry).await.unwrap();
+    let port = free_port();
     let options = pin_refresh::ClientOptions {
         retry_wait_cap: Duration::from_millis(200),
         max_total_retry_wait: Duration::from_secs(2),
         ..test_options()
     };
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let request = support::request(
-        images(
-            Registry::OLDER,
-            Registry::start(Fault::None).await.digest(Registry::OLDER),
-        ),
-        &endpoint,
-        &["ghcr.io"],
-    )
-    .with_options(options);
+    let request =
+        tuwunel_request(&tuwunel, &format!("http://127.0.0.1:{port}")).with_options(options);
     // The registry comes up after the first attempt was refused (the wait before the second
     // attempt is 200 ms).
-    let started = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .unwrap();
-        Registry::start_on(listener).await
-    });
+    let relay = relay_later(port, Duration::from_millis(50), registry.host());
+
     let report = run(request).await.unwrap();
-    let _registry = started.await.unwrap();
-    assert_newest_found(&report);
+    relay.abort();
+
+    assert_latest(&report.images[0], &tuwunel.newest);
     let expected = RetryCounts {
         connect: 1,
         ..RetryCounts::default()
     };
     assert_eq!(ghcr_retries(&report), expected);
+    // The refused attempt (the first tag-list request) never reached the registry.
+    let refused = RequestCounts {
+        tag_list: 1,
+        ..RequestCounts::default()
+    };
+    assert_eq!(
+        report.requests["ghcr.io"],
+        seen(&registry, &[&tuwunel.repository]) + refused
+    );
 }
 
 #[tokio::test]
 async fn a_registry_that_keeps_refusing_connections_is_given_up_after_the_attempts() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let digest = Registry::start(Fault::None).await.digest(Registry::OLDER);
     let request = support::request(
-        images(Registry::OLDER, digest),
-        &format!("http://127.0.0.1:{port}"),
+        images(Registry::OLDER, Digest::of_bytes(b"pinned index")),
+        &format!("http://127.0.0.1:{}", free_port()),
         &["ghcr.io"],
     )
     .with_options(test_options());
@@ -734,7 +652,7 @@ async fn a_failing_token_request_is_retried_then_succeeds() {
         let registry = Registry::start(Fault::TokenFailOnce(code)).await;
         let report = run(outdated(&registry)).await.unwrap();
         assert_newest_found(&report);
-        assert_eq!(report.requests["ghcr.io"].token, 2, "HTTP {code}");
+        assert_eq!(token_requests(&report, &registry), (2, 2), "HTTP {code}");
         assert_eq!(ghcr_retries(&report).total(), 1, "HTTP {code}");
     }
 }
@@ -766,19 +684,19 @@ async fn a_reset_token_request_is_retried_then_succeeds() {
 #[tokio::test]
 async fn an_image_whose_registry_fails_is_reported_and_the_others_are_still_checked() {
     let failing = Registry::start(Fault::Unavailable).await;
-    let healthy = Registry::start(Fault::None).await;
+    let healthy = TestRegistry::start().await.unwrap();
+    let livekit = Scenario::livekit(&healthy).await.unwrap();
     let mut images = images(Registry::OLDER, failing.digest(Registry::OLDER));
-    *images.get_mut(ImageName::LK_JWT) = ImagePin {
-        registry: Some("registry.example".to_owned()),
-        repository: REPOSITORY.to_owned(),
-        tag: Some(Registry::OLDER.parse().unwrap()),
-        digest: Some(healthy.digest(Registry::OLDER)),
-        policy: UpdatePolicy::BareMultiarch(BareMultiarchPolicy::default()),
-    };
+    *images.get_mut(ImageName::LIVEKIT) = real_registry::pinned(
+        ImageName::LIVEKIT,
+        &livekit,
+        &livekit.current,
+        real_registry::semver("v", None, false),
+    );
     let request = request_to(&failing, images).with_endpoint(
-        "registry.example",
+        "docker.io",
         RegistryEndpoint {
-            endpoint: healthy.base.clone(),
+            endpoint: healthy.endpoint(),
             insecure: true,
         },
     );
@@ -789,12 +707,17 @@ async fn an_image_whose_registry_fails_is_reported_and_the_others_are_still_chec
     assert_names_image_and_registry(&report.failures[0]);
     let checked: Vec<ImageName> = report.images.iter().map(|image| image.name).collect();
     assert_eq!(checked, [ImageName::LIVEKIT, ImageName::LK_JWT]);
-    let lk_jwt = &report.images[1];
-    assert!(lk_jwt.update);
+    let livekit_status = &report.images[0];
+    assert!(livekit_status.update);
+    assert_latest(livekit_status, &livekit.newest);
     assert_eq!(
-        lk_jwt.latest.as_ref().unwrap().digest,
-        healthy.digest(Registry::NEWEST)
+        report.requests["docker.io"],
+        seen(&healthy, &[&livekit.repository])
     );
-    assert_eq!(report.retries["registry.example"], RetryCounts::default());
-    assert!(report.retries["ghcr.io"].http503 > 0);
+    assert_eq!(report.retries["docker.io"], RetryCounts::default());
+    let expected = RetryCounts {
+        http503: test_options().max_attempts - 1,
+        ..RetryCounts::default()
+    };
+    assert_eq!(report.retries["ghcr.io"], expected);
 }

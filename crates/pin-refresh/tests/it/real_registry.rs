@@ -1,18 +1,22 @@
 //! `pin_refresh::status` against a real registry: Debian's docker-registry (CNCF distribution
-//! 2.8) with token auth, behind registry-fixture's paginating front, filled with the tag sets
-//! of the three images. Each test asserts the chosen pin and what it cost in requests, as
-//! counted by the front (not by the client).
+//! 2.8) with token auth, behind registry-fixture's paginating, recording front, filled with the
+//! tag sets of the three images. Each test asserts the chosen pin; what it cost in requests is
+//! compared with what the front saw (not with the client's own counters), and where
+//! credentials and tokens went is read from the front's log of every request.
 
 use std::collections::BTreeMap;
 
 use bundle_gen::{
-    BareMultiarchPolicy, CommitPolicy, ImageName, ImagePin, Images, SemverPolicy, UpdatePolicy,
+    BareMultiarchPolicy, CommitPolicy, ImageName, ImagePin, Images, RegistryEndpoint, SemverPolicy,
+    UpdatePolicy,
 };
 use pin_refresh::{
-    ClientOptions, CredentialSource, Credentials, ImageStatus, RequestCounts, Route, StatusReport,
-    StatusRequest, status,
+    ClientOptions, CredentialSource, Credentials, ImageError, ImageStatus, RegistryError,
+    RequestCounts, Route, StatusReport, StatusRequest, status,
 };
-use registry_fixture::{LkJwtHistory, LkJwtRoute, Pin, Scenario, TestRegistry};
+use registry_fixture::{
+    LkJwtHistory, LkJwtRoute, Pin, ReceivedRequest, RequestKind, Scenario, TestRegistry,
+};
 
 use crate::support;
 
@@ -26,7 +30,12 @@ fn host(name: ImageName) -> &'static str {
 }
 
 /// Image `name` from `scenario`, pinned at `pin` under `policy`.
-fn pinned(name: ImageName, scenario: &Scenario, pin: &Pin, policy: UpdatePolicy) -> ImagePin {
+pub(crate) fn pinned(
+    name: ImageName,
+    scenario: &Scenario,
+    pin: &Pin,
+    policy: UpdatePolicy,
+) -> ImagePin {
     ImagePin {
         registry: Some(host(name).to_owned()),
         repository: scenario.repository.clone(),
@@ -37,15 +46,24 @@ fn pinned(name: ImageName, scenario: &Scenario, pin: &Pin, policy: UpdatePolicy)
 }
 
 /// Images in which only `name` is checked, [`pinned`]; the other two are manual.
-fn only(name: ImageName, scenario: &Scenario, pin: &Pin, policy: UpdatePolicy) -> Images {
+pub(crate) fn only(
+    name: ImageName,
+    scenario: &Scenario,
+    pin: &Pin,
+    policy: UpdatePolicy,
+) -> Images {
     support::images([(name, pinned(name, scenario, pin, policy))])
 }
 
-fn bare_multiarch() -> UpdatePolicy {
+pub(crate) fn bare_multiarch() -> UpdatePolicy {
     UpdatePolicy::BareMultiarch(BareMultiarchPolicy::default())
 }
 
-fn semver(tag_prefix: &str, range: Option<&str>, allow_prerelease: bool) -> UpdatePolicy {
+pub(crate) fn semver(
+    tag_prefix: &str,
+    range: Option<&str>,
+    allow_prerelease: bool,
+) -> UpdatePolicy {
     UpdatePolicy::Semver(SemverPolicy {
         range: range.map(|range| range.parse().unwrap()),
         allow_prerelease,
@@ -53,22 +71,22 @@ fn semver(tag_prefix: &str, range: Option<&str>, allow_prerelease: bool) -> Upda
     })
 }
 
-fn commit() -> UpdatePolicy {
+pub(crate) fn commit() -> UpdatePolicy {
     UpdatePolicy::Commit(CommitPolicy::default())
 }
 
 /// A request sending both ghcr.io and docker.io to the test registry, with no credentials
 /// from the machine.
-fn request(registry: &TestRegistry, images: Images) -> StatusRequest {
+pub(crate) fn request(registry: &TestRegistry, images: Images) -> StatusRequest {
     support::request(images, &registry.endpoint(), &["ghcr.io", "docker.io"])
 }
 
-async fn check(registry: &TestRegistry, request: StatusRequest) -> StatusReport {
+pub(crate) async fn check(registry: &TestRegistry, request: StatusRequest) -> StatusReport {
     registry.reset_counts();
     status(&request).await.unwrap()
 }
 
-fn image(report: &StatusReport, name: ImageName) -> &ImageStatus {
+pub(crate) fn image(report: &StatusReport, name: ImageName) -> &ImageStatus {
     report
         .images
         .iter()
@@ -76,7 +94,7 @@ fn image(report: &StatusReport, name: ImageName) -> &ImageStatus {
         .unwrap()
 }
 
-fn assert_latest(status: &ImageStatus, expected: &Pin) {
+pub(crate) fn assert_latest(status: &ImageStatus, expected: &Pin) {
     let latest = status.latest.as_ref().unwrap();
     assert_eq!(
         (&latest.tag, &latest.digest),
@@ -85,8 +103,65 @@ fn assert_latest(status: &ImageStatus, expected: &Pin) {
 }
 
 /// Tag-list pages needed for `tags` tags at `page` tags per page.
-fn pages(tags: usize, page: usize) -> u32 {
+pub(crate) fn pages(tags: usize, page: usize) -> u32 {
     u32::try_from(tags.div_ceil(page)).unwrap()
+}
+
+/// The tag-list page length the client asks for.
+pub(crate) fn page_length() -> usize {
+    usize::try_from(ClientOptions::default().tag_page_length).unwrap()
+}
+
+/// What the front saw of the requests about `repositories`, summed.
+pub(crate) fn seen(registry: &TestRegistry, repositories: &[&str]) -> RequestCounts {
+    let counts = registry.counts();
+    repositories
+        .iter()
+        .map(|repository| counts.repository(repository).requests)
+        .sum()
+}
+
+/// What the front saw per registry host of `report`: the requests about the repositories of
+/// that host's images, checked or failed.
+pub(crate) fn seen_per_host(
+    registry: &TestRegistry,
+    report: &StatusReport,
+) -> BTreeMap<String, RequestCounts> {
+    let counts = registry.counts();
+    let checked = report
+        .images
+        .iter()
+        .map(|image| (&image.registry, &image.repository));
+    let failed = report
+        .failures
+        .iter()
+        .map(|failure| (&failure.registry, &failure.repository));
+    let mut seen: BTreeMap<String, RequestCounts> = BTreeMap::new();
+    for (host, repository) in checked.chain(failed) {
+        *seen.entry(host.clone()).or_default() += counts.repository(repository).requests;
+    }
+    seen
+}
+
+/// The client reported, host by host and kind by kind, exactly the requests the front saw;
+/// none was about another repository, and none fell outside the vocabulary it reports in (a
+/// `/v2/` ping, a blob HEAD).
+pub(crate) fn assert_reported_what_the_registry_saw(
+    registry: &TestRegistry,
+    report: &StatusReport,
+) {
+    let counts = registry.counts();
+    assert_eq!(
+        report.requests,
+        seen_per_host(registry, report),
+        "{counts:#?}"
+    );
+    assert_eq!(
+        report.requests.values().copied().sum::<RequestCounts>(),
+        counts.total.requests,
+        "{counts:#?}"
+    );
+    assert_eq!(counts.total.other, 0, "{counts:#?}");
 }
 
 #[tokio::test]
@@ -106,6 +181,17 @@ async fn tuwunel_skips_newer_single_arch_amd64_only_and_v3_only_tags() {
     assert_latest(homeserver, &tuwunel.newest);
     assert!(homeserver.update);
     assert_eq!(homeserver.route, Route::BareMultiarch);
+    // Newest first, each bare tag's index is read until one qualifies: the three that do not,
+    // then the answer. None is the pinned tag, so none is only HEADed.
+    let expected = RequestCounts {
+        challenge: 1,
+        token: 1,
+        tag_list: pages(tuwunel.tags.len(), page_length()),
+        manifest_get: 4,
+        ..RequestCounts::default()
+    };
+    assert_eq!(seen(&registry, &[&tuwunel.repository]), expected);
+    assert_reported_what_the_registry_saw(&registry, &report);
 }
 
 #[tokio::test]
@@ -259,29 +345,6 @@ async fn lk_jwt_rerun_of_an_older_main_build_is_passed_over_for_the_newest_commi
 }
 
 #[tokio::test]
-async fn lk_jwt_update_reads_the_newest_main_builds_three_requests_each() {
-    let (lk_jwt, report) = lk_jwt_commit(LkJwtRoute::Label).await;
-    let history = ClientOptions::default().commit_history;
-
-    let status = image(&report, ImageName::LK_JWT);
-    assert_latest(status, &lk_jwt.newest);
-    let requests = report.requests["ghcr.io"];
-    // The newest latest-ci_ tag's HEAD, then per main build read an index, a platform
-    // manifest and a config blob; then the chosen commit's sha- tag HEAD.
-    assert_eq!(requests.manifest_head, 2, "{requests:?}");
-    assert_eq!(
-        requests.manifest_get,
-        u32::try_from(2 * history).unwrap(),
-        "{requests:?}"
-    );
-    assert_eq!(
-        requests.blob,
-        u32::try_from(history).unwrap(),
-        "{requests:?}"
-    );
-}
-
-#[tokio::test]
 async fn lk_jwt_sha_tag_overwritten_by_a_branch_build_pins_the_main_build() {
     let (registry, lk_jwt) = lk_jwt_after(LkJwtHistory::BranchBuildOfNewest).await;
     let images = only(ImageName::LK_JWT, &lk_jwt, &lk_jwt.current, commit());
@@ -317,7 +380,7 @@ async fn lk_jwt_semver_takes_the_newest_release_without_v() {
 }
 
 /// All three images already on their newest pins.
-async fn nothing_new(registry: &TestRegistry) -> (Scenario, Scenario, Scenario, Images) {
+pub(crate) async fn nothing_new(registry: &TestRegistry) -> (Scenario, Scenario, Scenario, Images) {
     let tuwunel = Scenario::tuwunel(registry).await.unwrap();
     let livekit = Scenario::livekit(registry).await.unwrap();
     let lk_jwt = Scenario::lk_jwt(registry, LkJwtRoute::Label).await.unwrap();
@@ -365,64 +428,7 @@ async fn nothing_new_reports_no_update_for_any_image() {
     );
 }
 
-#[tokio::test]
-async fn nothing_new_costs_one_token_per_image_the_tag_pages_and_few_manifest_requests() {
-    let registry = TestRegistry::start().await.unwrap();
-    let (tuwunel, livekit, lk_jwt, images) = nothing_new(&registry).await;
-    let page = usize::try_from(ClientOptions::default().tag_page_length).unwrap();
-
-    check(&registry, request(&registry, images)).await;
-
-    let counts = registry.counts();
-    assert_eq!(counts.total.requests.token, 3, "{counts:#?}");
-    assert_eq!(counts.total.requests.blob, 0, "{counts:#?}");
-    assert_eq!(counts.total.other, 0, "{counts:#?}");
-    for scenario in [&tuwunel, &livekit, &lk_jwt] {
-        let repository = counts.repository(&scenario.repository).requests;
-        // At most the first request of a repository, its tag list, is answered with the 401
-        // challenge that starts the token flow (a client that learnt the token service from
-        // another repository on the same host may skip it); then come the pages.
-        assert!(repository.challenge <= 1, "{}", scenario.repository);
-        assert_eq!(
-            repository.tag_list,
-            pages(scenario.tags.len(), page),
-            "{}: {repository:?}",
-            scenario.repository
-        );
-    }
-    let manifests =
-        |scenario: &Scenario| counts.repository(&scenario.repository).requests.manifests();
-    assert!(manifests(&livekit) <= 2);
-    assert!(manifests(&lk_jwt) <= 2);
-    // Tuwunel has three bare tags newer than its pin that do not qualify (a single-arch
-    // manifest, an amd64-only index, an index whose only amd64 image is v3): each costs one
-    // manifest request before the pin's own.
-    assert!(manifests(&tuwunel) <= 4);
-}
-
-#[tokio::test]
-async fn the_client_reports_the_requests_the_registry_saw() {
-    let registry = TestRegistry::start().await.unwrap();
-    let (tuwunel, livekit, lk_jwt, images) = nothing_new(&registry).await;
-
-    let report = check(&registry, request(&registry, images)).await;
-
-    // Kind by kind, host by host: the client's vocabulary is the registry's.
-    let counts = registry.counts();
-    let seen = |scenarios: &[&Scenario]| -> RequestCounts {
-        scenarios
-            .iter()
-            .map(|scenario| counts.repository(&scenario.repository).requests)
-            .sum()
-    };
-    assert_eq!(report.requests["ghcr.io"], seen(&[&tuwunel, &lk_jwt]));
-    assert_eq!(report.requests["docker.io"], seen(&[&livekit]));
-    assert_eq!(
-        report.requests.values().copied().sum::<RequestCounts>(),
-        counts.total.requests
-    );
-    assert_eq!(counts.total.other, 0, "{counts:#?}");
-}
+// ---- pagination -------------------------------------------------------------------------------
 
 #[tokio::test]
 async fn hundreds_of_tags_are_read_across_every_page() {
@@ -437,19 +443,118 @@ async fn hundreds_of_tags_are_read_across_every_page() {
     let report = check(&registry, request(&registry, images)).await;
 
     assert_latest(image(&report, ImageName::LK_JWT), &lk_jwt.newest);
-    let counts = registry.counts().repository(&lk_jwt.repository).requests;
+    let tag_lists = seen(&registry, &[&lk_jwt.repository]);
     // The challenged first request, then every page.
-    assert_eq!(counts.challenge, 1);
-    assert_eq!(counts.tag_list, pages(lk_jwt.tags.len(), 100));
+    assert_eq!(
+        (tag_lists.challenge, tag_lists.tag_list),
+        (1, pages(lk_jwt.tags.len(), 100))
+    );
+    assert_reported_what_the_registry_saw(&registry, &report);
 }
 
 #[tokio::test]
-async fn credentials_are_sent_for_a_repository_that_requires_them() {
+async fn tag_list_pages_are_followed_through_relative_links() {
+    let registry = TestRegistry::start().await.unwrap();
+    let tuwunel = Scenario::tuwunel(&registry).await.unwrap();
+    // Pages of two: the front's `Link: </v2/...>; rel="next"` is relative, as on ghcr.io.
+    registry.set_page_size_cap(2);
+    let images = only(
+        ImageName::HOMESERVER,
+        &tuwunel,
+        &tuwunel.current,
+        bare_multiarch(),
+    );
+
+    let report = check(&registry, request(&registry, images)).await;
+
+    assert_latest(image(&report, ImageName::HOMESERVER), &tuwunel.newest);
+    assert_eq!(
+        seen(&registry, &[&tuwunel.repository]).tag_list,
+        pages(tuwunel.tags.len(), 2)
+    );
+    assert_reported_what_the_registry_saw(&registry, &report);
+}
+
+// ---- where credentials and tokens go -------------------------------------------------------------
+
+/// The user and password the test registry wants for a protected repository.
+const USER: &str = "bundle-bot";
+const PASSWORD: &str = "s3cret";
+
+fn user_password(host: &str, user: &str, password: &str) -> CredentialSource {
+    CredentialSource::Explicit(BTreeMap::from([(
+        host.to_owned(),
+        Credentials::UserPassword {
+            user: user.to_owned(),
+            password: password.to_owned(),
+        },
+    )]))
+}
+
+/// `Basic base64(user:password)`, as the token server must receive it.
+fn basic(user: &str, password: &str) -> String {
+    registry_fixture::Credentials::new(user, password).basic_authorization()
+}
+
+/// The token requests and the API requests of the front's log, in the order answered.
+fn token_and_api_requests(registry: &TestRegistry) -> (Vec<ReceivedRequest>, Vec<ReceivedRequest>) {
+    registry
+        .requests()
+        .into_iter()
+        .partition(ReceivedRequest::is_token_request)
+}
+
+/// Checks that the first API request went without credentials and met the challenge, and every
+/// later one carried exactly the Bearer token of one token answer: `token`.
+fn assert_only_the_issued_token_reached_the_registry(api: &[ReceivedRequest], token: &str) {
+    let (first, later) = api.split_first().unwrap();
+    assert_eq!(first.status, 401, "{first:?}");
+    assert!(first.authorization.is_empty(), "{first:?}");
+    assert!(!later.is_empty());
+    let bearer = format!("Bearer {token}");
+    for request in later {
+        assert!(request.authorized_as(&bearer), "{request:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_anonymous_pull_asks_for_a_pull_token_without_credentials_and_presents_only_it() {
+    let registry = TestRegistry::start().await.unwrap();
+    let tuwunel = Scenario::tuwunel(&registry).await.unwrap();
+    let images = only(
+        ImageName::HOMESERVER,
+        &tuwunel,
+        &tuwunel.current,
+        bare_multiarch(),
+    );
+
+    let report = check(&registry, request(&registry, images)).await;
+
+    assert_latest(image(&report, ImageName::HOMESERVER), &tuwunel.newest);
+    let (tokens, api) = token_and_api_requests(&registry);
+    let [token] = tokens.as_slice() else {
+        panic!("one token request: {tokens:#?}");
+    };
+    assert!(token.authorization.is_empty(), "{token:?}");
+    assert_eq!(token.repositories, [Scenario::TUWUNEL_REPOSITORY]);
+    assert!(
+        token
+            .target
+            .contains(&format!("service={}", registry.service())),
+        "the challenge's service is passed on: {token:?}"
+    );
+    assert!(!token.target.contains("push"), "{token:?}");
+    assert_only_the_issued_token_reached_the_registry(&api, token.issued_token.as_ref().unwrap());
+    assert_reported_what_the_registry_saw(&registry, &report);
+}
+
+#[tokio::test]
+async fn user_and_password_go_to_the_token_service_and_only_its_token_to_the_registry() {
     let registry = TestRegistry::start().await.unwrap();
     let livekit = Scenario::livekit(&registry).await.unwrap();
     registry.require_pull_credentials(
         &livekit.repository,
-        registry_fixture::Credentials::new("bundle-bot", "s3cret"),
+        registry_fixture::Credentials::new(USER, PASSWORD),
     );
     let images = only(
         ImageName::LIVEKIT,
@@ -457,24 +562,79 @@ async fn credentials_are_sent_for_a_repository_that_requires_them() {
         &livekit.current,
         semver("v", None, false),
     );
-    let credentials = CredentialSource::Explicit(BTreeMap::from([(
-        "docker.io".to_owned(),
-        Credentials::UserPassword {
-            user: "bundle-bot".to_owned(),
-            password: "s3cret".to_owned(),
-        },
-    )]));
 
     let report = check(
         &registry,
-        request(&registry, images).with_credentials(credentials),
+        request(&registry, images).with_credentials(user_password("docker.io", USER, PASSWORD)),
     )
     .await;
 
     assert_latest(image(&report, ImageName::LIVEKIT), &livekit.newest);
-    let counts = registry.counts().repository(&livekit.repository);
-    assert!(counts.requests.token > 0, "{counts:?}");
-    assert_eq!(counts.token_with_credentials, counts.requests.token);
+    let (tokens, api) = token_and_api_requests(&registry);
+    let [token] = tokens.as_slice() else {
+        panic!("one token request: {tokens:#?}");
+    };
+    assert!(token.authorized_as(&basic(USER, PASSWORD)), "{token:?}");
+    assert_eq!(token.status, 200);
+    assert_only_the_issued_token_reached_the_registry(&api, token.issued_token.as_ref().unwrap());
+    assert_reported_what_the_registry_saw(&registry, &report);
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_refused_by_the_token_service_and_name_the_variable_to_fix() {
+    let registry = TestRegistry::start().await.unwrap();
+    let livekit = Scenario::livekit(&registry).await.unwrap();
+    registry.require_pull_credentials(
+        &livekit.repository,
+        registry_fixture::Credentials::new(USER, PASSWORD),
+    );
+    let images = only(
+        ImageName::LIVEKIT,
+        &livekit,
+        &livekit.current,
+        semver("v", None, false),
+    );
+    registry.reset_counts();
+
+    let report = pin_refresh::status_report(
+        &request(&registry, images).with_credentials(user_password("docker.io", USER, "wrong")),
+    )
+    .await;
+
+    let [error] = report.failures.as_slice() else {
+        panic!("one failure: {report:#?}");
+    };
+    assert_eq!(
+        (error.image, error.registry.as_str()),
+        (ImageName::LIVEKIT, "docker.io")
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("BUNDLE_REGISTRY_AUTH_DOCKER_IO"),
+        "{message}"
+    );
+    assert!(
+        matches!(
+            &*error.cause,
+            ImageError::Registry(RegistryError::BadCredentials { status: 401, .. })
+        ),
+        "{error:?}"
+    );
+    // The challenged request went without credentials; the password went to the token
+    // service only, once, and was refused there.
+    let received: Vec<(Option<RequestKind>, u16, Vec<String>)> = registry
+        .requests()
+        .into_iter()
+        .map(|request| (request.kind, request.status, request.authorization))
+        .collect();
+    assert_eq!(
+        received,
+        [
+            (Some(RequestKind::TagList), 401, vec![]),
+            (Some(RequestKind::Token), 401, vec![basic(USER, "wrong")]),
+        ]
+    );
+    assert_reported_what_the_registry_saw(&registry, &report);
 }
 
 #[tokio::test]
@@ -483,7 +643,7 @@ async fn a_repository_that_requires_credentials_is_an_error_without_them() {
     let livekit = Scenario::livekit(&registry).await.unwrap();
     registry.require_pull_credentials(
         &livekit.repository,
-        registry_fixture::Credentials::new("bundle-bot", "s3cret"),
+        registry_fixture::Credentials::new(USER, PASSWORD),
     );
     let images = only(
         ImageName::LIVEKIT,
@@ -491,9 +651,13 @@ async fn a_repository_that_requires_credentials_is_an_error_without_them() {
         &livekit.current,
         semver("v", None, false),
     );
+    registry.reset_counts();
 
-    let error = status(&request(&registry, images)).await.unwrap_err();
+    let report = pin_refresh::status_report(&request(&registry, images)).await;
 
+    let [error] = report.failures.as_slice() else {
+        panic!("one failure: {report:#?}");
+    };
     assert_eq!(error.image, ImageName::LIVEKIT);
     assert_eq!(error.registry, "docker.io");
     assert_eq!(error.repository, livekit.repository);
@@ -502,6 +666,61 @@ async fn a_repository_that_requires_credentials_is_an_error_without_them() {
         message.contains("BUNDLE_REGISTRY_AUTH_DOCKER_IO"),
         "the error says where credentials go: {message}"
     );
+    // Like Docker Hub for a private repository: the anonymous token is granted without
+    // access, and the registry refuses it; the client asks once and gives up.
+    let received: Vec<(Option<RequestKind>, u16, bool)> = registry
+        .requests()
+        .into_iter()
+        .map(|request| {
+            let bearer = request
+                .authorization
+                .iter()
+                .any(|value| value.starts_with("Bearer "));
+            (request.kind, request.status, bearer)
+        })
+        .collect();
+    assert_eq!(
+        received,
+        [
+            (Some(RequestKind::TagList), 401, false),
+            (Some(RequestKind::Token), 200, false),
+            (Some(RequestKind::TagList), 401, true),
+        ]
+    );
+    assert_reported_what_the_registry_saw(&registry, &report);
+}
+
+#[tokio::test]
+async fn a_configured_token_goes_straight_to_the_registry_without_a_token_request() {
+    let registry = TestRegistry::start().await.unwrap();
+    let tuwunel = Scenario::tuwunel(&registry).await.unwrap();
+    let token = registry.pull_token(&tuwunel.repository).unwrap();
+    let credentials = CredentialSource::Explicit(BTreeMap::from([(
+        "ghcr.io".to_owned(),
+        Credentials::Token(token.clone()),
+    )]));
+    let images = only(
+        ImageName::HOMESERVER,
+        &tuwunel,
+        &tuwunel.current,
+        bare_multiarch(),
+    );
+
+    let report = check(
+        &registry,
+        request(&registry, images).with_credentials(credentials),
+    )
+    .await;
+
+    assert_latest(image(&report, ImageName::HOMESERVER), &tuwunel.newest);
+    let requests = registry.requests();
+    assert!(!requests.is_empty());
+    let bearer = format!("Bearer {token}");
+    for request in &requests {
+        assert!(!request.is_token_request(), "{request:?}");
+        assert!(request.authorized_as(&bearer), "{request:?}");
+    }
+    assert_reported_what_the_registry_saw(&registry, &report);
 }
 
 #[tokio::test]
@@ -512,7 +731,10 @@ async fn a_github_token_for_ghcr_io_works_alone_and_as_user_colon_token() {
     // As ghcr.io's token service: Basic auth, any user name, the token as the password.
     registry.require_pull_token(&tuwunel.repository, TOKEN);
 
-    for value in [TOKEN.to_owned(), format!("octocat:{TOKEN}")] {
+    for (value, user) in [
+        (TOKEN.to_owned(), "x-access-token"),
+        (format!("octocat:{TOKEN}"), "octocat"),
+    ] {
         let credentials = CredentialSource::Explicit(BTreeMap::from([(
             "ghcr.io".to_owned(),
             Credentials::from_env_value(&value).unwrap(),
@@ -531,8 +753,51 @@ async fn a_github_token_for_ghcr_io_works_alone_and_as_user_colon_token() {
         .await;
 
         assert_latest(image(&report, ImageName::HOMESERVER), &tuwunel.newest);
-        let counts = registry.counts().repository(&tuwunel.repository);
-        assert!(counts.requests.token > 0, "{counts:?}");
-        assert_eq!(counts.token_with_credentials, counts.requests.token);
+        let (tokens, api) = token_and_api_requests(&registry);
+        let [token] = tokens.as_slice() else {
+            panic!("one token request: {tokens:#?}");
+        };
+        assert!(token.authorized_as(&basic(user, TOKEN)), "{token:?}");
+        assert_only_the_issued_token_reached_the_registry(
+            &api,
+            token.issued_token.as_ref().unwrap(),
+        );
+        assert_reported_what_the_registry_saw(&registry, &report);
     }
+}
+
+#[tokio::test]
+async fn a_plain_http_endpoint_not_marked_insecure_is_refused_before_any_request() {
+    let registry = TestRegistry::start().await.unwrap();
+    let tuwunel = Scenario::tuwunel(&registry).await.unwrap();
+    let images = only(
+        ImageName::HOMESERVER,
+        &tuwunel,
+        &tuwunel.current,
+        bare_multiarch(),
+    );
+    let request = request(&registry, images).with_endpoint(
+        "ghcr.io",
+        RegistryEndpoint {
+            endpoint: registry.endpoint(),
+            insecure: false,
+        },
+    );
+    registry.reset_counts();
+
+    let report = pin_refresh::status_report(&request).await;
+
+    let [error] = report.failures.as_slice() else {
+        panic!("one failure: {report:#?}");
+    };
+    assert!(
+        matches!(
+            &*error.cause,
+            ImageError::Registry(RegistryError::InvalidEndpoint { .. })
+        ),
+        "{error:?}"
+    );
+    assert_eq!(registry.requests(), []);
+    let reported = report.requests.get("ghcr.io").copied().unwrap_or_default();
+    assert_eq!(reported, RequestCounts::default());
 }
