@@ -13,6 +13,7 @@ use bundle_gen::{
     BareMultiarchPolicy, Config, Digest, ImageName, ImagePin, Images, RegistryEndpoint,
     SemverPolicy, Tag, UpdatePolicy,
 };
+use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::policy;
@@ -38,6 +39,8 @@ pub struct StatusRequest {
     pub credentials: CredentialSource,
     /// Timeouts, retry bounds and size limits.
     pub options: ClientOptions,
+    /// The time `policy.minAge` is judged against.
+    pub now: Timestamp,
 }
 
 impl StatusRequest {
@@ -49,6 +52,7 @@ impl StatusRequest {
             endpoints: BTreeMap::new(),
             credentials: CredentialSource::default(),
             options: ClientOptions::default(),
+            now: Timestamp::now(),
         }
     }
 
@@ -89,6 +93,13 @@ impl StatusRequest {
         self.options = options;
         self
     }
+
+    /// Sets the time `policy.minAge` is judged against (the clock when the request was made,
+    /// unless set).
+    pub fn with_now(mut self, now: Timestamp) -> Self {
+        self.now = now;
+        self
+    }
 }
 
 /// The answer: every image, checked or failed, in `bundle.yaml` order, and the requests made.
@@ -123,6 +134,18 @@ pub struct ImageStatus {
     pub update: bool,
     /// How `latest` was found.
     pub route: Route,
+    /// `latest` is newer than the pin but younger than `policy.minAge`: not an update yet.
+    pub waiting: Option<Waiting>,
+}
+
+/// A newer pin held back by `policy.minAge`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    /// When it was published: the image config's `created`, or for the `commit` policy the
+    /// time of the commit's first main build (its oldest `latest-ci_<time>` tag).
+    pub published: Timestamp,
+    /// When it becomes eligible: `published` plus `policy.minAge`.
+    pub eligible_at: Timestamp,
 }
 
 /// The pin as written in `bundle.yaml` (either part may be missing).
@@ -248,6 +271,15 @@ pub enum PolicyError {
         /// Its digest.
         digest: Digest,
     },
+    /// `policy.minAge` is set, but the candidate does not say when it was built.
+    #[error(
+        "`{tag}` records no creation time (no `created` in its image config), so \
+         `policy.minAge` cannot be applied to it; remove `minAge` or pin by hand"
+    )]
+    NoCreationTime {
+        /// The candidate's tag.
+        tag: Tag,
+    },
     /// The newest main commit has no `sha-<7>` tag.
     #[error(
         "the newest main commit {revision} has no `{tag}` tag (still being pushed?); run again \
@@ -300,7 +332,7 @@ pub async fn status_report(request: &StatusRequest) -> StatusReport {
     let results = futures_util::future::join_all(checks.into_iter().map(
         |(name, pin, host, slot)| async move {
             let registry = &registries[slot.map_err(|e| image_error(name, pin, host, e.into()))?];
-            check_image(registry, name, pin)
+            check_image(registry, name, pin, request.now)
                 .await
                 .map_err(|cause| image_error(name, pin, host, cause))
         },
@@ -340,31 +372,34 @@ async fn check_image(
     registry: &Registry,
     name: ImageName,
     pin: &ImagePin,
+    now: Timestamp,
 ) -> Result<ImageStatus, ImageError> {
     let current = CurrentPin {
         tag: pin.tag.clone(),
         digest: pin.digest.clone(),
     };
     let repository = pin.repository.as_str();
-    let (latest, route) = match &pin.policy {
+    let (latest, route, published) = match &pin.policy {
         UpdatePolicy::Manual(_) => {
             let latest = current.tag.clone().zip(current.digest.clone());
             (
                 latest.map(|(tag, digest)| Pin { tag, digest }),
                 Route::Manual,
+                Published::Unknown,
             )
         }
         UpdatePolicy::BareMultiarch(policy) => {
-            let latest = newest_bare_multiarch(registry, repository, policy, &current).await?;
-            (Some(latest), Route::BareMultiarch)
+            let (latest, index) =
+                newest_bare_multiarch(registry, repository, policy, &current).await?;
+            (Some(latest), Route::BareMultiarch, index.into())
         }
         UpdatePolicy::Semver(policy) => {
-            let latest = newest_semver(registry, repository, policy, &current).await?;
-            (Some(latest), Route::Semver)
+            let (latest, index) = newest_semver(registry, repository, policy, &current).await?;
+            (Some(latest), Route::Semver, index.into())
         }
         UpdatePolicy::Commit(_) => {
-            let (latest, route) = newest_commit(registry, repository, &current).await?;
-            (Some(latest), route)
+            let (latest, route, built) = newest_commit(registry, repository, &current).await?;
+            (Some(latest), route, built.into())
         }
     };
     let update = latest.as_ref().is_some_and(|l| {
@@ -376,15 +411,81 @@ async fn check_image(
             .is_some_and(|tag| policy::is_downgrade(&pin.policy, tag, &l.tag));
         differs && !downgrade
     });
+    let waiting = match (pin.policy.min_age(), &latest) {
+        (Some(min_age), Some(candidate)) if update => {
+            let published = published_time(registry, repository, candidate, published).await?;
+            policy::eligible_at(published, min_age, now).map(|eligible_at| Waiting {
+                published,
+                eligible_at,
+            })
+        }
+        _ => None,
+    };
     Ok(ImageStatus {
         name,
         registry: registry.host().to_owned(),
         repository: repository.to_owned(),
         current,
         latest,
-        update,
+        update: update && waiting.is_none(),
         route,
+        waiting,
     })
+}
+
+/// What a policy learnt of when its candidate was published, before asking for more.
+enum Published {
+    /// Nothing: the candidate is the pin itself, or the policy is `manual`.
+    Unknown,
+    /// The candidate's manifest, whose image config records `created`.
+    Manifest(Manifest),
+    /// The time itself (the `commit` policy's first main build of the commit).
+    At(Timestamp),
+}
+
+impl From<Option<Manifest>> for Published {
+    fn from(manifest: Option<Manifest>) -> Self {
+        manifest.map_or(Published::Unknown, Published::Manifest)
+    }
+}
+
+impl From<Option<Timestamp>> for Published {
+    fn from(time: Option<Timestamp>) -> Self {
+        time.map_or(Published::Unknown, Published::At)
+    }
+}
+
+/// When `candidate` was published. Only asked for a new candidate under `policy.minAge`: for
+/// a multi-arch index it costs a platform manifest GET and a config blob GET, for a single
+/// image the config blob; the `commit` policy's time is known without a request.
+async fn published_time(
+    registry: &Registry,
+    repository: &str,
+    candidate: &Pin,
+    published: Published,
+) -> Result<Timestamp, ImageError> {
+    let no_time = || PolicyError::NoCreationTime {
+        tag: candidate.tag.clone(),
+    };
+    let manifest = match published {
+        Published::At(time) => return Ok(time),
+        Published::Manifest(manifest) => manifest,
+        Published::Unknown => {
+            fetch_parsed(registry, repository, Reference::Digest(candidate.digest.clone()))
+                .await?
+                .1
+        }
+    };
+    let Some(image) = platform_image(registry, repository, &manifest).await? else {
+        return Err(no_time().into());
+    };
+    let config = registry.get_blob(repository, &image.config).await?;
+    let created = manifest::created_time(&config).map_err(|reason| RegistryError::Malformed {
+        url: format!("{}/{repository}@{}", registry.host(), image.config),
+        what: "image config",
+        reason,
+    })?;
+    created.ok_or_else(|| no_time().into())
 }
 
 /// If `tag` is the pinned tag and still points to the pinned digest (one HEAD), the pin.
@@ -433,7 +534,7 @@ async fn newest_bare_multiarch(
     repository: &str,
     policy: &BareMultiarchPolicy,
     current: &CurrentPin,
-) -> Result<Pin, ImageError> {
+) -> Result<(Pin, Option<Manifest>), ImageError> {
     let tags = registry.list_tags(repository).await?;
     let candidates = policy::bare_multiarch_candidates(&tags);
     if candidates.is_empty() {
@@ -450,15 +551,16 @@ async fn newest_bare_multiarch(
         .take(registry.options().max_bare_candidates)
     {
         if let Some(pin) = unchanged_pin(registry, repository, &tag, current).await? {
-            return Ok(pin);
+            return Ok((pin, None));
         }
         let (fetched, parsed) =
             fetch_parsed(registry, repository, Reference::Tag(tag.clone())).await?;
         if manifest::has_platforms(&parsed, &policy.platforms) {
-            return Ok(Pin {
+            let pin = Pin {
                 tag,
                 digest: fetched.digest,
-            });
+            };
+            return Ok((pin, Some(parsed)));
         }
         tracing::info!(
             %tag,
@@ -483,7 +585,7 @@ async fn newest_semver(
     repository: &str,
     policy: &SemverPolicy,
     current: &CurrentPin,
-) -> Result<Pin, ImageError> {
+) -> Result<(Pin, Option<Manifest>), ImageError> {
     let tags = registry.list_tags(repository).await?;
     let Some(tag) = policy::semver_candidate(&tags, policy) else {
         return Err(PolicyError::NoMatchingTag {
@@ -494,20 +596,22 @@ async fn newest_semver(
         .into());
     };
     if let Some(pin) = unchanged_pin(registry, repository, &tag, current).await? {
-        return Ok(pin);
+        return Ok((pin, None));
     }
-    let (fetched, _) = fetch_parsed(registry, repository, Reference::Tag(tag.clone())).await?;
-    Ok(Pin {
+    let (fetched, parsed) =
+        fetch_parsed(registry, repository, Reference::Tag(tag.clone())).await?;
+    let pin = Pin {
         tag,
         digest: fetched.digest,
-    })
+    };
+    Ok((pin, Some(parsed)))
 }
 
 async fn newest_commit(
     registry: &Registry,
     repository: &str,
     current: &CurrentPin,
-) -> Result<(Pin, Route), ImageError> {
+) -> Result<(Pin, Route, Option<Timestamp>), ImageError> {
     let tags = registry.list_tags(repository).await?;
     let main_builds = policy::latest_ci_tags(&tags);
     let Some((_, newest)) = main_builds.first() else {
@@ -534,7 +638,7 @@ async fn newest_commit(
             tag: tag.clone(),
             digest: newest_digest,
         };
-        return Ok((pin, Route::CommitUnchanged));
+        return Ok((pin, Route::CommitUnchanged, None));
     }
 
     // Something was built on main since the pin: read the commits of the newest main builds,
@@ -587,6 +691,8 @@ async fn newest_commit(
     };
     let position = policy::newest_first_built(&builds).ok_or_else(not_found)?;
     let (chosen, route) = (&builds[position], found[position].1);
+    let first_built = policy::first_built(&builds, &chosen.revision)
+        .and_then(|time| Timestamp::from_second(i64::try_from(time).ok()?).ok());
     let tag = policy::sha_tag(&chosen.revision).ok_or_else(not_found)?;
     let Some(tag_digest) = registry
         .head_manifest(repository, &Reference::Tag(tag.clone()))
@@ -599,10 +705,11 @@ async fn newest_commit(
         .into());
     };
     Ok(match policy::sha_tag_target(&builds, chosen, tag_digest) {
-        policy::ShaTagTarget::MainBuild(digest) => (Pin { tag, digest }, route),
+        policy::ShaTagTarget::MainBuild(digest) => (Pin { tag, digest }, route, first_built),
         policy::ShaTagTarget::OtherBuild { main, other } => {
             tracing::info!(%tag, %other, %main, "the sha- tag names a branch build; pinning main's");
-            (Pin { tag, digest: main }, Route::CommitMainBuild)
+            let pin = Pin { tag, digest: main };
+            (pin, Route::CommitMainBuild, first_built)
         }
     })
 }
@@ -629,8 +736,29 @@ async fn label_revision(
     repository: &str,
     build: &Manifest,
 ) -> Result<Option<String>, ImageError> {
-    let image = match build {
-        Manifest::Image(image) => image.clone(),
+    let Some(image) = platform_image(registry, repository, build).await? else {
+        return Ok(None);
+    };
+    let config = registry.get_blob(repository, &image.config).await?;
+    manifest::revision_label(&config).map_err(|reason| {
+        RegistryError::Malformed {
+            url: format!("{}/{repository}@{}", registry.host(), image.config),
+            what: "image config",
+            reason,
+        }
+        .into()
+    })
+}
+
+/// The build's first platform image (one GET for an index; the build itself when it is a
+/// single image); `None` when an index holds no platform image.
+async fn platform_image(
+    registry: &Registry,
+    repository: &str,
+    build: &Manifest,
+) -> Result<Option<manifest::ImageManifest>, ImageError> {
+    Ok(match build {
+        Manifest::Image(image) => Some(image.clone()),
         Manifest::Index(entries) => {
             let Some(entry) = entries
                 .iter()
@@ -645,19 +773,10 @@ async fn label_revision(
             )
             .await?
             {
-                (_, Manifest::Image(image)) => image,
-                (_, Manifest::Index(_)) => return Ok(None),
+                (_, Manifest::Image(image)) => Some(image),
+                (_, Manifest::Index(_)) => None,
             }
         }
-    };
-    let config = registry.get_blob(repository, &image.config).await?;
-    manifest::revision_label(&config).map_err(|reason| {
-        RegistryError::Malformed {
-            url: format!("{}/{repository}@{}", registry.host(), image.config),
-            what: "image config",
-            reason,
-        }
-        .into()
     })
 }
 

@@ -139,7 +139,7 @@ fn request(registry: &Registry, tag: &str, digest: Digest) -> StatusRequest {
             repository: REPOSITORY.to_owned(),
             tag: Some(tag.parse().unwrap()),
             digest: Some(digest),
-            policy: UpdatePolicy::Commit(CommitPolicy {}),
+            policy: UpdatePolicy::Commit(CommitPolicy::default()),
         },
     )]);
     support::request(images, &registry.base, &["ghcr.io"]).with_options(test_options())

@@ -61,6 +61,7 @@ async fn three_images_with_nothing_new_cost_three_tokens_the_pages_and_three_hea
                     range: Some("^1".parse().unwrap()),
                     allow_prerelease: false,
                     tag_prefix: "v".to_owned(),
+                    min_age: None,
                 }),
             ),
         ),
@@ -71,7 +72,7 @@ async fn three_images_with_nothing_new_cost_three_tokens_the_pages_and_three_hea
                 "element-hq/lk-jwt-service",
                 "sha-2222222",
                 &digest,
-                UpdatePolicy::Commit(CommitPolicy {}),
+                UpdatePolicy::Commit(CommitPolicy::default()),
             ),
         ),
     ]);

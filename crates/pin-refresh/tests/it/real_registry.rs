@@ -50,6 +50,7 @@ fn semver(tag_prefix: &str, range: Option<&str>, allow_prerelease: bool) -> Upda
         range: range.map(|range| range.parse().unwrap()),
         allow_prerelease,
         tag_prefix: tag_prefix.to_owned(),
+        min_age: None,
     })
 }
 
