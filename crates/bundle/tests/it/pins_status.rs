@@ -178,9 +178,9 @@ fn pin_json(pin: &Pin) -> Value {
     serde_json::json!({"tag": pin.tag.as_str(), "digest": pin.digest.as_str()})
 }
 
-/// The `requests` figure of `host`.
+/// The `requests` total of `host`.
 fn reported(json: &Value, host: &str) -> u64 {
-    json["requests"][host]
+    json["requests"][host]["total"]
         .as_u64()
         .unwrap_or_else(|| panic!("no request count for {host} in {json:#}"))
 }
@@ -214,7 +214,7 @@ async fn json_has_the_documented_shape_and_the_newest_pin_of_each_image() {
         let status = entry(&json, image.key());
         assert_eq!(status["current"], pin_json(older), "{}", image.key());
         assert_eq!(status["latest"], pin_json(&newest), "{}", image.key());
-        assert_eq!(status["update"], true, "{}", image.key());
+        assert_eq!(status["status"], "update", "{}", image.key());
     }
     let hosts: Vec<&String> = json["requests"]
         .as_object()
@@ -254,6 +254,33 @@ async fn json_request_counts_are_what_the_registry_saw() {
     );
 }
 
+// ---- --exit-code --------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn exit_code_exits_1_when_an_update_is_available() {
+    let filled = Filled::start().await;
+    let [homeserver, _, _] = filled.older_pins();
+    let [_, livekit, lk_jwt] = filled.newest_pins();
+    let site = Site::new(&[homeserver, livekit, lk_jwt], "");
+
+    let mut args = filled.endpoint_args();
+    args.push("--exit-code".to_owned());
+    let run = site.status(&with_json(args), &[]).expect_code(1);
+
+    assert_eq!(entry(&json_of(&run), "homeserver")["status"], "update");
+    assert_eq!(run.stderr(), "");
+}
+
+#[tokio::test]
+async fn exit_code_exits_0_when_every_pin_is_current() {
+    let filled = Filled::start().await;
+    let site = Site::new(&filled.newest_pins(), "");
+
+    let mut args = filled.endpoint_args();
+    args.push("--exit-code".to_owned());
+    site.status(&args, &[]).success();
+}
+
 // ---- nothing new --------------------------------------------------------------------------------
 
 #[tokio::test]
@@ -269,7 +296,7 @@ async fn nothing_new_reports_no_update_for_any_image() {
     let json = json_of(&run);
     for (image, pin) in &newest {
         let status = entry(&json, image.key());
-        assert_eq!(status["update"], false, "{}", image.key());
+        assert_eq!(status["status"], "current", "{}", image.key());
         assert_eq!(status["current"], pin_json(pin), "{}", image.key());
         assert_eq!(status["latest"], pin_json(pin), "{}", image.key());
     }
@@ -347,7 +374,7 @@ async fn the_commit_policy_finds_the_newest_main_build_of_lk_jwt_service() {
     let lk_jwt = entry(&json, "lkJwt");
     assert_eq!(lk_jwt["current"], pin_json(&filled.lk_jwt.current));
     assert_eq!(lk_jwt["latest"], pin_json(&filled.lk_jwt.newest));
-    assert_eq!(lk_jwt["update"], true);
+    assert_eq!(lk_jwt["status"], "update");
     assert_eq!(lk_jwt["route"], "commit-label");
 }
 
@@ -378,10 +405,10 @@ async fn a_reset_connection_is_retried_and_counted_in_json() {
     assert_eq!(
         json["retries"],
         serde_json::json!({
-            "docker.io": {"http408": 0, "http429": 0, "http500": 0, "http502": 0, "http503": 0,
-                          "http504": 0, "connect": 0, "reset": 0, "timeout": 0},
-            "ghcr.io": {"http408": 0, "http429": 0, "http500": 0, "http502": 0, "http503": 0,
-                        "http504": 0, "connect": 0, "reset": 1, "timeout": 0},
+            "docker.io": {"total": 0, "http408": 0, "http429": 0, "http500": 0, "http502": 0,
+                          "http503": 0, "http504": 0, "connect": 0, "reset": 0, "timeout": 0},
+            "ghcr.io": {"total": 1, "http408": 0, "http429": 0, "http500": 0, "http502": 0,
+                        "http503": 0, "http504": 0, "connect": 0, "reset": 1, "timeout": 0},
         })
     );
     // The reset request is counted by the client, but never reached the registry.

@@ -11,6 +11,7 @@ mod fault_server;
 mod faults;
 mod git;
 mod https_git_server;
+mod min_age;
 mod push;
 mod real_registry;
 mod support;
