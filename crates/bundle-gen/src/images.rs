@@ -524,7 +524,9 @@ impl UpdatePolicy {
 
 /// `policy.minAge`: a cooling-off period, written as a whole number and a unit: `90m`, `12h`,
 /// `3d`, `2w`. Bad releases are usually replaced within days, so a pin waits that long.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 #[schemars(extend("pattern" = "^[1-9][0-9]*[mhdw]$"))]
 pub struct MinAge {

@@ -35,8 +35,7 @@ pub use emit::RenderError;
 pub use images::{
     BareMultiarchPolicy, CommitPolicy, DEFAULT_REGISTRY, Digest, ImageName, ImagePin, Images,
     InvalidDigest, InvalidMinAge, InvalidPlatform, InvalidTag, ManualPolicy, MinAge, MissingImage,
-    Platform,
-    RegistryEndpoint, SemverPolicy, Tag, UnknownImage, UpdatePolicy,
+    Platform, RegistryEndpoint, SemverPolicy, Tag, UnknownImage, UpdatePolicy,
 };
 pub use load::{ConfigError, DeployedConfig, LocatedViolation, Location};
 pub use render::{render, render_objects};

@@ -5,9 +5,7 @@
 use anyhow::Context as _;
 use bundle_gen::{ImageName, ImagePin, RegistryEndpoint};
 use clap::{Args, Subcommand};
-use pin_refresh::{
-    CurrentPin, ImageStatus, RetryCounts, StatusError, StatusReport, StatusRequest,
-};
+use pin_refresh::{CurrentPin, ImageStatus, RetryCounts, StatusError, StatusReport, StatusRequest};
 
 use crate::{ConfigArgs, Console, Outcome, load_config};
 

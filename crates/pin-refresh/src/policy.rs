@@ -526,7 +526,11 @@ mod tests {
             None
         );
         assert_eq!(
-            eligible_at(published, "1w".parse().unwrap(), time("2026-01-05T00:00:00Z")),
+            eligible_at(
+                published,
+                "1w".parse().unwrap(),
+                time("2026-01-05T00:00:00Z")
+            ),
             Some(time("2026-01-08T00:00:00Z"))
         );
     }

@@ -471,9 +471,13 @@ async fn published_time(
         Published::At(time) => return Ok(time),
         Published::Manifest(manifest) => manifest,
         Published::Unknown => {
-            fetch_parsed(registry, repository, Reference::Digest(candidate.digest.clone()))
-                .await?
-                .1
+            fetch_parsed(
+                registry,
+                repository,
+                Reference::Digest(candidate.digest.clone()),
+            )
+            .await?
+            .1
         }
     };
     let Some(image) = platform_image(registry, repository, &manifest).await? else {
@@ -598,8 +602,7 @@ async fn newest_semver(
     if let Some(pin) = unchanged_pin(registry, repository, &tag, current).await? {
         return Ok((pin, None));
     }
-    let (fetched, parsed) =
-        fetch_parsed(registry, repository, Reference::Tag(tag.clone())).await?;
+    let (fetched, parsed) = fetch_parsed(registry, repository, Reference::Tag(tag.clone())).await?;
     let pin = Pin {
         tag,
         digest: fetched.digest,

@@ -545,8 +545,17 @@ fn a_min_age_is_read_on_every_policy_that_moves_a_pin() {
     doc = set(doc, "images.livekit.policy.minAge", "12h");
     let config = bundle_gen::Config::from_yaml(&yaml(&doc)).unwrap();
     let images = &config.raw().images;
-    let seconds = |name| images.get(name).policy.min_age().map(bundle_gen::MinAge::as_secs);
-    assert_eq!(seconds(bundle_gen::ImageName::HOMESERVER), Some(3 * 24 * 3600));
+    let seconds = |name| {
+        images
+            .get(name)
+            .policy
+            .min_age()
+            .map(bundle_gen::MinAge::as_secs)
+    };
+    assert_eq!(
+        seconds(bundle_gen::ImageName::HOMESERVER),
+        Some(3 * 24 * 3600)
+    );
     assert_eq!(seconds(bundle_gen::ImageName::LIVEKIT), Some(12 * 3600));
     assert_eq!(seconds(bundle_gen::ImageName::LK_JWT), None);
 }

@@ -730,6 +730,27 @@ async fn wrong_credentials_are_an_error_naming_the_variable() {
     ");
 }
 
+#[tokio::test]
+async fn exit_code_keeps_2_when_some_image_failed_beside_an_update() {
+    let (filled, site) = protected_tuwunel().await;
+    let mut args = filled.endpoint_args();
+    args.push("--exit-code".to_owned());
+
+    // LiveKit has an update; the two ghcr.io images fail on the wrong password.
+    let run = site
+        .status(
+            &with_json(args),
+            &[(
+                "BUNDLE_REGISTRY_AUTH_GHCR_IO",
+                &format!("{USER}:{WRONG_PASSWORD}"),
+            )],
+        )
+        .expect_code(2);
+
+    assert_eq!(entry(&json_of(&run), "livekit")["status"], "update");
+    assert_eq!(entry(&json_of(&run), "homeserver")["status"], "error");
+}
+
 // ---- unreachable and refused endpoints ----------------------------------------------------------
 
 /// A local port nothing listens on (bound, then released).
@@ -864,10 +885,15 @@ fn shell_quoted(arg: &str) -> String {
 
 /// What `bundle <global> pins status` prints on a pseudo-terminal (stdout and stderr both).
 fn on_a_terminal(site: &Site, filled: &Filled, global: &[&str]) -> String {
+    pins_on_a_terminal(site, filled, global, "status")
+}
+
+/// What `bundle <global> pins <subcommand>` prints on a pseudo-terminal.
+fn pins_on_a_terminal(site: &Site, filled: &Filled, global: &[&str], subcommand: &str) -> String {
     let bundle = assert_cmd::cargo::cargo_bin("bundle");
     let command: Vec<String> = std::iter::once(bundle.to_str().expect("utf-8 path"))
         .chain(global.iter().copied())
-        .chain(["pins", "status"])
+        .chain(["pins", subcommand])
         .map(str::to_owned)
         .chain(filled.endpoint_args())
         .map(|arg| shell_quoted(&arg))
@@ -904,6 +930,22 @@ async fn on_a_terminal_a_progress_line_is_shown_and_cleared_before_the_table() {
 
     assert!(
         terminal.starts_with("Checking 3 images on their registries\u{2026}\r\x1b[KIMAGE "),
+        "{terminal:?}"
+    );
+}
+
+#[tokio::test]
+async fn on_a_terminal_a_refresh_shows_a_progress_line_and_clears_it_before_its_report() {
+    let filled = Filled::start().await;
+    let site = Site::new(&filled.older_pins(), "");
+
+    let terminal = pins_on_a_terminal(&site, &filled, &[], "refresh");
+
+    assert!(
+        terminal.starts_with(
+            "Checking the images on their registries, then bumping the newer ones\u{2026}\
+             \r\x1b[Kwould commit: "
+        ),
         "{terminal:?}"
     );
 }

@@ -152,7 +152,13 @@ async fn min_age_reads_a_new_candidates_platform_manifest_and_config_and_nothing
     let at = |policy| only(ImageName::HOMESERVER, &tuwunel, &tuwunel.current, policy);
     let now = time("2026-01-02T00:00:00Z");
 
-    let (_, without) = check_at(&registry, at(bare_multiarch(None)), now, ImageName::HOMESERVER).await;
+    let (_, without) = check_at(
+        &registry,
+        at(bare_multiarch(None)),
+        now,
+        ImageName::HOMESERVER,
+    )
+    .await;
     let (_, with) = check_at(
         &registry,
         at(bare_multiarch(age("3d"))),
@@ -232,7 +238,13 @@ async fn a_main_build_waits_from_its_first_main_build_at_no_extra_request() {
         .checked_add(jiff::SignedDuration::from_hours(1))
         .unwrap();
 
-    let (_, without) = check_at(&registry, at(commit(None)), an_hour_later, ImageName::LK_JWT).await;
+    let (_, without) = check_at(
+        &registry,
+        at(commit(None)),
+        an_hour_later,
+        ImageName::LK_JWT,
+    )
+    .await;
     let (image, with) = check_at(
         &registry,
         at(commit(age("1d"))),
