@@ -507,7 +507,7 @@ fn an_unknown_key_in_a_policy_is_reported_at_that_key() {
 fn a_key_of_another_policy_kind_is_reported_at_that_key() {
     let doc = set(good(), "images.homeserver.policy.range", "'^1'");
     insta::assert_snapshot!(parse_error(&yaml(&doc)), @r"
-    bundle.yaml:35:7: unknown key `images.homeserver.policy.range`; allowed here: `kind`, `platforms`
+    bundle.yaml:35:7: unknown key `images.homeserver.policy.range`; allowed here: `kind`, `platforms`, `minAge`
     ");
 }
 
