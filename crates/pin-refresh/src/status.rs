@@ -6,6 +6,10 @@
 //! are only fetched (GET, verified by hashing) when a candidate differs from the pin; for the
 //! commit policy that means three requests for each of the newest `commit_history` main builds
 //! and a HEAD of the chosen `sha-` tag.
+//!
+//! `policy.minAge` adds nothing when nothing is new; a new candidate of `bare-multiarch` or
+//! `semver` costs its first platform manifest and its config blob more (for `created`), one of
+//! `commit` nothing (its first main build's `latest-ci_<time>` is already read).
 
 use std::collections::BTreeMap;
 
