@@ -10,19 +10,24 @@
 #   LK_JWT_ROUTE=attestation tests/bench/pins-status.sh
 #   LK_JWT_HISTORY=rerun|branch-build tests/bench/pins-status.sh   # lk-jwt after a re-run of
 #       an older main build, or after a branch push of the newest main commit
+#   BENCH_MIN_AGE=3d tests/bench/pins-status.sh   # every policy with that policy.minAge
+#   BENCH_PROFILE=debug tests/bench/pins-status.sh   # bundle's debug build: same requests,
+#       slower wall time (for comparing request counts without a release build)
 #
 # Needs docker-registry, skopeo and python3 (tests/setup.sh installs them).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 pins=${BENCH_PINS:-newest}
+min_age=${BENCH_MIN_AGE:-}
+profile=${BENCH_PROFILE:-release}
 route=${LK_JWT_ROUTE:-label}
 history=${LK_JWT_HISTORY:-plain}
 target_dir=${CARGO_TARGET_DIR:-target}
 
 # bundle in release, as users run it and as skopeo (a release Go binary) runs: a debug build
 # would inflate its wall time. The registry fixture serves both sides alike.
-cargo build -q --release -p bundle
+if [ "$profile" = release ]; then cargo build -q --release -p bundle; else cargo build -q -p bundle; fi
 cargo build -q -p registry-fixture --example serve-scenarios
 
 work=$(mktemp -d)
@@ -48,7 +53,9 @@ print(d)' "$work/serve.json" "$1"; }
 endpoint=$(field endpoint)
 host=$(field host)
 admin=$(field admin)
-echo "registry-fixture at $endpoint (started in $(field startMs) ms; fills in ms: tuwunel $(field fillMs.tuwunel), livekit $(field fillMs.livekit), lk-jwt $(field fillMs.lkJwt); lk-jwt route: $route, history: $history; pins: $pins)"
+echo "registry-fixture at $endpoint (started in $(field startMs) ms; fills in ms: tuwunel $(field fillMs.tuwunel), livekit $(field fillMs.livekit), lk-jwt $(field fillMs.lkJwt); lk-jwt route: $route, history: $history; pins: $pins; minAge: ${min_age:-none}; bundle: $profile)"
+min_age_line=""
+[ -z "$min_age" ] || min_age_line="      minAge: $min_age"
 
 # A copy of the example bundle.yaml whose images point at the scenario repositories.
 config="$work/bundle.yaml"
@@ -62,6 +69,7 @@ images:
     digest: "$(field "scenarios.tuwunel.$pins.digest")"
     policy:
       kind: bare-multiarch
+$min_age_line
   livekit:
     registry: docker.io
     repository: $(field scenarios.livekit.repository)
@@ -70,6 +78,7 @@ images:
     policy:
       kind: semver
       range: "^1"
+$min_age_line
   lkJwt:
     registry: ghcr.io
     repository: $(field scenarios.lkJwt.repository)
@@ -77,6 +86,7 @@ images:
     digest: "$(field "scenarios.lkJwt.$pins.digest")"
     policy:
       kind: commit
+$min_age_line
 EOF
 
 now_ms() { date +%s%3N; }
@@ -88,7 +98,7 @@ save_counts() { admin_call "$admin/counts" GET >"$1"; }
 # --- bundle pins status ---------------------------------------------------------------------
 reset_counts
 start=$(now_ms)
-"$target_dir/release/bundle" pins status --json --config "$config" \
+"$target_dir/$profile/bundle" pins status --json --config "$config" \
   --registry-endpoint "ghcr.io=$endpoint" --registry-endpoint "docker.io=$endpoint" >"$work/bundle.json"
 bundle_ms=$(($(now_ms) - start))
 save_counts "$work/bundle-counts.json"
@@ -151,12 +161,12 @@ for name, _, counts in rows:
     for repo, c in counts["repositories"].items():
         print(f"  {name:22}{repo:30}{c['total']:>4} {c['token']:>3} {c['tagList']:>3} "
               f"{c['manifestHead']:>3} {c['manifestGet']:>3} {c['blob']:>3} {c['challenge']:>3}")
-print(f"\nbundle's own count of its requests: {bundle.get('requests')}")
+print(f"\nbundle's own count of its requests: { {host: c['total'] for host, c in bundle['requests'].items()} }")
 chosen = [f"{i['latest']['tag']}@{i['latest']['digest']}" if i.get('latest') else None
           for i in bundle["images"]]
 print("\nnewest pins:")
 for image, mine, theirs in zip(bundle["images"], chosen, skopeo_pins):
     agree = "same" if mine == theirs else "DIFFERENT"
-    print(f"  {image['name']:11} update={str(image['update']).lower():5} route={image.get('route')}\n"
+    print(f"  {image['name']:11} status={image['status']:8} route={image.get('route')}\n"
           f"    bundle: {mine}\n    skopeo: {theirs}  ({agree})")
 EOF

@@ -450,12 +450,16 @@ pub struct BareMultiarchPolicy {
     /// Platforms the index must hold, as `os/architecture[/variant]`.
     #[serde(default = "default_platforms")]
     pub platforms: Vec<Platform>,
+    /// How long a new pin must have been published before it is proposed, e.g. `3d`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_age: Option<MinAge>,
 }
 
 impl Default for BareMultiarchPolicy {
     fn default() -> Self {
         Self {
             platforms: default_platforms(),
+            min_age: None,
         }
     }
 }
@@ -482,21 +486,146 @@ pub struct SemverPolicy {
     /// (`0.7.0`).
     #[serde(default = "default_tag_prefix")]
     pub tag_prefix: String,
+    /// How long a new pin must have been published before it is proposed, e.g. `3d`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_age: Option<MinAge>,
 }
 
 fn default_tag_prefix() -> String {
     "v".to_owned()
 }
 
-/// Settings of [`UpdatePolicy::Commit`] (none yet; the struct keeps unknown keys an error).
+/// Settings of [`UpdatePolicy::Commit`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CommitPolicy {}
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CommitPolicy {
+    /// How long a new main build must have been published before it is proposed, e.g. `3d`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_age: Option<MinAge>,
+}
 
 /// Settings of [`UpdatePolicy::Manual`] (none; the struct keeps unknown keys an error).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManualPolicy {}
+
+impl UpdatePolicy {
+    /// `policy.minAge`: how long a new pin must have been published before it is proposed;
+    /// `None` when unset (and always for `manual`, which proposes nothing).
+    pub fn min_age(&self) -> Option<MinAge> {
+        match self {
+            UpdatePolicy::BareMultiarch(policy) => policy.min_age,
+            UpdatePolicy::Semver(policy) => policy.min_age,
+            UpdatePolicy::Commit(policy) => policy.min_age,
+            UpdatePolicy::Manual(_) => None,
+        }
+    }
+}
+
+/// `policy.minAge`: a cooling-off period, written as a whole number and a unit: `90m`, `12h`,
+/// `3d`, `2w`. Bad releases are usually replaced within days, so a pin waits that long.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(try_from = "String", into = "String")]
+#[schemars(extend("pattern" = "^[1-9][0-9]*[mhdw]$"))]
+pub struct MinAge {
+    count: u32,
+    unit: AgeUnit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum AgeUnit {
+    Minutes,
+    Hours,
+    Days,
+    Weeks,
+}
+
+impl AgeUnit {
+    fn seconds(self) -> u64 {
+        match self {
+            AgeUnit::Minutes => 60,
+            AgeUnit::Hours => 60 * 60,
+            AgeUnit::Days => 24 * 60 * 60,
+            AgeUnit::Weeks => 7 * 24 * 60 * 60,
+        }
+    }
+
+    fn letter(self) -> char {
+        match self {
+            AgeUnit::Minutes => 'm',
+            AgeUnit::Hours => 'h',
+            AgeUnit::Days => 'd',
+            AgeUnit::Weeks => 'w',
+        }
+    }
+}
+
+impl MinAge {
+    /// The period in seconds.
+    pub fn as_secs(self) -> u64 {
+        u64::from(self.count) * self.unit.seconds()
+    }
+}
+
+/// Why a string is not a valid [`MinAge`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{value}` is not a duration: write a whole number above 0 and a unit, m (minutes), h \
+     (hours), d (days) or w (weeks), e.g. `3d`"
+)]
+pub struct InvalidMinAge {
+    /// The rejected text.
+    pub value: String,
+}
+
+impl FromStr for MinAge {
+    type Err = InvalidMinAge;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let invalid = || InvalidMinAge {
+            value: value.to_owned(),
+        };
+        let split = value.len().checked_sub(1).ok_or_else(invalid)?;
+        let (digits, letter) = value.split_at_checked(split).ok_or_else(invalid)?;
+        let unit = match letter {
+            "m" => AgeUnit::Minutes,
+            "h" => AgeUnit::Hours,
+            "d" => AgeUnit::Days,
+            "w" => AgeUnit::Weeks,
+            _ => return Err(invalid()),
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid());
+        }
+        let count: u32 = digits.parse().map_err(|_| invalid())?;
+        if count == 0 {
+            return Err(invalid());
+        }
+        Ok(Self { count, unit })
+    }
+}
+
+impl TryFrom<String> for MinAge {
+    type Error = InvalidMinAge;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+
+impl From<MinAge> for String {
+    fn from(age: MinAge) -> Self {
+        age.to_string()
+    }
+}
+
+impl fmt::Display for MinAge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.count, self.unit.letter())
+    }
+}
 
 /// An OCI platform, written `os/architecture[/variant]` (e.g. `linux/arm64`).
 #[derive(

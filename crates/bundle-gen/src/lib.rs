@@ -34,8 +34,8 @@ pub use csp::{CspSources, csp_sources};
 pub use emit::RenderError;
 pub use images::{
     BareMultiarchPolicy, CommitPolicy, DEFAULT_REGISTRY, Digest, ImageName, ImagePin, Images,
-    InvalidDigest, InvalidPlatform, InvalidTag, ManualPolicy, MissingImage, Platform,
-    RegistryEndpoint, SemverPolicy, Tag, UnknownImage, UpdatePolicy,
+    InvalidDigest, InvalidMinAge, InvalidPlatform, InvalidTag, ManualPolicy, MinAge, MissingImage,
+    Platform, RegistryEndpoint, SemverPolicy, Tag, UnknownImage, UpdatePolicy,
 };
 pub use load::{ConfigError, DeployedConfig, LocatedViolation, Location};
 pub use render::{render, render_objects};

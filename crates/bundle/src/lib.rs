@@ -218,6 +218,8 @@ pub enum Outcome {
     OutOfDate,
     /// `doctor` found a broken hop (exit 1).
     ChecksFailed,
+    /// `pins status --exit-code` found an update (exit 1).
+    UpdatesAvailable,
 }
 
 /// Runs one command: its data to the console's data stream, its status lines to its status

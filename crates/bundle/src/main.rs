@@ -28,7 +28,9 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
-        Ok(Outcome::OutOfDate | Outcome::ChecksFailed) => ExitCode::from(1),
+        Ok(Outcome::OutOfDate | Outcome::ChecksFailed | Outcome::UpdatesAvailable) => {
+            ExitCode::from(1)
+        }
         // `bundle csp | head -1`: the reader has what it wanted.
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {

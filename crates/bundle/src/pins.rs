@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use anyhow::Context as _;
 use bundle_gen::{ImageName, ImagePin, RegistryEndpoint};
 use clap::{Args, Subcommand};
-use pin_refresh::{ImageStatus, RetryCounts, StatusError, StatusReport, StatusRequest};
+use pin_refresh::{CurrentPin, ImageStatus, RetryCounts, StatusError, StatusReport, StatusRequest};
 
 use crate::{ConfigArgs, Console, Outcome, load_config};
 
+mod json;
 mod refresh;
 pub use refresh::{PartialRefresh, RefreshArgs};
 
@@ -33,6 +34,7 @@ Examples:
 
 Exit codes:
   0  success
+  1  `pins status --exit-code`: an update is available
   2  error: invalid config, registry or git failure (nothing was changed); `pins status`:
      some image could not be checked (every other image is still reported)
   3  `pins refresh`: some images could not be checked; the bumps of the others were made";
@@ -41,27 +43,32 @@ const STATUS_HELP: &str = "\
 Examples:
   bundle pins status
   bundle pins status --json
+  bundle pins status --exit-code           a CI gate: exit 1 when an update is available
   bundle pins status --registry-endpoint ghcr.io=http://127.0.0.1:5000
 
 Asks each image's registry (anonymously, or with credentials from BUNDLE_REGISTRY_AUTH_<HOST>
 = user:password or token, or from the Docker config.json) for the newest pin its policy allows.
 Nothing is written. Requests that meet a transient failure (HTTP 408, 429, 500, 502, 503,
-504, a refused or reset connection, a timeout) are sent again within a bounded budget. The
-table shortens digests; --json prints them in full:
-  {\"images\":[{\"name\",\"registry\",\"repository\",\"current\":{\"tag\",\"digest\"},
-    \"latest\":{\"tag\",\"digest\"},\"update\",\"route\",\"error\",\"held\"}],
-   \"requests\":{\"<registry host>\":N}, \"requestKinds\":{\"<registry host>\":{...}},
-   \"retries\":{\"<registry host>\":{\"http503\":N,\"reset\":N,...}}}
-An image that could not be checked has `latest` and `route` null and its `error`. An image
-whose newest pin is a bump reverted on the current branch is held: `update` false, and `held`
-names the revert ({\"image\",\"digest\",\"bump\",\"revert\",\"revertSubject\"}); the table
-says `held` and names the revert commit.
+504, a refused or reset connection, a timeout) are sent again within a bounded budget. A
+newer pin younger than the image's `policy.minAge` is shown as waiting, with the time it
+becomes eligible. An image whose newest pin is a bump reverted on the current branch is
+held: not proposed again, and the revert commit is named. The table shortens digests; --json
+prints them in full, in the shape `pins refresh --json` shares (the README's
+\"Machine-readable output\" documents it):
+  {\"version\":1, \"command\":\"status\",
+   \"images\":[{\"name\",\"registry\",\"repository\",\"current\":{\"tag\",\"digest\"},
+     \"status\":\"current\"|\"update\"|\"waiting\"|\"held\"|\"error\", \"latest\":{\"tag\",\"digest\"},
+     \"route\", \"published\", \"eligibleAt\" (waiting), \"revertedBump\",
+     \"revert\", \"revertSubject\" (held), \"error\" (error)}],
+   \"requests\":{\"<registry host>\":{\"total\",\"token\",\"challenge\",\"tagList\",...}},
+   \"retries\":{\"<registry host>\":{\"total\",\"http503\",\"reset\",...}}}
 
 Exit codes:
-  0  every image was checked (whether or not updates exist)
+  0  every image was checked (whether or not updates exist; with --exit-code: none exists)
+  1  --exit-code: an update is available for some image (a waiting one does not count)
   2  error: unreadable or invalid config, or some image could not be checked (a registry
      that cannot be reached or answers something unusable); every image is still reported,
-     and the message names each failed image, its registry and the cause";
+     and the message names each failed image, its registry and the cause (wins over 1)";
 
 /// Arguments of `bundle pins status`.
 #[derive(Debug, Args)]
@@ -72,6 +79,9 @@ pub struct StatusArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Exit 1 when an update is available (for CI gates); errors still exit 2.
+    #[arg(long)]
+    pub exit_code: bool,
     /// Send requests for registry HOST to URL (a mirror, or a local registry). Repeatable;
     /// overrides `registries:` in the config. An http:// URL is taken as insecure (plain
     /// http allowed for that endpoint only).
@@ -153,6 +163,9 @@ fn status(args: &StatusArgs, console: &mut Console) -> anyhow::Result<Outcome> {
             failure_lines(report.failures.iter().map(ToString::to_string))
         );
     }
+    if args.exit_code && report.images.iter().any(|image| image.update) {
+        return Ok(Outcome::UpdatesAvailable);
+    }
     Ok(Outcome::Done)
 }
 
@@ -186,45 +199,21 @@ fn entries<'a>(request: &'a StatusRequest, report: &'a StatusReport) -> Vec<Entr
 }
 
 /// The `--json` document.
-fn json_report(entries: &[Entry<'_>], report: &StatusReport) -> serde_json::Value {
-    let images: Vec<serde_json::Value> = entries
+fn json_report(entries: &[Entry<'_>], report: &StatusReport) -> json::PinsDocument {
+    let images = entries
         .iter()
         .map(|entry| match entry {
-            Entry::Checked(image) => serde_json::json!({
-                "name": image.name.key(),
-                "registry": image.registry,
-                "repository": image.repository,
-                "current": {"tag": image.current.tag, "digest": image.current.digest},
-                "latest": image.latest.as_ref().map(|l| serde_json::json!({"tag": l.tag, "digest": l.digest})),
-                "update": image.update,
-                "route": image.route.as_str(),
-                "error": null,
-                "held": image.held,
-            }),
-            Entry::Failed(name, pin, failure) => serde_json::json!({
-                "name": name.key(),
-                "registry": failure.registry,
-                "repository": failure.repository,
-                "current": {"tag": pin.tag, "digest": pin.digest},
-                "latest": null,
-                "update": false,
-                "route": null,
-                "error": failure.cause.to_string(),
-                "held": null,
-            }),
+            Entry::Checked(image) => json::ImageEntry::checked(image),
+            Entry::Failed(_, pin, failure) => json::ImageEntry::failed(
+                &CurrentPin {
+                    tag: pin.tag.clone(),
+                    digest: pin.digest.clone(),
+                },
+                failure,
+            ),
         })
         .collect();
-    let requests: BTreeMap<&str, u32> = report
-        .requests
-        .iter()
-        .map(|(host, counts)| (host.as_str(), counts.total()))
-        .collect();
-    serde_json::json!({
-        "images": images,
-        "requests": requests,
-        "requestKinds": report.requests,
-        "retries": report.retries,
-    })
+    json::PinsDocument::status(images, &report.requests, &report.retries)
 }
 
 /// `tag@sha256:<first 12 hex>`, or `-` for a missing part.
@@ -242,12 +231,7 @@ fn row(entry: &Entry<'_>) -> [String; 5] {
                 image.name.key().to_owned(),
                 short_pin(image.current.tag.as_ref(), image.current.digest.as_ref()),
                 short_pin(latest.map(|l| &l.tag), latest.map(|l| &l.digest)),
-                match (image.update, &image.held) {
-                    (true, _) => "yes",
-                    (false, Some(_)) => "held",
-                    (false, None) => "no",
-                }
-                .to_owned(),
+                update_cell(image),
                 image.route.as_str().to_owned(),
             ]
         }
@@ -259,6 +243,41 @@ fn row(entry: &Entry<'_>) -> [String; 5] {
             "-".to_owned(),
         ],
     }
+}
+
+/// The UPDATE cell: `yes`, `no`, or `waiting` for a newer pin younger than `policy.minAge`
+/// (when it becomes eligible follows under the table).
+fn update_cell(image: &ImageStatus) -> String {
+    if image.held.is_some() {
+        "held".to_owned()
+    } else if image.waiting.is_some() {
+        "waiting".to_owned()
+    } else if image.update {
+        "yes".to_owned()
+    } else {
+        "no".to_owned()
+    }
+}
+
+/// One line per waiting image: what waits and until when.
+fn waiting_lines(entries: &[Entry<'_>]) -> String {
+    let mut text = String::new();
+    for entry in entries {
+        let Entry::Checked(image) = entry else {
+            continue;
+        };
+        let (Some(waiting), Some(latest)) = (&image.waiting, &image.latest) else {
+            continue;
+        };
+        text.push_str(&format!(
+            "{}: {} was published {}, younger than policy.minAge; eligible at {}\n",
+            image.name.key(),
+            latest.tag,
+            waiting.published,
+            waiting.eligible_at
+        ));
+    }
+    text
 }
 
 /// `, N retries (HTTP 503 2, reset 1)` for a host that retried, else nothing.
@@ -334,6 +353,7 @@ fn table(entries: &[Entry<'_>], report: &StatusReport) -> String {
         text.push('\n');
     }
     text.push_str(&held_lines(entries));
+    text.push_str(&waiting_lines(entries));
     for (host, counts) in &report.requests {
         text.push_str(&format!(
             "{host}: {} requests (token {}, 401 challenge {}, tag list {}, manifest HEAD {}, \
@@ -353,11 +373,13 @@ fn table(entries: &[Entry<'_>], report: &StatusReport) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use bundle_gen::{Digest, ImageName, Images, ManualPolicy, UpdatePolicy};
     use pin_refresh::test_fixture::fake_commit;
     use pin_refresh::{
-        CurrentPin, ImageError, Pin, RegistryError, RequestCounts, RevertedBump, Route,
+        CurrentPin, ImageError, Pin, RegistryError, RequestCounts, RevertedBump, Route, Waiting,
     };
 
     fn digest(c: char) -> Digest {
@@ -384,6 +406,7 @@ mod tests {
                 route,
                 held: None,
                 source_label: None,
+                waiting: None,
             };
         StatusReport {
             images: vec![
@@ -490,14 +513,8 @@ ghcr.io: 9 requests (token 2, 401 challenge 1, tag list 3, manifest HEAD 2, mani
     }
 
     #[test]
-    fn json_names_the_revert_that_holds_an_image() {
-        let (request, report) = (request(), report_with_a_held_image());
-        let json = json_report(&entries(&request, &report), &report);
-        let homeserver = &json["images"][0];
-        assert_eq!(homeserver["update"], false);
-        assert_eq!(homeserver["held"]["revert"], "2".repeat(40));
-        assert_eq!(homeserver["held"]["digest"], digest('b').to_string());
-        assert_eq!(json["images"][1]["held"], serde_json::Value::Null);
+    fn status_json_shows_a_held_image_with_the_revert_that_holds_it() {
+        insta::assert_snapshot!(json_text(&request(), &report_with_a_held_image()));
     }
 
     #[test]
@@ -517,47 +534,48 @@ ghcr.io: 9 requests (token 2, 401 challenge 1, tag list 3, manifest HEAD 2, mani
         }
     }
 
-    #[test]
-    fn json_has_the_documented_shape() {
-        let (request, report) = (request(), report());
-        let json = json_report(&entries(&request, &report), &report);
-        let first = &json["images"][0];
-        assert_eq!(first["name"], "homeserver");
-        assert_eq!(first["current"]["tag"], "v1.9.2");
-        assert_eq!(first["current"]["digest"], digest('a').to_string());
-        assert_eq!(first["latest"]["tag"], "v1.9.3");
-        assert_eq!(first["latest"]["digest"], digest('b').to_string());
-        assert_eq!(first["update"], true);
-        assert_eq!(json["images"][1]["update"], false);
-        assert_eq!(json["images"][1]["route"], "commit-unchanged");
-        assert_eq!(json["requests"], serde_json::json!({"ghcr.io": 9}));
-        assert_eq!(json["requestKinds"]["ghcr.io"]["manifestHead"], 2);
-        assert_eq!(json["retries"]["ghcr.io"]["http503"], 0);
-        assert_eq!(first["error"], serde_json::Value::Null);
+    /// [`report`], where the homeserver's newer pin is younger than its `policy.minAge`.
+    fn report_with_a_waiting_image() -> StatusReport {
+        let mut report = report();
+        let homeserver = &mut report.images[0];
+        homeserver.update = false;
+        homeserver.waiting = Some(Waiting {
+            published: "2026-01-01T00:00:00Z".parse().unwrap(),
+            eligible_at: "2026-01-04T00:00:00Z".parse().unwrap(),
+        });
+        report
+    }
+
+    fn json_text(request: &StatusRequest, report: &StatusReport) -> String {
+        serde_json::to_string_pretty(&json_report(&entries(request, report), report)).unwrap()
     }
 
     #[test]
-    fn json_reports_a_failed_image_in_its_place_with_its_pin_and_error() {
-        let (request, report) = (request(), report_with_a_failure());
-        let json = json_report(&entries(&request, &report), &report);
-        let names: Vec<&str> = json["images"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|image| image["name"].as_str().unwrap())
-            .collect();
-        assert_eq!(names, ["homeserver", "livekit", "lkJwt"]);
-        let livekit = &json["images"][1];
-        assert_eq!(livekit["current"]["tag"], "v1.8.0");
-        assert_eq!(livekit["latest"], serde_json::Value::Null);
-        assert_eq!(livekit["update"], false);
-        assert_eq!(livekit["route"], serde_json::Value::Null);
-        assert_eq!(
-            livekit["error"],
-            "https://ghcr.io/v2/x/y/tags/list: not found (HTTP 404)"
-        );
-        assert_eq!(json["retries"]["ghcr.io"]["http503"], 1);
-        assert_eq!(json["retries"]["ghcr.io"]["reset"], 1);
+    fn status_json_has_the_documented_version_1_shape() {
+        insta::assert_snapshot!(json_text(&request(), &report()));
+    }
+
+    #[test]
+    fn status_json_reports_a_failed_image_in_its_place_with_its_pin_and_error() {
+        insta::assert_snapshot!(json_text(&request(), &report_with_a_failure()));
+    }
+
+    #[test]
+    fn status_json_shows_an_image_held_by_min_age_as_waiting_until_it_is_eligible() {
+        insta::assert_snapshot!(json_text(&request(), &report_with_a_waiting_image()));
+    }
+
+    #[test]
+    fn table_shows_an_image_held_by_min_age_as_waiting_and_when_it_is_eligible() {
+        let (request, report) = (request(), report_with_a_waiting_image());
+        let expected = "\
+IMAGE       CURRENT                          LATEST                           UPDATE   ROUTE
+homeserver  v1.9.2@sha256:aaaaaaaaaaaa       v1.9.3@sha256:bbbbbbbbbbbb       waiting  bare-multiarch
+lkJwt       sha-1234567@sha256:cccccccccccc  sha-1234567@sha256:cccccccccccc  no       commit-unchanged
+homeserver: v1.9.3 was published 2026-01-01T00:00:00Z, younger than policy.minAge; eligible at 2026-01-04T00:00:00Z
+ghcr.io: 9 requests (token 2, 401 challenge 1, tag list 3, manifest HEAD 2, manifest GET 1, blob 0)
+";
+        assert_eq!(table(&entries(&request, &report), &report), expected);
     }
 
     #[test]

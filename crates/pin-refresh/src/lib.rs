@@ -20,7 +20,7 @@ pub use registry::retry::RetryCounts;
 pub use registry_counts::RequestCounts;
 pub use status::{
     CurrentPin, ImageError, ImageStatus, Pin, PolicyError, Route, StatusError, StatusReport,
-    StatusRequest, status, status_report,
+    StatusRequest, Waiting, status, status_report,
 };
 
 mod notes;

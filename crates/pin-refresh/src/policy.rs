@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use bundle_gen::{Digest, SemverPolicy, Tag, UpdatePolicy};
+use bundle_gen::{Digest, MinAge, SemverPolicy, Tag, UpdatePolicy};
+use jiff::{SignedDuration, Timestamp};
 
 /// A bare release version: `vX.Y.Z` or `vX.Y.Z.W`, nothing before or after. Ordered
 /// numerically, part by part (`v1.9.3` < `v1.9.3.1` < `v1.10.0`).
@@ -170,6 +171,25 @@ pub fn sha_tag_target(
     }
 }
 
+/// The time of `revision`'s first main build among `builds`: the oldest `latest-ci_<time>`
+/// of that commit, which is when it was published on main.
+pub fn first_built(builds: &[MainBuild], revision: &str) -> Option<u64> {
+    builds
+        .iter()
+        .filter(|build| build.revision == revision)
+        .map(|build| build.time)
+        .min()
+}
+
+/// When a pin published at `published` may be proposed under `policy.minAge`, if that is
+/// still to come at `now`; `None` once it is eligible.
+pub fn eligible_at(published: Timestamp, min_age: MinAge, now: Timestamp) -> Option<Timestamp> {
+    let wait = SignedDuration::from_secs(i64::try_from(min_age.as_secs()).unwrap_or(i64::MAX));
+    // A time past the end of jiff's range is never reached.
+    let eligible = published.checked_add(wait).unwrap_or(Timestamp::MAX);
+    (now < eligible).then_some(eligible)
+}
+
 /// The `sha-<first 7>` tag of a commit hash.
 pub fn sha_tag(revision: &str) -> Option<Tag> {
     let short = revision.get(..7)?;
@@ -249,6 +269,7 @@ mod tests {
             range: range.map(|r| r.parse().unwrap()),
             allow_prerelease,
             tag_prefix: "v".to_owned(),
+            min_age: None,
         }
     }
 
@@ -343,6 +364,7 @@ mod tests {
             range: None,
             allow_prerelease: false,
             tag_prefix: String::new(),
+            min_age: None,
         };
         let lk_jwt = tags(&[
             "0.5.0",
@@ -485,6 +507,44 @@ mod tests {
                 other: digest(2),
             }
         );
+    }
+
+    fn time(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_pin_younger_than_min_age_waits_until_it_is_that_old() {
+        let published = time("2026-01-01T00:00:00Z");
+        let three_days: MinAge = "3d".parse().unwrap();
+        assert_eq!(
+            eligible_at(published, three_days, time("2026-01-03T23:59:59Z")),
+            Some(time("2026-01-04T00:00:00Z"))
+        );
+        assert_eq!(
+            eligible_at(published, three_days, time("2026-01-04T00:00:00Z")),
+            None
+        );
+        assert_eq!(
+            eligible_at(
+                published,
+                "1w".parse().unwrap(),
+                time("2026-01-05T00:00:00Z")
+            ),
+            Some(time("2026-01-08T00:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_commit_was_published_at_its_first_main_build() {
+        // b was built at 20 and its build re-run at 40.
+        let builds = [
+            main_build(40, 'b', 4),
+            main_build(30, 'c', 3),
+            main_build(20, 'b', 2),
+        ];
+        assert_eq!(first_built(&builds, &"b".repeat(40)), Some(20));
+        assert_eq!(first_built(&builds, &"a".repeat(40)), None);
     }
 
     #[test]

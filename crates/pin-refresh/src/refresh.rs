@@ -26,7 +26,7 @@ use crate::edit::{EditError, set_pin};
 use crate::git::{CommitId, GitError, Identities, Person, Repo, validate_branch_name};
 use crate::registry::retry::RetryCounts;
 use crate::revert::RevertedBump;
-use crate::status::{CurrentPin, Pin, StatusError, StatusReport, StatusRequest};
+use crate::status::{CurrentPin, ImageStatus, Pin, StatusError, StatusReport, StatusRequest};
 use registry_counts::RequestCounts;
 
 /// The generated files of a config: path relative to the tree root (the directory holding
@@ -93,9 +93,18 @@ pub struct RefreshReport {
     /// The images that could not be checked, in `bundle.yaml` order: their pins are left as
     /// they are, while the bumps of the others are made.
     pub failed: Vec<FailedImage>,
-    /// The images held, in `bundle.yaml` order: their newest pin is a bump that was
-    /// reverted, so it is not proposed again.
-    pub held: Vec<RevertedBump>,
+    /// What the registries said of every image that could be checked, in `bundle.yaml`
+    /// order (as `pins status` reports it), bumped, current or held.
+    #[serde(skip)]
+    pub checked: Vec<ImageStatus>,
+}
+
+impl RefreshReport {
+    /// The reverted bumps that hold images, in `bundle.yaml` order: their newest pin is not
+    /// proposed again.
+    pub fn held(&self) -> impl Iterator<Item = &RevertedBump> {
+        self.checked.iter().filter_map(|image| image.held.as_ref())
+    }
 }
 
 /// An image whose newest pin could not be found.
@@ -108,16 +117,23 @@ pub struct FailedImage {
     pub registry: String,
     /// Its repository.
     pub repository: String,
+    /// Its pin in `bundle.yaml`, left as it is.
+    pub current: CurrentPin,
     /// Why it could not be checked.
     pub error: String,
 }
 
-impl From<&StatusError> for FailedImage {
-    fn from(failure: &StatusError) -> Self {
+impl FailedImage {
+    fn new(failure: &StatusError, config: &Config) -> Self {
+        let pin = config.raw().images.get(failure.image);
         Self {
             image: failure.image.key().to_owned(),
             registry: failure.registry.clone(),
             repository: failure.repository.clone(),
+            current: CurrentPin {
+                tag: pin.tag.clone(),
+                digest: pin.digest.clone(),
+            },
             error: failure.cause.to_string(),
         }
     }
@@ -624,12 +640,12 @@ pub(crate) fn apply(
         pushed: false,
         requests: status.requests.clone(),
         retries: status.retries.clone(),
-        failed: status.failures.iter().map(FailedImage::from).collect(),
-        held: status
-            .images
+        failed: status
+            .failures
             .iter()
-            .filter_map(|image| image.held.clone())
+            .map(|failure| FailedImage::new(failure, &prepared.config))
             .collect(),
+        checked: status.images.clone(),
     };
     let Some(git) = &prepared.git else {
         report.bumps = reports;
@@ -956,6 +972,7 @@ mod tests {
                     route: Route::Semver,
                     held: None,
                     source_label: None,
+                    waiting: None,
                 }
             })
             .collect();
@@ -1043,6 +1060,16 @@ mod tests {
                 image: "lkJwt".to_owned(),
                 registry: "ghcr.io".to_owned(),
                 repository: "element-hq/lk-jwt-service".to_owned(),
+                current: CurrentPin {
+                    tag: Config::from_yaml(SITE)
+                        .expect("SITE is valid")
+                        .raw()
+                        .images
+                        .get(ImageName::LK_JWT)
+                        .tag
+                        .clone(),
+                    digest: Some(site_digest(ImageName::LK_JWT)),
+                },
                 error: "https://ghcr.io/v2/element-hq/lk-jwt-service/tags/list: not found \
                         (HTTP 404)"
                     .to_owned(),

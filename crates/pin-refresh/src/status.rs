@@ -6,6 +6,10 @@
 //! are only fetched (GET, verified by hashing) when a candidate differs from the pin; for the
 //! commit policy that means three requests for each of the newest `commit_history` main builds
 //! and a HEAD of the chosen `sha-` tag.
+//!
+//! `policy.minAge` adds nothing when nothing is new; a new candidate of `bare-multiarch` or
+//! `semver` costs its first platform manifest and its config blob more (for `created`), one of
+//! `commit` nothing (its first main build's `latest-ci_<time>` is already read).
 
 use std::collections::BTreeMap;
 
@@ -13,6 +17,7 @@ use bundle_gen::{
     BareMultiarchPolicy, Config, Digest, ImageName, ImagePin, Images, RegistryEndpoint,
     SemverPolicy, Tag, UpdatePolicy,
 };
+use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::policy;
@@ -41,6 +46,8 @@ pub struct StatusRequest {
     pub options: ClientOptions,
     /// Bumps reverted on the branch being refreshed: their digests are held, never proposed.
     pub reverted: Vec<RevertedBump>,
+    /// The time `policy.minAge` is judged against.
+    pub now: Timestamp,
 }
 
 impl StatusRequest {
@@ -53,6 +60,7 @@ impl StatusRequest {
             credentials: CredentialSource::default(),
             options: ClientOptions::default(),
             reverted: Vec::new(),
+            now: Timestamp::now(),
         }
     }
 
@@ -99,6 +107,13 @@ impl StatusRequest {
         self.reverted = reverted;
         self
     }
+
+    /// Sets the time `policy.minAge` is judged against (the clock when the request was made,
+    /// unless set).
+    pub fn with_now(mut self, now: Timestamp) -> Self {
+        self.now = now;
+        self
+    }
 }
 
 /// The answer: every image, checked or failed, in `bundle.yaml` order, and the requests made.
@@ -139,6 +154,18 @@ pub struct ImageStatus {
     /// The `org.opencontainers.image.source` label of `latest`, when the lookup read its
     /// image config anyway (the `commit` policy's label route); no request is made for it.
     pub source_label: Option<String>,
+    /// `latest` is newer than the pin but younger than `policy.minAge`: not an update yet.
+    pub waiting: Option<Waiting>,
+}
+
+/// A newer pin held back by `policy.minAge`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    /// When it was published: the image config's `created`, or for the `commit` policy the
+    /// time of the commit's first main build (its oldest `latest-ci_<time>` tag).
+    pub published: Timestamp,
+    /// When it becomes eligible: `published` plus `policy.minAge`.
+    pub eligible_at: Timestamp,
 }
 
 /// The pin as written in `bundle.yaml` (either part may be missing).
@@ -264,6 +291,15 @@ pub enum PolicyError {
         /// Its digest.
         digest: Digest,
     },
+    /// `policy.minAge` is set, but the candidate does not say when it was built.
+    #[error(
+        "`{tag}` records no creation time (no `created` in its image config), so \
+         `policy.minAge` cannot be applied to it; remove `minAge` or pin by hand"
+    )]
+    NoCreationTime {
+        /// The candidate's tag.
+        tag: Tag,
+    },
     /// The newest main commit has no `sha-<7>` tag.
     #[error(
         "the newest main commit {revision} has no `{tag}` tag (still being pushed?); run again \
@@ -316,7 +352,7 @@ pub async fn status_report(request: &StatusRequest) -> StatusReport {
     let results = futures_util::future::join_all(checks.into_iter().map(
         |(name, pin, host, slot)| async move {
             let registry = &registries[slot.map_err(|e| image_error(name, pin, host, e.into()))?];
-            check_image(registry, name, pin, &request.reverted)
+            check_image(registry, name, pin, &request.reverted, request.now)
                 .await
                 .map_err(|cause| image_error(name, pin, host, cause))
         },
@@ -357,6 +393,7 @@ async fn check_image(
     name: ImageName,
     pin: &ImagePin,
     reverted: &[RevertedBump],
+    now: Timestamp,
 ) -> Result<ImageStatus, ImageError> {
     let current = CurrentPin {
         tag: pin.tag.clone(),
@@ -364,26 +401,29 @@ async fn check_image(
     };
     let repository = pin.repository.as_str();
     let mut source_label = None;
-    let (latest, route) = match &pin.policy {
+    let (latest, route, published) = match &pin.policy {
         UpdatePolicy::Manual(_) => {
             let latest = current.tag.clone().zip(current.digest.clone());
             (
                 latest.map(|(tag, digest)| Pin { tag, digest }),
                 Route::Manual,
+                Published::Unknown,
             )
         }
         UpdatePolicy::BareMultiarch(policy) => {
-            let latest = newest_bare_multiarch(registry, repository, policy, &current).await?;
-            (Some(latest), Route::BareMultiarch)
+            let (latest, index) =
+                newest_bare_multiarch(registry, repository, policy, &current).await?;
+            (Some(latest), Route::BareMultiarch, index.into())
         }
         UpdatePolicy::Semver(policy) => {
-            let latest = newest_semver(registry, repository, policy, &current).await?;
-            (Some(latest), Route::Semver)
+            let (latest, index) = newest_semver(registry, repository, policy, &current).await?;
+            (Some(latest), Route::Semver, index.into())
         }
         UpdatePolicy::Commit(_) => {
-            let (latest, route, source) = newest_commit(registry, repository, &current).await?;
+            let (latest, route, source, built) =
+                newest_commit(registry, repository, &current).await?;
             source_label = source;
-            (Some(latest), route)
+            (Some(latest), route, built.into())
         }
     };
     let update = latest.as_ref().is_some_and(|l| {
@@ -404,17 +444,87 @@ async fn check_image(
                 .find(|bump| bump.image == name && bump.digest == latest.digest)
         })
         .cloned();
+    let waiting = match (pin.policy.min_age(), &latest) {
+        (Some(min_age), Some(candidate)) if update => {
+            let published = published_time(registry, repository, candidate, published).await?;
+            policy::eligible_at(published, min_age, now).map(|eligible_at| Waiting {
+                published,
+                eligible_at,
+            })
+        }
+        _ => None,
+    };
     Ok(ImageStatus {
         name,
         registry: registry.host().to_owned(),
         repository: repository.to_owned(),
         current,
         latest,
-        update: update && held.is_none(),
+        update: update && held.is_none() && waiting.is_none(),
         route,
         held,
         source_label,
+        waiting,
     })
+}
+
+/// What a policy learnt of when its candidate was published, before asking for more.
+enum Published {
+    /// Nothing: the candidate is the pin itself, or the policy is `manual`.
+    Unknown,
+    /// The candidate's manifest, whose image config records `created`.
+    Manifest(Manifest),
+    /// The time itself (the `commit` policy's first main build of the commit).
+    At(Timestamp),
+}
+
+impl From<Option<Manifest>> for Published {
+    fn from(manifest: Option<Manifest>) -> Self {
+        manifest.map_or(Published::Unknown, Published::Manifest)
+    }
+}
+
+impl From<Option<Timestamp>> for Published {
+    fn from(time: Option<Timestamp>) -> Self {
+        time.map_or(Published::Unknown, Published::At)
+    }
+}
+
+/// When `candidate` was published. Only asked for a new candidate under `policy.minAge`: for
+/// a multi-arch index it costs a platform manifest GET and a config blob GET, for a single
+/// image the config blob; the `commit` policy's time is known without a request.
+async fn published_time(
+    registry: &Registry,
+    repository: &str,
+    candidate: &Pin,
+    published: Published,
+) -> Result<Timestamp, ImageError> {
+    let no_time = || PolicyError::NoCreationTime {
+        tag: candidate.tag.clone(),
+    };
+    let manifest = match published {
+        Published::At(time) => return Ok(time),
+        Published::Manifest(manifest) => manifest,
+        Published::Unknown => {
+            fetch_parsed(
+                registry,
+                repository,
+                Reference::Digest(candidate.digest.clone()),
+            )
+            .await?
+            .1
+        }
+    };
+    let Some(image) = platform_image(registry, repository, &manifest).await? else {
+        return Err(no_time().into());
+    };
+    let config = registry.get_blob(repository, &image.config).await?;
+    let created = manifest::created_time(&config).map_err(|reason| RegistryError::Malformed {
+        url: format!("{}/{repository}@{}", registry.host(), image.config),
+        what: "image config",
+        reason,
+    })?;
+    created.ok_or_else(|| no_time().into())
 }
 
 /// If `tag` is the pinned tag and still points to the pinned digest (one HEAD), the pin.
@@ -463,7 +573,7 @@ async fn newest_bare_multiarch(
     repository: &str,
     policy: &BareMultiarchPolicy,
     current: &CurrentPin,
-) -> Result<Pin, ImageError> {
+) -> Result<(Pin, Option<Manifest>), ImageError> {
     let tags = registry.list_tags(repository).await?;
     let candidates = policy::bare_multiarch_candidates(&tags);
     if candidates.is_empty() {
@@ -480,15 +590,16 @@ async fn newest_bare_multiarch(
         .take(registry.options().max_bare_candidates)
     {
         if let Some(pin) = unchanged_pin(registry, repository, &tag, current).await? {
-            return Ok(pin);
+            return Ok((pin, None));
         }
         let (fetched, parsed) =
             fetch_parsed(registry, repository, Reference::Tag(tag.clone())).await?;
         if manifest::has_platforms(&parsed, &policy.platforms) {
-            return Ok(Pin {
+            let pin = Pin {
                 tag,
                 digest: fetched.digest,
-            });
+            };
+            return Ok((pin, Some(parsed)));
         }
         tracing::info!(
             %tag,
@@ -513,7 +624,7 @@ async fn newest_semver(
     repository: &str,
     policy: &SemverPolicy,
     current: &CurrentPin,
-) -> Result<Pin, ImageError> {
+) -> Result<(Pin, Option<Manifest>), ImageError> {
     let tags = registry.list_tags(repository).await?;
     let Some(tag) = policy::semver_candidate(&tags, policy) else {
         return Err(PolicyError::NoMatchingTag {
@@ -524,22 +635,23 @@ async fn newest_semver(
         .into());
     };
     if let Some(pin) = unchanged_pin(registry, repository, &tag, current).await? {
-        return Ok(pin);
+        return Ok((pin, None));
     }
-    let (fetched, _) = fetch_parsed(registry, repository, Reference::Tag(tag.clone())).await?;
-    Ok(Pin {
+    let (fetched, parsed) = fetch_parsed(registry, repository, Reference::Tag(tag.clone())).await?;
+    let pin = Pin {
         tag,
         digest: fetched.digest,
-    })
+    };
+    Ok((pin, Some(parsed)))
 }
 
-/// The newest main build's pin, how it was found, and its source label if its image config
-/// was read.
+/// The newest main build's pin, how it was found, its source label if its image config was
+/// read, and when its commit was first built on main.
 async fn newest_commit(
     registry: &Registry,
     repository: &str,
     current: &CurrentPin,
-) -> Result<(Pin, Route, Option<String>), ImageError> {
+) -> Result<(Pin, Route, Option<String>, Option<Timestamp>), ImageError> {
     let tags = registry.list_tags(repository).await?;
     let main_builds = policy::latest_ci_tags(&tags);
     let Some((_, newest)) = main_builds.first() else {
@@ -566,7 +678,7 @@ async fn newest_commit(
             tag: tag.clone(),
             digest: newest_digest,
         };
-        return Ok((pin, Route::CommitUnchanged, None));
+        return Ok((pin, Route::CommitUnchanged, None, None));
     }
 
     // Something was built on main since the pin: read the commits of the newest main builds,
@@ -621,6 +733,8 @@ async fn newest_commit(
     let position = policy::newest_first_built(&builds).ok_or_else(not_found)?;
     let (chosen, route) = (&builds[position], found[position].1);
     let source = found[position].2.clone();
+    let first_built = policy::first_built(&builds, &chosen.revision)
+        .and_then(|time| Timestamp::from_second(i64::try_from(time).ok()?).ok());
     let tag = policy::sha_tag(&chosen.revision).ok_or_else(not_found)?;
     let Some(tag_digest) = registry
         .head_manifest(repository, &Reference::Tag(tag.clone()))
@@ -633,10 +747,13 @@ async fn newest_commit(
         .into());
     };
     Ok(match policy::sha_tag_target(&builds, chosen, tag_digest) {
-        policy::ShaTagTarget::MainBuild(digest) => (Pin { tag, digest }, route, source),
+        policy::ShaTagTarget::MainBuild(digest) => {
+            (Pin { tag, digest }, route, source, first_built)
+        }
         policy::ShaTagTarget::OtherBuild { main, other } => {
             tracing::info!(%tag, %other, %main, "the sha- tag names a branch build; pinning main's");
-            (Pin { tag, digest: main }, Route::CommitMainBuild, source)
+            let pin = Pin { tag, digest: main };
+            (pin, Route::CommitMainBuild, source, first_built)
         }
     })
 }
@@ -665,26 +782,8 @@ async fn label_revision(
     repository: &str,
     build: &Manifest,
 ) -> Result<(Option<String>, Option<String>), ImageError> {
-    let image = match build {
-        Manifest::Image(image) => image.clone(),
-        Manifest::Index(entries) => {
-            let Some(entry) = entries
-                .iter()
-                .find(|e| !e.is_attestation && e.platform.is_some())
-            else {
-                return Ok((None, None));
-            };
-            match fetch_parsed(
-                registry,
-                repository,
-                Reference::Digest(entry.digest.clone()),
-            )
-            .await?
-            {
-                (_, Manifest::Image(image)) => image,
-                (_, Manifest::Index(_)) => return Ok((None, None)),
-            }
-        }
+    let Some(image) = platform_image(registry, repository, build).await? else {
+        return Ok((None, None));
     };
     let config = registry.get_blob(repository, &image.config).await?;
     let revision = manifest::revision_label(&config).map_err(|reason| {
@@ -695,6 +794,36 @@ async fn label_revision(
         })
     })?;
     Ok((revision, manifest::source_label(&config)))
+}
+
+/// The build's first platform image (one GET for an index; the build itself when it is a
+/// single image); `None` when an index holds no platform image.
+async fn platform_image(
+    registry: &Registry,
+    repository: &str,
+    build: &Manifest,
+) -> Result<Option<manifest::ImageManifest>, ImageError> {
+    Ok(match build {
+        Manifest::Image(image) => Some(image.clone()),
+        Manifest::Index(entries) => {
+            let Some(entry) = entries
+                .iter()
+                .find(|e| !e.is_attestation && e.platform.is_some())
+            else {
+                return Ok(None);
+            };
+            match fetch_parsed(
+                registry,
+                repository,
+                Reference::Digest(entry.digest.clone()),
+            )
+            .await?
+            {
+                (_, Manifest::Image(image)) => Some(image),
+                (_, Manifest::Index(_)) => None,
+            }
+        }
+    })
 }
 
 /// The `vcs.revision` of the build's provenance attestation, if it has one.

@@ -507,7 +507,7 @@ fn an_unknown_key_in_a_policy_is_reported_at_that_key() {
 fn a_key_of_another_policy_kind_is_reported_at_that_key() {
     let doc = set(good(), "images.homeserver.policy.range", "'^1'");
     insta::assert_snapshot!(parse_error(&yaml(&doc)), @r"
-    bundle.yaml:35:7: unknown key `images.homeserver.policy.range`; allowed here: `kind`, `platforms`
+    bundle.yaml:35:7: unknown key `images.homeserver.policy.range`; allowed here: `kind`, `platforms`, `minAge`
     ");
 }
 
@@ -521,6 +521,43 @@ fn a_policy_without_a_kind_is_reported_at_the_missing_kind() {
     insta::assert_snapshot!(parse_error(&yaml(&doc)), @r"
     bundle.yaml:33:5: missing key `images.homeserver.policy.kind`: it has no default, set it
     ");
+}
+
+#[test]
+fn a_min_age_without_a_unit_is_refused_at_the_key_with_how_to_write_one() {
+    let doc = set(good(), "images.livekit.policy.minAge", "'3'");
+    insta::assert_snapshot!(parse_error(&yaml(&doc)), @r"
+    bundle.yaml:43:7: invalid value at `images.livekit.policy.minAge`: `3` is not a duration: write a whole number above 0 and a unit, m (minutes), h (hours), d (days) or w (weeks), e.g. `3d`
+    ");
+}
+
+#[test]
+fn a_min_age_of_zero_is_refused_at_the_key() {
+    let doc = set(good(), "images.homeserver.policy.minAge", "0d");
+    insta::assert_snapshot!(parse_error(&yaml(&doc)), @r"
+    bundle.yaml:35:7: invalid value at `images.homeserver.policy.minAge`: `0d` is not a duration: write a whole number above 0 and a unit, m (minutes), h (hours), d (days) or w (weeks), e.g. `3d`
+    ");
+}
+
+#[test]
+fn a_min_age_is_read_on_every_policy_that_moves_a_pin() {
+    let mut doc = set(good(), "images.homeserver.policy.minAge", "3d");
+    doc = set(doc, "images.livekit.policy.minAge", "12h");
+    let config = bundle_gen::Config::from_yaml(&yaml(&doc)).unwrap();
+    let images = &config.raw().images;
+    let seconds = |name| {
+        images
+            .get(name)
+            .policy
+            .min_age()
+            .map(bundle_gen::MinAge::as_secs)
+    };
+    assert_eq!(
+        seconds(bundle_gen::ImageName::HOMESERVER),
+        Some(3 * 24 * 3600)
+    );
+    assert_eq!(seconds(bundle_gen::ImageName::LIVEKIT), Some(12 * 3600));
+    assert_eq!(seconds(bundle_gen::ImageName::LK_JWT), None);
 }
 
 // ---- the guards, one test each -----------------------------------------------------------------

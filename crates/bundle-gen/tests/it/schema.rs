@@ -166,6 +166,26 @@ fn the_schema_refuses_malformed_digests_tags_platforms_and_policy_kinds_at_their
 }
 
 #[test]
+fn the_schema_refuses_a_min_age_without_a_unit_at_its_key() {
+    let errors = schema_errors(&bundle_yaml_with(
+        "images.homeserver.policy",
+        "{kind: bare-multiarch, minAge: 3days}",
+    ));
+    let at = pointer("images.homeserver.policy");
+    assert!(
+        errors.iter().any(|error| error.starts_with(&at)),
+        "no error at `{at}`: {errors:#?}"
+    );
+    assert!(
+        schema_errors(&bundle_yaml_with(
+            "images.homeserver.policy",
+            "{kind: bare-multiarch, minAge: 3d}"
+        ))
+        .is_empty()
+    );
+}
+
+#[test]
 fn the_schema_requires_what_the_loader_requires() {
     let mut doc = yaml_file(&repository_root().join("bundle.yaml"));
     doc.as_object_mut().unwrap().remove("images");

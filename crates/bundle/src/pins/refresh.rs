@@ -23,7 +23,12 @@ error no file and no branch changes. Nothing newer: no commit, exit 0.
 
 An image whose registry fails (after the retries `pins status` describes) does not stop the
 others: their bumps are committed (and pushed), the failed image is reported with its error
-(in --json under `failed`), and the exit code is 3. A failure that is not one image's (the
+(in --json with `\"status\": \"error\"`), and the exit code is 3. A newer pin younger than
+`policy.minAge` is not bumped (in --json: `\"status\": \"waiting\"`).
+
+--json prints the document `pins status --json` prints (the README's \"Machine-readable
+output\" documents it), with `\"command\": \"refresh\"`, each bumped image's `bump`
+({\"commit\", \"message\", \"files\"}) and `refresh` ({\"dryRun\", \"branch\", \"pushed\"}). A failure that is not one image's (the
 config, git, a dirty work tree) still changes nothing.
 
 With --commit the work tree must be clean (untracked files count), bundle.yaml tracked, the
@@ -152,20 +157,21 @@ impl PartialRefresh {
 
 /// Runs `bundle pins refresh`.
 pub(super) fn run(args: &RefreshArgs, console: &mut Console) -> anyhow::Result<Outcome> {
-    let report = super::runtime()?
-        .block_on(pin_refresh::refresh(&args.request()))
-        .map_err(|error| match error {
-            RefreshError::ReadConfig { path, source } => crate::read_error(&path, source),
-            other => other.into(),
-        })?;
+    console.progress("Checking the images on their registries, then bumping the newer ones…")?;
+    let refreshed = super::runtime()?.block_on(pin_refresh::refresh(&args.request()));
+    // Cleared before anything else is printed, the error included.
+    console.clear_progress()?;
+    let report = refreshed.map_err(|error| match error {
+        RefreshError::ReadConfig { path, source } => crate::read_error(&path, source),
+        other => other.into(),
+    })?;
     if args.json {
-        let out = console.data();
-        serde_json::to_writer_pretty(&mut *out, &report)?;
-        writeln!(out)?;
+        let text = serde_json::to_string_pretty(&super::json::PinsDocument::refresh(&report))?;
+        writeln!(console.data(), "{text}")?;
     } else {
         console.data().write_all(summary(&report).as_bytes())?;
     }
-    if report.bumps.is_empty() && report.failed.is_empty() && !report.held.is_empty() {
+    if report.bumps.is_empty() && report.failed.is_empty() && report.held().next().is_some() {
         console.status("Every pin is current or held: nothing to commit.")?;
     } else if report.bumps.is_empty() && report.failed.is_empty() {
         console.status("All pins are current: nothing to commit.")?;
@@ -201,7 +207,7 @@ fn summary(report: &RefreshReport) -> String {
             files.join(", ")
         ));
     }
-    for held in &report.held {
+    for held in report.held() {
         let revert = held.revert.as_str();
         text.push_str(&format!(
             "held: {} {} (reverted by {} {})\n",
@@ -223,4 +229,130 @@ fn summary(report: &RefreshReport) -> String {
         ));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use bundle_gen::{Digest, ImageName};
+    use pin_refresh::{
+        BumpReport, CurrentPin, FailedImage, ImageStatus, Pin, RefreshReport, RequestCounts,
+        RetryCounts, Route,
+    };
+
+    use crate::pins::json::PinsDocument;
+
+    fn digest(c: char) -> Digest {
+        format!("sha256:{}", c.to_string().repeat(64))
+            .parse()
+            .unwrap()
+    }
+
+    fn pin(tag: &str, digest: Digest) -> Pin {
+        Pin {
+            tag: tag.parse().unwrap(),
+            digest,
+        }
+    }
+
+    fn current(tag: &str, c: char) -> CurrentPin {
+        CurrentPin {
+            tag: Some(tag.parse().unwrap()),
+            digest: Some(digest(c)),
+        }
+    }
+
+    /// A committed refresh: the homeserver bumped, lk-jwt-service current, LiveKit failed.
+    fn report() -> RefreshReport {
+        let homeserver = ImageStatus {
+            name: ImageName::HOMESERVER,
+            registry: "ghcr.io".to_owned(),
+            repository: "matrix-construct/tuwunel".to_owned(),
+            current: current("v1.9.2", 'a'),
+            latest: Some(pin("v1.9.3", digest('b'))),
+            update: true,
+            route: Route::BareMultiarch,
+            waiting: None,
+            held: None,
+            source_label: None,
+        };
+        let lk_jwt = ImageStatus {
+            name: ImageName::LK_JWT,
+            registry: "ghcr.io".to_owned(),
+            repository: "element-hq/lk-jwt-service".to_owned(),
+            current: current("sha-1234567", 'c'),
+            latest: Some(pin("sha-1234567", digest('c'))),
+            update: false,
+            route: Route::CommitUnchanged,
+            waiting: None,
+            held: None,
+            source_label: None,
+        };
+        RefreshReport {
+            dry_run: false,
+            bumps: vec![BumpReport {
+                image: "homeserver".to_owned(),
+                component: "tuwunel".to_owned(),
+                old: current("v1.9.2", 'a'),
+                new: pin("v1.9.3", digest('b')),
+                files: vec![
+                    PathBuf::from("bundle.yaml"),
+                    PathBuf::from("base/homeserver/statefulset.yaml"),
+                ],
+                commit: Some("0123456789abcdef0123456789abcdef01234567".to_owned()),
+                message: "chore(pins): bump tuwunel v1.9.2 -> v1.9.3\n".to_owned(),
+            }],
+            branch: Some("bundle/pin-bumps".to_owned()),
+            pushed: true,
+            requests: BTreeMap::from([
+                (
+                    "docker.io".to_owned(),
+                    RequestCounts {
+                        token: 1,
+                        tag_list: 1,
+                        ..RequestCounts::default()
+                    },
+                ),
+                (
+                    "ghcr.io".to_owned(),
+                    RequestCounts {
+                        token: 2,
+                        tag_list: 4,
+                        manifest_head: 2,
+                        manifest_get: 1,
+                        blob: 0,
+                        challenge: 1,
+                    },
+                ),
+            ]),
+            retries: BTreeMap::from([
+                (
+                    "docker.io".to_owned(),
+                    RetryCounts {
+                        http503: 3,
+                        ..RetryCounts::default()
+                    },
+                ),
+                ("ghcr.io".to_owned(), RetryCounts::default()),
+            ]),
+            failed: vec![FailedImage {
+                image: "livekit".to_owned(),
+                registry: "docker.io".to_owned(),
+                repository: "livekit/livekit-server".to_owned(),
+                current: current("v1.8.0", 'd'),
+                error: "https://registry-1.docker.io/v2/livekit/livekit-server/tags/list: \
+                        service unavailable (HTTP 503)"
+                    .to_owned(),
+            }],
+            checked: vec![homeserver, lk_jwt],
+        }
+    }
+
+    #[test]
+    fn refresh_json_has_the_version_1_shape_of_status_with_each_bump_and_the_outcome() {
+        let text = serde_json::to_string_pretty(&PinsDocument::refresh(&report())).unwrap();
+        insta::assert_snapshot!(text);
+    }
 }

@@ -178,9 +178,9 @@ fn pin_json(pin: &Pin) -> Value {
     serde_json::json!({"tag": pin.tag.as_str(), "digest": pin.digest.as_str()})
 }
 
-/// The `requests` figure of `host`.
+/// The `requests` total of `host`.
 fn reported(json: &Value, host: &str) -> u64 {
-    json["requests"][host]
+    json["requests"][host]["total"]
         .as_u64()
         .unwrap_or_else(|| panic!("no request count for {host} in {json:#}"))
 }
@@ -214,7 +214,7 @@ async fn json_has_the_documented_shape_and_the_newest_pin_of_each_image() {
         let status = entry(&json, image.key());
         assert_eq!(status["current"], pin_json(older), "{}", image.key());
         assert_eq!(status["latest"], pin_json(&newest), "{}", image.key());
-        assert_eq!(status["update"], true, "{}", image.key());
+        assert_eq!(status["status"], "update", "{}", image.key());
     }
     let hosts: Vec<&String> = json["requests"]
         .as_object()
@@ -254,6 +254,33 @@ async fn json_request_counts_are_what_the_registry_saw() {
     );
 }
 
+// ---- --exit-code --------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn exit_code_exits_1_when_an_update_is_available() {
+    let filled = Filled::start().await;
+    let [homeserver, _, _] = filled.older_pins();
+    let [_, livekit, lk_jwt] = filled.newest_pins();
+    let site = Site::new(&[homeserver, livekit, lk_jwt], "");
+
+    let mut args = filled.endpoint_args();
+    args.push("--exit-code".to_owned());
+    let run = site.status(&with_json(args), &[]).expect_code(1);
+
+    assert_eq!(entry(&json_of(&run), "homeserver")["status"], "update");
+    assert_eq!(run.stderr(), "");
+}
+
+#[tokio::test]
+async fn exit_code_exits_0_when_every_pin_is_current() {
+    let filled = Filled::start().await;
+    let site = Site::new(&filled.newest_pins(), "");
+
+    let mut args = filled.endpoint_args();
+    args.push("--exit-code".to_owned());
+    site.status(&args, &[]).success();
+}
+
 // ---- nothing new --------------------------------------------------------------------------------
 
 #[tokio::test]
@@ -269,7 +296,7 @@ async fn nothing_new_reports_no_update_for_any_image() {
     let json = json_of(&run);
     for (image, pin) in &newest {
         let status = entry(&json, image.key());
-        assert_eq!(status["update"], false, "{}", image.key());
+        assert_eq!(status["status"], "current", "{}", image.key());
         assert_eq!(status["current"], pin_json(pin), "{}", image.key());
         assert_eq!(status["latest"], pin_json(pin), "{}", image.key());
     }
@@ -347,7 +374,7 @@ async fn the_commit_policy_finds_the_newest_main_build_of_lk_jwt_service() {
     let lk_jwt = entry(&json, "lkJwt");
     assert_eq!(lk_jwt["current"], pin_json(&filled.lk_jwt.current));
     assert_eq!(lk_jwt["latest"], pin_json(&filled.lk_jwt.newest));
-    assert_eq!(lk_jwt["update"], true);
+    assert_eq!(lk_jwt["status"], "update");
     assert_eq!(lk_jwt["route"], "commit-label");
 }
 
@@ -378,10 +405,10 @@ async fn a_reset_connection_is_retried_and_counted_in_json() {
     assert_eq!(
         json["retries"],
         serde_json::json!({
-            "docker.io": {"http408": 0, "http429": 0, "http500": 0, "http502": 0, "http503": 0,
-                          "http504": 0, "connect": 0, "reset": 0, "timeout": 0},
-            "ghcr.io": {"http408": 0, "http429": 0, "http500": 0, "http502": 0, "http503": 0,
-                        "http504": 0, "connect": 0, "reset": 1, "timeout": 0},
+            "docker.io": {"total": 0, "http408": 0, "http429": 0, "http500": 0, "http502": 0,
+                          "http503": 0, "http504": 0, "connect": 0, "reset": 0, "timeout": 0},
+            "ghcr.io": {"total": 1, "http408": 0, "http429": 0, "http500": 0, "http502": 0,
+                        "http503": 0, "http504": 0, "connect": 0, "reset": 1, "timeout": 0},
         })
     );
     // The reset request is counted by the client, but never reached the registry.
@@ -703,6 +730,27 @@ async fn wrong_credentials_are_an_error_naming_the_variable() {
     ");
 }
 
+#[tokio::test]
+async fn exit_code_keeps_2_when_some_image_failed_beside_an_update() {
+    let (filled, site) = protected_tuwunel().await;
+    let mut args = filled.endpoint_args();
+    args.push("--exit-code".to_owned());
+
+    // LiveKit has an update; the two ghcr.io images fail on the wrong password.
+    let run = site
+        .status(
+            &with_json(args),
+            &[(
+                "BUNDLE_REGISTRY_AUTH_GHCR_IO",
+                &format!("{USER}:{WRONG_PASSWORD}"),
+            )],
+        )
+        .expect_code(2);
+
+    assert_eq!(entry(&json_of(&run), "livekit")["status"], "update");
+    assert_eq!(entry(&json_of(&run), "homeserver")["status"], "error");
+}
+
 // ---- unreachable and refused endpoints ----------------------------------------------------------
 
 /// A local port nothing listens on (bound, then released).
@@ -837,10 +885,15 @@ fn shell_quoted(arg: &str) -> String {
 
 /// What `bundle <global> pins status` prints on a pseudo-terminal (stdout and stderr both).
 fn on_a_terminal(site: &Site, filled: &Filled, global: &[&str]) -> String {
+    pins_on_a_terminal(site, filled, global, "status")
+}
+
+/// What `bundle <global> pins <subcommand>` prints on a pseudo-terminal.
+fn pins_on_a_terminal(site: &Site, filled: &Filled, global: &[&str], subcommand: &str) -> String {
     let bundle = assert_cmd::cargo::cargo_bin("bundle");
     let command: Vec<String> = std::iter::once(bundle.to_str().expect("utf-8 path"))
         .chain(global.iter().copied())
-        .chain(["pins", "status"])
+        .chain(["pins", subcommand])
         .map(str::to_owned)
         .chain(filled.endpoint_args())
         .map(|arg| shell_quoted(&arg))
@@ -877,6 +930,22 @@ async fn on_a_terminal_a_progress_line_is_shown_and_cleared_before_the_table() {
 
     assert!(
         terminal.starts_with("Checking 3 images on their registries\u{2026}\r\x1b[KIMAGE "),
+        "{terminal:?}"
+    );
+}
+
+#[tokio::test]
+async fn on_a_terminal_a_refresh_shows_a_progress_line_and_clears_it_before_its_report() {
+    let filled = Filled::start().await;
+    let site = Site::new(&filled.older_pins(), "");
+
+    let terminal = pins_on_a_terminal(&site, &filled, &[], "refresh");
+
+    assert!(
+        terminal.starts_with(
+            "Checking the images on their registries, then bumping the newer ones\u{2026}\
+             \r\x1b[Kwould commit: "
+        ),
         "{terminal:?}"
     );
 }

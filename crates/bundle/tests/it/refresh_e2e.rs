@@ -544,24 +544,38 @@ async fn a_dry_run_with_a_registry_failure_lists_the_failed_image_in_json_and_ex
         .expect_code(3);
 
     let json: serde_json::Value = serde_json::from_str(&partial.stdout()).expect("JSON");
-    let bumped: Vec<&str> = json["bumps"]
+    assert_eq!(json["version"], 1);
+    assert_eq!(json["command"], "refresh");
+    assert_eq!(json["refresh"]["dryRun"], true);
+    let statuses: Vec<(&str, &str, bool)> = json["images"]
         .as_array()
-        .expect("bumps")
+        .expect("images")
         .iter()
-        .map(|bump| bump["image"].as_str().expect("image"))
+        .map(|image| {
+            (
+                image["name"].as_str().expect("name"),
+                image["status"].as_str().expect("status"),
+                image["bump"].is_object(),
+            )
+        })
         .collect();
-    assert_eq!(bumped, ["homeserver", "livekit"]);
     assert_eq!(
-        json["failed"],
-        serde_json::json!([{
-            "image": "lkJwt",
-            "registry": "ghcr.io",
-            "repository": "element-hq/lk-jwt-service",
-            "error": format!(
-                "{}/v2/element-hq/lk-jwt-service/tags/list?n=1000: not found (HTTP 404)",
-                registry.endpoint()
-            ),
-        }])
+        statuses,
+        [
+            ("homeserver", "update", true),
+            ("livekit", "update", true),
+            ("lkJwt", "error", false),
+        ]
+    );
+    let lk_jwt = &json["images"][2];
+    assert_eq!(lk_jwt["registry"], "ghcr.io");
+    assert_eq!(lk_jwt["repository"], "element-hq/lk-jwt-service");
+    assert_eq!(
+        lk_jwt["error"],
+        format!(
+            "{}/v2/element-hq/lk-jwt-service/tags/list?n=1000: not found (HTTP 404)",
+            registry.endpoint()
+        )
     );
     assert_eq!(json["retries"]["ghcr.io"]["http503"], 0);
     assert_eq!(

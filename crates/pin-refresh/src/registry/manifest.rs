@@ -234,6 +234,18 @@ pub fn source_label(config: &[u8]) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The `created` time of an image config (RFC 3339, as every builder writes it), if it has one.
+pub fn created_time(config: &[u8]) -> Result<Option<jiff::Timestamp>, String> {
+    let value: serde_json::Value = serde_json::from_slice(config).map_err(|e| e.to_string())?;
+    let Some(created) = value.get("created").and_then(|c| c.as_str()) else {
+        return Ok(None);
+    };
+    created
+        .parse()
+        .map(Some)
+        .map_err(|error| format!("`created` is not an RFC 3339 time: {error}"))
+}
+
 /// The layers of an attestation manifest that hold SLSA provenance (by their
 /// `in-toto.io/predicate-type` annotation).
 pub fn provenance_layers(manifest: &ImageManifest) -> Vec<Digest> {

@@ -75,6 +75,7 @@ async fn livekit_status(
                 range: None,
                 allow_prerelease: false,
                 tag_prefix: "v".to_owned(),
+                min_age: None,
             }),
         },
     )]);

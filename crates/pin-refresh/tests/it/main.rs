@@ -12,6 +12,7 @@ mod faults;
 mod git;
 mod held;
 mod https_git_server;
+mod min_age;
 mod push;
 mod real_registry;
 mod support;

@@ -68,6 +68,7 @@ pub(crate) fn semver(
         range: range.map(|range| range.parse().unwrap()),
         allow_prerelease,
         tag_prefix: tag_prefix.to_owned(),
+        min_age: None,
     })
 }
 
