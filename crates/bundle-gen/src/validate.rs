@@ -2920,8 +2920,12 @@ fn check_host_port(address: &str) -> Result<(), &'static str> {
     if host.parse::<Ipv4Addr>().is_ok() {
         return Ok(());
     }
-    // A cluster-internal Service name may have no dot (`redis`), unlike a public name.
-    let labels_ok = host.split('.').all(|label| check_dns_label(label).is_ok());
+    // A cluster-internal Service name may have no dot (`redis`), unlike a public name; DNS
+    // names compare without case.
+    let labels_ok = host
+        .to_ascii_lowercase()
+        .split('.')
+        .all(|label| check_dns_label(label).is_ok());
     if host.is_empty() || !labels_ok {
         return Err("its host is neither an IP address nor a DNS name");
     }

@@ -392,6 +392,7 @@ fn redis_addresses_of_a_name_an_ipv4_and_a_bracketed_ipv6_are_accepted() {
     for address in [
         "redis:6379",
         "redis.chat.svc.cluster.local:6379",
+        "Redis.Example.org:6380",
         "10.0.0.20:6379",
         "[2001:db8::20]:6379",
     ] {
