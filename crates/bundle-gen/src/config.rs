@@ -550,6 +550,20 @@ pub struct Livekit {
     /// kubelet kills it when this runs out, ending every call still on it.
     #[serde(default = "default_livekit_grace_seconds")]
     pub termination_grace_period_seconds: u32,
+    /// How many LiveKit nodes run. Above 1 they place and find rooms through `redis`, and
+    /// each runs on a node of its own on the host network (`hostNetwork`), advertising that
+    /// node's address (`rtc.nodeIpFrom: hostIP` or `rtc.useExternalIp`).
+    #[serde(default = "default_livekit_replicas")]
+    pub replicas: u16,
+    /// The Redis (or Valkey) server the LiveKit nodes share room routing and state through;
+    /// required with more than one replica. lk-jwt keeps its delayed-leave state there too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<Redis>,
+}
+
+/// One node: a single LiveKit needs no Redis.
+fn default_livekit_replicas() -> u16 {
+    1
 }
 
 /// Half an hour: most calls end within it, and a pin bump (which stops the one SFU) must not
@@ -569,6 +583,8 @@ impl Default for Livekit {
             resources: Resources::livekit(),
             host_network: false,
             termination_grace_period_seconds: default_livekit_grace_seconds(),
+            replicas: default_livekit_replicas(),
+            redis: None,
         }
     }
 }
@@ -741,6 +757,12 @@ pub struct Rtc {
     /// (only the pod's node answers; the client address is kept and one hop skipped).
     #[serde(default)]
     pub external_traffic_policy: ExternalTrafficPolicy,
+    /// Where each LiveKit pod takes the address it advertises from, instead of `nodeIp`:
+    /// `hostIP`, its node's address (the downward API's `status.hostIP`), for pods on the host
+    /// network of nodes whose interface holds their public address. Unset: `nodeIp` or
+    /// `useExternalIp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_ip_from: Option<NodeIpFrom>,
 }
 
 /// `livekit.rtc.serviceType`: how the media ports leave the cluster.
@@ -848,6 +870,7 @@ impl Default for Rtc {
             split_services: false,
             service_type: RtcServiceType::LoadBalancer,
             external_traffic_policy: ExternalTrafficPolicy::Cluster,
+            node_ip_from: None,
         }
     }
 }
@@ -1442,4 +1465,63 @@ impl JsonSchema for Cidr {
             "type": "string",
         })
     }
+}
+
+// ---- LiveKit scale-out: Redis and each node's own address ----------------------------------
+
+/// `livekit.redis:`: LiveKit's `redis` settings, with the password from a Secret. Either
+/// `address` (one server) or Sentinel (`sentinelMasterName` with `sentinelAddresses`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Redis {
+    /// `host:port` of the server, e.g. `redis.example.org:6379` or `10.0.0.20:6379`
+    /// (`[<IPv6>]:port` for an IPv6 address). Empty with Sentinel.
+    #[serde(default)]
+    pub address: String,
+    /// The Secret key holding the password (never inline). Unset: no password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing_secret: Option<RedisPasswordSecret>,
+    /// The database number.
+    #[serde(default)]
+    pub db: u32,
+    /// Connect over TLS, verifying the server's certificate against the image's CA roots.
+    #[serde(default)]
+    pub tls: bool,
+    /// With Sentinel: the name of the monitored master.
+    #[serde(default)]
+    pub sentinel_master_name: String,
+    /// With Sentinel: `host:port` of each Sentinel.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sentinel_addresses: Vec<String>,
+}
+
+impl Redis {
+    /// Whether the server is found through Sentinel.
+    pub fn sentinel(&self) -> bool {
+        !self.sentinel_addresses.is_empty()
+    }
+}
+
+/// `livekit.redis.existingSecret:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RedisPasswordSecret {
+    /// Secret name.
+    pub name: String,
+    /// Key of the password in the Secret.
+    #[serde(default = "default_redis_password_key")]
+    pub key: String,
+}
+
+fn default_redis_password_key() -> String {
+    "password".to_owned()
+}
+
+/// `livekit.rtc.nodeIpFrom`: where each pod finds the address it advertises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum NodeIpFrom {
+    /// The node's address as the kubelet reports it (`status.hostIP`), given to LiveKit as
+    /// `NODE_IP`.
+    #[serde(rename = "hostIP")]
+    HostIp,
 }

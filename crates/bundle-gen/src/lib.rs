@@ -30,6 +30,7 @@ pub use config::{
     Resources, Rtc, RtcServiceType, SecretKeyRef, Selector, SelectorExpression, SelectorOperator,
     Turn, TurnTls, UnknownOverlay, Variant,
 };
+pub use config::{NodeIpFrom, Redis, RedisPasswordSecret};
 pub use csp::{CspSources, csp_sources};
 pub use emit::RenderError;
 pub use images::{

@@ -1018,6 +1018,189 @@ pub enum Violation {
         /// The rejected value.
         value: String,
     },
+    // ---- LiveKit scale-out: replicas, Redis and each node's own address ----
+    /// No LiveKit pod at all.
+    #[error(
+        "`{key}` is 0: the bundled LiveKit would run no pod, so every call would fail to \
+         connect. Fix: write 1 for one node (or more, with `livekit.redis`); for an SFU run \
+         elsewhere, list overlay `external` instead."
+    )]
+    ReplicasZero {
+        /// `livekit.replicas`.
+        key: String,
+    },
+    /// Several LiveKit nodes without the Redis they coordinate through.
+    #[error(
+        "`{key}` is not set, but `{replicas_key}` is {replicas}: LiveKit nodes learn which node \
+         holds a room only through Redis, so without it each pod would be a separate SFU and \
+         the participants of one call, landing on different pods, would not see each other. \
+         Fix: set `{key}.address` to your Redis or Valkey server (`host:port`), or set \
+         `{replicas_key}: 1`."
+    )]
+    ReplicasWithoutRedis {
+        /// `livekit.redis`.
+        key: String,
+        /// `livekit.replicas`.
+        replicas_key: String,
+        /// The replicas written.
+        replicas: u16,
+    },
+    /// Several LiveKit nodes advertising one address.
+    #[error(
+        "`{key}` is `{value}`, but `{replicas_key}` is {replicas}: every node would advertise \
+         that one address, while a participant's media must reach the node that holds its \
+         room, so most calls would carry no media. Fix: remove `{key}` and let each node \
+         advertise its own address: `livekit.rtc.nodeIpFrom: hostIP` where a node's interface \
+         holds its public address, or `livekit.rtc.useExternalIp: true` (STUN) behind 1:1 NAT."
+    )]
+    ReplicasWithNodeIp {
+        /// `livekit.rtc.nodeIp`.
+        key: String,
+        /// Its value.
+        value: String,
+        /// `livekit.replicas`.
+        replicas_key: String,
+        /// The replicas written.
+        replicas: u16,
+    },
+    /// Several LiveKit nodes behind the one media LoadBalancer.
+    #[error(
+        "`{replicas_key}` is {replicas}, but `{key}` is false: the media would enter through the \
+         one `livekit-rtc` LoadBalancer, which hands each client's packets to any of the pods, \
+         while they must reach the node that holds the client's room. Fix: set `{key}: true` \
+         (each pod then runs on a node of its own) with `livekit.rtc.nodeIpFrom: hostIP` or \
+         `livekit.rtc.useExternalIp: true`, or set `{replicas_key}: 1`."
+    )]
+    ReplicasBehindOneLoadBalancer {
+        /// `livekit.hostNetwork`.
+        key: String,
+        /// `livekit.replicas`.
+        replicas_key: String,
+        /// The replicas written.
+        replicas: u16,
+    },
+    /// Several LiveKit nodes behind a NodePort Service.
+    #[error(
+        "`{key}` is `NodePort`, but `{replicas_key}` is {replicas}: every node forwards the \
+         node ports to any of the pods, while a client's media must reach the node that holds \
+         its room. Fix: remove `{key}` and set `livekit.hostNetwork: true` with \
+         `livekit.rtc.nodeIpFrom: hostIP` or `livekit.rtc.useExternalIp: true` (each pod then \
+         receives media on its own node), or set `{replicas_key}: 1`."
+    )]
+    ReplicasWithNodePort {
+        /// `livekit.rtc.serviceType`.
+        key: String,
+        /// `livekit.replicas`.
+        replicas_key: String,
+        /// The replicas written.
+        replicas: u16,
+    },
+    /// Several LiveKit nodes with the bundled TURN.
+    #[error(
+        "`{key}` is {replicas}, but overlay `bundled-turn` enables TURN: clients dial \
+         `turns:<livekit.turn.domain>:443` and reach one address, so each node would need a \
+         TURN name and a certificate of its own, and the bundle renders one for all. Fix: \
+         remove `bundled-turn` from `overlays` and give clients on networks that block UDP an \
+         external TURN server, or set `{key}: 1`."
+    )]
+    ReplicasWithTurn {
+        /// `livekit.replicas`.
+        key: String,
+        /// The replicas written.
+        replicas: u16,
+    },
+    /// Several LiveKit nodes with no way to learn their own addresses.
+    #[error(
+        "`{key}` is not set and `livekit.rtc.useExternalIp` is false, but `{replicas_key}` is \
+         {replicas}: each node must advertise its own public address, and LiveKit would \
+         advertise an address of its node that clients may not reach. Fix: set `{key}: hostIP` \
+         where a node's interface holds its public address, or `livekit.rtc.useExternalIp: \
+         true` to find it with STUN behind 1:1 NAT."
+    )]
+    ReplicasWithoutNodeAddress {
+        /// `livekit.rtc.nodeIpFrom`.
+        key: String,
+        /// `livekit.replicas`.
+        replicas_key: String,
+        /// The replicas written.
+        replicas: u16,
+    },
+    /// The node's address advertised by a pod that is not on the node's network.
+    #[error(
+        "`{key}` is `hostIP`, but `{host_network_key}` is false: the pod's media then arrives \
+         through a media Service, not at its node's address, so clients would send media where \
+         nothing listens. Fix: set `{host_network_key}: true`, or remove `{key}` and set \
+         `livekit.rtc.nodeIp` to the media Service's public address."
+    )]
+    NodeIpFromWithoutHostNetwork {
+        /// `livekit.rtc.nodeIpFrom`.
+        key: String,
+        /// `livekit.hostNetwork`.
+        host_network_key: String,
+    },
+    /// Two sources of the advertised address.
+    #[error(
+        "`{key}` is `hostIP`, but `{other}` is set too: LiveKit takes its advertised address \
+         from one source, so one of the two settings would be silently ignored. Fix: keep \
+         one: remove `{other}`, or remove `{key}`."
+    )]
+    NodeIpFromWithAnotherSource {
+        /// `livekit.rtc.nodeIpFrom`.
+        key: String,
+        /// `livekit.rtc.nodeIp` or `livekit.rtc.useExternalIp`.
+        other: String,
+    },
+    /// Redis settings without a server.
+    #[error(
+        "`{key}` is not set and neither is `{sentinel_key}`: LiveKit would have no Redis to \
+         connect to and would not start. Fix: set `{key}` to the server's `host:port`, e.g. \
+         `redis.example.org:6379`, or with Sentinel set `{sentinel_key}` and \
+         `livekit.redis.sentinelMasterName`."
+    )]
+    RedisServerMissing {
+        /// `livekit.redis.address`.
+        key: String,
+        /// `livekit.redis.sentinelAddresses`.
+        sentinel_key: String,
+    },
+    /// A Redis address that is not `host:port`.
+    #[error(
+        "`{key}` holds `{value}`, which is not `host:port`: {reason}, and LiveKit dials the \
+         address as written. Fix: write a host name or IP address with the port, e.g. \
+         `redis.example.org:6379` or `[2001:db8::20]:6379`."
+    )]
+    RedisAddressInvalid {
+        /// `livekit.redis.address` or `livekit.redis.sentinelAddresses`.
+        key: String,
+        /// The rejected address.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A Redis address that Sentinel replaces.
+    #[error(
+        "`{key}` is set, but so is `{sentinel_key}`: LiveKit then asks the Sentinels for the \
+         master and ignores `{key}`. Fix: remove `{key}`, or remove `{sentinel_key}` and \
+         `livekit.redis.sentinelMasterName` to connect to `{key}` directly."
+    )]
+    RedisAddressWithSentinel {
+        /// `livekit.redis.address`.
+        key: String,
+        /// `livekit.redis.sentinelAddresses`.
+        sentinel_key: String,
+    },
+    /// Half of the Sentinel settings.
+    #[error(
+        "`{key}` is set, but `{missing}` is not: LiveKit uses Sentinel only with both, the \
+         Sentinels to ask and the name of the master they monitor. Fix: set `{missing}`, or \
+         remove `{key}`."
+    )]
+    SentinelIncomplete {
+        /// `livekit.redis.sentinelAddresses` or `livekit.redis.sentinelMasterName`.
+        key: String,
+        /// The other one.
+        missing: String,
+    },
 }
 
 impl Violation {
@@ -1098,7 +1281,20 @@ impl Violation {
             | Violation::GatewayParentRefsNotDistinct { key, .. }
             | Violation::GatewayParentRefsTooMany { key, .. }
             | Violation::MemoryLimitNotAQuantity { key, .. }
-            | Violation::CacheModifierNotPositive { key, .. } => key,
+            | Violation::CacheModifierNotPositive { key, .. }
+            | Violation::ReplicasZero { key, .. }
+            | Violation::ReplicasWithoutRedis { key, .. }
+            | Violation::ReplicasWithNodeIp { key, .. }
+            | Violation::ReplicasBehindOneLoadBalancer { key, .. }
+            | Violation::ReplicasWithNodePort { key, .. }
+            | Violation::ReplicasWithTurn { key, .. }
+            | Violation::ReplicasWithoutNodeAddress { key, .. }
+            | Violation::NodeIpFromWithoutHostNetwork { key, .. }
+            | Violation::NodeIpFromWithAnotherSource { key, .. }
+            | Violation::RedisServerMissing { key, .. }
+            | Violation::RedisAddressInvalid { key, .. }
+            | Violation::RedisAddressWithSentinel { key, .. }
+            | Violation::SentinelIncomplete { key, .. } => key,
         }
     }
 }
@@ -1513,6 +1709,7 @@ fn check_variant(config: &Config, variant: &Variant, found: &mut Vec<Violation>)
     if variant.turn_enabled() {
         check_turn(config, variant, found);
     }
+    check_redis(config, variant, found);
 }
 
 fn check_bundled_livekit(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
@@ -1596,8 +1793,13 @@ fn check_bundled_livekit(config: &Config, variant: &Variant, found: &mut Vec<Vio
     check_advertised_address(config, variant, found);
     check_node_ip_families(config, variant, found);
     check_media_exposure(config, variant, found);
+    check_scale_out(config, variant, found);
 
-    if livekit.rtc.node_ip().is_none() && !livekit.rtc.use_external_ip {
+    if livekit.rtc.node_ip().is_none()
+        && !livekit.rtc.use_external_ip
+        && livekit.rtc.node_ip_from.is_none()
+        && livekit.replicas <= 1
+    {
         found.push(Violation::NodeIpMissing {
             key: key("rtc.nodeIp"),
             address: media_address(livekit),
@@ -2554,4 +2756,178 @@ fn check_homeserver_caches(config: &Config, found: &mut Vec<Violation>) {
             value: modifier.to_string(),
         });
     }
+}
+
+// ---- LiveKit scale-out: replicas, Redis and each node's own address -------------------------
+
+/// `replicas` against what several nodes need: Redis, and media that reaches each node at an
+/// address of its own (the host network, one pod per node), which rules out a shared
+/// `nodeIp`, the one LoadBalancer, a NodePort Service and the one TURN name. Also
+/// `rtc.nodeIpFrom`, which only the host network makes true.
+fn check_scale_out(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
+    let livekit = &variant.livekit;
+    let rtc = &livekit.rtc;
+    let key = |path: &str| livekit_key(config, variant.name, path);
+    if rtc.node_ip_from.is_some() {
+        if !livekit.host_network {
+            found.push(Violation::NodeIpFromWithoutHostNetwork {
+                key: key("rtc.nodeIpFrom"),
+                host_network_key: key("hostNetwork"),
+            });
+        }
+        let others = [
+            ("rtc.nodeIp", rtc.node_ip().is_some()),
+            ("rtc.useExternalIp", rtc.use_external_ip),
+        ];
+        for (path, _) in others.into_iter().filter(|(_, set)| *set) {
+            found.push(Violation::NodeIpFromWithAnotherSource {
+                key: key("rtc.nodeIpFrom"),
+                other: key(path),
+            });
+        }
+    }
+    let replicas = livekit.replicas;
+    if replicas == 0 {
+        found.push(Violation::ReplicasZero {
+            key: key("replicas"),
+        });
+    }
+    if replicas <= 1 {
+        return;
+    }
+    let replicas_key = key("replicas");
+    if livekit.redis.is_none() {
+        found.push(Violation::ReplicasWithoutRedis {
+            key: key("redis"),
+            replicas_key: replicas_key.clone(),
+            replicas,
+        });
+    }
+    if variant.turn_enabled() {
+        found.push(Violation::ReplicasWithTurn {
+            key: replicas_key.clone(),
+            replicas,
+        });
+    }
+    if let Some(node_ip) = rtc.node_ip() {
+        found.push(Violation::ReplicasWithNodeIp {
+            key: key("rtc.nodeIp"),
+            value: node_ip.to_string(),
+            replicas_key: replicas_key.clone(),
+            replicas,
+        });
+    } else if rtc.node_ip_from.is_none() && !rtc.use_external_ip {
+        found.push(Violation::ReplicasWithoutNodeAddress {
+            key: key("rtc.nodeIpFrom"),
+            replicas_key: replicas_key.clone(),
+            replicas,
+        });
+    }
+    // The host network has its own guards against media-Service settings.
+    if livekit.host_network {
+        return;
+    }
+    match rtc.service_type {
+        RtcServiceType::LoadBalancer => found.push(Violation::ReplicasBehindOneLoadBalancer {
+            key: key("hostNetwork"),
+            replicas_key,
+            replicas,
+        }),
+        RtcServiceType::NodePort => found.push(Violation::ReplicasWithNodePort {
+            key: key("rtc.serviceType"),
+            replicas_key,
+            replicas,
+        }),
+    }
+}
+
+/// `livekit.redis`, wherever it is set: the bundled LiveKit and lk-jwt connect to it.
+fn check_redis(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
+    let Some(redis) = &variant.livekit.redis else {
+        return;
+    };
+    let key = |path: &str| livekit_key(config, variant.name, path);
+    let sentinel_key = key("redis.sentinelAddresses");
+    let master_key = key("redis.sentinelMasterName");
+    match (redis.address.is_empty(), redis.sentinel()) {
+        (true, false) => found.push(Violation::RedisServerMissing {
+            key: key("redis.address"),
+            sentinel_key: sentinel_key.clone(),
+        }),
+        (false, true) => found.push(Violation::RedisAddressWithSentinel {
+            key: key("redis.address"),
+            sentinel_key: sentinel_key.clone(),
+        }),
+        _ => {}
+    }
+    match (redis.sentinel(), redis.sentinel_master_name.is_empty()) {
+        (true, true) => found.push(Violation::SentinelIncomplete {
+            key: sentinel_key.clone(),
+            missing: master_key,
+        }),
+        (false, false) => found.push(Violation::SentinelIncomplete {
+            key: master_key,
+            missing: sentinel_key.clone(),
+        }),
+        _ => {}
+    }
+    let addresses = std::iter::once((key("redis.address"), &redis.address))
+        .filter(|(_, address)| !address.is_empty())
+        .chain(
+            redis
+                .sentinel_addresses
+                .iter()
+                .map(|address| (sentinel_key.clone(), address)),
+        );
+    for (address_key, address) in addresses {
+        if let Err(reason) = check_host_port(address) {
+            found.push(Violation::RedisAddressInvalid {
+                key: address_key,
+                value: address.clone(),
+                reason,
+            });
+        }
+    }
+    if let Some(secret) = &redis.existing_secret
+        && let Err(reason) = check_dns_subdomain(&secret.name)
+    {
+        found.push(Violation::SecretNameInvalid {
+            key: key("redis.existingSecret.name"),
+            value: secret.name.clone(),
+            reason,
+        });
+    }
+}
+
+/// `host:port` as Go's `net.Dial` reads it: a host name or IPv4 address, or an IPv6 address
+/// in brackets, and a port from 1 to 65535.
+fn check_host_port(address: &str) -> Result<(), &'static str> {
+    let Some((host, port)) = address.rsplit_once(':') else {
+        return Err("it has no `:port`");
+    };
+    if port.parse::<u16>().map_or(true, |port| port == 0) {
+        return Err("its port is not a number from 1 to 65535");
+    }
+    if let Some(inside) = host.strip_prefix('[') {
+        return match inside.strip_suffix(']').map(str::parse::<Ipv6Addr>) {
+            Some(Ok(_)) => Ok(()),
+            _ => Err("what is in brackets is not an IPv6 address"),
+        };
+    }
+    if host.contains(':') {
+        return Err("an IPv6 address must be written in brackets");
+    }
+    if host.parse::<Ipv4Addr>().is_ok() {
+        return Ok(());
+    }
+    // A cluster-internal Service name may have no dot (`redis`), unlike a public name; DNS
+    // names compare without case.
+    let labels_ok = host
+        .to_ascii_lowercase()
+        .split('.')
+        .all(|label| check_dns_label(label).is_ok());
+    if host.is_empty() || !labels_ok {
+        return Err("its host is neither an IP address nor a DNS name");
+    }
+    Ok(())
 }

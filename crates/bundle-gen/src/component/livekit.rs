@@ -5,12 +5,17 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::apps::v1::RollingUpdateDeployment;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::core::v1::{
+    Affinity, EnvVar, EnvVarSource, ObjectFieldSelector, PodAffinityTerm, PodAntiAffinity,
+};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, PodTemplateSpec, Secret, Service, ServicePort, ServiceSpec, Volume,
     VolumeMount,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicyPort;
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::json;
 
@@ -19,8 +24,10 @@ use super::{Component, ConfigFile, Generate, Home, HomeFiles, Names, Object, Pat
 use crate::config::{
     Livekit as Settings, PinLoadBalancerIp, RawConfig, Rtc, RtcServiceType, Turn, Variant,
 };
+use crate::config::{NodeIpFrom, Redis};
 use crate::emit::{RenderError, to_json, yaml_text};
 use crate::images::ImageName;
+use crate::k8s::pod::secret_env;
 use crate::k8s::pod::{
     app_labels, config_map_volume, container_port, container_security, http_probe, meta, mount,
     pod_template, resources, secret_volume, selector, service, tmp_mount, tmp_volume,
@@ -153,6 +160,9 @@ pub(crate) fn config_file(
     if let Some(webhook) = webhook(raw, livekit) {
         config["webhook"] = webhook;
     }
+    if let Some(redis) = &livekit.redis {
+        config["redis"] = redis_config(redis);
+    }
     if let Some(turn) = turn {
         // TURN over TLS only: no `udp_port`, clients reach the relay over TLS. The relay ports
         // are the ones the `livekit-rtc` Service publishes (LiveKit's default is 30000-40000).
@@ -252,6 +262,13 @@ fn objects(
         objects.push(Object {
             file: format!("{NAME}-networkpolicy.yaml"),
             value: to_json(&policy, "LiveKit NetworkPolicy")?,
+            comment: None,
+        });
+    }
+    if scaled_out(livekit) {
+        objects.push(Object {
+            file: format!("{NAME}-poddisruptionbudget.yaml"),
+            value: to_json(&disruption_budget(), "LiveKit PodDisruptionBudget")?,
             comment: None,
         });
     }
@@ -460,6 +477,7 @@ fn deployment(
             format!("{CONFIG_DIR}/{CONFIG_FILE}"),
         ]),
         ports: Some(ports),
+        env: scale_out_env(livekit),
         // `/` answers 200, or 406 when the node's stats are stale.
         readiness_probe: Some(http_probe("/", "signaling", 10, 3)),
         liveness_probe: Some(http_probe("/", "signaling", 15, 4)),
@@ -477,11 +495,21 @@ fn deployment(
         spec.host_network = Some(true);
         spec.dns_policy = Some("ClusterFirstWithHostNet".to_owned());
     }
+    if scaled_out(livekit)
+        && let Some(spec) = template.spec.as_mut()
+    {
+        spec.affinity = Some(one_pod_per_node());
+    }
+    let strategy = if scaled_out(livekit) {
+        node_by_node_rollout()
+    } else {
+        rollout_strategy()
+    };
     Deployment {
         metadata: meta(NAME, Some(NAME)),
         spec: Some(DeploymentSpec {
-            replicas: Some(1),
-            strategy: Some(rollout_strategy()),
+            replicas: Some(i32::from(livekit.replicas)),
+            strategy: Some(strategy),
             selector: selector(NAME),
             template,
             ..DeploymentSpec::default()
@@ -708,4 +736,109 @@ pub(crate) fn turn_patches(
         });
     }
     Ok(patches)
+}
+
+// ---- scale-out: several nodes sharing rooms through Redis -----------------------------------
+
+/// Whether several LiveKit nodes run (the guards made sure they have Redis and the host
+/// network, each advertising its own node's address).
+fn scaled_out(livekit: &Settings) -> bool {
+    livekit.replicas > 1
+}
+
+/// The env var LiveKit reads the Redis password from (its `--redis-password`): its config file
+/// takes the password only inline and expands no variables, so the Secret comes in as env.
+const REDIS_PASSWORD_ENV: &str = "REDIS_PASSWORD";
+/// The env var LiveKit reads its advertised address from (its `--node-ip`).
+const NODE_IP_ENV: &str = "NODE_IP";
+
+/// LiveKit's `redis:` section, with the keys of LiveKit's `RedisConfig` (its config is strict
+/// YAML: an unknown key stops the server). The password comes from [`REDIS_PASSWORD_ENV`].
+fn redis_config(redis: &Redis) -> serde_json::Value {
+    let mut config = json!({"db": redis.db});
+    if !redis.address.is_empty() {
+        config["address"] = json!(redis.address);
+    }
+    if redis.tls {
+        // Verified against the image's CA roots; `use_tls` is LiveKit's deprecated spelling.
+        config["tls"] = json!({"enabled": true});
+    }
+    if redis.sentinel() {
+        config["sentinel_master_name"] = json!(redis.sentinel_master_name);
+        config["sentinel_addresses"] = json!(redis.sentinel_addresses);
+    }
+    config
+}
+
+/// The Redis password from its Secret, and with `rtc.nodeIpFrom: hostIP` the node's address
+/// from the downward API; `None` when neither applies.
+fn scale_out_env(livekit: &Settings) -> Option<Vec<EnvVar>> {
+    let mut env = Vec::new();
+    if let Some(secret) = livekit
+        .redis
+        .as_ref()
+        .and_then(|redis| redis.existing_secret.as_ref())
+    {
+        env.push(secret_env(REDIS_PASSWORD_ENV, &secret.name, &secret.key));
+    }
+    if livekit.rtc.node_ip_from == Some(NodeIpFrom::HostIp) {
+        env.push(EnvVar {
+            name: NODE_IP_ENV.to_owned(),
+            value_from: Some(EnvVarSource {
+                field_ref: Some(ObjectFieldSelector {
+                    field_path: "status.hostIP".to_owned(),
+                    ..ObjectFieldSelector::default()
+                }),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        });
+    }
+    (!env.is_empty()).then_some(env)
+}
+
+/// At most one LiveKit pod per node: each advertises its node's address and binds the media
+/// ports on it (host network), so two on one node could not both start nor be told apart.
+fn one_pod_per_node() -> Affinity {
+    Affinity {
+        pod_anti_affinity: Some(PodAntiAffinity {
+            required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
+                label_selector: Some(selector(NAME)),
+                topology_key: "kubernetes.io/hostname".to_owned(),
+                ..PodAffinityTerm::default()
+            }]),
+            ..PodAntiAffinity::default()
+        }),
+        ..Affinity::default()
+    }
+}
+
+/// With several nodes sharing rooms through Redis, one node at a time: the stopping node
+/// drains (keeps its calls, takes no new room) while the others place every new room, so a
+/// rollout never leaves the site without a node that accepts calls, as `Recreate` would. No
+/// surge pod: with one pod per node a surge pod finds no free node on a site that uses them
+/// all.
+fn node_by_node_rollout() -> DeploymentStrategy {
+    DeploymentStrategy {
+        type_: Some("RollingUpdate".to_owned()),
+        rolling_update: Some(RollingUpdateDeployment {
+            max_surge: Some(IntOrString::Int(0)),
+            max_unavailable: Some(IntOrString::Int(1)),
+        }),
+    }
+}
+
+/// Keeps at least one LiveKit node up through voluntary disruptions (node drains, cluster
+/// upgrades): an evicted node drains its calls for the grace period while the others take the
+/// new rooms.
+fn disruption_budget() -> PodDisruptionBudget {
+    PodDisruptionBudget {
+        metadata: meta(NAME, Some(NAME)),
+        spec: Some(PodDisruptionBudgetSpec {
+            min_available: Some(IntOrString::Int(1)),
+            selector: Some(selector(NAME)),
+            ..PodDisruptionBudgetSpec::default()
+        }),
+        ..PodDisruptionBudget::default()
+    }
 }

@@ -6,9 +6,10 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{Container, EnvVar, HostAlias, Volume, VolumeMount};
 
 use super::{Component, Home, HomeFiles, Names, Object, PatchFile};
-use crate::config::{RawConfig, Variant};
+use crate::config::{RawConfig, Redis, Variant};
 use crate::emit::{RenderError, to_json};
 use crate::images::ImageName;
+use crate::k8s::pod::secret_env;
 use crate::k8s::pod::{
     container_port, container_security, http_probe, http_service, meta, mount, pod_template,
     resources, secret_volume, selector, tmp_mount, tmp_volume,
@@ -132,6 +133,9 @@ pub(crate) struct LivekitConnection {
     pub url: String,
     /// Where the API key and secret are.
     pub keys: KeysSecret,
+    /// The Redis lk-jwt keeps its state in: the variant's `livekit.redis`, when it names one
+    /// server (lk-jwt's store takes a URL, which has no form for Sentinel).
+    pub redis: Option<Redis>,
 }
 
 impl LivekitConnection {
@@ -140,6 +144,11 @@ impl LivekitConnection {
         Self {
             url: variant.livekit.public_url.clone(),
             keys: KeysSecret::of(variant),
+            redis: variant
+                .livekit
+                .redis
+                .clone()
+                .filter(|redis| !redis.sentinel() && !redis.address.is_empty()),
         }
     }
 
@@ -153,10 +162,14 @@ impl LivekitConnection {
             value: Some(value),
             ..EnvVar::default()
         };
-        vec![
+        let mut env = vec![
             var("LIVEKIT_URL", self.url.clone()),
             var("LIVEKIT_KEY_FILE", format!("{KEYS_DIR}/{KEYS_FILE}")),
-        ]
+        ];
+        if let Some(redis) = &self.redis {
+            env.extend(redis_env(redis));
+        }
+        env
     }
 
     fn volume(&self) -> Volume {
@@ -298,4 +311,33 @@ fn host_aliases(raw: &RawConfig) -> Option<Vec<HostAlias>> {
             })
             .collect()
     })
+}
+
+/// The env var holding the Redis password, which [`LIVEKIT_REDIS_URL`] refers to.
+const REDIS_PASSWORD_ENV: &str = "REDIS_PASSWORD";
+/// lk-jwt's Redis store (releases after 0.5; older ones ignore it): where it keeps its
+/// delayed-leave jobs, so that they survive a restart; unset, it keeps them in memory.
+const LIVEKIT_REDIS_URL: &str = "LIVEKIT_REDIS_URL";
+
+/// `LIVEKIT_REDIS_URL`, as go-redis parses it: `redis://` (`rediss://` with TLS), the
+/// password, the address and the database. lk-jwt reads the password only inside the URL, so
+/// it comes from its Secret as [`REDIS_PASSWORD_ENV`] and the URL names it as `$(...)`, which
+/// the kubelet replaces with the value of that earlier env var.
+fn redis_env(redis: &Redis) -> Vec<EnvVar> {
+    let scheme = if redis.tls { "rediss" } else { "redis" };
+    let mut env = Vec::new();
+    let mut password = String::new();
+    if let Some(secret) = &redis.existing_secret {
+        env.push(secret_env(REDIS_PASSWORD_ENV, &secret.name, &secret.key));
+        password = format!(":$({REDIS_PASSWORD_ENV})@");
+    }
+    env.push(EnvVar {
+        name: LIVEKIT_REDIS_URL.to_owned(),
+        value: Some(format!(
+            "{scheme}://{password}{}/{}",
+            redis.address, redis.db
+        )),
+        ..EnvVar::default()
+    });
+    env
 }

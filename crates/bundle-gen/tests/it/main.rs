@@ -10,6 +10,7 @@ mod gateway;
 mod invariant;
 mod network;
 mod render;
+mod scale;
 mod schema;
 mod schema_keys;
 mod snapshots;

@@ -198,6 +198,19 @@ every_variant!(
     GatewayParentRefsTooMany,
     MemoryLimitNotAQuantity,
     CacheModifierNotPositive,
+    ReplicasZero,
+    ReplicasWithoutRedis,
+    ReplicasWithNodeIp,
+    ReplicasBehindOneLoadBalancer,
+    ReplicasWithNodePort,
+    ReplicasWithTurn,
+    ReplicasWithoutNodeAddress,
+    NodeIpFromWithoutHostNetwork,
+    NodeIpFromWithAnotherSource,
+    RedisServerMissing,
+    RedisAddressInvalid,
+    RedisAddressWithSentinel,
+    SentinelIncomplete,
 );
 
 /// Inline keys with a registration token, allowed: the start of the inline-secret configs.
@@ -402,6 +415,26 @@ fn refusing_configs() -> Vec<Value> {
         set(good(), "gateway", &gateway_with_parents(33)),
         set(good(), "homeserver.resources.limits.memory", "2 GB"),
         set(good(), "homeserver.cacheCapacityModifier", "0"),
+        set(good(), "livekit.replicas", "0"),
+        // Without Redis, behind the one LoadBalancer, with the one `nodeIp` and with TURN.
+        set(good(), "livekit.replicas", "3"),
+        set(
+            set(good(), "livekit.replicas", "2"),
+            "livekit.rtc",
+            "{nodeIp: 203.0.113.10, serviceType: NodePort}",
+        ),
+        set(
+            set(set(good(), "livekit.replicas", "2"), "livekit.rtc", "{}"),
+            "livekit.hostNetwork",
+            "true",
+        ),
+        set(good(), "livekit.rtc.nodeIpFrom", "hostIP"),
+        set(good(), "livekit.redis", "{db: 1}"),
+        set(
+            good(),
+            "livekit.redis",
+            "{address: redis, sentinelAddresses: ['[::1]:0']}",
+        ),
     ]
 }
 
