@@ -23,12 +23,12 @@ mod validate;
 
 pub use atomic_write::{AtomicWrite, FileWriteError, IfExists, NewFileMode, WriteOneError};
 pub use config::{
-    Appservices, Cidr, Config, ExternalTrafficPolicy, Global, Homeserver, HostAlias, Ingress,
-    IngressTls, IpBlock, IpFamily, IpFamilyPolicy, IpSource, Livekit, LivekitKeys,
-    LivekitKeysSecret, LkJwt, Network, NetworkPolicy, NodeIp, NodeIpError, OverlayDelta,
-    OverlayName, Persistence, PinLoadBalancerIp, PolicyPeer, PortRange, RawConfig, RemovedKey,
-    Resources, Rtc, RtcServiceType, SecretKeyRef, Selector, SelectorExpression, SelectorOperator,
-    Turn, TurnTls, UnknownOverlay, Variant,
+    Appservices, CertManagerIssuer, Cidr, Config, ExternalTrafficPolicy, Global, Homeserver,
+    HostAlias, Ingress, IngressTls, IpBlock, IpFamily, IpFamilyPolicy, IpSource, IssuerKind,
+    Livekit, LivekitKeys, LivekitKeysSecret, LkJwt, Network, NetworkPolicy, NodeIp, NodeIpError,
+    OverlayDelta, OverlayName, Persistence, PinLoadBalancerIp, PolicyPeer, PortRange, RawConfig,
+    Reloader, RemovedKey, Resources, Rtc, RtcServiceType, SecretKeyRef, Selector,
+    SelectorExpression, SelectorOperator, Turn, TurnTls, UnknownOverlay, Variant,
 };
 pub use csp::{CspSources, csp_sources};
 pub use emit::RenderError;

@@ -365,8 +365,12 @@ fn remove_key(value: &mut Value, path: &str) -> bool {
             let found = mapping.iter().find_map(|(key, _)| {
                 let name = key.as_str()?;
                 let rest = path.strip_prefix(name)?;
-                (rest.is_empty() || rest.starts_with('.') || rest.starts_with('['))
-                    .then(|| (key.clone(), rest.strip_prefix('.').unwrap_or(rest).to_owned()))
+                (rest.is_empty() || rest.starts_with('.') || rest.starts_with('[')).then(|| {
+                    (
+                        key.clone(),
+                        rest.strip_prefix('.').unwrap_or(rest).to_owned(),
+                    )
+                })
             });
             match found {
                 Some((key, rest)) if rest.is_empty() => mapping.remove(&key).is_some(),
@@ -377,14 +381,17 @@ fn remove_key(value: &mut Value, path: &str) -> bool {
             }
         }
         Value::Sequence(items) => {
-            let Some((position, rest)) = path
-                .strip_prefix('[')
-                .and_then(|rest| rest.split_once(']'))
+            let Some((position, rest)) =
+                path.strip_prefix('[').and_then(|rest| rest.split_once(']'))
             else {
                 return false;
             };
             let rest = rest.strip_prefix('.').unwrap_or(rest);
-            match position.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+            match position
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| items.get_mut(i))
+            {
                 Some(item) if !rest.is_empty() => remove_key(item, rest),
                 _ => false,
             }

@@ -462,6 +462,17 @@ fn describe(
         .values()
         .find(|variant| variant.turn_enabled())
         .map(|variant| &variant.livekit().turn);
+    if let Some(turn) = turn
+        && turn.tls.existing_secret == reference.name
+        && let Some(issuer) = &turn.tls.cert_manager
+    {
+        return vec![format!(
+            "nothing: cert-manager fills it for `{}` ({} `{}`, `livekit.turn.tls.certManager`)",
+            turn.domain,
+            issuer.kind.as_str(),
+            issuer.name
+        )];
+    }
     let mut lines: Vec<String> = keys
         .iter()
         .map(|key| {

@@ -10,8 +10,8 @@ use crate::config::{RawConfig, Variant};
 use crate::emit::{RenderError, to_json};
 use crate::images::ImageName;
 use crate::k8s::pod::{
-    container_port, container_security, http_probe, http_service, meta, mount, pod_template,
-    resources, secret_volume, selector, tmp_mount, tmp_volume,
+    container_port, container_security, http_probe, http_service, mount, pod_template, resources,
+    secret_volume, selector, tmp_mount, tmp_volume, workload_meta,
 };
 use crate::k8s::policy::ingress_only_policy;
 use crate::kustomize::{PatchOp, PatchTarget};
@@ -272,7 +272,7 @@ fn deployment(
         spec.host_aliases = host_aliases(raw);
     }
     Deployment {
-        metadata: meta(NAME, Some(NAME)),
+        metadata: workload_meta(NAME, raw.reloader),
         spec: Some(DeploymentSpec {
             replicas: Some(1),
             selector: selector(NAME),

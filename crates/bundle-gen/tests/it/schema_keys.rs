@@ -142,6 +142,9 @@ every_variant!(
     ApiKeyNameInvalid,
     ApiKeyNameNotTheInlineKey,
     TurnDomainMissing,
+    CertManagerSecretKeyFixed,
+    CertManagerSecretIsIngressSecret,
+    CertManagerIssuerNameMissing,
     TurnTlsSecretMissing,
     TurnDomainIsServerName,
     TurnTlsPortPrivileged,
@@ -253,6 +256,17 @@ fn refusing_configs() -> Vec<Value> {
         )),
         remove(good(), "livekit.turn.domain"),
         remove(good(), "livekit.turn.tls"),
+        set(
+            good(),
+            "livekit.turn.tls",
+            "{existingSecret: matrix-certificate, certKey: certificate, \
+             certManager: {name: '', kind: ClusterIssuer}}",
+        ),
+        set(
+            good(),
+            "overlays.bundled-turn.livekit.turn.tls",
+            "{keyKey: key, certManager: {name: letsencrypt-dns, kind: Issuer}}",
+        ),
         set(good(), "livekit.turn.domain", "matrix.example.org"),
         set(good(), "livekit.turn.tlsPort", "443"),
         set(good(), "livekit.rtc.udpPort", "443"),

@@ -359,7 +359,8 @@ fn a_migration_away_from_a_dropped_key_is_still_refused_by_the_rules() {
     site.edit(&site_with("namespace", "chat"));
     let run = site.refused();
     assert!(
-        run.transcript().contains("`namespace` changes from `matrix` to `chat`"),
+        run.transcript()
+            .contains("`namespace` changes from `matrix` to `chat`"),
         "{}",
         run.transcript()
     );
