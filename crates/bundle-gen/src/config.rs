@@ -633,6 +633,12 @@ pub struct LivekitKeysSecret {
     /// livekit-server (`key_file`) and lk-jwt (`LIVEKIT_KEY_FILE`).
     #[serde(default = "default_livekit_keys_key")]
     pub livekit_keys_key: String,
+    /// Key of lk-jwt's own `"<key>: <secret>"` line, when it is not `livekitKeysKey`: LiveKit
+    /// accepts several keys in its key file, lk-jwt exactly one, so rotating the key without
+    /// dropping calls (`bundle secrets --rotate livekit`) needs lk-jwt on an entry of its own.
+    /// Unset: lk-jwt reads `livekitKeysKey`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lk_jwt_key_key: Option<String>,
     /// Removed: lk-jwt reads the API key from `livekitKeysKey`.
     #[serde(
         default,
@@ -651,11 +657,21 @@ pub struct LivekitKeysSecret {
     pub api_secret_key: Option<RemovedKey>,
 }
 
+impl LivekitKeysSecret {
+    /// The key of the line lk-jwt reads: `lkJwtKeyKey`, else `livekitKeysKey`.
+    pub fn lk_jwt_key(&self) -> &str {
+        self.lk_jwt_key_key
+            .as_deref()
+            .unwrap_or(&self.livekit_keys_key)
+    }
+}
+
 impl Default for LivekitKeysSecret {
     fn default() -> Self {
         Self {
             name: String::new(),
             livekit_keys_key: default_livekit_keys_key(),
+            lk_jwt_key_key: None,
             api_key_key: None,
             api_secret_key: None,
         }

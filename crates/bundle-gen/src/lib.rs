@@ -41,8 +41,9 @@ pub use load::{ConfigError, DeployedConfig, LocatedViolation, Location};
 pub use render::{render, render_objects};
 pub use schema::{CONFIG_SCHEMA_FILE, config_schema, config_schema_text};
 pub use secrets::{
-    InTreePath, SecretKeys, SecretManifests, SecretReference, SecretToCreate, SecretsError,
-    generate_secrets, referenced_secrets, refuse_in_tree_path,
+    InTreePath, KeyRotation, LK_JWT_TOKEN_LIFETIME_SECONDS, RotateError, SecretKeys,
+    SecretManifests, SecretReference, SecretToCreate, SecretsError, generate_secrets,
+    referenced_secrets, refuse_in_tree_path, rotate_livekit_keys,
 };
 pub use transition::{
     TransitionRefusal, TransitionRule, UnknownTransitionRule, transition_refusals,

@@ -1044,6 +1044,19 @@ pub enum Violation {
         /// `livekit.turn.tls.certManager`.
         cert_manager_key: String,
     },
+    /// lk-jwt's own key entry is named, but there is no Secret to hold it.
+    #[error(
+        "`{key}` is set, but `{name_key}` is not: the keys are inline, and the Secret the tree \
+         renders from them holds only `livekitKeysKey`, so lk-jwt would mount an entry that \
+         does not exist. Fix: remove `{key}`, or move the keys into a Secret named in \
+         `{name_key}`."
+    )]
+    LkJwtKeyKeyWithoutSecret {
+        /// `livekit.keys.existingSecret.lkJwtKeyKey`.
+        key: String,
+        /// `livekit.keys.existingSecret.name`.
+        name_key: String,
+    },
     /// The issuer reference names no issuer.
     #[error(
         "`{key}` is empty: cert-manager cannot tell which issuer signs TURN's certificate, and \
@@ -1093,6 +1106,7 @@ impl Violation {
             | Violation::CertManagerSecretKeyFixed { key, .. }
             | Violation::CertManagerSecretIsIngressSecret { key, .. }
             | Violation::CertManagerIssuerNameMissing { key, .. }
+            | Violation::LkJwtKeyKeyWithoutSecret { key, .. }
             | Violation::TurnTlsSecretMissing { key, .. }
             | Violation::TurnDomainIsServerName { key, .. }
             | Violation::TurnTlsPortPrivileged { key, .. }
@@ -1501,6 +1515,17 @@ fn check_inline_keys_fit_the_key_file(
     }
 }
 
+/// lk-jwt's own entry of the keys Secret exists only in a Secret the operator makes.
+fn check_lk_jwt_key_key(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
+    let secret = &variant.livekit.keys.existing_secret;
+    if secret.lk_jwt_key_key.is_some() && secret.name.is_empty() {
+        found.push(Violation::LkJwtKeyKeyWithoutSecret {
+            key: livekit_key(config, variant.name, "keys.existingSecret.lkJwtKeyKey"),
+            name_key: livekit_key(config, variant.name, "keys.existingSecret.name"),
+        });
+    }
+}
+
 fn check_variant(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
     let raw = &config.raw;
     let livekit = &variant.livekit;
@@ -1508,6 +1533,7 @@ fn check_variant(config: &Config, variant: &Variant, found: &mut Vec<Violation>)
     check_overlay_name_is_respected(config, variant, found);
     check_removed_livekit_keys(config, variant, found);
     check_inline_keys_fit_the_key_file(config, variant, found);
+    check_lk_jwt_key_key(config, variant, found);
 
     // Only the ports this overlay deploys: an external overlay runs no LiveKit, and only
     // `bundled-turn` listens on TURN's port.

@@ -102,6 +102,8 @@ pub(crate) struct KeysSecret {
     pub name: String,
     /// Key of the `"<key>: <secret>"` line, the key file of both livekit-server and lk-jwt.
     pub livekit_keys_key: String,
+    /// Key of the line lk-jwt reads: `livekit_keys_key` unless `lkJwtKeyKey` names another.
+    pub lk_jwt_key: String,
     /// Whether the generator renders this Secret from inline values.
     pub inline: bool,
 }
@@ -120,6 +122,7 @@ impl KeysSecret {
                 existing.name.clone()
             },
             livekit_keys_key: existing.livekit_keys_key.clone(),
+            lk_jwt_key: existing.lk_jwt_key().to_owned(),
             inline,
         }
     }
@@ -163,7 +166,7 @@ impl LivekitConnection {
         secret_volume(
             KEYS_VOLUME,
             &self.keys.name,
-            &[(self.keys.livekit_keys_key.as_str(), KEYS_FILE)],
+            &[(self.keys.lk_jwt_key.as_str(), KEYS_FILE)],
         )
     }
 

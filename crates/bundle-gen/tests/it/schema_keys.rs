@@ -145,6 +145,7 @@ every_variant!(
     CertManagerSecretKeyFixed,
     CertManagerSecretIsIngressSecret,
     CertManagerIssuerNameMissing,
+    LkJwtKeyKeyWithoutSecret,
     TurnTlsSecretMissing,
     TurnDomainIsServerName,
     TurnTlsPortPrivileged,
@@ -249,6 +250,9 @@ fn refusing_configs() -> Vec<Value> {
         ),
         with_inline_keys("{apiKey: 'dev:key', apiSecret: 'a secret of 32 or more characters'}"),
         remove(good(), "livekit.keys"),
+        with_inline_keys(&format!(
+            "{{apiKey: devkey, apiSecret: {long_secret}, existingSecret: {{lkJwtKeyKey: LK_JWT}}}}"
+        )),
         with_inline_keys("{apiKey: devkey, apiSecret: too-short}"),
         set(good(), "livekit.keys.apiKeyName", "'lk jwt'"),
         with_inline_keys(&format!(
