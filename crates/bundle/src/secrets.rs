@@ -36,7 +36,7 @@ lk-jwt signs with the new one) and DIR/step-2-new-key.yaml (the old key removed)
 current keys (the Secret's `livekitKeysKey` entry, one `<name>: <secret>` line) from
 --current-keys FILE, or from stdin with `-`, never from the command line, and says on stderr
 what to wait for between the steps:
-  kubectl -n matrix get secret livekit-keys -o jsonpath='{.data.LIVEKIT_KEYS}' | base64 -d \
+  kubectl -n matrix get secret livekit-keys -o jsonpath='{.data.LIVEKIT_KEYS}' | base64 -d \\
     | bundle secrets --rotate livekit --current-keys - --out-dir /secure/rotation
 
 Exit codes:
