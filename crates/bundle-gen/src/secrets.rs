@@ -1002,6 +1002,25 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_turn_secret_cert_manager_fills_is_listed_as_needing_nothing() {
+        let text = include_str!("../tests/fixtures/configs/turn-cert-manager.yaml");
+        let config = Config::from_yaml(text).unwrap_or_else(|error| panic!("{error}"));
+        let manifests = generate_with(&config, &mut counting()).unwrap();
+        let turn = manifests
+            .to_create
+            .iter()
+            .find(|secret| secret.reference.name == "turn-tls")
+            .expect("turn-tls is listed");
+        assert_eq!(
+            turn.contents,
+            [
+                "nothing: cert-manager fills it for `turn.chat.example.com` (ClusterIssuer \
+                 `letsencrypt-dns01`, `livekit.turn.tls.certManager`)"
+            ]
+        );
+    }
+
     fn listed(keys: &[&str]) -> SecretKeys {
         SecretKeys::Listed(keys.iter().map(|&key| key.to_owned()).collect())
     }
