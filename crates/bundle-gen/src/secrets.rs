@@ -608,6 +608,16 @@ pub enum RotateError {
         /// The other entries and readers, as a phrase.
         others: String,
     },
+    /// The keys Secret holds the external SFU's keys too.
+    #[error(
+        "overlay `external` reads its SFU's keys from Secret `{secret}` too, so its values are \
+         the external SFU's, which only its operator can rotate. Fix: give \
+         `overlays.external.livekit.keys.existingSecret.name` a Secret of its own"
+    )]
+    SharedWithExternal {
+        /// The keys Secret.
+        secret: String,
+    },
     /// The current keys could not be read.
     #[error(
         "the current keys are not one `<key name>: <secret>` line: {reason}. Fix: pass the \
@@ -664,6 +674,14 @@ fn rotate_with(
     let secret = &keys.existing_secret;
     if secret.name.is_empty() {
         return Err(RotateError::InlineKeys);
+    }
+    let shared_with_external = config.variants().values().any(|other| {
+        !other.livekit_bundled() && other.livekit().keys.existing_secret.name == secret.name
+    });
+    if shared_with_external {
+        return Err(RotateError::SharedWithExternal {
+            secret: secret.name.clone(),
+        });
     }
     let namespace = config.raw().namespace.clone();
     let livekit_entry = secret.livekit_keys_key.clone();

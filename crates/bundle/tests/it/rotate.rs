@@ -247,6 +247,21 @@ fn a_site_without_a_bundled_livekit_is_refused() {
 }
 
 #[test]
+fn a_keys_secret_shared_with_the_external_sfu_is_refused() {
+    let config = set(
+        &site_with_lk_jwt_entry(),
+        "overlays.external.livekit.keys.existingSecret.name",
+        "livekit-keys",
+    );
+    assert_snapshot!(refused(&config, CURRENT), @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    error: cannot rotate the LiveKit keys: overlay `external` reads its SFU's keys from Secret `livekit-keys` too, so its values are the external SFU's, which only its operator can rotate. Fix: give `overlays.external.livekit.keys.existingSecret.name` a Secret of its own
+    ");
+}
+
+#[test]
 fn an_existing_step_file_is_refused_and_nothing_is_written() {
     let work = Workdir::with_config(&site_with_lk_jwt_entry());
     fs::create_dir(work.path().join("rotation")).unwrap();
