@@ -57,6 +57,22 @@ pub struct RawConfig {
     /// Endpoint overrides for registry hosts (mirrors, local registries), used by `bundle pins`.
     #[serde(default)]
     pub registries: BTreeMap<String, RegistryEndpoint>,
+    /// The controller that restarts a workload when a Secret it reads changes (a renewed TURN
+    /// certificate, rotated keys). `none`: a changed Secret reaches a pod only when it restarts.
+    #[serde(default)]
+    pub reloader: Reloader,
+}
+
+/// `reloader:`: which controller, if any, restarts the workloads when their Secrets change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reloader {
+    /// None runs: nothing restarts on a changed Secret.
+    #[default]
+    None,
+    /// Stakater Reloader: each workload carries `secret.reloader.stakater.com/auto: "true"`,
+    /// so a change to any Secret its pods read rolls them.
+    Stakater,
 }
 
 fn default_overlays() -> BTreeMap<OverlayName, OverlayDelta> {
@@ -633,6 +649,12 @@ pub struct LivekitKeysSecret {
     /// livekit-server (`key_file`) and lk-jwt (`LIVEKIT_KEY_FILE`).
     #[serde(default = "default_livekit_keys_key")]
     pub livekit_keys_key: String,
+    /// Key of lk-jwt's own `"<key>: <secret>"` line, when it is not `livekitKeysKey`: LiveKit
+    /// accepts several keys in its key file, lk-jwt exactly one, so rotating the key without
+    /// dropping calls (`bundle secrets --rotate livekit`) needs lk-jwt on an entry of its own.
+    /// Unset: lk-jwt reads `livekitKeysKey`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lk_jwt_key_key: Option<String>,
     /// Removed: lk-jwt reads the API key from `livekitKeysKey`.
     #[serde(
         default,
@@ -651,11 +673,21 @@ pub struct LivekitKeysSecret {
     pub api_secret_key: Option<RemovedKey>,
 }
 
+impl LivekitKeysSecret {
+    /// The key of the line lk-jwt reads: `lkJwtKeyKey`, else `livekitKeysKey`.
+    pub fn lk_jwt_key(&self) -> &str {
+        self.lk_jwt_key_key
+            .as_deref()
+            .unwrap_or(&self.livekit_keys_key)
+    }
+}
+
 impl Default for LivekitKeysSecret {
     fn default() -> Self {
         Self {
             name: String::new(),
             livekit_keys_key: default_livekit_keys_key(),
+            lk_jwt_key_key: None,
             api_key_key: None,
             api_secret_key: None,
         }
@@ -985,6 +1017,11 @@ pub struct TurnTls {
     /// Key of the private key in the Secret.
     #[serde(default = "default_key_key")]
     pub key_key: String,
+    /// Have cert-manager issue and renew the certificate: a `Certificate` for `domain` is
+    /// rendered whose Secret is `existingSecret`, signed by this issuer. Only a DNS-01 solver
+    /// can prove `domain`: the `livekit-rtc` LoadBalancer serves no HTTP on port 80.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_manager: Option<CertManagerIssuer>,
 }
 
 impl Default for TurnTls {
@@ -993,6 +1030,41 @@ impl Default for TurnTls {
             existing_secret: String::new(),
             cert_key: default_cert_key(),
             key_key: default_key_key(),
+            cert_manager: None,
+        }
+    }
+}
+
+/// `livekit.turn.tls.certManager:` the cert-manager issuer that signs TURN's certificate
+/// (the `Certificate`'s `spec.issuerRef`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CertManagerIssuer {
+    /// The issuer's name.
+    pub name: String,
+    /// `Issuer` (in the tree's namespace) or `ClusterIssuer`. No default: cert-manager's own
+    /// (`Issuer`) is rarely the one meant, and a wrong kind leaves the Certificate unissued.
+    pub kind: IssuerKind,
+    /// The API group of an external issuer; cert-manager's own (`cert-manager.io`) when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+/// The kind of a cert-manager issuer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum IssuerKind {
+    /// Namespaced: it must be in the tree's namespace.
+    Issuer,
+    /// Cluster-scoped.
+    ClusterIssuer,
+}
+
+impl IssuerKind {
+    /// The kind as cert-manager writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssuerKind::Issuer => "Issuer",
+            IssuerKind::ClusterIssuer => "ClusterIssuer",
         }
     }
 }

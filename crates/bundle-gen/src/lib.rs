@@ -23,12 +23,12 @@ mod validate;
 
 pub use atomic_write::{AtomicWrite, FileWriteError, IfExists, NewFileMode, WriteOneError};
 pub use config::{
-    Appservices, Cidr, Config, ExternalTrafficPolicy, Global, Homeserver, HostAlias, Ingress,
-    IngressTls, IpBlock, IpFamily, IpFamilyPolicy, IpSource, Livekit, LivekitKeys,
-    LivekitKeysSecret, LkJwt, Network, NetworkPolicy, NodeIp, NodeIpError, OverlayDelta,
-    OverlayName, Persistence, PinLoadBalancerIp, PolicyPeer, PortRange, RawConfig, RemovedKey,
-    Resources, Rtc, RtcServiceType, SecretKeyRef, Selector, SelectorExpression, SelectorOperator,
-    Turn, TurnTls, UnknownOverlay, Variant,
+    Appservices, CertManagerIssuer, Cidr, Config, ExternalTrafficPolicy, Global, Homeserver,
+    HostAlias, Ingress, IngressTls, IpBlock, IpFamily, IpFamilyPolicy, IpSource, IssuerKind,
+    Livekit, LivekitKeys, LivekitKeysSecret, LkJwt, Network, NetworkPolicy, NodeIp, NodeIpError,
+    OverlayDelta, OverlayName, Persistence, PinLoadBalancerIp, PolicyPeer, PortRange, RawConfig,
+    Reloader, RemovedKey, Resources, Rtc, RtcServiceType, SecretKeyRef, Selector,
+    SelectorExpression, SelectorOperator, Turn, TurnTls, UnknownOverlay, Variant,
 };
 pub use config::{NodeIpFrom, Redis, RedisPasswordSecret};
 pub use csp::{CspSources, csp_sources};
@@ -42,8 +42,9 @@ pub use load::{ConfigError, DeployedConfig, LocatedViolation, Location};
 pub use render::{render, render_objects};
 pub use schema::{CONFIG_SCHEMA_FILE, config_schema, config_schema_text};
 pub use secrets::{
-    InTreePath, SecretKeys, SecretManifests, SecretReference, SecretToCreate, SecretsError,
-    generate_secrets, referenced_secrets, refuse_in_tree_path,
+    InTreePath, KeyRotation, LK_JWT_TOKEN_LIFETIME_SECONDS, RotateError, SecretKeys,
+    SecretManifests, SecretReference, SecretToCreate, SecretsError, generate_secrets,
+    referenced_secrets, refuse_in_tree_path, rotate_livekit_keys,
 };
 pub use transition::{
     TransitionRefusal, TransitionRule, UnknownTransitionRule, transition_refusals,

@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_norway::{Mapping, Value};
 
-use crate::config::{Config, Livekit, RawConfig, Variant};
+use crate::config::{Config, Livekit, OverlayName, RawConfig, Variant};
 use crate::images::{BareMultiarchPolicy, CommitPolicy, ManualPolicy, SemverPolicy};
 use crate::validate::{self, Violation};
 use key_index::KeyIndex;
@@ -227,23 +227,7 @@ impl Config {
         // From the text rather than from `document`, so that errors carry positions.
         let raw: RawConfig = tracked(serde_norway::Deserializer::from_str(text), "")
             .map_err(|(key, error)| source.error(key, &error))?;
-        let top_livekit = document
-            .get("livekit")
-            .cloned()
-            .unwrap_or_else(|| Value::Mapping(Mapping::new()));
-
-        let mut variants = BTreeMap::new();
-        for (&name, delta) in &raw.overlays {
-            let merged = match &delta.livekit {
-                Some(delta) => merge(top_livekit.clone(), delta.clone()),
-                None => top_livekit.clone(),
-            };
-            let prefix = format!("overlays.{}.livekit", name.dir_name());
-            let livekit: Livekit =
-                tracked(merged, &prefix).map_err(|(key, error)| source.error(key, &error))?;
-            variants.insert(name, Variant { name, livekit });
-        }
-
+        let variants = merged_variants(&raw, &source)?;
         Ok((Config { raw, variants }, index))
     }
 
@@ -276,17 +260,143 @@ impl Config {
 /// (a guard added since): refusing it there would block the very change that fixes it. It can be
 /// compared with a [`Config`], never rendered.
 #[derive(Debug, Clone)]
-pub struct DeployedConfig(pub(crate) Config);
+pub struct DeployedConfig {
+    pub(crate) config: Config,
+    ignored_keys: Vec<String>,
+}
 
 impl DeployedConfig {
-    /// Parses a deployed `bundle.yaml`; only unreadable text or unknown keys are errors.
+    /// Parses a deployed `bundle.yaml`. Keys today's model does not know are left out (see
+    /// [`DeployedConfig::ignored_keys`]); unreadable text, a missing key or a value of the
+    /// wrong type are errors.
     pub fn from_yaml(text: &str) -> Result<DeployedConfig, ConfigError> {
-        let (mut config, _) = Config::parse(text)?;
+        let (mut config, ignored_keys) = parse_deployed(text)?;
         for variant in config.variants.values_mut() {
             variant.livekit.enabled = Some(variant.livekit_bundled());
             variant.livekit.turn.enabled = Some(variant.turn_enabled());
         }
-        Ok(DeployedConfig(config))
+        Ok(DeployedConfig {
+            config,
+            ignored_keys,
+        })
+    }
+
+    /// The keys of the deployed file that today's model does not know and that were left out,
+    /// as dotted paths (`livekit.rtc.oldKey`), in the order found.
+    pub fn ignored_keys(&self) -> &[String] {
+        &self.ignored_keys
+    }
+}
+
+/// Each overlay's LiveKit settings: the top-level `livekit` of `source` with the overlay's
+/// delta laid over it.
+fn merged_variants(
+    raw: &RawConfig,
+    source: &Source<'_>,
+) -> Result<BTreeMap<OverlayName, Variant>, ConfigError> {
+    let top_livekit = source
+        .document
+        .get("livekit")
+        .cloned()
+        .unwrap_or_else(|| Value::Mapping(Mapping::new()));
+    let mut variants = BTreeMap::new();
+    for (&name, delta) in &raw.overlays {
+        let merged = match &delta.livekit {
+            Some(delta) => merge(top_livekit.clone(), delta.clone()),
+            None => top_livekit.clone(),
+        };
+        let prefix = format!("overlays.{}.livekit", name.dir_name());
+        let livekit: Livekit =
+            tracked(merged, &prefix).map_err(|(key, error)| source.error(key, &error))?;
+        variants.insert(name, Variant { name, livekit });
+    }
+    Ok(variants)
+}
+
+/// Reads a deployed `bundle.yaml`, leaving out every key today's model does not know (a key
+/// removed since it was deployed): the transition rules read none of them, and refusing the
+/// file would fail the very change that migrates such a key. Every other key keeps its type,
+/// so a value the rules compare is never guessed. Returns the config and the keys left out,
+/// as dotted paths, in the order found.
+fn parse_deployed(text: &str) -> Result<(Config, Vec<String>), ConfigError> {
+    let index = KeyIndex::of(text);
+    if let Some(duplicate) = index.duplicate() {
+        return Err(ConfigError::DuplicateKey {
+            key: duplicate.key.clone(),
+            location: duplicate.location,
+            first: duplicate.first,
+        });
+    }
+    let mut document: Value = serde_norway::from_str(text).map_err(|error| syntax(&error))?;
+    let mut ignored = Vec::new();
+    loop {
+        let source = Source {
+            index: &index,
+            document: &document,
+        };
+        // From the document, so that a key can be left out; the index still locates errors
+        // in the text.
+        let parsed = tracked(document.clone(), "")
+            .map_err(|(key, error)| source.error(key, &error))
+            .and_then(|raw: RawConfig| {
+                let variants = merged_variants(&raw, &source)?;
+                Ok(Config { raw, variants })
+            });
+        let error = match parsed {
+            Ok(config) => return Ok((config, ignored)),
+            Err(error) => error,
+        };
+        // An unknown key inside an overlay's delta is reported under the delta's own path.
+        let ConfigError::UnknownKey { key, .. } = &error else {
+            return Err(error);
+        };
+        if !remove_key(&mut document, key) {
+            return Err(error);
+        }
+        ignored.push(key.clone());
+    }
+}
+
+/// Removes the value at the dotted `path` (`a.b[0].c`) from `value`; a mapping key may itself
+/// hold dots (a registry host), so each key of a mapping is tried as the next part.
+fn remove_key(value: &mut Value, path: &str) -> bool {
+    match value {
+        Value::Mapping(mapping) => {
+            let found = mapping.iter().find_map(|(key, _)| {
+                let name = key.as_str()?;
+                let rest = path.strip_prefix(name)?;
+                (rest.is_empty() || rest.starts_with('.') || rest.starts_with('[')).then(|| {
+                    (
+                        key.clone(),
+                        rest.strip_prefix('.').unwrap_or(rest).to_owned(),
+                    )
+                })
+            });
+            match found {
+                Some((key, rest)) if rest.is_empty() => mapping.remove(&key).is_some(),
+                Some((key, rest)) => mapping
+                    .get_mut(&key)
+                    .is_some_and(|inner| remove_key(inner, &rest)),
+                None => false,
+            }
+        }
+        Value::Sequence(items) => {
+            let Some((position, rest)) =
+                path.strip_prefix('[').and_then(|rest| rest.split_once(']'))
+            else {
+                return false;
+            };
+            let rest = rest.strip_prefix('.').unwrap_or(rest);
+            match position
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| items.get_mut(i))
+            {
+                Some(item) if !rest.is_empty() => remove_key(item, rest),
+                _ => false,
+            }
+        }
+        _ => false,
     }
 }
 

@@ -20,6 +20,7 @@ use crate::config::{Config, OverlayName, Variant};
 use crate::emit::RenderError;
 use crate::render::render_objects;
 use crate::tree::GENERATED_HEADER;
+use crate::validate::livekit_key;
 
 /// Bytes of randomness in a generated LiveKit API secret: 64 hex characters (LiveKit asks
 /// for at least 32 characters).
@@ -289,14 +290,18 @@ fn known_contents(config: &Config) -> BTreeMap<String, BTreeMap<String, Content>
         } else {
             Content::ExternalKeyLine
         };
-        let slot = known
-            .entry(secret.name.clone())
-            .or_default()
-            .entry(secret.livekit_keys_key.clone())
-            .or_insert(content);
-        // An external SFU's credentials win: a Secret that holds them is never generated.
-        if content == Content::ExternalKeyLine {
-            *slot = content;
+        // LiveKit's key file and lk-jwt's line (the same entry unless `lkJwtKeyKey` names
+        // another) hold the one key.
+        for key in [secret.livekit_keys_key.as_str(), secret.lk_jwt_key()] {
+            let slot = known
+                .entry(secret.name.clone())
+                .or_default()
+                .entry(key.to_owned())
+                .or_insert(content);
+            // An external SFU's credentials win: a Secret that holds them is never generated.
+            if content == Content::ExternalKeyLine {
+                *slot = content;
+            }
         }
     }
     known
@@ -462,6 +467,17 @@ fn describe(
         .values()
         .find(|variant| variant.turn_enabled())
         .map(|variant| &variant.livekit().turn);
+    if let Some(turn) = turn
+        && turn.tls.existing_secret == reference.name
+        && let Some(issuer) = &turn.tls.cert_manager
+    {
+        return vec![format!(
+            "nothing: cert-manager fills it for `{}` ({} `{}`, `livekit.turn.tls.certManager`)",
+            turn.domain,
+            issuer.kind.as_str(),
+            issuer.name
+        )];
+    }
     let mut lines: Vec<String> = keys
         .iter()
         .map(|key| {
@@ -505,6 +521,282 @@ fn certificate_part(private_key: bool, domain: &str) -> String {
         format!("the PEM private key of the certificate for `{domain}`")
     } else {
         format!("a PEM certificate (with its chain) for `{domain}`")
+    }
+}
+
+// ---- rotating the bundled LiveKit's API key ----------------------------------------------
+
+/// `bundle secrets --rotate livekit`: the two Secrets that replace the bundled LiveKit's API
+/// key without dropping a call, to be applied in order. LiveKit accepts every key of its key
+/// file, lk-jwt exactly one: the first Secret gives LiveKit the old and the new key and lk-jwt
+/// the new one, so tokens signed with either are accepted while lk-jwt moves over; the second
+/// drops the old key once no token signed with it is left.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyRotation {
+    /// The keys Secret.
+    pub secret_name: String,
+    /// The tree's namespace.
+    pub namespace: String,
+    /// The name of the key being replaced.
+    pub old_key_name: String,
+    /// The name of the new key.
+    pub new_key_name: String,
+    /// With `apiKeyName` set: its key path in `bundle.yaml`, which must name the new key before
+    /// the old one is removed (LiveKit refuses to start without the key it signs webhooks with).
+    pub api_key_name_key: Option<String>,
+    /// LiveKit's `terminationGracePeriodSeconds`: how long each restart may drain calls.
+    pub grace_period_seconds: u32,
+    /// Step 1: LiveKit's key file holds both keys, lk-jwt's entry the new one.
+    pub both_keys: Secret,
+    /// Step 2: the new key only, in both entries.
+    pub new_key_only: Secret,
+}
+
+/// How long a token lk-jwt issues is valid: until then, LiveKit must accept the key it was
+/// signed with.
+pub const LK_JWT_TOKEN_LIFETIME_SECONDS: u32 = 3600;
+
+/// Why `bundle secrets --rotate livekit` produced nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum RotateError {
+    /// The objects could not be rendered.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// The operating system's random number generator failed.
+    #[error("cannot read random bytes from the operating system: {0}")]
+    Random(#[source] getrandom::Error),
+    /// Every overlay uses an external SFU.
+    #[error(
+        "no overlay bundles LiveKit (`overlays` holds only `external`), so there is no key of \
+         ours to rotate: an external SFU's keys are rotated by its operator"
+    )]
+    NoBundledLivekit,
+    /// The keys are inline in `bundle.yaml`.
+    #[error(
+        "the bundled LiveKit's keys are inline (`livekit.keys.apiKey` and `apiSecret`), and the \
+         tree renders their Secret: there is no Secret to rotate. Fix: change the inline keys in \
+         bundle.yaml (dev clusters only), or move them into a Secret named in \
+         `livekit.keys.existingSecret.name`"
+    )]
+    InlineKeys,
+    /// lk-jwt and LiveKit read one entry, which cannot hold two keys for lk-jwt.
+    #[error(
+        "lk-jwt reads the same entry `{entry}` of Secret `{secret}` as LiveKit, and lk-jwt \
+         accepts exactly one key: that entry cannot hold the old and the new key at once, so \
+         the key cannot be rotated without dropping calls. Fix: first give lk-jwt an entry of \
+         its own, holding the current line: `kubectl -n {namespace} get secret {secret} -o json \
+         | jq '.data.LK_JWT_KEYS = .data.{entry}' | kubectl apply -f -`, then set \
+         `livekit.keys.existingSecret.lkJwtKeyKey: LK_JWT_KEYS`, deploy that, and rotate"
+    )]
+    SharedKeyEntry {
+        /// The keys Secret.
+        secret: String,
+        /// `livekitKeysKey`.
+        entry: String,
+        /// The tree's namespace.
+        namespace: String,
+    },
+    /// The keys Secret holds more than the bundled LiveKit's keys.
+    #[error(
+        "Secret `{secret}` also holds {others}, which the tool cannot write back, and applying \
+         a manifest without them can remove them. Fix: give the bundled LiveKit's keys a \
+         Secret of their own (`livekit.keys.existingSecret.name`)"
+    )]
+    SharedSecret {
+        /// The keys Secret.
+        secret: String,
+        /// The other entries and readers, as a phrase.
+        others: String,
+    },
+    /// The keys Secret holds the external SFU's keys too.
+    #[error(
+        "overlay `external` reads its SFU's keys from Secret `{secret}` too, so its values are \
+         the external SFU's, which only its operator can rotate. Fix: give \
+         `overlays.external.livekit.keys.existingSecret.name` a Secret of its own"
+    )]
+    SharedWithExternal {
+        /// The keys Secret.
+        secret: String,
+    },
+    /// The current keys could not be read.
+    #[error(
+        "the current keys are not one `<key name>: <secret>` line: {reason}. Fix: pass the \
+         entry `{entry}` of Secret `{secret}` as it is: `kubectl -n {namespace} get secret \
+         {secret} -o jsonpath='{{.data.{entry}}}' | base64 -d`"
+    )]
+    CurrentKeyUnreadable {
+        /// What is wrong.
+        reason: &'static str,
+        /// The keys Secret.
+        secret: String,
+        /// `livekitKeysKey`.
+        entry: String,
+        /// The tree's namespace.
+        namespace: String,
+    },
+    /// The current key is not the one `apiKeyName` names.
+    #[error(
+        "the current key is named `{found}`, but `{key}` is `{configured}`: LiveKit signs its \
+         webhooks with `{configured}` and would not start with these keys. Fix: pass the keys \
+         the deployed Secret holds, or correct `{key}` first"
+    )]
+    CurrentKeyIsNotApiKeyName {
+        /// The name in the given line.
+        found: String,
+        /// `apiKeyName`'s value.
+        configured: String,
+        /// `apiKeyName`'s key path.
+        key: String,
+    },
+}
+
+/// The two Secrets of a rotation of the bundled LiveKit's API key away from `current`, the
+/// entry `livekitKeysKey` of the keys Secret as it is deployed (one `<name>: <secret>` line);
+/// the new key from the operating system's CSPRNG.
+pub fn rotate_livekit_keys(config: &Config, current: &str) -> Result<KeyRotation, RotateError> {
+    rotate_with(config, current, &mut |bytes| getrandom::fill(bytes))
+}
+
+/// [`rotate_livekit_keys`] with a given source of random bytes.
+fn rotate_with(
+    config: &Config,
+    current: &str,
+    random: &mut dyn FnMut(&mut [u8]) -> Result<(), getrandom::Error>,
+) -> Result<KeyRotation, RotateError> {
+    let Some(variant) = config
+        .variants()
+        .values()
+        .find(|variant| variant.livekit_bundled())
+    else {
+        return Err(RotateError::NoBundledLivekit);
+    };
+    let keys = &variant.livekit().keys;
+    let secret = &keys.existing_secret;
+    if secret.name.is_empty() {
+        return Err(RotateError::InlineKeys);
+    }
+    let shared_with_external = config.variants().values().any(|other| {
+        !other.livekit_bundled() && other.livekit().keys.existing_secret.name == secret.name
+    });
+    if shared_with_external {
+        return Err(RotateError::SharedWithExternal {
+            secret: secret.name.clone(),
+        });
+    }
+    let namespace = config.raw().namespace.clone();
+    let livekit_entry = secret.livekit_keys_key.clone();
+    let lk_jwt_entry = secret.lk_jwt_key().to_owned();
+    if livekit_entry == lk_jwt_entry {
+        return Err(RotateError::SharedKeyEntry {
+            secret: secret.name.clone(),
+            entry: livekit_entry,
+            namespace,
+        });
+    }
+    check_keys_secret_holds_only_the_keys(config, &secret.name, [&livekit_entry, &lk_jwt_entry])?;
+    let (old_name, old_secret) =
+        current_key(current).map_err(|reason| RotateError::CurrentKeyUnreadable {
+            reason,
+            secret: secret.name.clone(),
+            entry: livekit_entry.clone(),
+            namespace: namespace.clone(),
+        })?;
+    let api_key_name_key = livekit_key(config, variant.name(), "keys.apiKeyName");
+    if let Some(configured) = &keys.api_key_name
+        && *configured != old_name
+    {
+        return Err(RotateError::CurrentKeyIsNotApiKeyName {
+            found: old_name,
+            configured: configured.clone(),
+            key: api_key_name_key,
+        });
+    }
+    let mut hex = |bytes: usize| -> Result<String, RotateError> {
+        let mut buffer = vec![0; bytes];
+        random(&mut buffer).map_err(RotateError::Random)?;
+        Ok(hex::encode(buffer))
+    };
+    let new_name = format!("lk-{}", hex(KEY_NAME_BYTES)?);
+    let new_line = format!("{new_name}: {}", hex(API_SECRET_BYTES)?);
+    let old_line = format!("{old_name}: {old_secret}");
+    let keys_secret = |livekit_file: String| Secret {
+        metadata: ObjectMeta {
+            name: Some(secret.name.clone()),
+            namespace: Some(namespace.clone()),
+            ..ObjectMeta::default()
+        },
+        type_: Some("Opaque".to_owned()),
+        string_data: Some(BTreeMap::from([
+            (livekit_entry.clone(), livekit_file),
+            (lk_jwt_entry.clone(), new_line.clone()),
+        ])),
+        ..Secret::default()
+    };
+    Ok(KeyRotation {
+        secret_name: secret.name.clone(),
+        namespace: namespace.clone(),
+        old_key_name: old_name,
+        new_key_name: new_name,
+        api_key_name_key: keys.api_key_name.is_some().then_some(api_key_name_key),
+        grace_period_seconds: variant.livekit().termination_grace_period_seconds,
+        // LiveKit reads its key file as a YAML mapping of key names to secrets.
+        both_keys: keys_secret(format!("{old_line}\n{new_line}\n")),
+        new_key_only: keys_secret(new_line.clone()),
+    })
+}
+
+/// The one `<name>: <secret>` line of the current keys (a line end after it allowed).
+fn current_key(text: &str) -> Result<(String, String), &'static str> {
+    let mut lines = text.lines().filter(|line| !line.trim().is_empty());
+    let Some(line) = lines.next() else {
+        return Err("it is empty");
+    };
+    if lines.next().is_some() {
+        return Err(
+            "it holds more than one line (an earlier rotation not finished? apply its second \
+             step first)",
+        );
+    }
+    let Some((name, secret)) = line.split_once(':') else {
+        return Err("the line has no `:`");
+    };
+    let (name, secret) = (name.trim(), secret.trim());
+    if name.is_empty() || secret.is_empty() || secret.contains(':') {
+        return Err("the line is not `<key name>: <secret>`");
+    }
+    Ok((name.to_owned(), secret.to_owned()))
+}
+
+/// Refuses a keys Secret from which the pods read more than LiveKit's and lk-jwt's entries:
+/// the rotation's manifests hold only those.
+fn check_keys_secret_holds_only_the_keys(
+    config: &Config,
+    secret: &str,
+    entries: [&str; 2],
+) -> Result<(), RotateError> {
+    let Some(reference) = referenced_secrets(config)?
+        .into_iter()
+        .find(|reference| reference.name == secret)
+    else {
+        return Ok(());
+    };
+    let others = match &reference.keys {
+        SecretKeys::All => Some("entries its readers choose".to_owned()),
+        SecretKeys::Listed(keys) => {
+            let others: Vec<String> = keys
+                .iter()
+                .filter(|key| !entries.contains(&key.as_str()))
+                .map(|key| format!("`{key}`"))
+                .collect();
+            (!others.is_empty()).then(|| others.join(", "))
+        }
+    };
+    match others {
+        Some(others) => Err(RotateError::SharedSecret {
+            secret: secret.to_owned(),
+            others: format!("{others} (read by {})", reference.readers_text()),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -654,6 +946,28 @@ mod tests {
     }
 
     #[test]
+    fn lk_jwts_own_entry_holds_the_same_generated_key_line_as_livekits() {
+        let config = site(|text| {
+            text.replace(
+                "existingSecret: {name: livekit-keys}",
+                "existingSecret: {name: livekit-keys, lkJwtKeyKey: LK_JWT_KEYS}",
+            )
+        });
+        let manifests = generate_with(&config, &mut counting()).unwrap();
+        let keys = manifests
+            .generated
+            .iter()
+            .find(|secret| secret.metadata.name.as_deref() == Some("livekit-keys"))
+            .and_then(|secret| secret.string_data.clone())
+            .expect("the keys Secret is generated");
+        assert_eq!(
+            keys.keys().collect::<Vec<_>>(),
+            ["LIVEKIT_KEYS", "LK_JWT_KEYS"]
+        );
+        assert_eq!(keys["LIVEKIT_KEYS"], keys["LK_JWT_KEYS"]);
+    }
+
+    #[test]
     fn a_failing_random_source_is_an_error_not_a_weak_value() {
         let mut failing = |_: &mut [u8]| Err(getrandom::Error::UNSUPPORTED);
         let error = generate_with(&site(|text| text), &mut failing).expect_err("no randomness");
@@ -702,6 +1016,25 @@ mod tests {
                 "matrix-appservices",
                 "matrix-certificate",
                 "turn-tls"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_turn_secret_cert_manager_fills_is_listed_as_needing_nothing() {
+        let text = include_str!("../tests/fixtures/configs/turn-cert-manager.yaml");
+        let config = Config::from_yaml(text).unwrap_or_else(|error| panic!("{error}"));
+        let manifests = generate_with(&config, &mut counting()).unwrap();
+        let turn = manifests
+            .to_create
+            .iter()
+            .find(|secret| secret.reference.name == "turn-tls")
+            .expect("turn-tls is listed");
+        assert_eq!(
+            turn.contents,
+            [
+                "nothing: cert-manager fills it for `turn.chat.example.com` (ClusterIssuer \
+                 `letsencrypt-dns01`, `livekit.turn.tls.certManager`)"
             ]
         );
     }

@@ -211,7 +211,7 @@ impl fmt::Display for TransitionRefusal {
 /// The changes from `deployed` to `proposed` that a transition guard refuses, in
 /// [`TransitionRule::ALL`] order. Which of them a reviewer allowed is the caller's to say.
 pub fn transition_refusals(deployed: &DeployedConfig, proposed: &Config) -> Vec<TransitionRefusal> {
-    let deployed = &deployed.0;
+    let deployed = &deployed.config;
     let namespace = deployed.raw.namespace.clone();
     let refusal = |rule, key: &str, old: String, new: String| TransitionRefusal {
         rule,

@@ -1007,6 +1007,66 @@ pub enum Violation {
         /// The rejected quantity.
         value: String,
     },
+    /// cert-manager writes the certificate and key under fixed keys, which LiveKit's mount
+    /// must read.
+    #[error(
+        "`{key}` is `{value}`, but with `{cert_manager_key}` cert-manager fills the Secret, \
+         and it writes the certificate as tls.crt and the private key as tls.key: the pod's \
+         mount of the key `{value}` would fail and LiveKit would not start. Fix: remove \
+         `{key}` (its default is {default}), or drop `{cert_manager_key}` and fill the Secret \
+         yourself."
+    )]
+    CertManagerSecretKeyFixed {
+        /// `livekit.turn.tls.certKey` or `.keyKey`.
+        key: String,
+        /// The key written.
+        value: String,
+        /// The key cert-manager writes.
+        default: &'static str,
+        /// `livekit.turn.tls.certManager`.
+        cert_manager_key: String,
+    },
+    /// The Secret cert-manager fills for TURN is the Ingress's certificate too.
+    #[error(
+        "`{key}` is `{value}`, the Secret of `ingress.tls.secretName` too, and \
+         `{cert_manager_key}` has cert-manager keep a certificate for `{domain}` in it: the \
+         ingress would serve that certificate for `homeserver.serverName`, or the two \
+         certificates would overwrite each other. Fix: give TURN a Secret of its own, e.g. \
+         `turn-tls`."
+    )]
+    CertManagerSecretIsIngressSecret {
+        /// `livekit.turn.tls.existingSecret`.
+        key: String,
+        /// The shared Secret name.
+        value: String,
+        /// `livekit.turn.domain`.
+        domain: String,
+        /// `livekit.turn.tls.certManager`.
+        cert_manager_key: String,
+    },
+    /// lk-jwt's own key entry is named, but there is no Secret to hold it.
+    #[error(
+        "`{key}` is set, but `{name_key}` is not: the keys are inline, and the Secret the tree \
+         renders from them holds only `livekitKeysKey`, so lk-jwt would mount an entry that \
+         does not exist. Fix: remove `{key}`, or move the keys into a Secret named in \
+         `{name_key}`."
+    )]
+    LkJwtKeyKeyWithoutSecret {
+        /// `livekit.keys.existingSecret.lkJwtKeyKey`.
+        key: String,
+        /// `livekit.keys.existingSecret.name`.
+        name_key: String,
+    },
+    /// The issuer reference names no issuer.
+    #[error(
+        "`{key}` is empty: cert-manager cannot tell which issuer signs TURN's certificate, and \
+         the Certificate stays unissued. Fix: set it to the name of your `Issuer` or \
+         `ClusterIssuer` (one with a DNS-01 solver for `livekit.turn.domain`)."
+    )]
+    CertManagerIssuerNameMissing {
+        /// `livekit.turn.tls.certManager.name`.
+        key: String,
+    },
     /// `homeserver.cacheCapacityModifier` is zero, negative or not a number.
     #[error(
         "`{key}` is `{value}`: Tuwunel multiplies its cache sizes by it, so it must be a number \
@@ -1226,6 +1286,10 @@ impl Violation {
             | Violation::ApiKeyNameInvalid { key, .. }
             | Violation::ApiKeyNameNotTheInlineKey { key, .. }
             | Violation::TurnDomainMissing { key, .. }
+            | Violation::CertManagerSecretKeyFixed { key, .. }
+            | Violation::CertManagerSecretIsIngressSecret { key, .. }
+            | Violation::CertManagerIssuerNameMissing { key, .. }
+            | Violation::LkJwtKeyKeyWithoutSecret { key, .. }
             | Violation::TurnTlsSecretMissing { key, .. }
             | Violation::TurnDomainIsServerName { key, .. }
             | Violation::TurnTlsPortPrivileged { key, .. }
@@ -1647,6 +1711,17 @@ fn check_inline_keys_fit_the_key_file(
     }
 }
 
+/// lk-jwt's own entry of the keys Secret exists only in a Secret the operator makes.
+fn check_lk_jwt_key_key(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
+    let secret = &variant.livekit.keys.existing_secret;
+    if secret.lk_jwt_key_key.is_some() && secret.name.is_empty() {
+        found.push(Violation::LkJwtKeyKeyWithoutSecret {
+            key: livekit_key(config, variant.name, "keys.existingSecret.lkJwtKeyKey"),
+            name_key: livekit_key(config, variant.name, "keys.existingSecret.name"),
+        });
+    }
+}
+
 fn check_variant(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
     let raw = &config.raw;
     let livekit = &variant.livekit;
@@ -1654,6 +1729,7 @@ fn check_variant(config: &Config, variant: &Variant, found: &mut Vec<Violation>)
     check_overlay_name_is_respected(config, variant, found);
     check_removed_livekit_keys(config, variant, found);
     check_inline_keys_fit_the_key_file(config, variant, found);
+    check_lk_jwt_key_key(config, variant, found);
 
     // Only the ports this overlay deploys: an external overlay runs no LiveKit, and only
     // `bundled-turn` listens on TURN's port.
@@ -1924,6 +2000,49 @@ fn check_turn(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
         });
     }
     check_turn_relay(config, variant, found);
+    check_turn_cert_manager(config, variant, found);
+}
+
+/// `turn.tls.certManager`: what cert-manager writes must be what LiveKit mounts, in a Secret
+/// of TURN's own. What cannot be known here (that the issuer exists, that it solves DNS-01
+/// for the domain) is left to cert-manager, which reports it on the Certificate.
+fn check_turn_cert_manager(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
+    let tls = &variant.livekit.turn.tls;
+    let Some(issuer) = &tls.cert_manager else {
+        return;
+    };
+    let key = |path: &str| livekit_key(config, variant.name, path);
+    if issuer.name.is_empty() {
+        found.push(Violation::CertManagerIssuerNameMissing {
+            key: key("turn.tls.certManager.name"),
+        });
+    }
+    for (path, value, default) in [
+        ("turn.tls.certKey", &tls.cert_key, "tls.crt"),
+        ("turn.tls.keyKey", &tls.key_key, "tls.key"),
+    ] {
+        if value != default {
+            found.push(Violation::CertManagerSecretKeyFixed {
+                key: key(path),
+                value: value.clone(),
+                default,
+                cert_manager_key: key("turn.tls.certManager"),
+            });
+        }
+    }
+    let ingress = &config.raw.ingress;
+    if !config.raw.gateway.enabled
+        && ingress.tls.enabled
+        && !tls.existing_secret.is_empty()
+        && tls.existing_secret == ingress.tls.secret_name
+    {
+        found.push(Violation::CertManagerSecretIsIngressSecret {
+            key: key("turn.tls.existingSecret"),
+            value: tls.existing_secret.clone(),
+            domain: variant.livekit.turn.domain.clone(),
+            cert_manager_key: key("turn.tls.certManager"),
+        });
+    }
 }
 
 // ---- the advertised address and the TURN relay ports ----------------------------------------

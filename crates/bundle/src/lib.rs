@@ -360,8 +360,14 @@ fn guard_transitions(
     against: &str,
     console: &mut Console,
 ) -> anyhow::Result<()> {
-    let allowed = transition::guard(&args.config.config, config, against, &args.allow)?;
-    for change in &allowed {
+    let guarded = transition::guard(&args.config.config, config, against, &args.allow)?;
+    for key in &guarded.ignored_keys {
+        console.status(format_args!(
+            "ignored at `{against}`: `{key}`, a key bundle no longer knows (no transition rule \
+             reads it)"
+        ))?;
+    }
+    for change in &guarded.allowed {
         console.status(format_args!(
             "allowed ({}): `{}` changes from `{}` to `{}` against `{against}`",
             change.rule, change.key, change.old, change.new

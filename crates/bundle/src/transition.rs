@@ -42,22 +42,35 @@ impl fmt::Display for TransitionsRefused {
     }
 }
 
+/// What `gen --against` found that it let through.
+pub(crate) struct Guarded {
+    /// The refused changes a rule let through.
+    pub(crate) allowed: Vec<TransitionRefusal>,
+    /// The keys of the deployed config that today's model does not know, left out of the
+    /// comparison (no rule reads them).
+    pub(crate) ignored_keys: Vec<String>,
+}
+
 /// Refuses `proposed` (read from `config_path`) when, compared with the same file at
 /// `against`, a transition guard refuses a change that neither `allowed` (from `--allow`) nor a
 /// `Bundle-Allow:` trailer between `against` and HEAD lets through. A file absent at `against`
-/// (a new site) has nothing to compare with. Returns the refused changes that were allowed.
+/// (a new site) has nothing to compare with. Returns the refused changes that were allowed and
+/// the deployed keys left out.
 pub(crate) fn guard(
     config_path: &Path,
     proposed: &Config,
     against: &str,
     allowed: &[TransitionRule],
-) -> anyhow::Result<Vec<TransitionRefusal>> {
+) -> anyhow::Result<Guarded> {
     let path = fs::canonicalize(config_path)
         .with_context(|| format!("cannot find the config {}", config_path.display()))?;
     let repo = Repo::open(&path)?;
     let commit = repo.resolve_commit(against)?;
     let Some(text) = repo.file_at(&commit, &path)? else {
-        return Ok(Vec::new());
+        return Ok(Guarded {
+            allowed: Vec::new(),
+            ignored_keys: Vec::new(),
+        });
     };
     let deployed = DeployedConfig::from_yaml(&text).map_err(|error| {
         let at_revision = PathBuf::from(format!("{against}:{}", config_path.display()));
@@ -79,7 +92,10 @@ pub(crate) fn guard(
         .into_iter()
         .partition(|refusal| rules.contains(&refusal.rule));
     if refusals.is_empty() {
-        Ok(let_through)
+        Ok(Guarded {
+            allowed: let_through,
+            ignored_keys: deployed.ignored_keys().to_vec(),
+        })
     } else {
         Err(TransitionsRefused {
             config: config_path.to_owned(),

@@ -20,6 +20,7 @@ use crate::images::ImageName;
 use crate::k8s::pod::{
     config_map_volume, container_port, container_security, http_probe, http_service, meta, mount,
     pod_template, resources, secret_dir_volume, secret_volume, selector, tmp_mount, tmp_volume,
+    workload_meta,
 };
 use crate::k8s::policy::ingress_only_policy;
 use crate::quantity::memory_bytes;
@@ -388,7 +389,7 @@ fn statefulset(
         spec.termination_grace_period_seconds = Some(TERMINATION_GRACE_SECONDS);
     }
     let statefulset = StatefulSet {
-        metadata: meta(NAME, Some(NAME)),
+        metadata: workload_meta(NAME, raw.reloader),
         spec: Some(StatefulSetSpec {
             replicas: Some(1),
             service_name: Some(NAME.to_owned()),

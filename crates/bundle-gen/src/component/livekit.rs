@@ -22,7 +22,7 @@ use serde_json::json;
 use super::lk_jwt::{self, KeysSecret, LivekitConnection};
 use super::{Component, ConfigFile, Generate, Home, HomeFiles, Names, Object, PatchFile};
 use crate::config::{
-    Livekit as Settings, PinLoadBalancerIp, RawConfig, Rtc, RtcServiceType, Turn, Variant,
+    Livekit as Settings, PinLoadBalancerIp, RawConfig, Reloader, Rtc, RtcServiceType, Turn, Variant,
 };
 use crate::config::{NodeIpFrom, Redis};
 use crate::emit::{RenderError, to_json, yaml_text};
@@ -31,6 +31,7 @@ use crate::k8s::pod::secret_env;
 use crate::k8s::pod::{
     app_labels, config_map_volume, container_port, container_security, http_probe, meta, mount,
     pod_template, resources, secret_volume, selector, service, tmp_mount, tmp_volume,
+    workload_meta,
 };
 use crate::k8s::policy::{from_anywhere, from_namespace_and_ingress, network_policy, tcp, udp};
 use crate::kustomize::{PatchOp, PatchTarget};
@@ -101,7 +102,7 @@ impl Component for Livekit {
 }
 
 /// Name of the Deployment and its pods' `app` label.
-const NAME: &str = "livekit";
+pub(crate) const NAME: &str = "livekit";
 /// The generated ConfigMap holding [`CONFIG_FILE`].
 const CONFIG_MAP: &str = "livekit-config";
 /// LiveKit's config file name (key in the ConfigMap, file in the components).
@@ -214,7 +215,7 @@ fn objects(
         Object {
             file: format!("{NAME}-deployment.yaml"),
             value: to_json(
-                &deployment(livekit, names, &keys, turn),
+                &deployment(livekit, raw.reloader, names, &keys, turn),
                 "LiveKit Deployment",
             )?,
             comment: livekit
@@ -437,6 +438,7 @@ fn turn_mount() -> VolumeMount {
 
 fn deployment(
     livekit: &Settings,
+    reloader: Reloader,
     names: &Names,
     keys: &KeysSecret,
     turn: Option<&Turn>,
@@ -506,7 +508,7 @@ fn deployment(
         rollout_strategy()
     };
     Deployment {
-        metadata: meta(NAME, Some(NAME)),
+        metadata: workload_meta(NAME, reloader),
         spec: Some(DeploymentSpec {
             replicas: Some(i32::from(livekit.replicas)),
             strategy: Some(strategy),

@@ -11,8 +11,8 @@ use crate::emit::{RenderError, to_json};
 use crate::images::ImageName;
 use crate::k8s::pod::secret_env;
 use crate::k8s::pod::{
-    container_port, container_security, http_probe, http_service, meta, mount, pod_template,
-    resources, secret_volume, selector, tmp_mount, tmp_volume,
+    container_port, container_security, http_probe, http_service, mount, pod_template, resources,
+    secret_volume, selector, tmp_mount, tmp_volume, workload_meta,
 };
 use crate::k8s::policy::ingress_only_policy;
 use crate::kustomize::{PatchOp, PatchTarget};
@@ -103,6 +103,8 @@ pub(crate) struct KeysSecret {
     pub name: String,
     /// Key of the `"<key>: <secret>"` line, the key file of both livekit-server and lk-jwt.
     pub livekit_keys_key: String,
+    /// Key of the line lk-jwt reads: `livekit_keys_key` unless `lkJwtKeyKey` names another.
+    pub lk_jwt_key: String,
     /// Whether the generator renders this Secret from inline values.
     pub inline: bool,
 }
@@ -121,6 +123,7 @@ impl KeysSecret {
                 existing.name.clone()
             },
             livekit_keys_key: existing.livekit_keys_key.clone(),
+            lk_jwt_key: existing.lk_jwt_key().to_owned(),
             inline,
         }
     }
@@ -176,7 +179,7 @@ impl LivekitConnection {
         secret_volume(
             KEYS_VOLUME,
             &self.keys.name,
-            &[(self.keys.livekit_keys_key.as_str(), KEYS_FILE)],
+            &[(self.keys.lk_jwt_key.as_str(), KEYS_FILE)],
         )
     }
 
@@ -285,7 +288,7 @@ fn deployment(
         spec.host_aliases = host_aliases(raw);
     }
     Deployment {
-        metadata: meta(NAME, Some(NAME)),
+        metadata: workload_meta(NAME, raw.reloader),
         spec: Some(DeploymentSpec {
             replicas: Some(1),
             selector: selector(NAME),

@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::config::{Network, Resources};
+use crate::config::{Network, Reloader, Resources};
 
 /// Mode of Secret files: readable by owner (root) and group (the pod's `fsGroup`), nothing
 /// for others. LiveKit refuses a key file with any "other" bit, and 0440 keeps the rest private.
@@ -32,6 +32,23 @@ pub(crate) fn meta(name: &str, app: Option<&str>) -> ObjectMeta {
         labels: app.map(app_labels),
         ..ObjectMeta::default()
     }
+}
+
+/// The metadata of a workload (Deployment, StatefulSet) named `name`, its `app` label the
+/// same, with what `reloader` needs to restart it when a Secret its pods read changes: the
+/// pods read their Secrets once (LiveKit its TURN certificate at start, the servers their
+/// keys), so a renewed or rotated one reaches them only through a restart.
+pub(crate) fn workload_meta(name: &str, reloader: Reloader) -> ObjectMeta {
+    let mut metadata = meta(name, Some(name));
+    if reloader == Reloader::Stakater {
+        // Secrets only: a changed config file already rolls the pods through the new name of
+        // its generated ConfigMap.
+        metadata.annotations = Some(BTreeMap::from([(
+            "secret.reloader.stakater.com/auto".to_owned(),
+            "true".to_owned(),
+        )]));
+    }
+    metadata
 }
 
 /// The pod template of every workload: one container under the restricted profile, no

@@ -2150,3 +2150,14 @@ fn guard_more_parent_refs_than_an_http_route_holds() {
 fn thirty_two_parent_refs_are_accepted() {
     load(&set(good(), "gateway", &gateway_with_parents(32))).expect("accepted");
 }
+
+#[test]
+fn guard_lk_jwt_key_entry_without_a_keys_secret() {
+    let doc = set(
+        remove(good(), "livekit.keys"),
+        "livekit.keys",
+        "{apiKey: devkey, apiSecret: 0123456789abcdef0123456789abcdef, existingSecret: {lkJwtKeyKey: LK_JWT_KEYS}}",
+    );
+    let doc = set(doc, "allowInlineSecrets", "true");
+    insta::assert_snapshot!(refused(doc));
+}

@@ -15,9 +15,17 @@ use crate::support::{all_configs, fixture, fixtures_dir, repository_config};
 /// API server itself checks the rest of the object. That rest is added here: this group,
 /// version and kind, and `metadata` as the ObjectMeta of the k8s-openapi the crate is built on.
 fn http_route_validator() -> jsonschema::Validator {
-    use k8s_openapi_for_gateway_api::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     let mut schema =
         serde_json::to_value(schemars::schema_for!(gateway_api::httproutes::HttpRoute)).unwrap();
+    as_whole_object(&mut schema, "gateway.networking.k8s.io/v1", "HTTPRoute");
+    refuse_unknown_properties(&mut schema);
+    jsonschema::validator_for(&schema).expect("the derived schema is a valid schema")
+}
+
+/// Completes the schema of a CRD's `openAPIV3Schema` to one of a whole object as a manifest
+/// writes it: this `api_version` and `kind`, and `metadata` as the ObjectMeta of k8s-openapi.
+pub(crate) fn as_whole_object(schema: &mut Json, api_version: &str, kind: &str) {
+    use k8s_openapi_for_gateway_api::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     let mut metadata = serde_json::to_value(schemars::schema_for!(ObjectMeta)).unwrap();
     let metadata_defs = metadata
         .as_object_mut()
@@ -25,21 +33,24 @@ fn http_route_validator() -> jsonschema::Validator {
         .remove("$defs")
         .unwrap_or_default();
     metadata.as_object_mut().unwrap().remove("$schema");
-    let defs = schema["$defs"].as_object_mut().unwrap();
+    let defs = schema
+        .as_object_mut()
+        .unwrap()
+        .entry("$defs")
+        .or_insert_with(|| serde_json::json!({}))
+        .as_object_mut()
+        .unwrap();
     defs.extend(metadata_defs.as_object().cloned().unwrap_or_default());
     defs.insert("ObjectMeta".to_owned(), metadata);
-    schema["properties"]["apiVersion"] =
-        serde_json::json!({"const": "gateway.networking.k8s.io/v1"});
-    schema["properties"]["kind"] = serde_json::json!({"const": "HTTPRoute"});
+    schema["properties"]["apiVersion"] = serde_json::json!({"const": api_version});
+    schema["properties"]["kind"] = serde_json::json!({"const": kind});
     schema["properties"]["metadata"] = serde_json::json!({"$ref": "#/$defs/ObjectMeta"});
     schema["required"] = serde_json::json!(["apiVersion", "kind", "metadata", "spec"]);
-    refuse_unknown_properties(&mut schema);
-    jsonschema::validator_for(&schema).expect("the derived schema is a valid schema")
 }
 
 /// Adds `additionalProperties: false` to every object schema that lists its properties and says
 /// nothing about others (free-form maps such as labels keep their `additionalProperties`).
-fn refuse_unknown_properties(schema: &mut Json) {
+pub(crate) fn refuse_unknown_properties(schema: &mut Json) {
     match schema {
         Json::Object(map) => {
             if map.contains_key("properties") && !map.contains_key("additionalProperties") {

@@ -5,10 +5,12 @@
 // Test code: a panic is the failure report.
 #![allow(clippy::unwrap_used)]
 
+mod certificate;
 mod config;
 mod gateway;
 mod invariant;
 mod network;
+mod reload;
 mod render;
 mod scale;
 mod schema;

@@ -142,6 +142,10 @@ every_variant!(
     ApiKeyNameInvalid,
     ApiKeyNameNotTheInlineKey,
     TurnDomainMissing,
+    CertManagerSecretKeyFixed,
+    CertManagerSecretIsIngressSecret,
+    CertManagerIssuerNameMissing,
+    LkJwtKeyKeyWithoutSecret,
     TurnTlsSecretMissing,
     TurnDomainIsServerName,
     TurnTlsPortPrivileged,
@@ -259,6 +263,9 @@ fn refusing_configs() -> Vec<Value> {
         ),
         with_inline_keys("{apiKey: 'dev:key', apiSecret: 'a secret of 32 or more characters'}"),
         remove(good(), "livekit.keys"),
+        with_inline_keys(&format!(
+            "{{apiKey: devkey, apiSecret: {long_secret}, existingSecret: {{lkJwtKeyKey: LK_JWT}}}}"
+        )),
         with_inline_keys("{apiKey: devkey, apiSecret: too-short}"),
         set(good(), "livekit.keys.apiKeyName", "'lk jwt'"),
         with_inline_keys(&format!(
@@ -266,6 +273,17 @@ fn refusing_configs() -> Vec<Value> {
         )),
         remove(good(), "livekit.turn.domain"),
         remove(good(), "livekit.turn.tls"),
+        set(
+            good(),
+            "livekit.turn.tls",
+            "{existingSecret: matrix-certificate, certKey: certificate, \
+             certManager: {name: '', kind: ClusterIssuer}}",
+        ),
+        set(
+            good(),
+            "overlays.bundled-turn.livekit.turn.tls",
+            "{keyKey: key, certManager: {name: letsencrypt-dns, kind: Issuer}}",
+        ),
         set(good(), "livekit.turn.domain", "matrix.example.org"),
         set(good(), "livekit.turn.tlsPort", "443"),
         set(good(), "livekit.rtc.udpPort", "443"),

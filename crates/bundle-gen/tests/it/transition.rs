@@ -231,3 +231,65 @@ fn the_same_volume_size_written_in_another_unit_passes() {
     let proposed = set(good(), "homeserver.persistence.size", "10240Mi");
     assert_eq!(refused(&deployed, &proposed), Vec::new());
 }
+
+/// `doc` with keys today's model does not know: at the top, nested, in an overlay's delta, in
+/// a list item and under a registry host (a key with dots).
+fn with_dropped_keys(doc: Value) -> Value {
+    let doc = set(doc, "oldTopLevel", "1");
+    let doc = set(doc, "livekit.rtc.oldPortRange", "{start: 1, end: 2}");
+    let doc = set(doc, "overlays.external.livekit.oldSetting", "true");
+    let doc = set(
+        doc,
+        "lkJwt.hostAliases",
+        "[{ip: 10.0.0.1, hostnames: [a.example.org], oldComment: x}]",
+    );
+    set(
+        doc,
+        "registries",
+        "{ghcr.io: {endpoint: 'https://mirror.example.org', oldAuth: basic}}",
+    )
+}
+
+#[test]
+fn keys_the_model_no_longer_knows_are_left_out_of_the_deployed_side_and_listed() {
+    let deployed = deployed_config(&with_dropped_keys(good()));
+    assert_eq!(
+        deployed.ignored_keys(),
+        [
+            "livekit.rtc.oldPortRange",
+            "oldTopLevel",
+            "registries.ghcr.io.oldAuth",
+            "lkJwt.hostAliases[0].oldComment",
+            "overlays.external.livekit.oldSetting",
+        ]
+    );
+}
+
+#[test]
+fn a_deployed_side_with_dropped_keys_still_refuses_what_the_rules_refuse() {
+    let deployed = deployed_config(&with_dropped_keys(good()));
+    let proposed = load(&set(good(), "namespace", "chat")).expect("valid");
+    let rules: Vec<TransitionRule> = transition_refusals(&deployed, &proposed)
+        .into_iter()
+        .map(|refusal| refusal.rule)
+        .collect();
+    assert_eq!(rules, [TransitionRule::Namespace]);
+    let unchanged = load(&good()).expect("valid");
+    assert_eq!(transition_refusals(&deployed, &unchanged), []);
+}
+
+#[test]
+fn a_key_the_rules_compare_keeps_its_type_on_the_deployed_side() {
+    let text = serde_norway::to_string(&with_dropped_keys(set(
+        good(),
+        "homeserver.persistence.enabled",
+        "[yes]",
+    )))
+    .expect("serializable");
+    let error = DeployedConfig::from_yaml(&text).expect_err("a list is no boolean");
+    assert_eq!(
+        error.to_string(),
+        "invalid value at `homeserver.persistence.enabled`: expected true or false, found a \
+         list (line 8)"
+    );
+}

@@ -6,6 +6,7 @@ mod network;
 mod pins_status;
 mod readme;
 mod refresh_e2e;
+mod rotate;
 mod scale;
 mod secrets;
 mod shell;

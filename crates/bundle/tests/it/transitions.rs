@@ -331,3 +331,37 @@ fn allow_without_against_is_a_usage_error() {
     let site = Site::deployed();
     assert_snapshot!(site.bundle(&["gen", "--allow", "volume-size"]).transcript());
 }
+
+#[test]
+fn a_deployed_key_the_schema_dropped_is_ignored_and_listed_so_its_migration_passes() {
+    let site = Site::deployed();
+    // The deployed branch still writes a key that this version of bundle no longer knows.
+    site.edit(&site_with("livekit.rtc.droppedSetting", "true"));
+    commit_all(&site.git, "deployed with a key since dropped");
+    site.git.git(["branch", "--force", "deployed"]);
+    site.change(&site_yaml(), "Drop the key the schema no longer has");
+    let run = site.check_against_deployed(&[]).success();
+    assert_snapshot!(run.transcript(), @r"
+    exit: 0
+    --- stdout
+    --- stderr
+    ignored at `deployed`: `livekit.rtc.droppedSetting`, a key bundle no longer knows (no transition rule reads it)
+    up to date: 27 files in .
+    ");
+}
+
+#[test]
+fn a_migration_away_from_a_dropped_key_is_still_refused_by_the_rules() {
+    let site = Site::deployed();
+    site.edit(&site_with("livekit.rtc.droppedSetting", "true"));
+    commit_all(&site.git, "deployed with a key since dropped");
+    site.git.git(["branch", "--force", "deployed"]);
+    site.edit(&site_with("namespace", "chat"));
+    let run = site.refused();
+    assert!(
+        run.transcript()
+            .contains("`namespace` changes from `matrix` to `chat`"),
+        "{}",
+        run.transcript()
+    );
+}
