@@ -27,6 +27,7 @@ mod notes;
 mod refresh;
 mod revert;
 pub use refresh::{
-    BumpReport, FailedImage, PushRequest, RefreshError, RefreshReport, RefreshRequest, refresh,
+    BumpReport, CheckRefusal, FailedImage, ProposedCheck, PushRequest, RefreshError, RefreshReport,
+    RefreshRequest, refresh,
 };
 pub use revert::{HISTORY_LIMIT, RevertedBump, reverted_bumps, reverted_bumps_at};

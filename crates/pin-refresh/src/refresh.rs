@@ -18,6 +18,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bundle_gen::{AtomicWrite, Config, ConfigError, FileWriteError, ImageName, RegistryEndpoint};
 use serde::Serialize;
@@ -63,6 +64,26 @@ pub struct RefreshRequest {
     pub git_env: BTreeMap<String, String>,
     /// Registry endpoint overrides (`--registry-endpoint`), on top of `registries:`.
     pub endpoints: BTreeMap<String, RegistryEndpoint>,
+    /// Judges the config the bumps lead to before anything is written (`--against`: the
+    /// transition guards): a refusal ends the refresh with nothing written or pushed.
+    pub proposed_check: Option<ProposedCheck>,
+}
+
+/// The error a [`ProposedCheck`] refuses with, shown as it is.
+pub type CheckRefusal = Box<dyn std::error::Error + Send + Sync>;
+
+/// The judgement of a [`ProposedCheck`].
+pub type CheckFn = dyn Fn(&Config) -> Result<(), CheckRefusal> + Send + Sync;
+
+/// A judge of the config after every bump: the caller's rules, which this crate does not
+/// know (the CLI's transition guards compare it with the deployed branch).
+#[derive(Clone)]
+pub struct ProposedCheck(pub Arc<CheckFn>);
+
+impl std::fmt::Debug for ProposedCheck {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("ProposedCheck")
+    }
 }
 
 /// Where to push the bump branch.
@@ -241,6 +262,9 @@ pub enum RefreshError {
     /// A git operation failed.
     #[error(transparent)]
     Git(#[from] GitError),
+    /// The [`ProposedCheck`] refused the config the bumps lead to; nothing was written.
+    #[error("the bumps were not written: {0}")]
+    ProposedRefused(#[source] CheckRefusal),
     /// The bumps were committed, but the branch could not be pushed. The commits stay: a
     /// second run would find every pin current and push nothing, so the branch is pushed by
     /// hand.
@@ -324,6 +348,9 @@ pub async fn refresh(request: &RefreshRequest) -> Result<RefreshReport, RefreshE
     )
     .await;
     let bumps = plan(&prepared, &status, &BundleGen)?;
+    if let (Some(check), Some(last)) = (&request.proposed_check, bumps.last()) {
+        (check.0)(&last.config).map_err(RefreshError::ProposedRefused)?;
+    }
     apply(request, &prepared, bumps, &status)
 }
 
@@ -460,6 +487,8 @@ pub(crate) struct PlannedBump {
     new: Pin,
     /// `bundle.yaml` after this bump (and the ones before it).
     yaml: String,
+    /// `yaml`, loaded.
+    config: Config,
     /// Generated files this bump changes: new content, or `None` to delete.
     changes: BTreeMap<PathBuf, Option<Vec<u8>>>,
     /// The new image's `org.opencontainers.image.source` label, if the lookup read it.
@@ -512,6 +541,7 @@ pub(crate) fn plan(
             old: image.current.clone(),
             new: new.clone(),
             yaml: yaml.clone(),
+            config,
             changes,
             source_label: image.source_label.clone(),
         });

@@ -1,10 +1,13 @@
 //! `bundle pins refresh`: the arguments, and the glue to [`pin_refresh::refresh`].
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use bundle_gen::RegistryEndpoint;
 use clap::Args;
-use pin_refresh::{Person, PushRequest, RefreshError, RefreshReport, RefreshRequest};
+use pin_refresh::{
+    Person, ProposedCheck, PushRequest, RefreshError, RefreshReport, RefreshRequest,
+};
 
 use crate::{ConfigArgs, Console, Outcome};
 
@@ -35,7 +38,10 @@ With --commit the work tree must be clean (untracked files count), bundle.yaml t
 committed tree up to date (`bundle gen --check`), and HEAD on a branch unless --branch is
 given. --branch creates the branch at HEAD, or resets it there, and commits on it.
 --push force-pushes that branch to --remote (default origin) with the token in
-BUNDLE_PUSH_TOKEN, GH_TOKEN or GITHUB_TOKEN (sent over https only).
+BUNDLE_PUSH_TOKEN, GH_TOKEN or GITHUB_TOKEN (sent over https only). --against REF compares
+the config after every bump with bundle.yaml at REF, as `bundle gen --against` does (the
+`Bundle-Allow:` trailers after REF and --allow RULE count): a refused change (a homeserver
+pin moved to a lower version) ends the run with exit 2 before anything is written or pushed.
 
 Author: --author, else GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL, else git config user.name/email;
 committer: GIT_COMMITTER_NAME/GIT_COMMITTER_EMAIL, else git config, else the author.
@@ -80,6 +86,15 @@ pub struct RefreshArgs {
     /// The remote to push to: a configured name or a URL.
     #[arg(long, value_name = "NAME", default_value = "origin", requires = "push")]
     pub remote: String,
+    /// Compare the config the bumps lead to with `bundle.yaml` at this git revision, as
+    /// `bundle gen --against` does: a change the transition guards refuse ends the refresh
+    /// before anything is written or pushed.
+    #[arg(long, value_name = "GIT-REF")]
+    pub against: Option<String>,
+    /// With --against: let the changes of this transition rule through (local use; in a
+    /// commit, write the trailer `Bundle-Allow: <RULE>`). Repeatable.
+    #[arg(long, value_name = "RULE", requires = "against")]
+    pub allow: Vec<bundle_gen::TransitionRule>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -121,6 +136,14 @@ impl RefreshArgs {
                 .iter()
                 .cloned()
                 .collect::<BTreeMap<_, _>>(),
+            proposed_check: self.against.clone().map(|against| {
+                let (config_path, allowed) = (self.config.config.clone(), self.allow.clone());
+                ProposedCheck(Arc::new(move |proposed| {
+                    crate::transition::guard(&config_path, proposed, &against, &allowed)
+                        .map(drop)
+                        .map_err(Into::into)
+                }))
+            }),
         }
     }
 }

@@ -617,3 +617,71 @@ async fn a_dirty_work_tree_changes_nothing_and_exits_2_before_any_registry_reque
     assert!(site.git.branch(BUMP_BRANCH).is_none());
     assert_eq!(registry.counts().total.total(), 0);
 }
+
+/// The site after a commit that renames the server (the branch `deployed` stays before it),
+/// with `message` as that commit's message.
+async fn renamed_since_deployed(message: &str) -> (TestRegistry, Site) {
+    let Registries { registry, pins } = registries().await;
+    let site = Site::new(&pins);
+    site.git.git(["branch", "deployed"]);
+    let config = site.path().join("bundle.yaml");
+    let yaml = fs::read_to_string(&config).expect("read bundle.yaml");
+    // The server's name, and the URLs on it, which must follow.
+    let renamed = yaml.replace("matrix.example.org", "chat.example.org");
+    assert!(renamed.contains("  serverName: chat.example.org\n"));
+    fs::write(&config, renamed).expect("write bundle.yaml");
+    site.bundle(&["gen"]).success();
+    pin_refresh::test_fixture::commit_all(&site.git, message);
+    (registry, site)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refresh_against_a_deployed_branch_refuses_a_change_its_guards_refuse_and_writes_nothing() {
+    let (registry, site) = renamed_since_deployed("rename the server").await;
+    let start = site.head().id;
+    let before = site.files();
+
+    let endpoints = endpoint_args(&registry);
+    let mut args = vec!["pins", "refresh", "--commit", "--branch", BUMP_BRANCH];
+    args.extend(["--against", "deployed"]);
+    args.extend(endpoints.iter().map(String::as_str));
+    let refused = site.bundle(&args);
+
+    assert_snapshot!(refused.transcript(), @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    error: the bumps were not written: bundle.yaml: 1 change against `deployed` refused, nothing written:
+    bundle.yaml: `homeserver.serverName` changes from `matrix.example.org` to `chat.example.org`: every user ID, room ID and event in the database embeds the server name, and other servers and clients know the server by it: the homeserver would start over as another server, its accounts and rooms left behind. Fix: keep `matrix.example.org`; a new server name is a new homeserver with a new database, deployed beside this one. To make the change anyway once reviewed, add the trailer `Bundle-Allow: server-name` to a commit of the change (or pass `--allow server-name`).
+    ");
+    assert_eq!(site.head().id, start);
+    assert_eq!(site.files(), before);
+    assert!(site.git.branch(BUMP_BRANCH).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refresh_against_a_deployed_branch_commits_when_a_trailer_allows_the_change() {
+    let (registry, site) =
+        renamed_since_deployed("rename the server\n\nBundle-Allow: server-name").await;
+    let start = site.head().id;
+
+    let endpoints = endpoint_args(&registry);
+    let mut args = vec!["pins", "refresh", "--commit", "--branch", BUMP_BRANCH];
+    args.extend(["--against", "deployed"]);
+    args.extend(endpoints.iter().map(String::as_str));
+    site.bundle(&args).success();
+
+    let subjects: Vec<String> = site
+        .commits_since(&start)
+        .into_iter()
+        .filter_map(|commit| commit.message.lines().next().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        subjects,
+        [
+            "chore(pins): bump tuwunel v1.9.0 -> v1.10.0.1",
+            "chore(pins): bump livekit v1.13.5 -> v1.13.7",
+            "chore(pins): bump lk-jwt-service 0.6.0 -> 0.7.0",
+        ]
+    );
+}
