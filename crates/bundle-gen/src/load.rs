@@ -362,23 +362,30 @@ fn parse_deployed(text: &str) -> Result<(Config, Vec<String>), ConfigError> {
 fn remove_key(value: &mut Value, path: &str) -> bool {
     match value {
         Value::Mapping(mapping) => {
-            let found = mapping.iter().find_map(|(key, _)| {
-                let name = key.as_str()?;
-                let rest = path.strip_prefix(name)?;
-                (rest.is_empty() || rest.starts_with('.') || rest.starts_with('[')).then(|| {
-                    (
-                        key.clone(),
-                        rest.strip_prefix('.').unwrap_or(rest).to_owned(),
-                    )
+            // Every key the path starts with is a candidate (`ghcr` and `ghcr.io` both start
+            // `ghcr.io.oldAuth`): the one the rest of the path can be removed under wins.
+            let candidates: Vec<(Value, String)> = mapping
+                .iter()
+                .filter_map(|(key, _)| {
+                    let name = key.as_str()?;
+                    let rest = path.strip_prefix(name)?;
+                    (rest.is_empty() || rest.starts_with('.') || rest.starts_with('[')).then(|| {
+                        (
+                            key.clone(),
+                            rest.strip_prefix('.').unwrap_or(rest).to_owned(),
+                        )
+                    })
                 })
-            });
-            match found {
-                Some((key, rest)) if rest.is_empty() => mapping.remove(&key).is_some(),
-                Some((key, rest)) => mapping
-                    .get_mut(&key)
-                    .is_some_and(|inner| remove_key(inner, &rest)),
-                None => false,
-            }
+                .collect();
+            candidates.into_iter().any(|(key, rest)| {
+                if rest.is_empty() {
+                    mapping.remove(&key).is_some()
+                } else {
+                    mapping
+                        .get_mut(&key)
+                        .is_some_and(|inner| remove_key(inner, &rest))
+                }
+            })
         }
         Value::Sequence(items) => {
             let Some((position, rest)) =

@@ -512,6 +512,7 @@ fn deployment(
         spec: Some(DeploymentSpec {
             replicas: Some(i32::from(livekit.replicas)),
             strategy: Some(strategy),
+            progress_deadline_seconds: Some(progress_deadline_seconds(livekit)),
             selector: selector(NAME),
             template,
             ..DeploymentSpec::default()
@@ -557,6 +558,16 @@ fn draining_pod_template(
             Some(i64::from(livekit.termination_grace_period_seconds));
     }
     template
+}
+
+/// How long a rollout may make no progress before the Deployment reports
+/// `ProgressDeadlineExceeded` (Argo CD then shows it Degraded, `kubectl rollout status` fails):
+/// a step of a LiveKit rollout waits for a pod that drains for up to the grace period, so the
+/// deadline is the grace period plus Kubernetes' default 600 s for the new pod to become ready.
+fn progress_deadline_seconds(livekit: &Settings) -> i32 {
+    i32::try_from(livekit.termination_grace_period_seconds)
+        .unwrap_or(i32::MAX)
+        .saturating_add(600)
 }
 
 fn service_port(name: &str, port: i32, target: u16, protocol: &str) -> ServicePort {

@@ -136,8 +136,9 @@ fn with_sentinel_livekit_asks_the_sentinels_for_the_master() {
     assert!(env_var(container, "REDIS_PASSWORD").is_none());
 }
 
-/// The yaml names of LiveKit's `RedisConfig` (github.com/livekit/protocol `redis/redis.go`) and
-/// of its `tls` (`xtls.Config`): LiveKit parses its config strictly and stops on any other key.
+/// The yaml names of the fields of LiveKit's Redis config and of its `tls` section, as LiveKit
+/// (through its protocol module) declares them: LiveKit parses its config strictly and stops
+/// on any other key.
 const LIVEKIT_REDIS_KEYS: [&str; 17] = [
     "address",
     "username",
@@ -435,4 +436,16 @@ fn guard_redis_secret_name_kubernetes_refuses() {
         "Redis_Password",
     );
     insta::assert_snapshot!(refused(doc));
+}
+
+#[test]
+fn a_rollout_counts_as_stalled_only_after_a_whole_drain_and_the_default_start_up_time() {
+    for (stem, grace) in [("scale-out", 1800), ("host-network", 1800), ("site", 3600)] {
+        let objects = objects(stem);
+        assert_eq!(
+            find(&objects, "Deployment/livekit")["spec"]["progressDeadlineSeconds"],
+            grace + 600,
+            "{stem}"
+        );
+    }
 }

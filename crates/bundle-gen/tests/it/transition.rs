@@ -266,6 +266,19 @@ fn keys_the_model_no_longer_knows_are_left_out_of_the_deployed_side_and_listed()
 }
 
 #[test]
+fn a_dropped_key_under_a_registry_host_is_found_beside_a_host_its_name_starts_with() {
+    let doc = set(
+        good(),
+        "registries",
+        "{ghcr: {endpoint: 'https://a.example.org'}, ghcr.io: {endpoint: 'https://b.example.org', oldAuth: basic}}",
+    );
+    assert_eq!(
+        deployed_config(&doc).ignored_keys(),
+        ["registries.ghcr.io.oldAuth"]
+    );
+}
+
+#[test]
 fn a_deployed_side_with_dropped_keys_still_refuses_what_the_rules_refuse() {
     let deployed = deployed_config(&with_dropped_keys(good()));
     let proposed = load(&set(good(), "namespace", "chat")).expect("valid");
