@@ -27,6 +27,9 @@ use crate::validate::livekit_key;
 const API_SECRET_BYTES: usize = 32;
 /// Bytes of randomness in a generated API key name (`lk-` and 16 hex characters).
 const KEY_NAME_BYTES: usize = 8;
+/// Bytes of randomness in a generated password of the bundled Valkey: 64 hex characters, far
+/// beyond what an online guesser could try.
+const REDIS_PASSWORD_BYTES: usize = 32;
 /// Bytes of randomness in a generated registration token: 32 hex characters, 128 bits, short
 /// enough for a person to paste.
 const REGISTRATION_TOKEN_BYTES: usize = 16;
@@ -267,6 +270,8 @@ enum Content {
     ExternalKeyLine,
     /// Tuwunel's registration token.
     RegistrationToken,
+    /// The password of the bundled Valkey, which only it and its clients share.
+    BundledRedisPassword,
 }
 
 /// What `bundle.yaml` says the keys of each Secret it names hold, by Secret and key.
@@ -281,6 +286,18 @@ fn known_contents(config: &Config) -> BTreeMap<String, BTreeMap<String, Content>
             .insert(token.key.clone(), Content::RegistrationToken);
     }
     for variant in config.variants().values() {
+        if let Some(secret) = variant
+            .livekit()
+            .redis
+            .as_ref()
+            .filter(|redis| redis.bundled)
+            .and_then(|redis| redis.password_secret())
+        {
+            known
+                .entry(secret.name)
+                .or_default()
+                .insert(secret.key, Content::BundledRedisPassword);
+        }
         let secret = &variant.livekit().keys.existing_secret;
         if secret.name.is_empty() {
             continue;
@@ -386,10 +403,12 @@ fn generate_with(
         let fillable = match (&reference.keys, contents) {
             (SecretKeys::Listed(keys), Some(contents)) => keys
                 .iter()
-                // Whether a key holds the bundled key line (else the registration token).
                 .map(|key| match contents.get(key) {
-                    Some(Content::BundledKeyLine) => Some((key.clone(), true)),
-                    Some(Content::RegistrationToken) => Some((key.clone(), false)),
+                    Some(
+                        content @ (Content::BundledKeyLine
+                        | Content::RegistrationToken
+                        | Content::BundledRedisPassword),
+                    ) => Some((key.clone(), *content)),
                     Some(Content::ExternalKeyLine) | None => None,
                 })
                 .collect::<Option<Vec<_>>>(),
@@ -403,7 +422,9 @@ fn generate_with(
             });
             continue;
         };
-        let needs_key = fillable.iter().any(|&(_, key_line)| key_line);
+        let needs_key = fillable
+            .iter()
+            .any(|&(_, content)| content == Content::BundledKeyLine);
         let (key_name, key_secret) = if needs_key {
             let name = match configured_key_name(config) {
                 Some(name) => name,
@@ -414,11 +435,13 @@ fn generate_with(
             (String::new(), String::new())
         };
         let mut data = BTreeMap::new();
-        for (key, key_line) in fillable {
-            let value = if key_line {
-                format!("{key_name}: {key_secret}")
-            } else {
-                hex(REGISTRATION_TOKEN_BYTES)?
+        for (key, content) in fillable {
+            let value = match content {
+                Content::BundledKeyLine => format!("{key_name}: {key_secret}"),
+                Content::BundledRedisPassword => hex(REDIS_PASSWORD_BYTES)?,
+                Content::RegistrationToken | Content::ExternalKeyLine => {
+                    hex(REGISTRATION_TOKEN_BYTES)?
+                }
             };
             data.insert(key, value);
         }
