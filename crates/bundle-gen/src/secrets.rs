@@ -991,6 +991,36 @@ mod tests {
     }
 
     #[test]
+    fn the_bundled_valkeys_password_is_generated_for_it_and_its_clients() {
+        let config = Config::from_yaml(include_str!("../tests/fixtures/configs/valkey.yaml"))
+            .unwrap_or_else(|error| panic!("{error}"));
+        let manifests = generate_with(&config, &mut counting()).unwrap();
+        let valkey = manifests
+            .generated
+            .iter()
+            .find(|secret| secret.metadata.name.as_deref() == Some("valkey"))
+            .expect("the Valkey Secret is generated");
+        let data = valkey.string_data.clone().unwrap_or_default();
+        assert_eq!(data.keys().collect::<Vec<_>>(), ["password"]);
+        let password = &data["password"];
+        assert_eq!(password.len(), 2 * REDIS_PASSWORD_BYTES);
+        assert!(password.bytes().all(|b| b.is_ascii_hexdigit()), "{password}");
+        let reference = referenced_secrets(&config)
+            .unwrap()
+            .into_iter()
+            .find(|reference| reference.name == "valkey")
+            .expect("the Valkey Secret is read");
+        assert_eq!(
+            reference.readers.keys().collect::<Vec<_>>(),
+            [
+                "Deployment/livekit",
+                "Deployment/lk-jwt-service",
+                "Deployment/valkey"
+            ]
+        );
+    }
+
+    #[test]
     fn a_failing_random_source_is_an_error_not_a_weak_value() {
         let mut failing = |_: &mut [u8]| Err(getrandom::Error::UNSUPPORTED);
         let error = generate_with(&site(|text| text), &mut failing).expect_err("no randomness");

@@ -1266,7 +1266,10 @@ pub enum Violation {
     // ---- the bundled Valkey ----
     /// A setting of an operator's Redis together with the bundled Valkey.
     #[error(
-        "`{key}` is set, but `{bundled_key}` is true: the bundled Valkey is then the server,          reached at `valkey:6379` without TLS, with its password in the Secret `valkey` that          `bundle secrets` makes, so `{key}` would be ignored. Fix: remove `{key}`, or remove          `{bundled_key}` to connect to your own Redis."
+        "`{key}` is set, but `{bundled_key}` is true: the bundled Valkey is then the server, \
+         reached at `valkey:6379` without TLS, its password in the Secret `valkey` that \
+         `bundle secrets` generates, and `{key}` would not apply. Fix: remove `{key}`, or \
+         remove `{bundled_key}` to connect to your own Redis."
     )]
     BundledRedisWithServerSetting {
         /// `livekit.redis.address`, `existingSecret`, `tls`, `sentinelMasterName` or
@@ -1277,7 +1280,10 @@ pub enum Violation {
     },
     /// The bundled Valkey without its image pin.
     #[error(
-        "`{key}` is not set, but `{bundled_key}` is true: the bundled Valkey has no image to          run. Fix: pin it under `{key}`, e.g. `{{repository: valkey/valkey, tag: 8.1.4,          digest: sha256:..., policy: {{kind: semver, tagPrefix: \"\"}}}}` (the digest from          `bundle pins status`), or remove `{bundled_key}`."
+        "`{key}` is not set, but `{bundled_key}` is true: the bundled Valkey would have no \
+         image to run. Fix: pin it under `{key}`, e.g. `{{repository: valkey/valkey, tag: \
+         8.1.4, digest: sha256:..., policy: {{kind: semver, tagPrefix: \"\"}}}}` (`bundle pins \
+         status` prints the digest), or remove `{bundled_key}`."
     )]
     BundledRedisImageMissing {
         /// `images.valkey`.
@@ -1288,7 +1294,11 @@ pub enum Violation {
     /// The bundled Valkey's NetworkPolicy could not admit a LiveKit on the host network.
     #[error(
         "`{key}` is true and so is `{bundled_key}`, with `networkPolicy.enabled`: a pod on the \
-         host network reaches Valkey from its node's address, which the Valkey policy (it          admits the LiveKit and lk-jwt pods by label) cannot tell from any other host, so          LiveKit would be cut off from its Redis. Fix: point `livekit.redis.address` at a          Redis outside the cluster or one you admit yourself (and remove `{bundled_key}`), or          set `networkPolicy.enabled: false`."
+         host network reaches Valkey from its node's address, which the Valkey policy (it \
+         admits the LiveKit and lk-jwt pods by their labels) cannot tell from any other host, \
+         so LiveKit would be cut off from its Redis. Fix: remove `{bundled_key}` and point \
+         `livekit.redis.address` at a Redis that admits your nodes, or set \
+         `networkPolicy.enabled: false`."
     )]
     BundledRedisWithHostNetwork {
         /// `livekit.hostNetwork`.

@@ -18,4 +18,5 @@ mod schema_keys;
 mod snapshots;
 mod support;
 mod transition;
+mod valkey;
 mod writer;
