@@ -10,6 +10,7 @@ mod config;
 mod gateway;
 mod invariant;
 mod network;
+mod redis_wiring;
 mod reload;
 mod render;
 mod scale;
