@@ -1282,8 +1282,9 @@ pub enum Violation {
     #[error(
         "`{key}` is not set, but `{bundled_key}` is true: the bundled Valkey would have no \
          image to run. Fix: pin it under `{key}`, e.g. `{{repository: valkey/valkey, tag: \
-         8.1.4, digest: sha256:..., policy: {{kind: semver, tagPrefix: \"\"}}}}` (`bundle pins \
-         status` prints the digest), or remove `{bundled_key}`."
+         8.1.4, digest: sha256:..., policy: {{kind: semver, tagPrefix: \"\"}}}}` with the \
+         digest `skopeo inspect docker://docker.io/valkey/valkey:8.1.4` prints, or remove \
+         `{bundled_key}`."
     )]
     BundledRedisImageMissing {
         /// `images.valkey`.
