@@ -1004,7 +1004,10 @@ mod tests {
         assert_eq!(data.keys().collect::<Vec<_>>(), ["password"]);
         let password = &data["password"];
         assert_eq!(password.len(), 2 * REDIS_PASSWORD_BYTES);
-        assert!(password.bytes().all(|b| b.is_ascii_hexdigit()), "{password}");
+        assert!(
+            password.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{password}"
+        );
         let reference = referenced_secrets(&config)
             .unwrap()
             .into_iter()

@@ -3104,7 +3104,9 @@ fn check_bundled_redis(
             bundled_key: bundled_key.clone(),
         });
     }
-    if variant.livekit_bundled() && variant.livekit.host_network && config.raw.network_policy.enabled
+    if variant.livekit_bundled()
+        && variant.livekit.host_network
+        && config.raw.network_policy.enabled
     {
         found.push(Violation::BundledRedisWithHostNetwork {
             key: key("hostNetwork"),

@@ -14,8 +14,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{Component, Home, HomeFiles, Names, Object, livekit, lk_jwt};
 use crate::config::{
-    BUNDLED_REDIS_PORT, BUNDLED_REDIS_SECRET, BUNDLED_REDIS_SERVICE, RawConfig, Resources,
-    Variant,
+    BUNDLED_REDIS_PORT, BUNDLED_REDIS_SECRET, BUNDLED_REDIS_SERVICE, RawConfig, Resources, Variant,
 };
 use crate::emit::{RenderError, to_json};
 use crate::images::ImageName;

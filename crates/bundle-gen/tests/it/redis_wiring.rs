@@ -85,8 +85,8 @@ fn container<'a>(objects: &'a [Value], deployment: &str) -> &'a Value {
     &objects
         .iter()
         .find(|object| object_key(object) == format!("Deployment/{deployment}"))
-        .unwrap_or_else(|| panic!("no Deployment/{deployment}"))["spec"]["template"]["spec"]
-        ["containers"][0]
+        .unwrap_or_else(|| panic!("no Deployment/{deployment}"))["spec"]["template"]["spec"]["containers"]
+        [0]
 }
 
 /// The container's environment as the kubelet makes it: values from `secretKeyRef` looked up
@@ -225,7 +225,10 @@ fn lk_jwts_redis_url_authenticates_with_the_generated_password() {
         "the kubelet put the password into the URL: {}",
         wiring.lk_jwt_url()
     );
-    assert_eq!(ping_with(&wiring.lk_jwt_cli_args(wiring.lk_jwt_url())), "PONG");
+    assert_eq!(
+        ping_with(&wiring.lk_jwt_cli_args(wiring.lk_jwt_url())),
+        "PONG"
+    );
 }
 
 #[test]
@@ -245,7 +248,10 @@ fn a_wrong_password_in_lk_jwts_url_is_refused() {
 #[test]
 fn livekits_password_and_database_authenticate() {
     let wiring = wiring();
-    assert_eq!(wiring.livekit_redis["address"].as_str(), Some("valkey:6379"));
+    assert_eq!(
+        wiring.livekit_redis["address"].as_str(),
+        Some("valkey:6379")
+    );
     let db = wiring.livekit_redis["db"].as_u64().unwrap().to_string();
     let port = wiring.server.port.to_string();
     let password = &wiring.livekit_env["REDIS_PASSWORD"];

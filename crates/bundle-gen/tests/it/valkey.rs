@@ -20,8 +20,7 @@ fn find<'a>(objects: &'a [Value], key: &str) -> &'a Value {
 }
 
 fn container<'a>(objects: &'a [Value], deployment: &str) -> &'a Value {
-    &find(objects, &format!("Deployment/{deployment}"))["spec"]["template"]["spec"]["containers"]
-        [0]
+    &find(objects, &format!("Deployment/{deployment}"))["spec"]["template"]["spec"]["containers"][0]
 }
 
 fn env_var<'a>(container: &'a Value, name: &str) -> &'a Value {
@@ -67,7 +66,10 @@ fn valkey_requires_the_password_from_its_secret_and_keeps_nothing_on_disk() {
             "/data"
         ])
     );
-    assert_eq!(env_var(valkey, "VALKEY_PASSWORD")["valueFrom"], password_ref());
+    assert_eq!(
+        env_var(valkey, "VALKEY_PASSWORD")["valueFrom"],
+        password_ref()
+    );
     let pod = &find(&objects, "Deployment/valkey")["spec"]["template"]["spec"];
     let data = pod["volumes"]
         .as_array()
@@ -103,7 +105,10 @@ fn livekit_connects_to_the_bundled_valkey_with_its_password() {
     let redis: Yaml = serde_norway::from_str("{address: 'valkey:6379', db: 1}").unwrap();
     assert_eq!(config["redis"], redis);
     let livekit = container(&objects, "livekit");
-    assert_eq!(env_var(livekit, "REDIS_PASSWORD")["valueFrom"], password_ref());
+    assert_eq!(
+        env_var(livekit, "REDIS_PASSWORD")["valueFrom"],
+        password_ref()
+    );
 }
 
 #[test]
@@ -116,7 +121,10 @@ fn lk_jwt_keeps_its_state_in_the_bundled_valkey_in_every_overlay() {
             "redis://:$(REDIS_PASSWORD)@valkey:6379/1",
             "{overlay:?}"
         );
-        assert_eq!(env_var(lk_jwt, "REDIS_PASSWORD")["valueFrom"], password_ref());
+        assert_eq!(
+            env_var(lk_jwt, "REDIS_PASSWORD")["valueFrom"],
+            password_ref()
+        );
     }
 }
 
@@ -173,7 +181,11 @@ fn a_site_with_the_bundled_valkey_is_accepted() {
 
 #[test]
 fn guard_bundled_valkey_with_the_address_of_another_server() {
-    let doc = set(with_valkey(), "livekit.redis.address", "'redis.example.org:6379'");
+    let doc = set(
+        with_valkey(),
+        "livekit.redis.address",
+        "'redis.example.org:6379'",
+    );
     insta::assert_snapshot!(refused(doc));
 }
 
