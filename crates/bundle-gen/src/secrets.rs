@@ -439,9 +439,8 @@ fn generate_with(
             let value = match content {
                 Content::BundledKeyLine => format!("{key_name}: {key_secret}"),
                 Content::BundledRedisPassword => hex(REDIS_PASSWORD_BYTES)?,
-                Content::RegistrationToken | Content::ExternalKeyLine => {
-                    hex(REGISTRATION_TOKEN_BYTES)?
-                }
+                Content::RegistrationToken => hex(REGISTRATION_TOKEN_BYTES)?,
+                Content::ExternalKeyLine => unreachable!("an external SFU's key is never filled"),
             };
             data.insert(key, value);
         }
