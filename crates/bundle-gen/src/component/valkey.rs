@@ -31,7 +31,7 @@ const UID: i64 = 10040;
 const PASSWORD_ENV: &str = "VALKEY_PASSWORD";
 /// The key of the password in [`BUNDLED_REDIS_SECRET`].
 const PASSWORD_KEY: &str = "password";
-/// Valkey's working directory: its only writable path, empty at each start.
+/// Valkey's working directory (`--dir`), an `emptyDir`: empty at each start.
 const DATA_DIR: &str = "/data";
 const DATA_VOLUME: &str = "data";
 /// The pods allowed to connect, by their `app` label: every LiveKit node and lk-jwt.
