@@ -24,6 +24,10 @@ apt_packages=(
   # A real TURN server (turnserver, run in the foreground with a TLS listener on 127.0.0.1)
   # for the `bundle doctor` TURN checks (crates/doctor, test_fixture::Coturn).
   coturn
+  # A real Redis (redis-server, run in the foreground on 127.0.0.1 by the test that starts it)
+  # and redis-cli, for the test that the rendered Redis URL and password authenticate
+  # (crates/bundle-gen/tests/it/redis_wiring.rs).
+  redis-server
 )
 
 # apt_install PACKAGE...: installs those of the packages that are not installed yet.
@@ -47,6 +51,23 @@ if [ -d /run/systemd/system ] && systemctl is-enabled --quiet coturn 2>/dev/null
   sudo_cmd=()
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" systemctl disable --now coturn
+fi
+
+# Debian's redis-server package likewise enables and starts redis-server.service on
+# 127.0.0.1:6379; the test runs its own on a free port, so the system one is stopped and
+# disabled. Without systemd, the package's init script may have started it (unless a
+# policy-rc.d forbade that, as in Docker images): stop it and keep it from starting at boot.
+if [ -d /run/systemd/system ]; then
+  if systemctl is-enabled --quiet redis-server 2>/dev/null; then
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" systemctl disable --now redis-server
+  fi
+elif [ -x /etc/init.d/redis-server ] && /etc/init.d/redis-server status >/dev/null 2>&1; then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" /etc/init.d/redis-server stop
+  "${sudo_cmd[@]}" update-rc.d redis-server disable
 fi
 
 # The virtual environment is up to date when its interpreter runs and it was made from the

@@ -531,6 +531,12 @@ impl Resources {
     pub fn lk_jwt() -> Self {
         Self::of("50m", "50Mi", "200Mi")
     }
+
+    /// The bundled Valkey: LiveKit's routing and room state and lk-jwt's delayed leaves are
+    /// small, a few kilobytes per room.
+    pub(crate) fn valkey() -> Self {
+        Self::of("50m", "64Mi", "256Mi")
+    }
 }
 
 /// `livekit:` (the SFU), top level or merged with an overlay's delta.
@@ -1565,6 +1571,12 @@ pub struct Redis {
     /// With Sentinel: `host:port` of each Sentinel.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sentinel_addresses: Vec<String>,
+    /// Run the bundled single-replica Valkey (image `images.valkey`) and connect to it, for a
+    /// site with no Redis of its own: the server and its password Secret (made by
+    /// `bundle secrets`) are the tree's, so `address`, `existingSecret`, `tls` and Sentinel
+    /// stay unset.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bundled: bool,
 }
 
 impl Redis {
@@ -1572,7 +1584,37 @@ impl Redis {
     pub fn sentinel(&self) -> bool {
         !self.sentinel_addresses.is_empty()
     }
+
+    /// `host:port` of the one server: the bundled Valkey's Service, else `address` (empty with
+    /// Sentinel).
+    pub fn server_address(&self) -> String {
+        if self.bundled {
+            format!("{BUNDLED_REDIS_SERVICE}:{BUNDLED_REDIS_PORT}")
+        } else {
+            self.address.clone()
+        }
+    }
+
+    /// Where the password is: the bundled Valkey's Secret, else `existingSecret`.
+    pub fn password_secret(&self) -> Option<RedisPasswordSecret> {
+        if self.bundled {
+            Some(RedisPasswordSecret {
+                name: BUNDLED_REDIS_SECRET.to_owned(),
+                key: default_redis_password_key(),
+            })
+        } else {
+            self.existing_secret.clone()
+        }
+    }
 }
+
+/// The bundled Valkey's Service, found by its bare name through the pod's DNS search path, so
+/// it holds in whatever namespace the tree is deployed to.
+pub(crate) const BUNDLED_REDIS_SERVICE: &str = "valkey";
+/// The port of the bundled Valkey (Redis's own).
+pub(crate) const BUNDLED_REDIS_PORT: u16 = 6379;
+/// The Secret holding the bundled Valkey's password under `password`, made by `bundle secrets`.
+pub(crate) const BUNDLED_REDIS_SECRET: &str = "valkey";
 
 /// `livekit.redis.existingSecret:`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

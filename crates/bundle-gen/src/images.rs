@@ -158,43 +158,51 @@ impl fmt::Display for Tag {
     }
 }
 
-/// The image pins, keyed as in `bundle.yaml` under `images:`: exactly one pin for each of
-/// [`ImageName::ALL`]. Built only by deserializing, which refuses an unknown or missing key, so
-/// [`Images::get`] always finds its pin.
+/// The image pins, keyed as in `bundle.yaml` under `images:`: one pin for each of
+/// [`ImageName::ALL`], except that an optional image (one of an optional component, such as
+/// Valkey) may have none. Built only by deserializing, which refuses an unknown key or a
+/// missing required one, so [`Images::get`] always finds the pin of a required image; the
+/// guards refuse an enabled optional component whose image has no pin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Images(BTreeMap<ImageName, ImagePin>);
 
 impl Images {
-    /// The pins of every image; refused if one of [`ImageName::ALL`] has none.
+    /// The pins of the images; refused if a required one of [`ImageName::ALL`] has none.
     pub fn new(
         pins: impl IntoIterator<Item = (ImageName, ImagePin)>,
     ) -> Result<Self, MissingImage> {
         let pins: BTreeMap<ImageName, ImagePin> = pins.into_iter().collect();
         match ImageName::ALL
             .into_iter()
-            .find(|name| !pins.contains_key(name))
+            .find(|name| !name.optional() && !pins.contains_key(name))
         {
             Some(image) => Err(MissingImage { image }),
             None => Ok(Self(pins)),
         }
     }
 
-    /// Every image with its pin, in `bundle.yaml` key order.
+    /// Every pinned image with its pin, in `bundle.yaml` key order.
     pub fn iter(&self) -> impl Iterator<Item = (ImageName, &ImagePin)> {
         self.0.iter().map(|(name, pin)| (*name, pin))
     }
 
-    /// The pin of one image.
+    /// The pin of one image: a required one, or an optional one the guards made sure is
+    /// pinned (its component is enabled) or that [`Images::iter`] yielded.
     pub fn get(&self, name: ImageName) -> &ImagePin {
-        // Deserializing requires every name, and no method removes one.
+        // Deserializing requires every required name, and no method removes one.
         &self.0[&name]
     }
 
-    /// The pin of one image, to change it.
+    /// The pin of `name`, if it has one (an optional image may not).
+    pub fn pin(&self, name: ImageName) -> Option<&ImagePin> {
+        self.0.get(&name)
+    }
+
+    /// The pin of one image, to change it (see [`Images::get`]).
     pub fn get_mut(&mut self, name: ImageName) -> &mut ImagePin {
         self.0
             .get_mut(&name)
-            .unwrap_or_else(|| unreachable!("images hold a pin for every name"))
+            .unwrap_or_else(|| unreachable!("images hold a pin for {name}"))
     }
 }
 
@@ -242,8 +250,9 @@ fn image_keys() -> &'static [&'static str] {
     &KEYS
 }
 
-/// Written by hand because the map is keyed by [`ImageName`]: one required property per image,
-/// nothing else allowed, as a struct with a field per image would derive.
+/// Written by hand because the map is keyed by [`ImageName`]: one property per image, required
+/// unless the image is optional, nothing else allowed, as a struct with a field per image would
+/// derive.
 impl JsonSchema for Images {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "Images".into()
@@ -265,7 +274,11 @@ impl JsonSchema for Images {
             "description": "The image of each component, keyed as in `bundle.yaml` under `images:`.",
             "type": "object",
             "properties": properties,
-            "required": image_keys(),
+            "required": ImageName::ALL
+                .into_iter()
+                .filter(|name| !name.optional())
+                .map(ImageName::key)
+                .collect::<Vec<_>>(),
             "additionalProperties": false,
         })
     }
@@ -281,6 +294,8 @@ struct ImageSpec {
     key: &'static str,
     upstream: &'static str,
     description: &'static str,
+    /// Whether `images:` may leave it out: the image of a component that is off by default.
+    optional: bool,
 }
 
 impl ImageName {
@@ -289,22 +304,37 @@ impl ImageName {
         key: "homeserver",
         upstream: "tuwunel",
         description: "Tuwunel, the homeserver.",
+        optional: false,
     });
     /// `images.livekit`: livekit-server.
     pub const LIVEKIT: ImageName = ImageName(&ImageSpec {
         key: "livekit",
         upstream: "livekit",
         description: "livekit-server, the SFU (used only when LiveKit is bundled).",
+        optional: false,
     });
     /// `images.lkJwt`: lk-jwt-service.
     pub const LK_JWT: ImageName = ImageName(&ImageSpec {
         key: "lkJwt",
         upstream: "lk-jwt-service",
         description: "lk-jwt-service, which turns Matrix OpenID tokens into LiveKit tokens.",
+        optional: false,
+    });
+    /// `images.valkey`: Valkey, the bundled Redis (`livekit.redis.bundled`).
+    pub const VALKEY: ImageName = ImageName(&ImageSpec {
+        key: "valkey",
+        upstream: "valkey",
+        description: "Valkey, the bundled Redis; required only with `livekit.redis.bundled`.",
+        optional: true,
     });
 
     /// Every image, in `bundle.yaml` key order (the order [`Images::iter`] yields).
-    pub const ALL: [ImageName; 3] = [ImageName::HOMESERVER, ImageName::LIVEKIT, ImageName::LK_JWT];
+    pub const ALL: [ImageName; 4] = [
+        ImageName::HOMESERVER,
+        ImageName::LIVEKIT,
+        ImageName::LK_JWT,
+        ImageName::VALKEY,
+    ];
 
     /// The key under `images:` in `bundle.yaml`.
     pub fn key(self) -> &'static str {
@@ -318,6 +348,11 @@ impl ImageName {
 
     fn description(self) -> &'static str {
         self.0.description
+    }
+
+    /// Whether `images:` may leave it out.
+    pub fn optional(self) -> bool {
+        self.0.optional
     }
 }
 

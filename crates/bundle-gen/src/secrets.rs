@@ -27,6 +27,9 @@ use crate::validate::livekit_key;
 const API_SECRET_BYTES: usize = 32;
 /// Bytes of randomness in a generated API key name (`lk-` and 16 hex characters).
 const KEY_NAME_BYTES: usize = 8;
+/// Bytes of randomness in a generated password of the bundled Valkey: 64 hex characters, far
+/// beyond what an online guesser could try.
+const REDIS_PASSWORD_BYTES: usize = 32;
 /// Bytes of randomness in a generated registration token: 32 hex characters, 128 bits, short
 /// enough for a person to paste.
 const REGISTRATION_TOKEN_BYTES: usize = 16;
@@ -267,6 +270,8 @@ enum Content {
     ExternalKeyLine,
     /// Tuwunel's registration token.
     RegistrationToken,
+    /// The password of the bundled Valkey, which only it and its clients share.
+    BundledRedisPassword,
 }
 
 /// What `bundle.yaml` says the keys of each Secret it names hold, by Secret and key.
@@ -281,6 +286,18 @@ fn known_contents(config: &Config) -> BTreeMap<String, BTreeMap<String, Content>
             .insert(token.key.clone(), Content::RegistrationToken);
     }
     for variant in config.variants().values() {
+        if let Some(secret) = variant
+            .livekit()
+            .redis
+            .as_ref()
+            .filter(|redis| redis.bundled)
+            .and_then(|redis| redis.password_secret())
+        {
+            known
+                .entry(secret.name)
+                .or_default()
+                .insert(secret.key, Content::BundledRedisPassword);
+        }
         let secret = &variant.livekit().keys.existing_secret;
         if secret.name.is_empty() {
             continue;
@@ -386,10 +403,12 @@ fn generate_with(
         let fillable = match (&reference.keys, contents) {
             (SecretKeys::Listed(keys), Some(contents)) => keys
                 .iter()
-                // Whether a key holds the bundled key line (else the registration token).
                 .map(|key| match contents.get(key) {
-                    Some(Content::BundledKeyLine) => Some((key.clone(), true)),
-                    Some(Content::RegistrationToken) => Some((key.clone(), false)),
+                    Some(
+                        content @ (Content::BundledKeyLine
+                        | Content::RegistrationToken
+                        | Content::BundledRedisPassword),
+                    ) => Some((key.clone(), *content)),
                     Some(Content::ExternalKeyLine) | None => None,
                 })
                 .collect::<Option<Vec<_>>>(),
@@ -403,7 +422,9 @@ fn generate_with(
             });
             continue;
         };
-        let needs_key = fillable.iter().any(|&(_, key_line)| key_line);
+        let needs_key = fillable
+            .iter()
+            .any(|&(_, content)| content == Content::BundledKeyLine);
         let (key_name, key_secret) = if needs_key {
             let name = match configured_key_name(config) {
                 Some(name) => name,
@@ -414,11 +435,12 @@ fn generate_with(
             (String::new(), String::new())
         };
         let mut data = BTreeMap::new();
-        for (key, key_line) in fillable {
-            let value = if key_line {
-                format!("{key_name}: {key_secret}")
-            } else {
-                hex(REGISTRATION_TOKEN_BYTES)?
+        for (key, content) in fillable {
+            let value = match content {
+                Content::BundledKeyLine => format!("{key_name}: {key_secret}"),
+                Content::BundledRedisPassword => hex(REDIS_PASSWORD_BYTES)?,
+                Content::RegistrationToken => hex(REGISTRATION_TOKEN_BYTES)?,
+                Content::ExternalKeyLine => unreachable!("an external SFU's key is never filled"),
             };
             data.insert(key, value);
         }
@@ -965,6 +987,39 @@ mod tests {
             ["LIVEKIT_KEYS", "LK_JWT_KEYS"]
         );
         assert_eq!(keys["LIVEKIT_KEYS"], keys["LK_JWT_KEYS"]);
+    }
+
+    #[test]
+    fn the_bundled_valkeys_password_is_generated_for_it_and_its_clients() {
+        let config = Config::from_yaml(include_str!("../tests/fixtures/configs/valkey.yaml"))
+            .unwrap_or_else(|error| panic!("{error}"));
+        let manifests = generate_with(&config, &mut counting()).unwrap();
+        let valkey = manifests
+            .generated
+            .iter()
+            .find(|secret| secret.metadata.name.as_deref() == Some("valkey"))
+            .expect("the Valkey Secret is generated");
+        let data = valkey.string_data.clone().unwrap_or_default();
+        assert_eq!(data.keys().collect::<Vec<_>>(), ["password"]);
+        let password = &data["password"];
+        assert_eq!(password.len(), 2 * REDIS_PASSWORD_BYTES);
+        assert!(
+            password.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{password}"
+        );
+        let reference = referenced_secrets(&config)
+            .unwrap()
+            .into_iter()
+            .find(|reference| reference.name == "valkey")
+            .expect("the Valkey Secret is read");
+        assert_eq!(
+            reference.readers.keys().collect::<Vec<_>>(),
+            [
+                "Deployment/livekit",
+                "Deployment/lk-jwt-service",
+                "Deployment/valkey"
+            ]
+        );
     }
 
     #[test]

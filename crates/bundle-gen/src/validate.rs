@@ -14,8 +14,9 @@ use crate::component::livekit::{
 };
 use crate::config::{
     Config, ExternalTrafficPolicy, IpFamily, IpFamilyPolicy, Livekit, Network, OverlayName,
-    PinLoadBalancerIp, RtcServiceType, Selector, Variant,
+    PinLoadBalancerIp, Redis, RtcServiceType, Selector, Variant,
 };
+use crate::images::ImageName;
 use crate::quantity::memory_bytes;
 
 /// Characters LiveKit requires of an API secret (it only warns below that; we refuse).
@@ -1261,6 +1262,51 @@ pub enum Violation {
         /// The other one.
         missing: String,
     },
+
+    // ---- the bundled Valkey ----
+    /// A setting of an operator's Redis together with the bundled Valkey.
+    #[error(
+        "`{key}` is set, but `{bundled_key}` is true: the bundled Valkey is then the server, \
+         reached at `valkey:6379` without TLS, its password in the Secret `valkey` that \
+         `bundle secrets` generates, and `{key}` would not apply. Fix: remove `{key}`, or \
+         remove `{bundled_key}` to connect to your own Redis."
+    )]
+    BundledRedisWithServerSetting {
+        /// `livekit.redis.address`, `existingSecret`, `tls`, `sentinelMasterName` or
+        /// `sentinelAddresses`.
+        key: String,
+        /// `livekit.redis.bundled`.
+        bundled_key: String,
+    },
+    /// The bundled Valkey without its image pin.
+    #[error(
+        "`{key}` is not set, but `{bundled_key}` is true: the bundled Valkey would have no \
+         image to run. Fix: pin it under `{key}`, e.g. `{{repository: valkey/valkey, tag: \
+         8.1.4, digest: sha256:..., policy: {{kind: semver, tagPrefix: \"\"}}}}` with the \
+         digest `skopeo inspect docker://docker.io/valkey/valkey:8.1.4` prints, or remove \
+         `{bundled_key}`."
+    )]
+    BundledRedisImageMissing {
+        /// `images.valkey`.
+        key: String,
+        /// `livekit.redis.bundled`.
+        bundled_key: String,
+    },
+    /// The bundled Valkey's NetworkPolicy could not admit a LiveKit on the host network.
+    #[error(
+        "`{key}` is true and so is `{bundled_key}`, with `networkPolicy.enabled`: a pod on the \
+         host network reaches Valkey from its node's address, which the Valkey policy (it \
+         admits the LiveKit and lk-jwt pods by their labels) cannot tell from any other host, \
+         so LiveKit would be cut off from its Redis. Fix: remove `{bundled_key}` and point \
+         `livekit.redis.address` at a Redis that admits your nodes, or set \
+         `networkPolicy.enabled: false`."
+    )]
+    BundledRedisWithHostNetwork {
+        /// `livekit.hostNetwork`.
+        key: String,
+        /// `livekit.redis.bundled`.
+        bundled_key: String,
+    },
 }
 
 impl Violation {
@@ -1358,7 +1404,10 @@ impl Violation {
             | Violation::RedisServerMissing { key, .. }
             | Violation::RedisAddressInvalid { key, .. }
             | Violation::RedisAddressWithSentinel { key, .. }
-            | Violation::SentinelIncomplete { key, .. } => key,
+            | Violation::SentinelIncomplete { key, .. }
+            | Violation::BundledRedisWithServerSetting { key, .. }
+            | Violation::BundledRedisImageMissing { key, .. }
+            | Violation::BundledRedisWithHostNetwork { key, .. } => key,
         }
     }
 }
@@ -2965,6 +3014,10 @@ fn check_redis(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
     let Some(redis) = &variant.livekit.redis else {
         return;
     };
+    if redis.bundled {
+        check_bundled_redis(config, variant, redis, found);
+        return;
+    }
     let key = |path: &str| livekit_key(config, variant.name, path);
     let sentinel_key = key("redis.sentinelAddresses");
     let master_key = key("redis.sentinelMasterName");
@@ -3014,6 +3067,50 @@ fn check_redis(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
             key: key("redis.existingSecret.name"),
             value: secret.name.clone(),
             reason,
+        });
+    }
+}
+
+/// `livekit.redis.bundled`: the tree's Valkey is the whole server, so none of the settings of
+/// an operator's server may be written, its image must be pinned, and its NetworkPolicy must be
+/// able to admit LiveKit.
+fn check_bundled_redis(
+    config: &Config,
+    variant: &Variant,
+    redis: &Redis,
+    found: &mut Vec<Violation>,
+) {
+    let key = |path: &str| livekit_key(config, variant.name, path);
+    let bundled_key = key("redis.bundled");
+    let server_settings = [
+        ("redis.address", !redis.address.is_empty()),
+        ("redis.existingSecret", redis.existing_secret.is_some()),
+        ("redis.tls", redis.tls),
+        (
+            "redis.sentinelMasterName",
+            !redis.sentinel_master_name.is_empty(),
+        ),
+        ("redis.sentinelAddresses", redis.sentinel()),
+    ];
+    for (path, _) in server_settings.into_iter().filter(|(_, set)| *set) {
+        found.push(Violation::BundledRedisWithServerSetting {
+            key: key(path),
+            bundled_key: bundled_key.clone(),
+        });
+    }
+    if config.raw.images.pin(ImageName::VALKEY).is_none() {
+        found.push(Violation::BundledRedisImageMissing {
+            key: format!("images.{}", ImageName::VALKEY.key()),
+            bundled_key: bundled_key.clone(),
+        });
+    }
+    if variant.livekit_bundled()
+        && variant.livekit.host_network
+        && config.raw.network_policy.enabled
+    {
+        found.push(Violation::BundledRedisWithHostNetwork {
+            key: key("hostNetwork"),
+            bundled_key,
         });
     }
 }

@@ -305,6 +305,32 @@ mod tests {
     }
 
     #[test]
+    fn the_valkey_policy_follows_only_plain_versions_among_docker_hubs_tag_forms() {
+        // Docker Hub's valkey/valkey: plain releases, suffixed variants, moving tags.
+        let valkey = tags(&[
+            "latest",
+            "8",
+            "8.1",
+            "8.1.4",
+            "8.1.4-alpine",
+            "8.1.4-bookworm",
+            "8.1.5-alpine3.22",
+            "9.0.0-rc1",
+            "alpine",
+        ]);
+        let policy = SemverPolicy {
+            range: None,
+            allow_prerelease: false,
+            tag_prefix: String::new(),
+            min_age: None,
+        };
+        assert_eq!(
+            semver_candidate(&valkey, &policy).unwrap().as_str(),
+            "8.1.4"
+        );
+    }
+
+    #[test]
     fn semver_takes_prerelease_only_when_allowed() {
         let only_1x = tags(&["v1.13.7", "v1.14.0-rc.1"]);
         assert_eq!(

@@ -769,8 +769,9 @@ const NODE_IP_ENV: &str = "NODE_IP";
 /// YAML: an unknown key stops the server). The password comes from [`REDIS_PASSWORD_ENV`].
 fn redis_config(redis: &Redis) -> serde_json::Value {
     let mut config = json!({"db": redis.db});
-    if !redis.address.is_empty() {
-        config["address"] = json!(redis.address);
+    let address = redis.server_address();
+    if !address.is_empty() {
+        config["address"] = json!(address);
     }
     if redis.tls {
         // Verified against the image's CA roots; `use_tls` is LiveKit's deprecated spelling.
@@ -790,7 +791,7 @@ fn scale_out_env(livekit: &Settings) -> Option<Vec<EnvVar>> {
     if let Some(secret) = livekit
         .redis
         .as_ref()
-        .and_then(|redis| redis.existing_secret.as_ref())
+        .and_then(|redis| redis.password_secret())
     {
         env.push(secret_env(REDIS_PASSWORD_ENV, &secret.name, &secret.key));
     }

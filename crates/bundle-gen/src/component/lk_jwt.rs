@@ -69,7 +69,7 @@ impl Component for LkJwt {
 }
 
 /// Name of the Deployment, its Service and its pods' `app` label.
-const NAME: &str = "lk-jwt-service";
+pub(crate) const NAME: &str = "lk-jwt-service";
 /// lk-jwt's default listen port (`LIVEKIT_JWT_BIND` unset).
 const PORT: u16 = 8080;
 /// The Secret rendered from inline `livekit.keys` (bundled LiveKit on dev clusters only).
@@ -151,7 +151,7 @@ impl LivekitConnection {
                 .livekit
                 .redis
                 .clone()
-                .filter(|redis| !redis.sentinel() && !redis.address.is_empty()),
+                .filter(|redis| !redis.sentinel() && !redis.server_address().is_empty()),
         }
     }
 
@@ -330,7 +330,7 @@ fn redis_env(redis: &Redis) -> Vec<EnvVar> {
     let scheme = if redis.tls { "rediss" } else { "redis" };
     let mut env = Vec::new();
     let mut password = String::new();
-    if let Some(secret) = &redis.existing_secret {
+    if let Some(secret) = &redis.password_secret() {
         env.push(secret_env(REDIS_PASSWORD_ENV, &secret.name, &secret.key));
         password = format!(":$({REDIS_PASSWORD_ENV})@");
     }
@@ -338,7 +338,8 @@ fn redis_env(redis: &Redis) -> Vec<EnvVar> {
         name: LIVEKIT_REDIS_URL.to_owned(),
         value: Some(format!(
             "{scheme}://{password}{}/{}",
-            redis.address, redis.db
+            redis.server_address(),
+            redis.db
         )),
         ..EnvVar::default()
     });

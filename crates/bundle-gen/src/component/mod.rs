@@ -8,6 +8,7 @@ mod homeserver;
 pub(crate) mod livekit;
 mod lk_jwt;
 mod turn;
+mod valkey;
 
 use std::collections::BTreeMap;
 
@@ -20,12 +21,13 @@ use crate::kustomize::{PatchOp, PatchTarget};
 use crate::route::Route;
 
 /// Every component, in the order their objects, routes and pins are written.
-pub(crate) static COMPONENTS: [&dyn Component; 5] = [
+pub(crate) static COMPONENTS: [&dyn Component; 6] = [
     &homeserver::Homeserver,
     &lk_jwt::LkJwt,
     &livekit::Livekit,
     &turn::Turn,
     &external_livekit::ExternalLivekit,
+    &valkey::Valkey,
 ];
 
 /// Where a component's files live in the tree.

@@ -215,6 +215,9 @@ every_variant!(
     RedisAddressInvalid,
     RedisAddressWithSentinel,
     SentinelIncomplete,
+    BundledRedisWithServerSetting,
+    BundledRedisImageMissing,
+    BundledRedisWithHostNetwork,
 );
 
 /// Inline keys with a registration token, allowed: the start of the inline-secret configs.
@@ -452,6 +455,16 @@ fn refusing_configs() -> Vec<Value> {
             good(),
             "livekit.redis",
             "{address: redis, sentinelAddresses: ['[::1]:0']}",
+        ),
+        set(
+            good(),
+            "livekit.redis",
+            "{bundled: true, address: 'redis:6379', tls: true}",
+        ),
+        set(
+            set(good(), "livekit.redis", "{bundled: true}"),
+            "livekit.hostNetwork",
+            "true",
         ),
     ]
 }

@@ -12,3 +12,4 @@ mod secrets;
 mod shell;
 mod support;
 mod transitions;
+mod valkey;
