@@ -288,8 +288,9 @@ fn rotation_steps(rotation: &KeyRotation, paths: &[PathBuf; 3]) -> Vec<String> {
                 paths[1].display()
             ));
             let refused = if *replicas > 1 {
-                "those of every node already restarted, from the first node's restart on: up to \
-                 the whole LiveKit rollout"
+                "those of every node already restarted, from the first node's restart on (up to \
+                 the whole LiveKit rollout), and then those of a node that `rollout status` no \
+                 longer counts but that still drains its calls on the old key"
             } else {
                 "only those of the seconds between the new pod's start and lk-jwt's restart, as \
                  the old pod has exited by then (moving lk-jwt first would refuse those of the \
