@@ -979,6 +979,31 @@ mod tests {
     }
 
     #[test]
+    fn a_rotation_gives_livekit_the_new_key_before_lk_jwt_and_removes_the_old_one_last() {
+        let config = site(|text| {
+            text.replace(
+                "existingSecret: {name: livekit-keys}",
+                "existingSecret: {name: livekit-keys, lkJwtKeyKey: LK_JWT_KEYS}",
+            )
+        });
+        let old = format!("lk-jwt: {}", "ab".repeat(API_SECRET_BYTES));
+        let rotation = rotate_with(&config, &old, &mut counting()).unwrap();
+        let entries = |secret: &Secret| {
+            let data = secret.string_data.clone().expect("stringData");
+            (data["LIVEKIT_KEYS"].clone(), data["LK_JWT_KEYS"].clone())
+        };
+        let (_, new) = entries(&rotation.new_key_only);
+        assert!(
+            new.starts_with(&format!("{}: ", rotation.new_key_name)),
+            "{new}"
+        );
+        let both = format!("{old}\n{new}\n");
+        assert_eq!(entries(&rotation.both_keys), (both.clone(), old.clone()));
+        assert_eq!(entries(&rotation.lk_jwt_on_new_key), (both, new.clone()));
+        assert_eq!(entries(&rotation.new_key_only), (new.clone(), new));
+    }
+
+    #[test]
     fn a_failing_random_source_is_an_error_not_a_weak_value() {
         let mut failing = |_: &mut [u8]| Err(getrandom::Error::UNSUPPORTED);
         let error = generate_with(&site(|text| text), &mut failing).expect_err("no randomness");
