@@ -33,7 +33,7 @@ and refuses a path inside `base/` or `overlays/`, which `bundle gen` manages and
 --rotate livekit replaces the bundled LiveKit's API key without refusing a join, in three
 Secrets applied in order: DIR/step-1-both-keys.yaml (LiveKit accepts the old and the new key,
 lk-jwt stays on the old one), DIR/step-2-lk-jwt-new-key.yaml (lk-jwt signs with the new key,
-set together with `apiKeyName`) and DIR/step-3-new-key.yaml (the old key removed). It reads
+right after `apiKeyName` moved to it) and DIR/step-3-new-key.yaml (the old key removed). It reads
 the current keys (the Secret's `livekitKeysKey` entry, one `<name>: <secret>` line) from
 --current-keys FILE, or from stdin with `-`, never from the command line, and says on stderr
 what to do and wait for between the steps:
