@@ -548,11 +548,13 @@ fn certificate_part(private_key: bool, domain: &str) -> String {
 
 // ---- rotating the bundled LiveKit's API key ----------------------------------------------
 
-/// `bundle secrets --rotate livekit`: the two Secrets that replace the bundled LiveKit's API
-/// key without dropping a call, to be applied in order. LiveKit accepts every key of its key
-/// file, lk-jwt exactly one: the first Secret gives LiveKit the old and the new key and lk-jwt
-/// the new one, so tokens signed with either are accepted while lk-jwt moves over; the second
-/// drops the old key once no token signed with it is left.
+/// `bundle secrets --rotate livekit`: the three Secrets that replace the bundled LiveKit's API
+/// key without refusing a join, to be applied in order. LiveKit accepts every key of its key
+/// file; lk-jwt signs join tokens with exactly one and verifies LiveKit's webhooks with that
+/// same one. So LiveKit first learns the new key on every node while lk-jwt stays on the old
+/// one (a token signed with the new key may reach any node), then lk-jwt moves to the new key
+/// (right after LiveKit's webhook signer, `apiKeyName`, has moved), and the old key goes once
+/// no token signed with it is left.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyRotation {
     /// The keys Secret.
@@ -563,14 +565,19 @@ pub struct KeyRotation {
     pub old_key_name: String,
     /// The name of the new key.
     pub new_key_name: String,
-    /// With `apiKeyName` set: its key path in `bundle.yaml`, which must name the new key before
-    /// the old one is removed (LiveKit refuses to start without the key it signs webhooks with).
+    /// With `apiKeyName` set: its key path in `bundle.yaml`, which must name the new key when
+    /// lk-jwt moves to it (lk-jwt verifies LiveKit's webhooks with its one key) and before the
+    /// old key is removed (LiveKit refuses to start without the key it signs webhooks with).
     pub api_key_name_key: Option<String>,
     /// LiveKit's `terminationGracePeriodSeconds`: how long each restart may drain calls.
     pub grace_period_seconds: u32,
-    /// Step 1: LiveKit's key file holds both keys, lk-jwt's entry the new one.
+    /// `livekit.replicas`: how many nodes restart, one after the other, at each LiveKit step.
+    pub replicas: u16,
+    /// Step 1: LiveKit's key file holds both keys, lk-jwt's entry still the old one.
     pub both_keys: Secret,
-    /// Step 2: the new key only, in both entries.
+    /// Step 2: LiveKit's key file still holds both keys, lk-jwt's entry the new one.
+    pub lk_jwt_on_new_key: Secret,
+    /// Step 3: the new key only, in both entries.
     pub new_key_only: Secret,
 }
 
@@ -672,7 +679,7 @@ pub enum RotateError {
     },
 }
 
-/// The two Secrets of a rotation of the bundled LiveKit's API key away from `current`, the
+/// The three Secrets of a rotation of the bundled LiveKit's API key away from `current`, the
 /// entry `livekitKeysKey` of the keys Secret as it is deployed (one `<name>: <secret>` line);
 /// the new key from the operating system's CSPRNG.
 pub fn rotate_livekit_keys(config: &Config, current: &str) -> Result<KeyRotation, RotateError> {
@@ -741,7 +748,8 @@ fn rotate_with(
     let new_name = format!("lk-{}", hex(KEY_NAME_BYTES)?);
     let new_line = format!("{new_name}: {}", hex(API_SECRET_BYTES)?);
     let old_line = format!("{old_name}: {old_secret}");
-    let keys_secret = |livekit_file: String| Secret {
+    // lk-jwt splits its key file on `:` and needs exactly two parts: one line, one `:`.
+    let keys_secret = |livekit_file: String, lk_jwt_line: &str| Secret {
         metadata: ObjectMeta {
             name: Some(secret.name.clone()),
             namespace: Some(namespace.clone()),
@@ -750,10 +758,12 @@ fn rotate_with(
         type_: Some("Opaque".to_owned()),
         string_data: Some(BTreeMap::from([
             (livekit_entry.clone(), livekit_file),
-            (lk_jwt_entry.clone(), new_line.clone()),
+            (lk_jwt_entry.clone(), lk_jwt_line.to_owned()),
         ])),
         ..Secret::default()
     };
+    // LiveKit reads its key file as a YAML mapping of key names to secrets.
+    let both_lines = format!("{old_line}\n{new_line}\n");
     Ok(KeyRotation {
         secret_name: secret.name.clone(),
         namespace: namespace.clone(),
@@ -761,9 +771,10 @@ fn rotate_with(
         new_key_name: new_name,
         api_key_name_key: keys.api_key_name.is_some().then_some(api_key_name_key),
         grace_period_seconds: variant.livekit().termination_grace_period_seconds,
-        // LiveKit reads its key file as a YAML mapping of key names to secrets.
-        both_keys: keys_secret(format!("{old_line}\n{new_line}\n")),
-        new_key_only: keys_secret(new_line.clone()),
+        replicas: variant.livekit().replicas,
+        both_keys: keys_secret(both_lines.clone(), &old_line),
+        lk_jwt_on_new_key: keys_secret(both_lines, &new_line),
+        new_key_only: keys_secret(new_line.clone(), &new_line),
     })
 }
 
@@ -775,8 +786,8 @@ fn current_key(text: &str) -> Result<(String, String), &'static str> {
     };
     if lines.next().is_some() {
         return Err(
-            "it holds more than one line (an earlier rotation not finished? apply its second \
-             step first)",
+            "it holds more than one line (an earlier rotation not finished? apply its last step \
+             first)",
         );
     }
     let Some((name, secret)) = line.split_once(':') else {
@@ -1020,6 +1031,31 @@ mod tests {
                 "Deployment/valkey"
             ]
         );
+    }
+
+    #[test]
+    fn a_rotation_gives_livekit_the_new_key_before_lk_jwt_and_removes_the_old_one_last() {
+        let config = site(|text| {
+            text.replace(
+                "existingSecret: {name: livekit-keys}",
+                "existingSecret: {name: livekit-keys, lkJwtKeyKey: LK_JWT_KEYS}",
+            )
+        });
+        let old = format!("lk-jwt: {}", "ab".repeat(API_SECRET_BYTES));
+        let rotation = rotate_with(&config, &old, &mut counting()).unwrap();
+        let entries = |secret: &Secret| {
+            let data = secret.string_data.clone().expect("stringData");
+            (data["LIVEKIT_KEYS"].clone(), data["LK_JWT_KEYS"].clone())
+        };
+        let (_, new) = entries(&rotation.new_key_only);
+        assert!(
+            new.starts_with(&format!("{}: ", rotation.new_key_name)),
+            "{new}"
+        );
+        let both = format!("{old}\n{new}\n");
+        assert_eq!(entries(&rotation.both_keys), (both.clone(), old.clone()));
+        assert_eq!(entries(&rotation.lk_jwt_on_new_key), (both, new.clone()));
+        assert_eq!(entries(&rotation.new_key_only), (new.clone(), new));
     }
 
     #[test]

@@ -30,12 +30,13 @@ registrations) are listed on stderr with what goes into each.
 --out FILE writes the manifests to FILE with mode 0600. It never replaces an existing file,
 and refuses a path inside `base/` or `overlays/`, which `bundle gen` manages and git commits.
 
---rotate livekit replaces the bundled LiveKit's API key without dropping a call, in two
+--rotate livekit replaces the bundled LiveKit's API key without refusing a join, in three
 Secrets applied in order: DIR/step-1-both-keys.yaml (LiveKit accepts the old and the new key,
-lk-jwt signs with the new one) and DIR/step-2-new-key.yaml (the old key removed). It reads the
-current keys (the Secret's `livekitKeysKey` entry, one `<name>: <secret>` line) from
+lk-jwt stays on the old one), DIR/step-2-lk-jwt-new-key.yaml (lk-jwt signs with the new key,
+right after `apiKeyName` moved to it) and DIR/step-3-new-key.yaml (the old key removed). It reads
+the current keys (the Secret's `livekitKeysKey` entry, one `<name>: <secret>` line) from
 --current-keys FILE, or from stdin with `-`, never from the command line, and says on stderr
-what to wait for between the steps:
+what to do and wait for between the steps:
   kubectl -n matrix get secret livekit-keys -o jsonpath='{.data.LIVEKIT_KEYS}' | base64 -d \\
     | bundle secrets --rotate livekit --current-keys - --out-dir /secure/rotation
 
@@ -52,13 +53,13 @@ pub struct SecretsArgs {
     /// Write the manifests to this new file (mode 0600) instead of stdout.
     #[arg(long, short, value_name = "FILE", conflicts_with = "rotate")]
     pub out: Option<PathBuf>,
-    /// Rotate the API key of the bundled LiveKit: write the two Secrets of the rotation.
+    /// Rotate the API key of the bundled LiveKit: write the three Secrets of the rotation.
     #[arg(long, value_enum, value_name = "WHAT", requires_all = ["current_keys", "out_dir"])]
     pub rotate: Option<RotateWhat>,
     /// With --rotate: the current keys, from this file or `-` for stdin.
     #[arg(long, value_name = "FILE", requires = "rotate")]
     pub current_keys: Option<PathBuf>,
-    /// With --rotate: the directory the two step files are written to (mode 0600, never over a
+    /// With --rotate: the directory the three step files are written to (mode 0600, never over a
     /// file).
     #[arg(long, value_name = "DIR", requires = "rotate")]
     pub out_dir: Option<PathBuf>,
@@ -72,7 +73,11 @@ pub enum RotateWhat {
 }
 
 /// The files of a rotation, in the order they are applied.
-const STEP_FILES: [&str; 2] = ["step-1-both-keys.yaml", "step-2-new-key.yaml"];
+const STEP_FILES: [&str; 3] = [
+    "step-1-both-keys.yaml",
+    "step-2-lk-jwt-new-key.yaml",
+    "step-3-new-key.yaml",
+];
 
 /// Runs `bundle secrets`.
 pub(crate) fn run(args: &SecretsArgs, console: &mut Console) -> anyhow::Result<Outcome> {
@@ -142,8 +147,8 @@ pub(crate) fn run(args: &SecretsArgs, console: &mut Console) -> anyhow::Result<O
     Ok(Outcome::Done)
 }
 
-/// `bundle secrets --rotate livekit`: reads the current keys, writes the two step files (both or
-/// neither: a file already there refuses the run before anything is written) and says what to
+/// `bundle secrets --rotate livekit`: reads the current keys, writes the three step files (all
+/// or none: a file already there refuses the run before anything is written) and says what to
 /// do and wait for between them.
 fn rotate_livekit(
     args: &SecretsArgs,
@@ -159,7 +164,7 @@ fn rotate_livekit(
         if path.symlink_metadata().is_ok() {
             anyhow::bail!(
                 "{} already exists: bundle secrets never replaces a file (it may hold the only \
-                 copy of keys already deployed), and writes a rotation's two steps together. \
+                 copy of keys already deployed), and writes a rotation's steps together. \
                  Fix: pass another --out-dir DIR, or remove that file first",
                 path.display()
             );
@@ -170,10 +175,11 @@ fn rotate_livekit(
         .context("cannot rotate the LiveKit keys")?;
     fs::create_dir_all(out_dir)
         .with_context(|| format!("cannot create the directory {}", out_dir.display()))?;
-    for (path, secret) in paths
-        .iter()
-        .zip([&rotation.both_keys, &rotation.new_key_only])
-    {
+    for (path, secret) in paths.iter().zip([
+        &rotation.both_keys,
+        &rotation.lk_jwt_on_new_key,
+        &rotation.new_key_only,
+    ]) {
         let manifests = bundle_gen::SecretManifests {
             generated: vec![secret.clone()],
             to_create: Vec::new(),
@@ -190,9 +196,10 @@ fn rotate_livekit(
         .with_context(|| format!("cannot write {}", path.display()))?;
     }
     console.status(format_args!(
-        "wrote {} and {} (mode 0600): seal or encrypt them before committing them",
+        "wrote {}, {} and {} (mode 0600): seal or encrypt them before committing them",
         paths[0].display(),
-        paths[1].display()
+        paths[1].display(),
+        paths[2].display()
     ))?;
     for line in rotation_steps(&rotation, &paths) {
         console.status(line)?;
@@ -222,17 +229,38 @@ fn read_current_keys(path: &Path) -> anyhow::Result<String> {
 }
 
 /// What the operator does, in order, and what to wait for between the steps.
-fn rotation_steps(rotation: &KeyRotation, paths: &[PathBuf; 2]) -> Vec<String> {
+fn rotation_steps(rotation: &KeyRotation, paths: &[PathBuf; 3]) -> Vec<String> {
     let KeyRotation {
         secret_name,
         namespace,
         old_key_name,
         new_key_name,
         grace_period_seconds,
+        replicas,
         ..
     } = rotation;
     let kubectl = format!("kubectl -n {namespace}");
     let token_minutes = LK_JWT_TOKEN_LIFETIME_SECONDS / 60;
+    let livekit_rollout = if *replicas > 1 {
+        format!(
+            "its {replicas} nodes restart one at a time, each draining its calls for up to \
+             {grace_period_seconds} s while the others take the new ones, so up to \
+             {replicas} x {grace_period_seconds} s in all"
+        )
+    } else {
+        format!(
+            "the old pod first drains its calls, up to {grace_period_seconds} s, and no call \
+             starts meanwhile"
+        )
+    };
+    let restart_livekit = format!(
+        "with `reloader: stakater` it restarts by itself; else `{kubectl} rollout restart \
+         deployment/livekit`"
+    );
+    let restart_lk_jwt = format!(
+        "with `reloader: stakater` it restarts by itself; else `{kubectl} rollout restart \
+         deployment/lk-jwt-service`"
+    );
     let mut steps = vec![
         format!(
             "rotating the API key `{old_key_name}` of Secret `{secret_name}` to `{new_key_name}`, \
@@ -240,40 +268,58 @@ fn rotation_steps(rotation: &KeyRotation, paths: &[PathBuf; 2]) -> Vec<String> {
         ),
         format!(
             "1. apply {}: LiveKit's key file holds `{old_key_name}` and `{new_key_name}`, \
-             lk-jwt's key is `{new_key_name}`",
+             lk-jwt's key stays `{old_key_name}`",
             paths[0].display()
         ),
         format!(
-            "   then wait until LiveKit and lk-jwt run with it (with `reloader: stakater` they \
-             restart by themselves; else `{kubectl} rollout restart deployment/livekit \
-             deployment/lk-jwt-service`): `{kubectl} rollout status deployment/livekit` (the old \
-             pod first drains its calls, up to {grace_period_seconds} s, and no call starts \
-             meanwhile) and `{kubectl} rollout status deployment/lk-jwt-service`; then \
-             {token_minutes} minutes more, the lifetime of the tokens lk-jwt signed with \
-             `{old_key_name}`"
+            "   then wait until every LiveKit node runs with both keys ({restart_livekit}): \
+             `{kubectl} rollout status deployment/livekit` ({livekit_rollout}); lk-jwt must not \
+             sign with `{new_key_name}` before, or a join reaching a node without it is refused"
         ),
     ];
-    let mut number = 2;
-    if let Some(key) = &rotation.api_key_name_key {
-        steps.push(format!(
-            "{number}. set `{key}: {new_key_name}` in bundle.yaml, commit it with the trailer \
-             `Bundle-Allow: api-key-name` and deploy it: LiveKit signs its webhooks with \
-             `{new_key_name}` from then on"
-        ));
-        steps.push(format!(
-            "   then wait until LiveKit runs with it: `{kubectl} rollout status \
-             deployment/livekit` (another drain, up to {grace_period_seconds} s)"
-        ));
-        number += 1;
+    match &rotation.api_key_name_key {
+        Some(key) => {
+            steps.push(format!(
+                "2. set `{key}: {new_key_name}` in bundle.yaml, commit it with the trailer \
+                 `Bundle-Allow: api-key-name` and deploy it: LiveKit signs its webhooks with \
+                 `{new_key_name}` from then on; wait for `{kubectl} rollout status \
+                 deployment/livekit` ({livekit_rollout}), then at once apply {}: lk-jwt's key is \
+                 `{new_key_name}` ({restart_lk_jwt})",
+                paths[1].display()
+            ));
+            let refused = if *replicas > 1 {
+                "those of every node already restarted, from the first node's restart on (up to \
+                 the whole LiveKit rollout), and then those of a node that `rollout status` no \
+                 longer counts but that still drains its calls on the old key"
+            } else {
+                "only those of the seconds between the new pod's start and lk-jwt's restart, as \
+                 the old pod has exited by then (moving lk-jwt first would refuse those of the \
+                 old pod's calls for its whole drain instead)"
+            };
+            steps.push(format!(
+                "   lk-jwt verifies webhooks with its one key, so it refuses those LiveKit signs \
+                 with `{new_key_name}` until it runs with it: {refused}; LiveKit does not send \
+                 them again, and lk-jwt's own participant lookup is its fallback for them"
+            ));
+        }
+        None => steps.push(format!(
+            "2. apply {}: lk-jwt's key is `{new_key_name}` ({restart_lk_jwt}); LiveKit sends no \
+             webhooks (no `apiKeyName`), so nothing else moves with it",
+            paths[1].display()
+        )),
     }
     steps.push(format!(
-        "{number}. apply {}: the key `{old_key_name}` is removed",
-        paths[1].display()
+        "   then wait for `{kubectl} rollout status deployment/lk-jwt-service`, and {token_minutes} \
+         minutes more: the lifetime of the tokens lk-jwt signed with `{old_key_name}`"
     ));
     steps.push(format!(
-        "   then wait until LiveKit runs without it: `{kubectl} rollout status \
-         deployment/livekit` (restart it as in step 1 without a reloader); then delete both files, or \
-         keep them only sealed or encrypted"
+        "3. apply {}: the key `{old_key_name}` is removed",
+        paths[2].display()
+    ));
+    steps.push(format!(
+        "   then wait until every LiveKit node runs without it ({restart_livekit}): \
+         `{kubectl} rollout status deployment/livekit`; then delete the three files, or keep \
+         them only sealed or encrypted"
     ));
     steps
 }

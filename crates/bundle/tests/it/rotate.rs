@@ -1,7 +1,9 @@
-//! `bundle secrets --rotate livekit`: two Secrets to apply in order (LiveKit on the old and the
-//! new key with lk-jwt on the new one, then the new key alone), the steps and what to wait for
-//! on stderr, the current keys read from stdin or a file, nothing written on any error.
+//! `bundle secrets --rotate livekit`: three Secrets to apply in order (LiveKit on the old and
+//! the new key with lk-jwt still on the old one, then lk-jwt on the new one, then the new key
+//! alone), the steps and what to wait for on stderr, the current keys read from stdin or a
+//! file, nothing written on any error.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 
@@ -21,6 +23,32 @@ fn site_with_lk_jwt_entry() -> String {
         "LK_JWT_KEYS",
     )
 }
+
+/// The repository's site with lk-jwt on an entry of its own, scaled out to three LiveKit nodes
+/// sharing rooms through Redis (on the host network, without TURN, as scaling out requires).
+fn scaled_site_with_lk_jwt_entry() -> String {
+    [
+        ("overlays", "{bundled: {}}"),
+        ("livekit.hostNetwork", "true"),
+        ("livekit.rtc", "{udpPort: 7882, tcpPort: 7881, nodeIpFrom: hostIP}"),
+        ("livekit.replicas", "3"),
+        (
+            "livekit.redis",
+            "{address: 'redis.matrix.svc.cluster.local:6379', existingSecret: {name: livekit-redis}}",
+        ),
+    ]
+    .iter()
+    .fold(site_with_lk_jwt_entry(), |config, (path, value)| {
+        set(&config, path, value)
+    })
+}
+
+/// The step files, in the order they are applied.
+const STEPS: [&str; 3] = [
+    "step-1-both-keys.yaml",
+    "step-2-lk-jwt-new-key.yaml",
+    "step-3-new-key.yaml",
+];
 
 /// `bundle secrets --rotate livekit --current-keys - --out-dir rotation` with `stdin`.
 fn rotate(work: &Workdir, stdin: &str) -> Run {
@@ -68,57 +96,110 @@ fn step(work: &Workdir, name: &str) -> (Json, u32) {
     (secret["stringData"].clone(), mode)
 }
 
-#[test]
-fn the_first_step_gives_livekit_both_keys_and_lk_jwt_the_new_one() {
-    let work = Workdir::with_config(&site_with_lk_jwt_entry());
-    rotate(&work, CURRENT).success();
-    let (first, mode) = step(&work, "step-1-both-keys.yaml");
-    assert_eq!(mode, 0o600);
-    let livekit = first["LIVEKIT_KEYS"].as_str().unwrap();
-    let lk_jwt = first["LK_JWT_KEYS"].as_str().unwrap();
-    let lines: Vec<&str> = livekit.lines().collect();
-    assert_eq!(lines.len(), 2, "{livekit}");
-    assert_eq!(format!("{}\n", lines[0]), CURRENT);
-    assert_eq!(lines[1], lk_jwt);
-    let (name, secret) = lk_jwt.split_once(": ").expect("`<name>: <secret>`");
-    assert_eq!(with_new_key_hidden(name), "[NEW KEY]");
-    assert_eq!(secret.len(), 64);
-    // LiveKit reads its key file as a YAML mapping of names to secrets.
-    let keys: std::collections::BTreeMap<String, String> =
-        serde_norway::from_str(livekit).expect("a mapping");
-    assert_eq!(keys.len(), 2);
+/// The old key's line of [`CURRENT`], without its line end.
+fn old_line() -> &'static str {
+    CURRENT.trim_end()
+}
+
+/// The keys of LiveKit's key file: it must parse as a YAML mapping of key names to secrets.
+fn livekit_keys(data: &Json) -> BTreeMap<String, String> {
+    let file = data["LIVEKIT_KEYS"].as_str().expect("LiveKit's entry");
+    serde_norway::from_str(file).unwrap_or_else(|error| panic!("not a mapping ({error}): {file}"))
+}
+
+/// lk-jwt's entry: lk-jwt splits its key file on `:` and needs exactly two parts, so it must be
+/// one line with exactly one `:`.
+fn lk_jwt_line(data: &Json) -> &str {
+    let line = data["LK_JWT_KEYS"].as_str().expect("lk-jwt's entry");
+    assert_eq!(line.trim_end().lines().count(), 1, "one line: {line:?}");
+    assert_eq!(line.matches(':').count(), 1, "exactly one `:`: {line:?}");
+    line
+}
+
+/// The new key's `<name>: <secret>` line, from the last step.
+fn new_line(work: &Workdir) -> String {
+    let (last, _) = step(work, STEPS[2]);
+    lk_jwt_line(&last).to_owned()
 }
 
 #[test]
-fn the_second_step_leaves_only_the_new_key() {
+fn the_first_step_gives_livekit_both_keys_and_leaves_lk_jwt_on_the_old_one() {
     let work = Workdir::with_config(&site_with_lk_jwt_entry());
     rotate(&work, CURRENT).success();
-    let (first, _) = step(&work, "step-1-both-keys.yaml");
-    let (second, mode) = step(&work, "step-2-new-key.yaml");
+    let (first, mode) = step(&work, STEPS[0]);
     assert_eq!(mode, 0o600);
-    let new_line = first["LK_JWT_KEYS"].clone();
+    let new_line = new_line(&work);
+    let livekit = first["LIVEKIT_KEYS"].as_str().unwrap();
+    assert_eq!(livekit, format!("{CURRENT}{new_line}\n"));
+    assert_eq!(lk_jwt_line(&first), old_line());
+    let (name, secret) = new_line.split_once(": ").expect("`<name>: <secret>`");
+    assert_eq!(with_new_key_hidden(name), "[NEW KEY]");
+    assert_eq!(secret.len(), 64);
+}
+
+#[test]
+fn the_second_step_moves_lk_jwt_to_the_new_key_and_keeps_both_in_livekit() {
+    let work = Workdir::with_config(&site_with_lk_jwt_entry());
+    rotate(&work, CURRENT).success();
+    let (first, _) = step(&work, STEPS[0]);
+    let (second, mode) = step(&work, STEPS[1]);
+    assert_eq!(mode, 0o600);
+    assert_eq!(second["LIVEKIT_KEYS"], first["LIVEKIT_KEYS"]);
+    assert_eq!(lk_jwt_line(&second), new_line(&work));
+}
+
+#[test]
+fn the_third_step_leaves_only_the_new_key() {
+    let work = Workdir::with_config(&site_with_lk_jwt_entry());
+    rotate(&work, CURRENT).success();
+    let (third, mode) = step(&work, STEPS[2]);
+    assert_eq!(mode, 0o600);
+    let new_line = new_line(&work);
     assert_eq!(
-        second,
+        third,
         serde_json::json!({"LIVEKIT_KEYS": new_line, "LK_JWT_KEYS": new_line})
     );
 }
 
 #[test]
-fn the_steps_and_what_to_wait_for_are_on_stderr_and_nothing_on_stdout() {
+fn every_step_gives_lk_jwt_one_key_line_and_livekit_a_mapping_of_keys_to_secrets() {
+    let work = Workdir::with_config(&site_with_lk_jwt_entry());
+    rotate(&work, CURRENT).success();
+    let new_line = new_line(&work);
+    let key = |line: &str| {
+        let (name, secret) = line.split_once(": ").expect("`<name>: <secret>`");
+        (name.to_owned(), secret.to_owned())
+    };
+    let (old, new) = (key(old_line()), key(&new_line));
+    let expected = [
+        (BTreeMap::from([old.clone(), new.clone()]), old_line()),
+        (BTreeMap::from([old, new.clone()]), new_line.as_str()),
+        (BTreeMap::from([new]), new_line.as_str()),
+    ];
+    for (file, (livekit, lk_jwt)) in STEPS.iter().zip(expected) {
+        let (data, _) = step(&work, file);
+        assert_eq!(livekit_keys(&data), livekit, "{file}");
+        assert_eq!(lk_jwt_line(&data), lk_jwt, "{file}");
+    }
+}
+
+#[test]
+fn the_steps_for_one_node_with_webhooks_are_on_stderr_and_nothing_on_stdout() {
     let work = Workdir::with_config(&site_with_lk_jwt_entry());
     let run = rotate(&work, CURRENT).success();
     assert_snapshot!(with_new_key_hidden(&run.transcript()), @r"
     exit: 0
     --- stdout
     --- stderr
-    wrote rotation/step-1-both-keys.yaml and rotation/step-2-new-key.yaml (mode 0600): seal or encrypt them before committing them
+    wrote rotation/step-1-both-keys.yaml, rotation/step-2-lk-jwt-new-key.yaml and rotation/step-3-new-key.yaml (mode 0600): seal or encrypt them before committing them
     rotating the API key `lk-jwt` of Secret `livekit-keys` to `[NEW KEY]`, in order:
-    1. apply rotation/step-1-both-keys.yaml: LiveKit's key file holds `lk-jwt` and `[NEW KEY]`, lk-jwt's key is `[NEW KEY]`
-       then wait until LiveKit and lk-jwt run with it (with `reloader: stakater` they restart by themselves; else `kubectl -n matrix rollout restart deployment/livekit deployment/lk-jwt-service`): `kubectl -n matrix rollout status deployment/livekit` (the old pod first drains its calls, up to 1800 s, and no call starts meanwhile) and `kubectl -n matrix rollout status deployment/lk-jwt-service`; then 60 minutes more, the lifetime of the tokens lk-jwt signed with `lk-jwt`
-    2. set `livekit.keys.apiKeyName: [NEW KEY]` in bundle.yaml, commit it with the trailer `Bundle-Allow: api-key-name` and deploy it: LiveKit signs its webhooks with `[NEW KEY]` from then on
-       then wait until LiveKit runs with it: `kubectl -n matrix rollout status deployment/livekit` (another drain, up to 1800 s)
-    3. apply rotation/step-2-new-key.yaml: the key `lk-jwt` is removed
-       then wait until LiveKit runs without it: `kubectl -n matrix rollout status deployment/livekit` (restart it as in step 1 without a reloader); then delete both files, or keep them only sealed or encrypted
+    1. apply rotation/step-1-both-keys.yaml: LiveKit's key file holds `lk-jwt` and `[NEW KEY]`, lk-jwt's key stays `lk-jwt`
+       then wait until every LiveKit node runs with both keys (with `reloader: stakater` it restarts by itself; else `kubectl -n matrix rollout restart deployment/livekit`): `kubectl -n matrix rollout status deployment/livekit` (the old pod first drains its calls, up to 1800 s, and no call starts meanwhile); lk-jwt must not sign with `[NEW KEY]` before, or a join reaching a node without it is refused
+    2. set `livekit.keys.apiKeyName: [NEW KEY]` in bundle.yaml, commit it with the trailer `Bundle-Allow: api-key-name` and deploy it: LiveKit signs its webhooks with `[NEW KEY]` from then on; wait for `kubectl -n matrix rollout status deployment/livekit` (the old pod first drains its calls, up to 1800 s, and no call starts meanwhile), then at once apply rotation/step-2-lk-jwt-new-key.yaml: lk-jwt's key is `[NEW KEY]` (with `reloader: stakater` it restarts by itself; else `kubectl -n matrix rollout restart deployment/lk-jwt-service`)
+       lk-jwt verifies webhooks with its one key, so it refuses those LiveKit signs with `[NEW KEY]` until it runs with it: only those of the seconds between the new pod's start and lk-jwt's restart, as the old pod has exited by then (moving lk-jwt first would refuse those of the old pod's calls for its whole drain instead); LiveKit does not send them again, and lk-jwt's own participant lookup is its fallback for them
+       then wait for `kubectl -n matrix rollout status deployment/lk-jwt-service`, and 60 minutes more: the lifetime of the tokens lk-jwt signed with `lk-jwt`
+    3. apply rotation/step-3-new-key.yaml: the key `lk-jwt` is removed
+       then wait until every LiveKit node runs without it (with `reloader: stakater` it restarts by itself; else `kubectl -n matrix rollout restart deployment/livekit`): `kubectl -n matrix rollout status deployment/livekit`; then delete the three files, or keep them only sealed or encrypted
     ");
     let written: Vec<String> = work
         .files()
@@ -127,18 +208,49 @@ fn the_steps_and_what_to_wait_for_are_on_stderr_and_nothing_on_stdout() {
         .collect();
     assert_eq!(
         written.len(),
-        3,
-        "bundle.yaml and the two steps only: {written:?}"
+        4,
+        "bundle.yaml and the three steps only: {written:?}"
     );
 }
 
 #[test]
-fn without_an_api_key_name_no_config_change_sits_between_the_steps() {
+fn the_steps_for_several_nodes_wait_for_every_node_and_say_how_long_a_rollout_takes() {
+    let work = Workdir::with_config(&scaled_site_with_lk_jwt_entry());
+    let run = rotate(&work, CURRENT).success();
+    assert_snapshot!(with_new_key_hidden(&run.transcript()), @r"
+    exit: 0
+    --- stdout
+    --- stderr
+    wrote rotation/step-1-both-keys.yaml, rotation/step-2-lk-jwt-new-key.yaml and rotation/step-3-new-key.yaml (mode 0600): seal or encrypt them before committing them
+    rotating the API key `lk-jwt` of Secret `livekit-keys` to `[NEW KEY]`, in order:
+    1. apply rotation/step-1-both-keys.yaml: LiveKit's key file holds `lk-jwt` and `[NEW KEY]`, lk-jwt's key stays `lk-jwt`
+       then wait until every LiveKit node runs with both keys (with `reloader: stakater` it restarts by itself; else `kubectl -n matrix rollout restart deployment/livekit`): `kubectl -n matrix rollout status deployment/livekit` (its 3 nodes restart one at a time, each draining its calls for up to 1800 s while the others take the new ones, so up to 3 x 1800 s in all); lk-jwt must not sign with `[NEW KEY]` before, or a join reaching a node without it is refused
+    2. set `livekit.keys.apiKeyName: [NEW KEY]` in bundle.yaml, commit it with the trailer `Bundle-Allow: api-key-name` and deploy it: LiveKit signs its webhooks with `[NEW KEY]` from then on; wait for `kubectl -n matrix rollout status deployment/livekit` (its 3 nodes restart one at a time, each draining its calls for up to 1800 s while the others take the new ones, so up to 3 x 1800 s in all), then at once apply rotation/step-2-lk-jwt-new-key.yaml: lk-jwt's key is `[NEW KEY]` (with `reloader: stakater` it restarts by itself; else `kubectl -n matrix rollout restart deployment/lk-jwt-service`)
+       lk-jwt verifies webhooks with its one key, so it refuses those LiveKit signs with `[NEW KEY]` until it runs with it: those of every node already restarted, from the first node's restart on (up to the whole LiveKit rollout), and then those of a node that `rollout status` no longer counts but that still drains its calls on the old key; LiveKit does not send them again, and lk-jwt's own participant lookup is its fallback for them
+       then wait for `kubectl -n matrix rollout status deployment/lk-jwt-service`, and 60 minutes more: the lifetime of the tokens lk-jwt signed with `lk-jwt`
+    3. apply rotation/step-3-new-key.yaml: the key `lk-jwt` is removed
+       then wait until every LiveKit node runs without it (with `reloader: stakater` it restarts by itself; else `kubectl -n matrix rollout restart deployment/livekit`): `kubectl -n matrix rollout status deployment/livekit`; then delete the three files, or keep them only sealed or encrypted
+    ");
+}
+
+#[test]
+fn without_an_api_key_name_lk_jwt_moves_alone_in_the_second_step() {
     let config = unset(&site_with_lk_jwt_entry(), "livekit.keys.apiKeyName");
     let work = Workdir::with_config(&config);
     let run = rotate(&work, CURRENT).success();
-    assert!(!run.stderr().contains("Bundle-Allow"), "{}", run.stderr());
-    assert!(run.stderr().contains("2. apply"), "{}", run.stderr());
+    assert_snapshot!(with_new_key_hidden(&run.transcript()), @r"
+    exit: 0
+    --- stdout
+    --- stderr
+    wrote rotation/step-1-both-keys.yaml, rotation/step-2-lk-jwt-new-key.yaml and rotation/step-3-new-key.yaml (mode 0600): seal or encrypt them before committing them
+    rotating the API key `lk-jwt` of Secret `livekit-keys` to `[NEW KEY]`, in order:
+    1. apply rotation/step-1-both-keys.yaml: LiveKit's key file holds `lk-jwt` and `[NEW KEY]`, lk-jwt's key stays `lk-jwt`
+       then wait until every LiveKit node runs with both keys (with `reloader: stakater` it restarts by itself; else `kubectl -n matrix rollout restart deployment/livekit`): `kubectl -n matrix rollout status deployment/livekit` (the old pod first drains its calls, up to 1800 s, and no call starts meanwhile); lk-jwt must not sign with `[NEW KEY]` before, or a join reaching a node without it is refused
+    2. apply rotation/step-2-lk-jwt-new-key.yaml: lk-jwt's key is `[NEW KEY]` (with `reloader: stakater` it restarts by itself; else `kubectl -n matrix rollout restart deployment/lk-jwt-service`); LiveKit sends no webhooks (no `apiKeyName`), so nothing else moves with it
+       then wait for `kubectl -n matrix rollout status deployment/lk-jwt-service`, and 60 minutes more: the lifetime of the tokens lk-jwt signed with `lk-jwt`
+    3. apply rotation/step-3-new-key.yaml: the key `lk-jwt` is removed
+       then wait until every LiveKit node runs without it (with `reloader: stakater` it restarts by itself; else `kubectl -n matrix rollout restart deployment/livekit`): `kubectl -n matrix rollout status deployment/livekit`; then delete the three files, or keep them only sealed or encrypted
+    ");
 }
 
 #[test]
@@ -155,7 +267,7 @@ fn the_current_keys_can_come_from_a_file() {
         "rotation",
     ])
     .success();
-    let (first, _) = step(&work, "step-1-both-keys.yaml");
+    let (first, _) = step(&work, STEPS[0]);
     assert!(
         first["LIVEKIT_KEYS"]
             .as_str()
@@ -190,7 +302,7 @@ fn current_keys_of_two_lines_are_refused() {
     exit: 2
     --- stdout
     --- stderr
-    error: cannot rotate the LiveKit keys: the current keys are not one `<key name>: <secret>` line: it holds more than one line (an earlier rotation not finished? apply its second step first). Fix: pass the entry `LIVEKIT_KEYS` of Secret `livekit-keys` as it is: `kubectl -n matrix get secret livekit-keys -o jsonpath='{.data.LIVEKIT_KEYS}' | base64 -d`
+    error: cannot rotate the LiveKit keys: the current keys are not one `<key name>: <secret>` line: it holds more than one line (an earlier rotation not finished? apply its last step first). Fix: pass the entry `LIVEKIT_KEYS` of Secret `livekit-keys` as it is: `kubectl -n matrix get secret livekit-keys -o jsonpath='{.data.LIVEKIT_KEYS}' | base64 -d`
     ");
 }
 
@@ -265,7 +377,7 @@ fn a_keys_secret_shared_with_the_external_sfu_is_refused() {
 fn an_existing_step_file_is_refused_and_nothing_is_written() {
     let work = Workdir::with_config(&site_with_lk_jwt_entry());
     fs::create_dir(work.path().join("rotation")).unwrap();
-    fs::write(work.path().join("rotation/step-2-new-key.yaml"), "mine\n").unwrap();
+    fs::write(work.path().join("rotation/step-3-new-key.yaml"), "mine\n").unwrap();
     let before = work.files();
     let run = rotate(&work, CURRENT).expect_code(2);
     assert!(work.files() == before, "a file changed");
@@ -273,7 +385,7 @@ fn an_existing_step_file_is_refused_and_nothing_is_written() {
     exit: 2
     --- stdout
     --- stderr
-    error: rotation/step-2-new-key.yaml already exists: bundle secrets never replaces a file (it may hold the only copy of keys already deployed), and writes a rotation's two steps together. Fix: pass another --out-dir DIR, or remove that file first
+    error: rotation/step-3-new-key.yaml already exists: bundle secrets never replaces a file (it may hold the only copy of keys already deployed), and writes a rotation's steps together. Fix: pass another --out-dir DIR, or remove that file first
     ");
 }
 
