@@ -419,3 +419,24 @@ impl ResetProxy {
         Self { base, task }
     }
 }
+
+/// Writes an executable script from a child process, so that the file is never open for
+/// writing in this process: a test thread that forks meanwhile would inherit that descriptor,
+/// and running the script while the fork holds it fails with "Text file busy" (ETXTBSY).
+pub fn write_executable(path: &Path, script: &str) {
+    use std::io::Write as _;
+    let mut child = Command::new("sh")
+        .args(["-c", "cat > \"$0\" && chmod 755 \"$0\""])
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("sh starts");
+    child
+        .stdin
+        .take()
+        .expect("sh's stdin")
+        .write_all(script.as_bytes())
+        .expect("script written to sh");
+    let status = child.wait().expect("sh ends");
+    assert!(status.success(), "wrote {}", path.display());
+}

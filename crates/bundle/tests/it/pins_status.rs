@@ -7,7 +7,6 @@
 //! credentials of the machine (`BUNDLE_REGISTRY_AUTH_*`, `~/.docker/config.json`) take part.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt as _;
 use std::process::{Command as Process, Stdio};
 
 use bundle_gen::ImageName;
@@ -588,17 +587,15 @@ async fn credentials_from_the_docker_credential_helper_config_json_names_open_a_
     // credentials as JSON on stdout. It answers only for the server Docker would ask about.
     let bin = tempfile::tempdir().expect("temp dir");
     let helper = bin.path().join("docker-credential-bundletest");
-    fs::write(
+    pin_refresh::test_fixture::write_executable(
         &helper,
-        format!(
+        &format!(
             "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread -r server\n\
              [ \"$server\" = ghcr.io ] || {{ echo 'credentials not found'; exit 1; }}\n\
              printf '{{\"ServerURL\":\"ghcr.io\",\"Username\":\"%s\",\"Secret\":\"%s\"}}' \
              '{USER}' '{PASSWORD}'\n"
         ),
-    )
-    .expect("write helper");
-    fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).expect("chmod");
+    );
     let path = format!(
         "{}:{}",
         bin.path().display(),

@@ -191,16 +191,14 @@ fn the_token_is_in_no_command_line_git_runs() {
     let trace = forge.clone.dir.path().join("trace.log");
     let real_git = real_git();
     let wrapper = bin.join("git");
-    fs::write(
+    pin_refresh::test_fixture::write_executable(
         &wrapper,
-        format!(
+        &format!(
             "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\nexec '{}' \"$@\"\n",
             arguments.display(),
             real_git.display()
         ),
-    )
-    .unwrap();
-    make_executable(&wrapper);
+    );
     let mut env = forge.clone.env.clone();
     env.insert(
         "PATH".to_owned(),
@@ -296,9 +294,4 @@ fn real_git() -> PathBuf {
         .map(|dir| Path::new(dir).join("git"))
         .find(|candidate| candidate.is_file())
         .expect("git on PATH")
-}
-
-fn make_executable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt as _;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
 }
