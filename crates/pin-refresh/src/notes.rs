@@ -152,12 +152,16 @@ fn rollout_notes(config: &Config, image: ImageName, rebuild: bool) -> Vec<String
     notes
 }
 
-/// Why a homeserver bump is hard to take back.
+/// Why a homeserver bump is hard to take back, and what its revert needs to pass CI: it lowers
+/// the pin, which the `homeserver-downgrade` transition rule refuses.
 const HOMESERVER_MIGRATION: &str = "\
 Tuwunel may migrate its database when the new version first starts,
 and an older version may then not open it: reverting this commit may
 not bring the old version back. Take a backup of the database before
 merging (README, \"Before a homeserver bump: a backup\").
+A revert lowers the pin, which CI's `bundle gen --check --against`
+refuses (rule homeserver-downgrade) unless a commit of the revert
+carries the trailer `Bundle-Allow: homeserver-downgrade`.
 ";
 
 #[cfg(test)]
