@@ -526,10 +526,10 @@ async fn a_registry_failure_for_one_image_commits_and_pushes_the_others_and_exit
     assert_snapshot!(partial.transcript(), @r"
     exit: 3
     --- stdout
-    eda9e4101ed8 chore(pins): bump tuwunel v1.9.0 -> v1.10.0.1
+    c2ea7c2fd038 chore(pins): bump tuwunel v1.9.0 -> v1.10.0.1
       v1.10.0.1@sha256:9e4133f28fff7f1dd991dd2adc7b8ec5f59c2ac1f7b4d4f6eeb85c01674c5e73
       files: bundle.yaml, base/kustomization.yaml
-    cc0e327cc444 chore(pins): bump livekit v1.13.5 -> v1.13.7
+    ff8ae2b641d8 chore(pins): bump livekit v1.13.5 -> v1.13.7
       v1.13.7@sha256:f1aab48eef77fc941cd73ae16af5e2e7b4816c3360dd6e61ed1d656c5b4bc25f
       files: bundle.yaml, overlays/components/livekit/kustomization.yaml
     On branch bundle/pin-bumps, pushed.
