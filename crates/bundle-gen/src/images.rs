@@ -607,8 +607,8 @@ impl MinAge {
 /// Why a string is not a valid [`MinAge`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "`{value}` is not a duration: write a whole number above 0 and a unit, m (minutes), h \
-     (hours), d (days) or w (weeks), e.g. `3d`"
+    "`{value}` is not a duration: write a whole number above 0 without a leading zero and a \
+     unit, m (minutes), h (hours), d (days) or w (weeks), e.g. `3d`"
 )]
 pub struct InvalidMinAge {
     /// The rejected text.
@@ -631,13 +631,16 @@ impl FromStr for MinAge {
             "w" => AgeUnit::Weeks,
             _ => return Err(invalid()),
         };
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        // As the schema's pattern: the first digit is 1 to 9, so neither `0d` nor `03d`.
+        let well_formed = digits
+            .bytes()
+            .next()
+            .is_some_and(|b| (b'1'..=b'9').contains(&b))
+            && digits.bytes().all(|b| b.is_ascii_digit());
+        if !well_formed {
             return Err(invalid());
         }
         let count: u32 = digits.parse().map_err(|_| invalid())?;
-        if count == 0 {
-            return Err(invalid());
-        }
         Ok(Self { count, unit })
     }
 }

@@ -14,6 +14,7 @@ mod kustomize;
 mod load;
 mod quantity;
 mod render;
+mod rollout;
 mod route;
 mod schema;
 mod secrets;
@@ -40,6 +41,7 @@ pub use images::{
 };
 pub use load::{ConfigError, DeployedConfig, LocatedViolation, Location};
 pub use render::{render, render_objects};
+pub use rollout::rollout_note;
 pub use schema::{CONFIG_SCHEMA_FILE, config_schema, config_schema_text};
 pub use secrets::{
     InTreePath, KeyRotation, LK_JWT_TOKEN_LIFETIME_SECONDS, RotateError, SecretKeys,

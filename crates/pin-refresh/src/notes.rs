@@ -10,7 +10,6 @@
 
 use bundle_gen::{Config, ImageName, Tag};
 
-use crate::refresh::livekit_rollout_note;
 use crate::status::{CurrentPin, Pin};
 
 /// The source repository of each component, for the image upstream publishes of it: the
@@ -140,45 +139,29 @@ fn changes_link(upstream: &str, old: &CurrentPin, new: &Pin) -> Option<String> {
     Some(format!("Release notes:\n{base}/releases/tag/{release}\n"))
 }
 
-/// What merging the bump restarts, and what that does to the service.
+/// What merging the bump restarts and what that does to the service (the component that
+/// runs the image says it), and for a new homeserver version why it is hard to take back.
 fn rollout_notes(config: &Config, image: ImageName, rebuild: bool) -> Vec<String> {
-    if image == ImageName::HOMESERVER {
-        let mut notes = vec![HOMESERVER_ROLLOUT.to_owned()];
-        // A rebuild is the same version: nothing new to migrate to.
-        if !rebuild {
-            notes.push(HOMESERVER_MIGRATION.to_owned());
-        }
-        notes
-    } else if image == ImageName::LK_JWT {
-        vec![LK_JWT_ROLLOUT.to_owned()]
-    } else {
-        livekit_rollout_note(config, image).into_iter().collect()
+    let mut notes: Vec<String> = bundle_gen::rollout_note(config, image)
+        .into_iter()
+        .collect();
+    // A rebuild is the same version: nothing new to migrate to.
+    if image == ImageName::HOMESERVER && !rebuild {
+        notes.push(HOMESERVER_MIGRATION.to_owned());
     }
+    notes
 }
 
-/// The homeserver is one pod of a StatefulSet, replaced in place.
-const HOMESERVER_ROLLOUT: &str = "\
-Rolling this out restarts the homeserver (StatefulSet
-matrix-homeserver, one pod): the whole chat is down, for every client
-and for federation, from when the old pod stops until the new one is
-ready.
-";
-
-/// Why a homeserver bump is hard to take back.
+/// Why a homeserver bump is hard to take back, and what its revert needs to pass CI: it lowers
+/// the pin, which the `homeserver-downgrade` transition rule refuses.
 const HOMESERVER_MIGRATION: &str = "\
 Tuwunel may migrate its database when the new version first starts,
 and an older version may then not open it: reverting this commit may
 not bring the old version back. Take a backup of the database before
 merging (README, \"Before a homeserver bump: a backup\").
-";
-
-/// lk-jwt-service is a Deployment without a strategy of its own: Kubernetes' rolling update
-/// with one replica starts the new pod and stops the old one once the new one is ready.
-const LK_JWT_ROLLOUT: &str = "\
-Rolling this out replaces the lk-jwt-service pod (Deployment
-lk-jwt-service, rolling update): the new pod takes over once it is
-ready. Calls in progress are not affected; only joining a call asks
-lk-jwt-service for a token.
+A revert lowers the pin, which CI's `bundle gen --check --against`
+refuses (rule homeserver-downgrade) unless a commit of the revert
+carries the trailer `Bundle-Allow: homeserver-downgrade`.
 ";
 
 #[cfg(test)]
@@ -324,7 +307,7 @@ mod tests {
             &new,
         )
         .expect("notes");
-        assert!(notes.contains(HOMESERVER_ROLLOUT), "{notes}");
+        assert!(notes.contains("restarts the homeserver"), "{notes}");
         assert!(!notes.contains("migrate"), "{notes}");
     }
 
@@ -351,9 +334,10 @@ mod tests {
     }
 
     #[test]
-    fn every_note_line_but_a_link_fits_72_characters() {
-        for note in [HOMESERVER_ROLLOUT, HOMESERVER_MIGRATION, LK_JWT_ROLLOUT] {
-            assert!(note.lines().all(|line| line.len() <= 72), "{note}");
-        }
+    fn the_homeserver_migration_note_fits_72_characters() {
+        assert!(
+            HOMESERVER_MIGRATION.lines().all(|line| line.len() <= 72),
+            "{HOMESERVER_MIGRATION}"
+        );
     }
 }

@@ -599,32 +599,6 @@ pub(crate) fn commit_message(
     message
 }
 
-/// What a reviewer of a LiveKit bump must know before merging it: the rollout stops the one
-/// SFU (the Deployment is `Recreate`, since two SFUs without shared state would split the
-/// calls between them), which drains rather than cuts. `None` for another image, or when no
-/// overlay bundles LiveKit (the pin then reaches no pod). Lines of at most 72 characters, as
-/// the rest of the message.
-pub(crate) fn livekit_rollout_note(config: &Config, image: ImageName) -> Option<String> {
-    if image != ImageName::LIVEKIT {
-        return None;
-    }
-    // The bundled overlays share one LiveKit component, so they agree on its settings.
-    let bundled = config
-        .variants()
-        .values()
-        .find(|variant| variant.livekit_bundled())?;
-    let grace = bundled.livekit().termination_grace_period_seconds;
-    Some(format!(
-        "Rolling this out restarts LiveKit (Deployment strategy Recreate):\n\
-         - calls in progress continue on the old pod until they end, for at\n  \
-         most livekit.terminationGracePeriodSeconds ({grace} s); calls still\n  \
-         running then are cut;\n\
-         - no call can start or be joined from the moment the rollout\n  \
-         begins until the old pod has exited and the new one is ready.\n\
-         Merge it when few calls are running.\n"
-    ))
-}
-
 /// Writes and commits the bumps (with `--commit`), or only reports them.
 pub(crate) fn apply(
     request: &RefreshRequest,
@@ -1601,22 +1575,6 @@ mod tests {
     }
 
     #[test]
-    fn a_livekit_bump_says_calls_drain_for_the_grace_period_and_new_calls_wait() {
-        let config = Config::from_yaml(&SITE.replace(
-            "  publicUrl: wss://matrix.example.org\n",
-            "  publicUrl: wss://matrix.example.org\n  terminationGracePeriodSeconds: 900\n",
-        ))
-        .expect("SITE with a grace period is valid");
-        let note = livekit_rollout_note(&config, ImageName::LIVEKIT).expect("a note");
-        assert!(
-            note.contains("livekit.terminationGracePeriodSeconds (900 s)"),
-            "{note}"
-        );
-        assert!(note.contains("no call can start or be joined"), "{note}");
-        assert!(note.lines().all(|line| line.len() <= 72), "{note}");
-    }
-
-    #[test]
     fn the_rollout_note_goes_between_the_pins_and_the_trailers() {
         let old = CurrentPin {
             tag: Some(tag("v1.13.7")),
@@ -1637,19 +1595,32 @@ mod tests {
     }
 
     #[test]
-    fn only_a_bundled_livekit_bump_gets_a_rollout_note() {
-        let config = Config::from_yaml(SITE).expect("SITE is valid");
-        assert_eq!(livekit_rollout_note(&config, ImageName::HOMESERVER), None);
-        assert_eq!(livekit_rollout_note(&config, ImageName::LK_JWT), None);
-        let external_only = Config::from_yaml(
-            &SITE
-                .replace("\n  bundled: {}\n", "\n")
-                .replace("\n  bundled-turn: {}\n", "\n"),
-        )
-        .expect("SITE with the external overlay only is valid");
-        assert_eq!(
-            livekit_rollout_note(&external_only, ImageName::LIVEKIT),
-            None
+    fn a_scaled_out_livekit_bump_message_says_its_nodes_drain_one_at_a_time() {
+        let scaled = Config::from_yaml(include_str!(
+            "../../bundle-gen/tests/fixtures/configs/scale-out.yaml"
+        ))
+        .expect("the scale-out fixture is valid");
+        let old = CurrentPin {
+            tag: Some(tag("v1.13.5")),
+            digest: Some(digest('1')),
+        };
+        let new = Pin {
+            tag: tag("v1.13.7"),
+            digest: digest('2'),
+        };
+        let notes = crate::notes::bump_notes(
+            &scaled,
+            ImageName::LIVEKIT,
+            "livekit/livekit-server",
+            None,
+            &old,
+            &new,
         );
+        insta::assert_snapshot!(commit_message(
+            ImageName::LIVEKIT,
+            &old,
+            &new,
+            notes.as_deref()
+        ));
     }
 }

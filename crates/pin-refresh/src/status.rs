@@ -444,8 +444,10 @@ async fn check_image(
                 .find(|bump| bump.image == name && bump.digest == latest.digest)
         })
         .cloned();
+    // A held candidate is not proposed whatever its age: asking when it was published would
+    // cost a manifest and a config blob on every run for as long as the revert holds it.
     let waiting = match (pin.policy.min_age(), &latest) {
-        (Some(min_age), Some(candidate)) if update => {
+        (Some(min_age), Some(candidate)) if update && held.is_none() => {
             let published = published_time(registry, repository, candidate, published).await?;
             policy::eligible_at(published, min_age, now).map(|eligible_at| Waiting {
                 published,

@@ -42,6 +42,10 @@ impl Component for Homeserver {
         true
     }
 
+    fn rollout_note(&self, _raw: &RawConfig, _variant: &Variant) -> Option<String> {
+        Some(ROLLOUT_NOTE.to_owned())
+    }
+
     fn config_file(
         &self,
         raw: &RawConfig,
@@ -93,6 +97,14 @@ impl Component for Homeserver {
 
 /// Name of the StatefulSet, its Service and its pods' `app` label.
 const NAME: &str = "matrix-homeserver";
+
+/// The homeserver is the one pod of its StatefulSet, replaced in place.
+const ROLLOUT_NOTE: &str = "\
+Rolling this out restarts the homeserver (StatefulSet
+matrix-homeserver, one pod): the whole chat is down, for every client
+and for federation, from when the old pod stops until the new one is
+ready.
+";
 /// The generated ConfigMap holding [`CONFIG_FILE`].
 const CONFIG_MAP: &str = "matrix-homeserver-config";
 /// The Tuwunel config file's name (key in the ConfigMap, file in `base/`).

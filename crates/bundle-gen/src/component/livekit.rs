@@ -54,6 +54,10 @@ impl Component for Livekit {
         variant.livekit_bundled()
     }
 
+    fn rollout_note(&self, _raw: &RawConfig, variant: &Variant) -> Option<String> {
+        Some(rollout_note(&variant.livekit))
+    }
+
     fn config_file(
         &self,
         raw: &RawConfig,
@@ -541,6 +545,38 @@ fn rollout_strategy() -> DeploymentStrategy {
         type_: Some("Recreate".to_owned()),
         ..DeploymentStrategy::default()
     }
+}
+
+/// What a rollout of a new LiveKit image does to calls, after the Deployment's strategy: one
+/// SFU stops and drains while nothing takes new calls ([`rollout_strategy`]), or several
+/// drain one at a time while the others take the new calls ([`node_by_node_rollout`]).
+fn rollout_note(livekit: &Settings) -> String {
+    let grace = livekit.termination_grace_period_seconds;
+    if !scaled_out(livekit) {
+        return format!(
+            "Rolling this out restarts LiveKit (Deployment strategy Recreate):\n\
+             - calls in progress continue on the old pod until they end, for at\n  \
+             most livekit.terminationGracePeriodSeconds ({grace} s); calls still\n  \
+             running then are cut;\n\
+             - no call can start or be joined from the moment the rollout\n  \
+             begins until the old pod has exited and the new one is ready.\n\
+             Merge it when few calls are running.\n"
+        );
+    }
+    let replicas = livekit.replicas;
+    let longest = u64::from(replicas) * u64::from(grace);
+    format!(
+        "Rolling this out restarts the {replicas} LiveKit nodes one at a time\n\
+         (Deployment strategy RollingUpdate, maxSurge 0, maxUnavailable 1):\n\
+         - the stopping node is given no new room; calls in progress on it\n  \
+         continue until they end, for at most\n  \
+         livekit.terminationGracePeriodSeconds ({grace} s); calls still\n  \
+         running then are cut;\n\
+         - the other nodes keep taking new calls meanwhile;\n\
+         - the whole rollout takes up to {replicas} x {grace} s ({longest} s), plus\n  \
+         the start of each new pod.\n\
+         Merge it when few calls are running.\n"
+    )
 }
 
 /// The pod template with `livekit.terminationGracePeriodSeconds`: on SIGTERM LiveKit marks its

@@ -35,6 +35,10 @@ impl Component for LkJwt {
         raw.lk_jwt.enabled
     }
 
+    fn rollout_note(&self, _raw: &RawConfig, _variant: &Variant) -> Option<String> {
+        Some(ROLLOUT_NOTE.to_owned())
+    }
+
     fn objects(
         &self,
         raw: &RawConfig,
@@ -70,6 +74,15 @@ impl Component for LkJwt {
 
 /// Name of the Deployment, its Service and its pods' `app` label.
 pub(crate) const NAME: &str = "lk-jwt-service";
+
+/// The Deployment has no strategy of its own: Kubernetes' rolling update of its one replica
+/// starts the new pod and stops the old one once the new one is ready.
+const ROLLOUT_NOTE: &str = "\
+Rolling this out replaces the lk-jwt-service pod (Deployment
+lk-jwt-service, rolling update): the new pod takes over once it is
+ready. Calls in progress are not affected; only joining a call asks
+lk-jwt-service for a token.
+";
 /// lk-jwt's default listen port (`LIVEKIT_JWT_BIND` unset).
 const PORT: u16 = 8080;
 /// The Secret rendered from inline `livekit.keys` (bundled LiveKit on dev clusters only).

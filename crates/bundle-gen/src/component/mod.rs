@@ -168,6 +168,13 @@ pub(crate) trait Component: Sync {
         Vec::new()
     }
 
+    /// What rolling out a new image of it does to the running service, as `variant` deploys
+    /// it: for the reviewer of a pin bump, in lines of at most 72 characters. `None` for a
+    /// component that runs no image.
+    fn rollout_note(&self, _raw: &RawConfig, _variant: &Variant) -> Option<String> {
+        None
+    }
+
     /// What its home holds, from the settings of `variant` (any variant that enables it; the
     /// validation made sure all of those agree on what the home holds).
     fn home_files(

@@ -37,6 +37,18 @@ const DATA_VOLUME: &str = "data";
 /// The pods allowed to connect, by their `app` label: every LiveKit node and lk-jwt.
 const CLIENTS: [&str; 2] = [livekit::NAME, lk_jwt::NAME];
 
+/// What a Valkey bump does to calls: it restarts empty, and LiveKit routes rooms through it.
+const ROLLOUT_NOTE: &str = "\
+Rolling this out replaces the valkey pod (Deployment valkey, strategy
+Recreate); the new one starts empty, as it keeps nothing on disk.
+- Until the new pod is ready (seconds), LiveKit can neither place a
+  new room nor find a running one: calls cannot start or be joined.
+  Calls in progress keep their media.
+- With several LiveKit nodes the routing of the rooms already running
+  is lost: someone joining one of them may land on another node, in a
+  separate call of the same name. Merge it when few calls are running.
+";
+
 /// The bundled single-replica Valkey.
 pub(crate) struct Valkey;
 
@@ -55,6 +67,10 @@ impl Component for Valkey {
             .redis
             .as_ref()
             .is_some_and(|redis| redis.bundled)
+    }
+
+    fn rollout_note(&self, _raw: &RawConfig, _variant: &Variant) -> Option<String> {
+        Some(ROLLOUT_NOTE.to_owned())
     }
 
     fn objects(

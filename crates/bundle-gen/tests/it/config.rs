@@ -527,7 +527,7 @@ fn a_policy_without_a_kind_is_reported_at_the_missing_kind() {
 fn a_min_age_without_a_unit_is_refused_at_the_key_with_how_to_write_one() {
     let doc = set(good(), "images.livekit.policy.minAge", "'3'");
     insta::assert_snapshot!(parse_error(&yaml(&doc)), @r"
-    bundle.yaml:43:7: invalid value at `images.livekit.policy.minAge`: `3` is not a duration: write a whole number above 0 and a unit, m (minutes), h (hours), d (days) or w (weeks), e.g. `3d`
+    bundle.yaml:43:7: invalid value at `images.livekit.policy.minAge`: `3` is not a duration: write a whole number above 0 without a leading zero and a unit, m (minutes), h (hours), d (days) or w (weeks), e.g. `3d`
     ");
 }
 
@@ -535,7 +535,15 @@ fn a_min_age_without_a_unit_is_refused_at_the_key_with_how_to_write_one() {
 fn a_min_age_of_zero_is_refused_at_the_key() {
     let doc = set(good(), "images.homeserver.policy.minAge", "0d");
     insta::assert_snapshot!(parse_error(&yaml(&doc)), @r"
-    bundle.yaml:35:7: invalid value at `images.homeserver.policy.minAge`: `0d` is not a duration: write a whole number above 0 and a unit, m (minutes), h (hours), d (days) or w (weeks), e.g. `3d`
+    bundle.yaml:35:7: invalid value at `images.homeserver.policy.minAge`: `0d` is not a duration: write a whole number above 0 without a leading zero and a unit, m (minutes), h (hours), d (days) or w (weeks), e.g. `3d`
+    ");
+}
+
+#[test]
+fn a_min_age_with_a_leading_zero_is_refused_at_the_key_as_the_schema_refuses_it() {
+    let doc = set(good(), "images.homeserver.policy.minAge", "03d");
+    insta::assert_snapshot!(parse_error(&yaml(&doc)), @r"
+    bundle.yaml:35:7: invalid value at `images.homeserver.policy.minAge`: `03d` is not a duration: write a whole number above 0 without a leading zero and a unit, m (minutes), h (hours), d (days) or w (weeks), e.g. `3d`
     ");
 }
 

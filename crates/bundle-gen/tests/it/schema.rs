@@ -186,6 +186,21 @@ fn the_schema_refuses_a_min_age_without_a_unit_at_its_key() {
 }
 
 #[test]
+fn the_schema_and_the_loader_accept_the_same_min_ages() {
+    for value in [
+        "3d", "90m", "10w", "12h", "03d", "0d", "00h", "3", "3days", "d", "-3d",
+    ] {
+        let schema_accepts = schema_errors(&bundle_yaml_with(
+            "images.homeserver.policy",
+            &format!("{{kind: bare-multiarch, minAge: '{value}'}}"),
+        ))
+        .is_empty();
+        let loader_accepts = value.parse::<bundle_gen::MinAge>().is_ok();
+        assert_eq!(schema_accepts, loader_accepts, "minAge `{value}`");
+    }
+}
+
+#[test]
 fn the_schema_requires_what_the_loader_requires() {
     let mut doc = yaml_file(&repository_root().join("bundle.yaml"));
     doc.as_object_mut().unwrap().remove("images");

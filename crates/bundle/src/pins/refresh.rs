@@ -194,18 +194,44 @@ pub(super) fn run(args: &RefreshArgs, console: &mut Console) -> anyhow::Result<O
     } else {
         console.data().write_all(summary(&report).as_bytes())?;
     }
-    if report.bumps.is_empty() && report.failed.is_empty() && report.held().next().is_some() {
-        console.status("Every pin is current or held: nothing to commit.")?;
-    } else if report.bumps.is_empty() && report.failed.is_empty() {
-        console.status("All pins are current: nothing to commit.")?;
-    } else if report.bumps.is_empty() {
-        console.status("The images that could be checked are current: nothing to commit.")?;
+    if report.bumps.is_empty() {
+        console.status(nothing_to_bump(&report))?;
     } else if report.dry_run {
         console.status("Dry run: nothing was written; add --commit to write and commit.")?;
     }
     match PartialRefresh::of(&report) {
         Some(partial) => Err(partial.into()),
         None => Ok(Outcome::Done),
+    }
+}
+
+/// What a refresh that bumps nothing says of the images it checked: current, held by a
+/// revert, or waiting for `policy.minAge`, naming only what is so.
+fn nothing_to_bump(report: &RefreshReport) -> String {
+    let waiting = report
+        .checked
+        .iter()
+        .filter(|image| image.waiting.is_some())
+        .count();
+    let held = report.held().next().is_some();
+    let checked = if report.failed.is_empty() {
+        ""
+    } else {
+        " among the images that could be checked"
+    };
+    if waiting > 0 {
+        let others = if held { "current or held" } else { "current" };
+        format!(
+            "Nothing to bump{checked}; {waiting} waiting for policy.minAge, the others \
+             {others}: nothing to commit."
+        )
+    } else if !report.failed.is_empty() {
+        let current = if held { "current or held" } else { "current" };
+        format!("The images that could be checked are {current}: nothing to commit.")
+    } else if held {
+        "Every pin is current or held: nothing to commit.".to_owned()
+    } else {
+        "All pins are current: nothing to commit.".to_owned()
     }
 }
 
@@ -262,7 +288,7 @@ mod tests {
     use bundle_gen::{Digest, ImageName};
     use pin_refresh::{
         BumpReport, CurrentPin, FailedImage, ImageStatus, Pin, RefreshReport, RequestCounts,
-        RetryCounts, Route,
+        RetryCounts, Route, Waiting,
     };
 
     use crate::pins::json::PinsDocument;
@@ -377,5 +403,39 @@ mod tests {
     fn refresh_json_has_the_version_1_shape_of_status_with_each_bump_and_the_outcome() {
         let text = serde_json::to_string_pretty(&PinsDocument::refresh(&report())).unwrap();
         insta::assert_snapshot!(text);
+    }
+
+    /// [`report`] with nothing bumped and every image checked, the homeserver's newer pin
+    /// younger than its `policy.minAge`.
+    fn report_with_only_a_waiting_image() -> RefreshReport {
+        let mut report = report();
+        report.bumps.clear();
+        report.failed.clear();
+        let homeserver = &mut report.checked[0];
+        homeserver.update = false;
+        homeserver.waiting = Some(Waiting {
+            published: "2026-01-01T00:00:00Z".parse().unwrap(),
+            eligible_at: "2026-01-04T00:00:00Z".parse().unwrap(),
+        });
+        report
+    }
+
+    #[test]
+    fn a_refresh_with_only_a_waiting_image_says_it_waits_not_that_all_are_current() {
+        assert_eq!(
+            super::nothing_to_bump(&report_with_only_a_waiting_image()),
+            "Nothing to bump; 1 waiting for policy.minAge, the others current: nothing to \
+             commit."
+        );
+    }
+
+    #[test]
+    fn a_refresh_with_every_pin_current_says_so() {
+        let mut report = report_with_only_a_waiting_image();
+        report.checked[0].waiting = None;
+        assert_eq!(
+            super::nothing_to_bump(&report),
+            "All pins are current: nothing to commit."
+        );
     }
 }

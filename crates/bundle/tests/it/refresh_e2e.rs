@@ -382,6 +382,55 @@ async fn a_reverted_bump_is_held_by_status_and_not_proposed_again_by_refresh() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_held_bump_under_min_age_is_only_held_and_costs_no_extra_request() {
+    let Registries { registry, pins } = registries().await;
+    let site = Site::new(&pins);
+    let endpoints = endpoint_args(&registry);
+    let mut refresh = vec!["pins", "refresh", "--commit"];
+    refresh.extend(endpoints.iter().map(String::as_str));
+    site.bundle(&refresh).success();
+    site.git.git([
+        "-c",
+        "user.name=Fixture",
+        "-c",
+        "user.email=fixture@example.org",
+        "revert",
+        "--no-edit",
+        "HEAD~1",
+    ]);
+    let short = site.head().id.as_str()[..12].to_owned();
+    let mut status = vec!["pins", "status"];
+    status.extend(endpoints.iter().map(String::as_str));
+    let livekit_requests = || {
+        registry.reset_counts();
+        let run = site.bundle(&status).success();
+        let counts = registry.counts().repository(Scenario::LIVEKIT_REPOSITORY);
+        (run, counts)
+    };
+    let (_, without) = livekit_requests();
+
+    // Every candidate of the scenario is younger than a hundred years.
+    let config = fs::read_to_string(site.path().join("bundle.yaml")).expect("bundle.yaml");
+    let config = set(&config, "images.livekit.policy.minAge", "5200w");
+    fs::write(site.path().join("bundle.yaml"), config).expect("bundle.yaml written");
+    let (held, with) = livekit_requests();
+
+    assert_eq!(with, without);
+    assert_snapshot!(held.filter(&short, "[REVERT]").transcript(), @r#"
+    exit: 0
+    --- stdout
+    IMAGE       CURRENT                        LATEST                         UPDATE  ROUTE
+    homeserver  v1.10.0.1@sha256:9e4133f28fff  v1.10.0.1@sha256:9e4133f28fff  no      bare-multiarch
+    livekit     v1.13.5@sha256:e6434f78ddfd    v1.13.7@sha256:f1aab48eef77    held    semver
+    lkJwt       0.7.0@sha256:8ff2586a1cc9      0.7.0@sha256:8ff2586a1cc9      no      semver
+    livekit: held at v1.13.5@sha256:e6434f78ddfd: v1.13.7@sha256:f1aab48eef77 was reverted by [REVERT] (Revert "chore(pins): bump livekit v1.13.5 -> v1.13.7")
+    docker.io: 4 requests (token 1, 401 challenge 1, tag list 1, manifest HEAD 0, manifest GET 1, blob 0)
+    ghcr.io: 10 requests (token 2, 401 challenge 1, tag list 2, manifest HEAD 2, manifest GET 3, blob 0)
+    --- stderr
+    "#);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_commit_build_bump_links_the_compare_view_from_the_pinned_build() {
     let registry = TestRegistry::start().await.expect("test registry");
     let tuwunel = Scenario::tuwunel(&registry).await.expect("tuwunel");
@@ -477,10 +526,10 @@ async fn a_registry_failure_for_one_image_commits_and_pushes_the_others_and_exit
     assert_snapshot!(partial.transcript(), @r"
     exit: 3
     --- stdout
-    95d70c9e62b2 chore(pins): bump tuwunel v1.9.0 -> v1.10.0.1
+    e41cfacdeaeb chore(pins): bump tuwunel v1.9.0 -> v1.10.0.1
       v1.10.0.1@sha256:9e4133f28fff7f1dd991dd2adc7b8ec5f59c2ac1f7b4d4f6eeb85c01674c5e73
       files: bundle.yaml, base/kustomization.yaml
-    b4bd1dc4b4ce chore(pins): bump livekit v1.13.5 -> v1.13.7
+    458460d809b6 chore(pins): bump livekit v1.13.5 -> v1.13.7
       v1.13.7@sha256:f1aab48eef77fc941cd73ae16af5e2e7b4816c3360dd6e61ed1d656c5b4bc25f
       files: bundle.yaml, overlays/components/livekit/kustomization.yaml
     On branch bundle/pin-bumps, pushed.

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use bundle_gen::{Digest, ImageName, ImagePin, SemverPolicy, UpdatePolicy};
+use bundle_gen::{Digest, ImageName, ImagePin, MinAge, SemverPolicy, UpdatePolicy};
 use pin_refresh::test_fixture::{TestRepo, commit_all, init_repo, write_file};
 use pin_refresh::{CommitId, RevertedBump, StatusReport, reverted_bumps};
 use registry_fixture::{Pin, Scenario, TestRegistry};
@@ -64,6 +64,18 @@ async fn livekit_status(
     pin: &Pin,
     reverted: Vec<RevertedBump>,
 ) -> StatusReport {
+    livekit_status_waiting(registry, livekit, pin, reverted, None).await
+}
+
+/// [`livekit_status`] with the policy's `minAge` set to `min_age`, judged at the scenario's
+/// build time (every candidate is younger than any `minAge`).
+async fn livekit_status_waiting(
+    registry: &TestRegistry,
+    livekit: &Scenario,
+    pin: &Pin,
+    reverted: Vec<RevertedBump>,
+    min_age: Option<MinAge>,
+) -> StatusReport {
     let images = support::images([(
         ImageName::LIVEKIT,
         ImagePin {
@@ -75,12 +87,13 @@ async fn livekit_status(
                 range: None,
                 allow_prerelease: false,
                 tag_prefix: "v".to_owned(),
-                min_age: None,
+                min_age,
             }),
         },
     )]);
-    let request =
-        support::request(images, &registry.endpoint(), &["docker.io"]).with_reverted(reverted);
+    let request = support::request(images, &registry.endpoint(), &["docker.io"])
+        .with_reverted(reverted)
+        .with_now("2026-01-01T00:00:01Z".parse().unwrap());
     pin_refresh::status(&request).await.unwrap()
 }
 
@@ -113,6 +126,37 @@ async fn a_reverted_bump_is_held_and_names_its_revert() {
         livekit.newest.digest
     );
     assert_eq!(status.held.as_ref().unwrap().revert, reverting);
+}
+
+#[tokio::test]
+async fn a_held_candidate_under_min_age_is_held_not_waiting_at_no_extra_request() {
+    let registry = TestRegistry::start().await.unwrap();
+    let livekit = Scenario::livekit(&registry).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = site(dir.path());
+    bump(&repo, ImageName::LIVEKIT, &livekit.newest.digest);
+    revert(&repo, "HEAD", None);
+    let reverted = reverted_bumps(&repo.open()).unwrap();
+    let checked = |min_age: Option<&str>| {
+        let reverted = reverted.clone();
+        let min_age = min_age.map(|text| text.parse().unwrap());
+        let (registry, livekit) = (&registry, &livekit);
+        async move {
+            registry.reset_counts();
+            let report =
+                livekit_status_waiting(registry, livekit, &livekit.current, reverted, min_age)
+                    .await;
+            (report, registry.counts().total)
+        }
+    };
+
+    let (_, without) = checked(None).await;
+    let (report, with) = checked(Some("1w")).await;
+
+    let status = &report.images[1];
+    assert!(status.held.is_some());
+    assert_eq!(status.waiting, None);
+    assert_eq!(with, without);
 }
 
 #[tokio::test]
