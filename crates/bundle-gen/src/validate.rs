@@ -717,6 +717,21 @@ pub enum Violation {
         /// Which rule it breaks.
         reason: &'static str,
     },
+    /// A key of a Secret's data that Kubernetes refuses: the `secretKeyRef` or volume item
+    /// naming it would be refused when the tree is applied.
+    #[error(
+        "`{key}` is `{value}`, which Kubernetes refuses as a key of a Secret's data: {reason}. \
+         Fix: write the key the existing Secret holds the value under: at most 253 letters, \
+         digits, `-`, `_` and `.`, e.g. `password`."
+    )]
+    SecretDataKeyInvalid {
+        /// The config key holding the Secret's data key.
+        key: String,
+        /// The rejected data key.
+        value: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
     // ---- IP families, listen addresses and NetworkPolicy peers ----
     /// Listen addresses without the wildcard of either family.
     #[error(
@@ -1364,6 +1379,7 @@ impl Violation {
             | Violation::RelayPortRangeTooLarge { key, .. }
             | Violation::RelayPortRangeCollides { key, .. }
             | Violation::SecretNameInvalid { key, .. }
+            | Violation::SecretDataKeyInvalid { key, .. }
             | Violation::ListenAddressesWithoutWildcard { key, .. }
             | Violation::ListenAddressesWithoutIpv6 { key, .. }
             | Violation::IpFamilyTwice { key, .. }
@@ -1629,6 +1645,16 @@ fn check_homeserver(config: &Config, found: &mut Vec<Violation>) {
     }
 
     let has_inline_token = !homeserver.registration_token.is_empty();
+    let token_secret = &homeserver.registration_token_existing_secret;
+    if !token_secret.name.is_empty()
+        && let Err(reason) = check_secret_data_key(&token_secret.key)
+    {
+        found.push(Violation::SecretDataKeyInvalid {
+            key: "homeserver.registrationTokenExistingSecret.key".to_owned(),
+            value: token_secret.key.clone(),
+            reason,
+        });
+    }
     if has_inline_token && !raw.allow_inline_secrets {
         found.push(Violation::InlineSecretRefused {
             key: "homeserver.registrationToken".to_owned(),
@@ -1779,6 +1805,7 @@ fn check_variant(config: &Config, variant: &Variant, found: &mut Vec<Violation>)
     check_removed_livekit_keys(config, variant, found);
     check_inline_keys_fit_the_key_file(config, variant, found);
     check_lk_jwt_key_key(config, variant, found);
+    check_secret_data_keys(config, variant, found);
 
     // Only the ports this overlay deploys: an external overlay runs no LiveKit, and only
     // `bundled-turn` listens on TURN's port.
@@ -2617,6 +2644,64 @@ fn check_appservices(config: &Config, found: &mut Vec<Violation>) {
             reason,
         });
     }
+}
+
+/// The keys of Secret data this overlay's LiveKit settings name.
+fn check_secret_data_keys(config: &Config, variant: &Variant, found: &mut Vec<Violation>) {
+    let livekit = &variant.livekit;
+    let keys = &livekit.keys.existing_secret;
+    let written = [
+        (
+            "keys.existingSecret.livekitKeysKey",
+            Some(&keys.livekit_keys_key),
+        ),
+        (
+            "keys.existingSecret.lkJwtKeyKey",
+            keys.lk_jwt_key_key.as_ref(),
+        ),
+        ("turn.tls.certKey", Some(&livekit.turn.tls.cert_key)),
+        ("turn.tls.keyKey", Some(&livekit.turn.tls.key_key)),
+        (
+            "redis.existingSecret.key",
+            livekit
+                .redis
+                .as_ref()
+                .and_then(|redis| redis.existing_secret.as_ref())
+                .map(|secret| &secret.key),
+        ),
+    ];
+    for (path, value) in written {
+        if let Some(value) = value
+            && let Err(reason) = check_secret_data_key(value)
+        {
+            found.push(Violation::SecretDataKeyInvalid {
+                key: livekit_key(config, variant.name, path),
+                value: value.clone(),
+                reason,
+            });
+        }
+    }
+}
+
+/// Checks a key of a Secret's data as Kubernetes does (`IsConfigMapKey`): 1 to 253
+/// characters, letters, digits, `-`, `_` and `.`, and not `.`, `..` or starting with `..`.
+fn check_secret_data_key(key: &str) -> Result<(), &'static str> {
+    if key.is_empty() {
+        return Err("it is empty");
+    }
+    if key.len() > 253 {
+        return Err("it is longer than 253 characters");
+    }
+    if !key
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err("it holds a character other than a letter, a digit, `-`, `_` or `.`");
+    }
+    if key == "." || key.starts_with("..") {
+        return Err("it is `.`, or starts with `..`");
+    }
+    Ok(())
 }
 
 /// Checks a DNS-1123 subdomain as Kubernetes does for object names (`IsDNS1123Subdomain`): at

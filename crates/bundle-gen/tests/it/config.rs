@@ -1624,6 +1624,42 @@ fn guard_appservices_secret_name_not_a_dns_subdomain() {
 }
 
 #[test]
+fn guard_a_secret_data_key_kubernetes_refuses_names_its_key() {
+    let doc = set(
+        good(),
+        "livekit.keys.existingSecret.livekitKeysKey",
+        "'LIVEKIT KEYS'",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:12:7: `livekit.keys.existingSecret.livekitKeysKey` is `LIVEKIT KEYS`, which Kubernetes refuses as a key of a Secret's data: it holds a character other than a letter, a digit, `-`, `_` or `.`. Fix: write the key the existing Secret holds the value under: at most 253 letters, digits, `-`, `_` and `.`, e.g. `password`.
+    ");
+}
+
+#[test]
+fn guard_an_empty_registration_token_data_key_names_its_key() {
+    let doc = set(
+        good(),
+        "homeserver.registrationTokenExistingSecret",
+        "{name: matrix-registration, key: ''}",
+    );
+    insta::assert_snapshot!(refused(doc), @r"
+    bundle.yaml: config refused:
+    bundle.yaml:6:5: `homeserver.registrationTokenExistingSecret.key` is ``, which Kubernetes refuses as a key of a Secret's data: it is empty. Fix: write the key the existing Secret holds the value under: at most 253 letters, digits, `-`, `_` and `.`, e.g. `password`.
+    ");
+}
+
+#[test]
+fn secret_data_keys_of_letters_digits_dashes_underscores_and_dots_are_accepted() {
+    for key in ["LIVEKIT_KEYS", "livekit-keys", "keys.yaml", ".keys"] {
+        let doc = set(good(), "livekit.keys.existingSecret.livekitKeysKey", key);
+        if let Err(error) = load(&doc) {
+            panic!("{key}: {error}");
+        }
+    }
+}
+
+#[test]
 fn a_private_node_ip_inside_an_allowed_cidr_is_accepted_with_turn() {
     for (node_ip, cidr) in [("10.0.0.5", "10.0.0.0/8"), ("100.64.1.2", "100.64.0.0/10")] {
         let doc = set(good(), "livekit.rtc.nodeIp", node_ip);
