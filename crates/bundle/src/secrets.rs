@@ -257,8 +257,11 @@ fn rotation_steps(rotation: &KeyRotation, paths: &[PathBuf; 3]) -> Vec<String> {
         "with `reloader: stakater` it restarts by itself; else `{kubectl} rollout restart \
          deployment/livekit`"
     );
+    // Reloader restarts every workload that references a changed Secret, whichever entry
+    // changed: LiveKit mounts the keys Secret too, so lk-jwt's new entry rolls LiveKit again.
     let restart_lk_jwt = format!(
-        "with `reloader: stakater` it restarts by itself; else `{kubectl} rollout restart \
+        "with `reloader: stakater` it restarts by itself, and so does LiveKit, which reads the \
+         same Secret: one more drain, {livekit_rollout}; else `{kubectl} rollout restart \
          deployment/lk-jwt-service`"
     );
     let mut steps = vec![
