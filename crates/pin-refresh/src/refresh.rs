@@ -21,7 +21,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bundle_gen::{AtomicWrite, Config, ConfigError, FileWriteError, ImageName, RegistryEndpoint};
-use serde::Serialize;
 
 use crate::edit::{EditError, set_pin};
 use crate::git::{CommitId, GitError, Identities, Person, Repo, validate_branch_name};
@@ -96,8 +95,7 @@ pub struct PushRequest {
 }
 
 /// What a refresh found and did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshReport {
     /// No file or commit was written (no `--commit`).
     pub dry_run: bool,
@@ -116,7 +114,6 @@ pub struct RefreshReport {
     pub failed: Vec<FailedImage>,
     /// What the registries said of every image that could be checked, in `bundle.yaml`
     /// order (as `pins status` reports it), bumped, current or held.
-    #[serde(skip)]
     pub checked: Vec<ImageStatus>,
 }
 
@@ -129,11 +126,10 @@ impl RefreshReport {
 }
 
 /// An image whose newest pin could not be found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailedImage {
-    /// The key under `images:`.
-    pub image: String,
+    /// The image.
+    pub image: ImageName,
     /// Its registry host.
     pub registry: String,
     /// Its repository.
@@ -148,7 +144,7 @@ impl FailedImage {
     fn new(failure: &StatusError, config: &Config) -> Self {
         let pin = config.raw().images.get(failure.image);
         Self {
-            image: failure.image.key().to_owned(),
+            image: failure.image,
             registry: failure.registry.clone(),
             repository: failure.repository.clone(),
             current: CurrentPin {
@@ -161,13 +157,10 @@ impl FailedImage {
 }
 
 /// One image's bump.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BumpReport {
-    /// The key under `images:`.
-    pub image: String,
-    /// The upstream component, as in the commit subject.
-    pub component: String,
+    /// The image.
+    pub image: ImageName,
     /// The pin before.
     pub old: CurrentPin,
     /// The pin after.
@@ -613,8 +606,7 @@ pub(crate) fn apply(
     let mut reports: Vec<BumpReport> = bumps
         .iter()
         .map(|bump| BumpReport {
-            image: bump.image.key().to_owned(),
-            component: bump.image.component().to_owned(),
+            image: bump.image,
             old: bump.old.clone(),
             new: bump.new.clone(),
             files: std::iter::once(config_name.clone())
@@ -1020,7 +1012,7 @@ mod tests {
         };
         let report = run(&request, &two_bumps(), &BundleGen).expect("refresh");
         assert!(report.dry_run);
-        let images: Vec<&str> = report.bumps.iter().map(|b| b.image.as_str()).collect();
+        let images: Vec<&str> = report.bumps.iter().map(|b| b.image.key()).collect();
         assert_eq!(images, ["homeserver", "lkJwt"]);
         assert_eq!(report.bumps[0].commit, None);
         assert_eq!(site.snapshot(), before);
@@ -1054,14 +1046,14 @@ mod tests {
         let report =
             run(&site.request(), &one_bump_and_one_failure(), &BundleGen).expect("refresh");
 
-        let images: Vec<&str> = report.bumps.iter().map(|b| b.image.as_str()).collect();
+        let images: Vec<&str> = report.bumps.iter().map(|b| b.image.key()).collect();
         assert_eq!(images, ["homeserver"]);
         assert_eq!(site.git.commit("HEAD~1").id, start);
         assert_eq!(report.bumps[0].commit, Some(site.head().id.to_string()));
         assert_eq!(
             report.failed,
             [FailedImage {
-                image: "lkJwt".to_owned(),
+                image: ImageName::LK_JWT,
                 registry: "ghcr.io".to_owned(),
                 repository: "element-hq/lk-jwt-service".to_owned(),
                 current: CurrentPin {

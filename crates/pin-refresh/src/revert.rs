@@ -13,7 +13,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use bundle_gen::{Digest, ImageName};
-use serde::Serialize;
 
 use crate::git::{CommitId, GitCommandError, GitError, LoggedCommit, Repo};
 
@@ -24,30 +23,18 @@ use crate::git::{CommitId, GitCommandError, GitError, LoggedCommit, Repo};
 pub const HISTORY_LIMIT: usize = 10_000;
 
 /// A bump taken back by a revert on the branch HEAD is on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevertedBump {
     /// The image the bump moved.
-    #[serde(serialize_with = "image_key")]
     pub image: ImageName,
     /// The digest it moved the image to, which is not proposed again.
     pub digest: Digest,
     /// The bump commit.
-    #[serde(serialize_with = "commit_hex")]
     pub bump: CommitId,
     /// The commit that reverted it.
-    #[serde(serialize_with = "commit_hex")]
     pub revert: CommitId,
     /// The revert commit's subject.
     pub revert_subject: String,
-}
-
-fn image_key<S: serde::Serializer>(image: &ImageName, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(image.key())
-}
-
-fn commit_hex<S: serde::Serializer>(commit: &CommitId, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(commit.as_str())
 }
 
 /// The reverted bumps in the history of HEAD of the repository holding `path`; none when

@@ -18,7 +18,6 @@ use bundle_gen::{
     SemverPolicy, Tag, UpdatePolicy,
 };
 use jiff::Timestamp;
-use serde::Serialize;
 
 use crate::policy;
 use crate::registry::api::{FetchedManifest, Reference, Registry};
@@ -169,7 +168,7 @@ pub struct Waiting {
 }
 
 /// The pin as written in `bundle.yaml` (either part may be missing).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrentPin {
     /// The pinned tag.
     pub tag: Option<Tag>,
@@ -178,7 +177,7 @@ pub struct CurrentPin {
 }
 
 /// A complete pin, `tag@digest`, the digest verified against the registry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pin {
     /// The tag.
     pub tag: Tag,

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use bundle_gen::ImageName;
 use pin_refresh::{
     BumpReport, CurrentPin, FailedImage, ImageStatus, RefreshReport, RequestCounts, RetryCounts,
     StatusError,
@@ -306,7 +307,7 @@ impl ImageEntry {
     /// An image `pins refresh` could not check.
     fn refresh_failed(failed: &FailedImage) -> Self {
         Self {
-            name: failed.image.clone(),
+            name: failed.image.key().to_owned(),
             registry: failed.registry.clone(),
             repository: failed.repository.clone(),
             current: (&failed.current).into(),
@@ -337,22 +338,28 @@ impl PinsDocument {
 
     /// The document of `pins refresh`.
     pub(crate) fn refresh(report: &RefreshReport) -> Self {
-        let mut images: Vec<ImageEntry> = report
-            .checked
-            .iter()
-            .map(|image| {
-                let mut entry = ImageEntry::checked(image);
-                entry.bump = report
-                    .bumps
-                    .iter()
-                    .find(|bump| bump.image == image.name.key())
-                    .map(Bump::from);
-                entry
-            })
-            .chain(report.failed.iter().map(ImageEntry::refresh_failed))
+        // In `bundle.yaml` order, each image once: checked (and maybe bumped) or failed.
+        let images = ImageName::ALL
+            .into_iter()
+            .filter_map(
+                |name| match report.checked.iter().find(|i| i.name == name) {
+                    Some(image) => {
+                        let mut entry = ImageEntry::checked(image);
+                        entry.bump = report
+                            .bumps
+                            .iter()
+                            .find(|bump| bump.image == name)
+                            .map(Bump::from);
+                        Some(entry)
+                    }
+                    None => report
+                        .failed
+                        .iter()
+                        .find(|failed| failed.image == name)
+                        .map(ImageEntry::refresh_failed),
+                },
+            )
             .collect();
-        // Image keys sort in `bundle.yaml` order (`ImageName`'s order is its key's).
-        images.sort_by(|a, b| a.name.cmp(&b.name));
         Self {
             version: VERSION,
             command: Command::Refresh,

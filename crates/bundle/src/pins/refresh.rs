@@ -342,8 +342,7 @@ mod tests {
         RefreshReport {
             dry_run: false,
             bumps: vec![BumpReport {
-                image: "homeserver".to_owned(),
-                component: "tuwunel".to_owned(),
+                image: ImageName::HOMESERVER,
                 old: current("v1.9.2", 'a'),
                 new: pin("v1.9.3", digest('b')),
                 files: vec![
@@ -387,7 +386,7 @@ mod tests {
                 ("ghcr.io".to_owned(), RetryCounts::default()),
             ]),
             failed: vec![FailedImage {
-                image: "livekit".to_owned(),
+                image: ImageName::LIVEKIT,
                 registry: "docker.io".to_owned(),
                 repository: "livekit/livekit-server".to_owned(),
                 current: current("v1.8.0", 'd'),

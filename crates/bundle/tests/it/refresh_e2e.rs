@@ -126,6 +126,20 @@ impl Site {
         self.git.head()
     }
 
+    /// Takes `commit` back with git's own `revert`, as an operator would; the revert commit.
+    fn revert(&self, commit: &str) -> CommitId {
+        self.git.git([
+            "-c",
+            "user.name=Fixture",
+            "-c",
+            "user.email=fixture@example.org",
+            "revert",
+            "--no-edit",
+            commit,
+        ]);
+        self.head().id
+    }
+
     /// Commits from HEAD back to (not including) `stop` along first parents, oldest first.
     fn commits_since(&self, stop: &CommitId) -> Vec<CommitInfo> {
         self.git
@@ -336,16 +350,7 @@ async fn a_reverted_bump_is_held_by_status_and_not_proposed_again_by_refresh() {
     refresh.extend(endpoints.iter().map(String::as_str));
     site.bundle(&refresh).success();
     // The LiveKit bump, the second of the three, is taken back with git's own revert.
-    site.git.git([
-        "-c",
-        "user.name=Fixture",
-        "-c",
-        "user.email=fixture@example.org",
-        "revert",
-        "--no-edit",
-        "HEAD~1",
-    ]);
-    let revert = site.head().id;
+    let revert = site.revert("HEAD~1");
     let short = &revert.as_str()[..12];
 
     let mut status = vec!["pins", "status"];
@@ -389,16 +394,7 @@ async fn a_held_bump_under_min_age_is_only_held_and_costs_no_extra_request() {
     let mut refresh = vec!["pins", "refresh", "--commit"];
     refresh.extend(endpoints.iter().map(String::as_str));
     site.bundle(&refresh).success();
-    site.git.git([
-        "-c",
-        "user.name=Fixture",
-        "-c",
-        "user.email=fixture@example.org",
-        "revert",
-        "--no-edit",
-        "HEAD~1",
-    ]);
-    let short = site.head().id.as_str()[..12].to_owned();
+    let short = site.revert("HEAD~1").as_str()[..12].to_owned();
     let mut status = vec!["pins", "status"];
     status.extend(endpoints.iter().map(String::as_str));
     let livekit_requests = || {

@@ -13,7 +13,6 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Response, StatusCode, Url};
-use serde::Serialize;
 
 use super::error::{RegistryError, TransportFailure};
 use super::options::ClientOptions;
@@ -155,8 +154,7 @@ impl RetryReason {
 }
 
 /// Retries of one registry host, by reason (the answer's status, or the failure).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RetryCounts {
     /// Retries after `408 Request Timeout`.
     pub http408: u32,

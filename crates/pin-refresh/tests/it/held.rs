@@ -4,11 +4,12 @@
 
 use std::path::Path;
 
-use bundle_gen::{Digest, ImageName, ImagePin, MinAge, SemverPolicy, UpdatePolicy};
+use bundle_gen::{Digest, ImageName, MinAge, SemverPolicy, UpdatePolicy};
 use pin_refresh::test_fixture::{TestRepo, commit_all, init_repo, write_file};
 use pin_refresh::{CommitId, RevertedBump, StatusReport, reverted_bumps};
 use registry_fixture::{Pin, Scenario, TestRegistry};
 
+use crate::real_registry::only;
 use crate::support;
 
 /// A repository on `main` with one commit holding `pins.txt`.
@@ -76,21 +77,13 @@ async fn livekit_status_waiting(
     reverted: Vec<RevertedBump>,
     min_age: Option<MinAge>,
 ) -> StatusReport {
-    let images = support::images([(
-        ImageName::LIVEKIT,
-        ImagePin {
-            registry: Some("docker.io".to_owned()),
-            repository: livekit.repository.clone(),
-            tag: Some(pin.tag.clone()),
-            digest: Some(pin.digest.clone()),
-            policy: UpdatePolicy::Semver(SemverPolicy {
-                range: None,
-                allow_prerelease: false,
-                tag_prefix: "v".to_owned(),
-                min_age,
-            }),
-        },
-    )]);
+    let policy = UpdatePolicy::Semver(SemverPolicy {
+        range: None,
+        allow_prerelease: false,
+        tag_prefix: "v".to_owned(),
+        min_age,
+    });
+    let images = only(ImageName::LIVEKIT, livekit, pin, policy);
     let request = support::request(images, &registry.endpoint(), &["docker.io"])
         .with_reverted(reverted)
         .with_now("2026-01-01T00:00:01Z".parse().unwrap());

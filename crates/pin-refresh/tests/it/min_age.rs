@@ -4,13 +4,13 @@
 //! time the request judges against is set by each test.
 
 use bundle_gen::{
-    BareMultiarchPolicy, CommitPolicy, ImageName, ImagePin, Images, MinAge, SemverPolicy,
-    UpdatePolicy,
+    BareMultiarchPolicy, CommitPolicy, ImageName, Images, MinAge, SemverPolicy, UpdatePolicy,
 };
 use jiff::Timestamp;
 use pin_refresh::{ImageStatus, RequestCounts, StatusRequest, Waiting, status};
 use registry_fixture::{LkJwtRoute, Pin, Scenario, TestRegistry};
 
+use crate::real_registry::only;
 use crate::support;
 
 /// When every scenario image was built (their configs' `created`).
@@ -42,25 +42,6 @@ fn semver(min_age: Option<MinAge>) -> UpdatePolicy {
 
 fn commit(min_age: Option<MinAge>) -> UpdatePolicy {
     UpdatePolicy::Commit(CommitPolicy { min_age })
-}
-
-/// Images where only `name` is checked, pinned at `pin` under `policy`.
-fn only(name: ImageName, scenario: &Scenario, pin: &Pin, policy: UpdatePolicy) -> Images {
-    let host = if name == ImageName::LIVEKIT {
-        "docker.io"
-    } else {
-        "ghcr.io"
-    };
-    support::images([(
-        name,
-        ImagePin {
-            registry: Some(host.to_owned()),
-            repository: scenario.repository.clone(),
-            tag: Some(pin.tag.clone()),
-            digest: Some(pin.digest.clone()),
-            policy,
-        },
-    )])
 }
 
 /// Checks `images` at `now`: the status of `name` and the requests the registry saw.
